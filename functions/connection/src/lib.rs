@@ -1,0 +1,85 @@
+//! `connection`: the settings page of the PSA (function URL, PSA JWT). Reads need
+//! `system_settings:read`, changes `system_settings:update`.
+//!
+//! | method | path | permission | what |
+//! |---|---|---|---|
+//! | GET | /settings | read | settings with masked credentials, schedules, summary |
+//! | PATCH, PUT | /settings | update | partial save (URL, auth mode, credentials, schedules) |
+//! | POST | /test | update | test connection (TOTP code for Knox accounts with 2FA) |
+//! | POST | /disconnect | update | clear secrets, mark inactive, keep mappings |
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use shared::app::Deps;
+use shared::auth::perms;
+use shared::domain::connection::{ConnectionService, SaveSettings, TestRequest};
+use shared::domain::summary::summary;
+use shared::http::{self, body_bytes, parse_json, route_path};
+use shared::lambda::{Invocation, http_payload};
+use shared::{ApiError, ErrorCode};
+
+pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
+    match inv {
+        Invocation::Http(req) => Ok(http_payload(handle(deps, req).await)),
+        _ => Err("the connection function only serves its function URL".into()),
+    }
+}
+
+pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
+    http::respond(route(deps, &req).await)
+}
+
+fn service(deps: &Deps) -> ConnectionService<'_> {
+    ConnectionService {
+        store: deps.store.as_ref(),
+        secrets: deps.secrets.as_ref(),
+        http: &deps.http,
+        allowlist: &deps.config.tactical_host_allowlist,
+    }
+}
+
+async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
+    let caller = http::caller(req, &deps.jwt)?;
+    let tenant = &caller.tenant;
+    let path = route_path(req);
+    let method = req.method().clone();
+    let svc = service(deps);
+    match (path.as_str(), method) {
+        ("/settings", Method::GET) => {
+            caller.require(perms::SETTINGS_READ)?;
+            let settings = svc.settings(tenant).await?;
+            let summary = summary(deps.store.as_ref(), tenant).await?;
+            let mut v = json_of(&settings);
+            v["summary"] = json_of(&summary);
+            Ok((200, v))
+        }
+        ("/settings", Method::PATCH | Method::PUT) => {
+            caller.require(perms::SETTINGS_UPDATE)?;
+            let body: SaveSettings = parse_json(body_bytes(req)?)?;
+            svc.save(tenant, body).await?;
+            let settings = svc.settings(tenant).await?;
+            tracing::info!(tenant = %tenant, user = %caller.user_id, "tactical settings saved");
+            Ok((200, json_of(&settings)))
+        }
+        ("/test", Method::POST) => {
+            caller.require(perms::SETTINGS_UPDATE)?;
+            let body: TestRequest = parse_json(body_bytes(req)?)?;
+            let result = svc.test(tenant, body).await?;
+            tracing::info!(tenant = %tenant, user = %caller.user_id, success = result.success, "tactical connection tested");
+            Ok((200, json_of(&result)))
+        }
+        ("/disconnect", Method::POST) => {
+            caller.require(perms::SETTINGS_UPDATE)?;
+            svc.disconnect(tenant).await?;
+            tracing::info!(tenant = %tenant, user = %caller.user_id, "tactical disconnected");
+            Ok((200, json!({"disconnected": true, "mappings_kept": true})))
+        }
+        ("/settings" | "/test" | "/disconnect", _) => Err(ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route")),
+        _ => Err(http::not_found()),
+    }
+}
+
+fn json_of<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or_default()
+}

@@ -1,0 +1,12 @@
+//! Lambda entry point: build clients once per cold start, then serve invocations.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init();
+    let deps = shared::app::Deps::from_env().await.inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
+    shared::lambda::run(move |inv| {
+        let deps = deps.clone();
+        async move { sync_software::invoke(&deps, inv).await }
+    })
+    .await
+}

@@ -1,0 +1,3 @@
+//! Local development tooling. Not deployed: the functions never depend on this crate.
+
+pub mod provision;

@@ -1,0 +1,120 @@
+//! `devtools`: local development commands.
+//!
+//! - `devtools provision [--stack NAME] [--env-file PATH]`: create the table and queues of
+//!   template.yaml in LocalStack and write the functions' environment file.
+//! - `devtools token --tenant T [--perm P]... [--user U] [--ttl SECS]`: print a PSA JWT signed
+//!   with the documented local development key.
+//! - `devtools bridge --env-file PATH [--invoke URL]`: deliver SQS messages and schedules to the
+//!   functions running under `cargo lambda watch` (LocalStack cannot run Lambda without Docker).
+//! - `devtools demo`: README command 1 (see docs/local-development.md).
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+mod bridge;
+mod demo;
+
+fn arg_values(args: &[String], name: &str) -> Vec<String> {
+    args.windows(2).filter(|w| w[0] == name).map(|w| w[1].clone()).collect()
+}
+
+fn arg_value(args: &[String], name: &str) -> Option<String> {
+    arg_values(args, name).into_iter().last()
+}
+
+pub(crate) async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// Local-only settings added to the template's environment.
+pub(crate) fn local_env(mut env: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL", std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into())),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("TACTICAL_HOST_ALLOWLIST", "127.0.0.1,localhost".into()),
+        ("LOG_FORMAT", "text".into()),
+    ] {
+        env.entry(k.to_owned()).or_insert(v);
+    }
+    env
+}
+
+pub(crate) async fn provision_stack(stack: &str) -> Result<devtools::provision::Provisioned, Box<dyn std::error::Error>> {
+    use devtools::provision::{Provisioner, TemplateStack, template_path};
+    let template = TemplateStack::load(&template_path())?;
+    let sdk = sdk_config().await;
+    let p = Provisioner::new(&sdk);
+    let prefix = format!("{stack}/");
+    let jwt_secret = format!("{prefix}psa-jwt-key");
+    let overrides = BTreeMap::from([
+        ("SecretPrefix".to_owned(), prefix.clone()),
+        ("PsaJwtKeySecretId".to_owned(), jwt_secret.clone()),
+        ("LogLevel".to_owned(), "info".to_owned()),
+    ]);
+    let mut out = p.provision(&template, stack, &overrides).await?;
+    p.put_jwt_key(&jwt_secret, shared::auth::DEV_JWT_KEY).await?;
+    out.env = local_env(out.env);
+    Ok(out)
+}
+
+pub(crate) fn write_env_file(path: &str, env: &BTreeMap<String, String>) -> std::io::Result<()> {
+    let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text)
+}
+
+pub(crate) fn read_env_file(path: &str) -> std::io::Result<BTreeMap<String, String>> {
+    Ok(std::fs::read_to_string(path)?
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())))
+        .collect())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result: Result<(), Box<dyn std::error::Error>> = match args.first().map(String::as_str) {
+        Some("provision") => async {
+            let stack = arg_value(&args, "--stack").unwrap_or_else(|| "tactical-bridge-local".into());
+            let out = provision_stack(&stack).await?;
+            match arg_value(&args, "--env-file") {
+                Some(path) => {
+                    write_env_file(&path, &out.env)?;
+                    println!("provisioned stack {stack}; environment written to {path}");
+                }
+                None => out.env.iter().for_each(|(k, v)| println!("{k}={v}")),
+            }
+            Ok(())
+        }
+        .await,
+        Some("token") => {
+            let tenant = arg_value(&args, "--tenant").unwrap_or_else(|| "demo-tenant".into());
+            let user = arg_value(&args, "--user").unwrap_or_else(|| "dev-admin".into());
+            let ttl = arg_value(&args, "--ttl").and_then(|v| v.parse().ok()).unwrap_or(3600);
+            let mut perms = arg_values(&args, "--perm");
+            if perms.is_empty() {
+                perms = vec![shared::auth::perms::SETTINGS_READ.into(), shared::auth::perms::SETTINGS_UPDATE.into()];
+            }
+            let perms: Vec<&str> = perms.iter().map(String::as_str).collect();
+            println!("{}", shared::auth::sign_hs256(shared::auth::DEV_JWT_KEY, &shared::auth::claims_for(&tenant, &user, &perms, ttl)));
+            Ok(())
+        }
+        Some("bridge") => bridge::main(&args).await,
+        Some("demo") => demo::main(&args).await,
+        _ => {
+            eprintln!("usage: devtools provision|token|bridge|demo [options]  (see infra/devtools/src/main.rs)");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+"""DynamoDB served by moto inside LocalStack (see providers.py)."""

@@ -1,0 +1,469 @@
+//! DynamoDB adapter: one table, keys lead with the tenant (`{tenant}#{entity}`), entity names from
+//! the admin guide. Key design: docs/architecture.md.
+
+use super::item::{Item, from_item, n, s, to_attr, to_item};
+use super::port_error;
+use crate::domain::time::{now, now_rfc3339};
+use crate::domain::{IntegrationPatch, RmmIntegration, SyncRun, SyncRunStatus};
+use crate::messages::SyncType;
+use crate::ports::{PortError, RunProgress, StartOutcome, Store};
+use crate::tenant::TenantId;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use std::collections::HashMap;
+
+/// Key builders. Partition keys always start with the tenant id, which cannot contain `#`.
+pub mod keys {
+    use crate::messages::SyncType;
+    use crate::tenant::TenantId;
+
+    pub const PK: &str = "pk";
+    pub const SK: &str = "sk";
+    pub const GSI1: &str = "gsi1";
+    pub const GSI1_PK: &str = "gsi1pk";
+    pub const GSI1_SK: &str = "gsi1sk";
+    pub const TTL: &str = "expires_at";
+    pub const ACTIVE_INTEGRATIONS: &str = "rmm_integrations#active";
+
+    pub fn integration(t: &TenantId) -> (String, String) {
+        (format!("{t}#rmm_integrations"), "tacticalrmm".into())
+    }
+    pub fn sync_runs(t: &TenantId) -> String {
+        format!("{t}#sync_runs")
+    }
+    pub fn sync_run_sk(st: SyncType, run_id: &str) -> String {
+        format!("{}#{}", st.as_str(), run_id)
+    }
+    pub fn sync_lock_sk(st: SyncType) -> String {
+        format!("lock#{}", st.as_str())
+    }
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn key(pk: String, sk: String) -> Item {
+        HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
+    }
+
+    async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(port_error)?;
+        Ok(out.item)
+    }
+}
+
+/// Builds `SET a = :a, ...` / `REMOVE ...` from (attribute, value-or-none) pairs.
+#[derive(Default)]
+pub struct Update {
+    sets: Vec<String>,
+    removes: Vec<String>,
+    adds: Vec<String>,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl Update {
+    pub fn set(&mut self, attr: &str, v: AttributeValue) -> &mut Self {
+        let i = self.names.len();
+        self.names.insert(format!("#a{i}"), attr.to_owned());
+        self.values.insert(format!(":v{i}"), v);
+        self.sets.push(format!("#a{i} = :v{i}"));
+        self
+    }
+    pub fn set_if_not_exists(&mut self, attr: &str, v: AttributeValue) -> &mut Self {
+        let i = self.names.len();
+        self.names.insert(format!("#a{i}"), attr.to_owned());
+        self.values.insert(format!(":v{i}"), v);
+        self.sets.push(format!("#a{i} = if_not_exists(#a{i}, :v{i})"));
+        self
+    }
+    pub fn set_opt(&mut self, attr: &str, v: Option<AttributeValue>) -> &mut Self {
+        match v {
+            Some(v) => self.set(attr, v),
+            None => self.remove(attr),
+        }
+    }
+    pub fn remove(&mut self, attr: &str) -> &mut Self {
+        let i = self.names.len();
+        self.names.insert(format!("#a{i}"), attr.to_owned());
+        self.removes.push(format!("#a{i}"));
+        self
+    }
+    pub fn add(&mut self, attr: &str, delta: i64) -> &mut Self {
+        let i = self.names.len();
+        self.names.insert(format!("#a{i}"), attr.to_owned());
+        self.values.insert(format!(":v{i}"), n(delta));
+        self.adds.push(format!("#a{i} :v{i}"));
+        self
+    }
+    pub fn expression(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.sets.is_empty() {
+            parts.push(format!("SET {}", self.sets.join(", ")));
+        }
+        if !self.removes.is_empty() {
+            parts.push(format!("REMOVE {}", self.removes.join(", ")));
+        }
+        if !self.adds.is_empty() {
+            parts.push(format!("ADD {}", self.adds.join(", ")));
+        }
+        parts.join(" ")
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn get_integration(&self, tenant: &TenantId) -> Result<Option<RmmIntegration>, PortError> {
+        let (pk, sk) = keys::integration(tenant);
+        self.get(pk, sk).await?.map(|i| from_item(&i)).transpose()
+    }
+
+    async fn patch_integration(&self, tenant: &TenantId, p: &IntegrationPatch) -> Result<RmmIntegration, PortError> {
+        let (pk, sk) = keys::integration(tenant);
+        let mut u = Update::default();
+        u.set("tenant", s(tenant.as_str()));
+        u.set("provider", s(crate::domain::integration::PROVIDER));
+        u.set("entity", s("rmm_integration"));
+        u.set("updated_at", s(now_rfc3339()));
+        if let Some(url) = &p.instance_url {
+            u.set("instance_url", s(url.as_str()));
+        }
+        if let Some(m) = p.auth_mode {
+            u.set("auth_mode", to_attr(&serde_json::to_value(m).unwrap_or_default()));
+        }
+        if let Some(active) = p.is_active {
+            u.set("is_active", AttributeValue::Bool(active));
+            // Sparse index of active integrations, read by the scheduler.
+            if active {
+                u.set(keys::GSI1_PK, s(keys::ACTIVE_INTEGRATIONS));
+                u.set(keys::GSI1_SK, s(tenant.as_str()));
+            } else {
+                u.remove(keys::GSI1_PK);
+                u.remove(keys::GSI1_SK);
+            }
+        } else {
+            u.set_if_not_exists("is_active", AttributeValue::Bool(false));
+        }
+        if let Some(v) = &p.connected_at {
+            u.set_opt("connected_at", v.clone().map(s));
+        }
+        if let Some(v) = &p.disconnected_at {
+            u.set_opt("disconnected_at", v.clone().map(s));
+        }
+        if let Some(v) = p.reauth_required {
+            u.set("reauth_required", AttributeValue::Bool(v));
+        }
+        if let Some(v) = &p.last_sync_at {
+            u.set("last_sync_at", s(v.clone()));
+        }
+        if let Some(v) = &p.sync_status {
+            u.set("sync_status", s(v.clone()));
+        }
+        if let Some(v) = &p.sync_error {
+            u.set_opt("sync_error", v.clone().map(s));
+        }
+        for (kind, sched) in &p.schedules {
+            u.set(kind.attribute(), to_attr(&serde_json::to_value(sched).unwrap_or_default()));
+        }
+        if !p.last_started.is_empty() {
+            u.set_if_not_exists("last_started", AttributeValue::M(HashMap::new()));
+        }
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk.clone(), sk.clone())))
+            .update_expression(u.expression())
+            .set_expression_attribute_names(Some(u.names.clone()))
+            .set_expression_attribute_values(Some(u.values.clone()))
+            .return_values(ReturnValue::AllNew);
+        if p.last_started.is_empty() {
+            let out = req.send().await.map_err(port_error)?;
+            return from_item(&out.attributes.unwrap_or_default());
+        }
+        // Nested map paths need the map to exist first: two updates.
+        req.clone().send().await.map_err(port_error)?;
+        let mut u2 = Update::default();
+        let mut exprs = Vec::new();
+        let mut names = HashMap::from([("#ls".to_owned(), "last_started".to_owned())]);
+        let mut values = HashMap::new();
+        for (i, (k, v)) in p.last_started.iter().enumerate() {
+            names.insert(format!("#k{i}"), k.clone());
+            values.insert(format!(":t{i}"), s(v.clone()));
+            exprs.push(format!("#ls.#k{i} = :t{i}"));
+        }
+        u2.names = names;
+        u2.values = values;
+        req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .update_expression(format!("SET {}", exprs.join(", ")))
+            .set_expression_attribute_names(Some(u2.names))
+            .set_expression_attribute_values(Some(u2.values))
+            .return_values(ReturnValue::AllNew);
+        let out = req.send().await.map_err(port_error)?;
+        from_item(&out.attributes.unwrap_or_default())
+    }
+
+    async fn list_active_integrations(&self) -> Result<Vec<RmmIntegration>, PortError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI1)
+                .key_condition_expression("#p = :p")
+                .expression_attribute_names("#p", keys::GSI1_PK)
+                .expression_attribute_values(":p", s(keys::ACTIVE_INTEGRATIONS))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(port_error)?;
+            for item in page.items() {
+                out.push(from_item(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn try_start_run(&self, run: &SyncRun, lock_secs: i64) -> Result<StartOutcome, PortError> {
+        let pk = keys::sync_runs(&run.tenant);
+        let now_epoch = now().unix_timestamp();
+        let mut lock = Self::key(pk.clone(), keys::sync_lock_sk(run.sync_type));
+        lock.insert("run_id".into(), s(run.run_id.clone()));
+        lock.insert(keys::TTL.into(), n(now_epoch + lock_secs));
+        lock.insert("tenant".into(), s(run.tenant.as_str()));
+        let mut item = to_item(run)?;
+        item.insert(keys::PK.into(), s(pk.clone()));
+        item.insert(keys::SK.into(), s(keys::sync_run_sk(run.sync_type, &run.run_id)));
+        item.insert("entity".into(), s("sync_run"));
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(lock))
+                            .condition_expression("attribute_not_exists(pk) OR #e < :now")
+                            .expression_attribute_names("#e", keys::TTL)
+                            .expression_attribute_values(":now", n(now_epoch))
+                            .build()
+                            .map_err(|e| PortError::Other(e.to_string()))?,
+                    )
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .map_err(|e| PortError::Other(e.to_string()))?,
+                    )
+                    .build(),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(StartOutcome::Started(run.clone())),
+            Err(e) => match port_error(e) {
+                PortError::ConditionFailed(_) => {
+                    let holder = self
+                        .get(pk, keys::sync_lock_sk(run.sync_type))
+                        .await?
+                        .and_then(|i| i.get("run_id").and_then(|v| v.as_s().ok()).cloned())
+                        .unwrap_or_default();
+                    Ok(StartOutcome::AlreadyRunning { run_id: holder })
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn get_run(&self, tenant: &TenantId, st: SyncType, run_id: &str) -> Result<Option<SyncRun>, PortError> {
+        self.get(keys::sync_runs(tenant), keys::sync_run_sk(st, run_id)).await?.map(|i| from_item(&i)).transpose()
+    }
+
+    async fn add_run_progress(&self, tenant: &TenantId, st: SyncType, run_id: &str, p: &RunProgress) -> Result<SyncRun, PortError> {
+        let mut u = Update::default();
+        let c = &p.counts;
+        for (attr, v) in [
+            ("items_processed", c.items_processed),
+            ("items_created", c.items_created),
+            ("items_updated", c.items_updated),
+            ("items_unchanged", c.items_unchanged),
+            ("items_deleted", c.items_deleted),
+            ("items_failed", c.items_failed),
+            ("status_online", c.status_online),
+            ("status_offline", c.status_offline),
+            ("status_overdue", c.status_overdue),
+            ("pending", p.pending_delta),
+        ] {
+            u.add(attr, v);
+        }
+        u.set("status", s("running"));
+        let mut expr = u.expression();
+        let mut values = u.values.clone();
+        let mut names = u.names.clone();
+        if !p.errors.is_empty() {
+            // Keep the first few errors only: a run record must stay far below 400 KB.
+            let errs: Vec<AttributeValue> = p.errors.iter().take(5).map(|e| s(e.chars().take(300).collect::<String>())).collect();
+            names.insert("#errs".into(), "errors".into());
+            values.insert(":errs".into(), AttributeValue::L(errs));
+            values.insert(":empty".into(), AttributeValue::L(vec![]));
+            expr = expr.replacen("SET ", "SET #errs = list_append(if_not_exists(#errs, :empty), :errs), ", 1);
+        }
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(keys::sync_runs(tenant), keys::sync_run_sk(st, run_id))))
+            .update_expression(expr)
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(port_error)?;
+        from_item(&out.attributes.unwrap_or_default())
+    }
+
+    async fn finish_run(&self, tenant: &TenantId, st: SyncType, run_id: &str, status: SyncRunStatus, message: Option<String>) -> Result<bool, PortError> {
+        let status_attr = to_attr(&serde_json::to_value(status).unwrap_or_default());
+        let mut u = Update::default();
+        u.set("status", status_attr);
+        u.set("finished_at", s(now_rfc3339()));
+        if let Some(m) = message {
+            u.set("message", s(m));
+        }
+        let values = u.values.clone();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(keys::sync_runs(tenant), keys::sync_run_sk(st, run_id))))
+            .update_expression(u.expression())
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(finished_at)")
+            .set_expression_attribute_names(Some(u.names.clone()))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        let finished = match result {
+            Ok(_) => true,
+            Err(e) => match port_error(e) {
+                PortError::ConditionFailed(_) => false,
+                other => return Err(other),
+            },
+        };
+        // Release the lock only if this run still holds it.
+        let release = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(keys::sync_runs(tenant), keys::sync_lock_sk(st))))
+            .condition_expression("run_id = :r")
+            .expression_attribute_values(":r", s(run_id))
+            .send()
+            .await;
+        if let Err(e) = release {
+            match port_error(e) {
+                PortError::ConditionFailed(_) => {}
+                other => return Err(other),
+            }
+        }
+        Ok(finished)
+    }
+
+    async fn record_seen(&self, tenant: &TenantId, st: SyncType, run_id: &str, part: &str, ids: &[String]) -> Result<(), PortError> {
+        // One item per work item (a page of at most 1000 ids, ~40 KB), kept for a week.
+        let mut item = Self::key(keys::sync_runs(tenant), format!("seen#{}#{}#{}", st.as_str(), run_id, part));
+        item.insert("tenant".into(), s(tenant.as_str()));
+        item.insert("ids".into(), AttributeValue::L(ids.iter().map(|i| s(i.clone())).collect()));
+        item.insert(keys::TTL.into(), n(now().unix_timestamp() + 7 * 24 * 3600));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(port_error)?;
+        Ok(())
+    }
+
+    async fn seen_in_run(&self, tenant: &TenantId, st: SyncType, run_id: &str) -> Result<Vec<String>, PortError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":p", s(keys::sync_runs(tenant)))
+                .expression_attribute_values(":prefix", s(format!("seen#{}#{}#", st.as_str(), run_id)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(port_error)?;
+            for item in page.items() {
+                if let Some(AttributeValue::L(ids)) = item.get("ids") {
+                    out.extend(ids.iter().filter_map(|v| v.as_s().ok().cloned()));
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn latest_run(&self, tenant: &TenantId, st: SyncType) -> Result<Option<SyncRun>, PortError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":p", s(keys::sync_runs(tenant)))
+            .expression_attribute_values(":prefix", s(format!("{}#", st.as_str())))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(port_error)?;
+        out.items().first().map(from_item).transpose()
+    }
+}

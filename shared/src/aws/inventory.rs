@@ -1,0 +1,358 @@
+//! DynamoDB side of organization mappings, assets and external entity mappings.
+
+use super::dynamo::{DynamoStore, Update};
+use super::item::{Item, from_item, s, to_attr, to_item};
+use super::port_error;
+use crate::domain::asset::{Asset, ExternalEntityMapping};
+use crate::domain::mapping::{MappingPatch, OrgMapping, TacticalOrg};
+use crate::ports::{AssetWrite, InventoryStore, MappingWrite, PortError};
+use crate::tenant::TenantId;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, PutRequest, ReturnValue, TransactWriteItem, WriteRequest,
+};
+use futures::{StreamExt, TryStreamExt, stream};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Parallel DynamoDB requests per worker: enough to hide round trips, few enough to stay polite.
+const CONCURRENCY: usize = 8;
+/// Attempts for unprocessed batch items before giving up (the message is then retried by SQS).
+const MAX_UNPROCESSED_ROUNDS: u32 = 8;
+
+pub mod keys {
+    use crate::tenant::TenantId;
+    pub fn org_mappings(t: &TenantId) -> String {
+        format!("{t}#rmm_organization_mappings")
+    }
+    pub fn org_mapping_sk(client_id: &str) -> String {
+        format!("tacticalrmm#{client_id}")
+    }
+    pub fn assets(t: &TenantId) -> String {
+        format!("{t}#assets")
+    }
+    pub fn external_mappings(t: &TenantId) -> String {
+        format!("{t}#tenant_external_entity_mappings")
+    }
+    pub fn external_mapping_sk(agent_id: &str) -> String {
+        format!("tacticalrmm#asset#{agent_id}")
+    }
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn asset_item(a: &Asset) -> Result<Item, PortError> {
+    let mut item = to_item(a)?;
+    item.insert("pk".into(), s(keys::assets(&a.tenant)));
+    item.insert("sk".into(), s(a.asset_id.clone()));
+    item.insert("entity".into(), s("asset"));
+    Ok(item)
+}
+
+fn mapping_item(m: &ExternalEntityMapping) -> Result<Item, PortError> {
+    let mut item = to_item(m)?;
+    item.insert("pk".into(), s(keys::external_mappings(&m.tenant)));
+    item.insert("sk".into(), s(keys::external_mapping_sk(&m.external_entity_id)));
+    item.insert("entity".into(), s("external_entity_mapping"));
+    Ok(item)
+}
+
+async fn backoff(round: u32) {
+    let ms = (25u64 << round.min(6)) + rand::random_range(0..25);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+impl DynamoStore {
+    async fn query_all(&self, pk: String) -> Result<Vec<Item>, PortError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", s(pk.clone()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(port_error)?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn batch_write(&self, items: Vec<Item>) -> Result<(), PortError> {
+        let table = self.table().to_owned();
+        stream::iter(items.chunks(25).map(|c| c.to_vec()).collect::<Vec<_>>())
+            .map(|chunk| {
+                let table = table.clone();
+                async move {
+                    let mut pending: Vec<WriteRequest> = chunk
+                        .into_iter()
+                        .map(|item| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("item set")).build())
+                        .collect();
+                    for round in 0..MAX_UNPROCESSED_ROUNDS {
+                        let out = self
+                            .client()
+                            .batch_write_item()
+                            .request_items(&table, pending)
+                            .send()
+                            .await
+                            .map_err(port_error)?;
+                        pending = out.unprocessed_items.and_then(|mut m| m.remove(&table)).unwrap_or_default();
+                        if pending.is_empty() {
+                            return Ok(());
+                        }
+                        backoff(round).await;
+                    }
+                    Err(PortError::Throttled)
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
+    }
+
+    async fn transact_pairs(&self, pairs: Vec<(Item, Item)>) -> Result<(), PortError> {
+        let table = self.table().to_owned();
+        stream::iter(pairs.chunks(50).map(|c| c.to_vec()).collect::<Vec<_>>())
+            .map(|chunk| {
+                let table = table.clone();
+                async move {
+                    let mut items = Vec::with_capacity(chunk.len() * 2);
+                    for (a, m) in chunk {
+                        for it in [a, m] {
+                            items.push(
+                                TransactWriteItem::builder()
+                                    .put(Put::builder().table_name(&table).set_item(Some(it)).build().map_err(|e| PortError::Other(e.to_string()))?)
+                                    .build(),
+                            );
+                        }
+                    }
+                    let mut round = 0;
+                    loop {
+                        match self.client().transact_write_items().set_transact_items(Some(items.clone())).send().await.map_err(port_error) {
+                            Ok(_) => return Ok(()),
+                            // A transaction conflict (another worker on the same items) is retried.
+                            Err(PortError::ConditionFailed(_) | PortError::Throttled) if round < MAX_UNPROCESSED_ROUNDS => {
+                                backoff(round).await;
+                                round += 1;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
+    }
+}
+
+#[async_trait]
+impl InventoryStore for DynamoStore {
+    async fn list_org_mappings(&self, tenant: &TenantId) -> Result<Vec<OrgMapping>, PortError> {
+        let mut v: Vec<OrgMapping> = self.query_all(keys::org_mappings(tenant)).await?.iter().map(from_item).collect::<Result<_, _>>()?;
+        v.sort_by(|a, b| a.external_organization_name.to_lowercase().cmp(&b.external_organization_name.to_lowercase()));
+        Ok(v)
+    }
+
+    async fn get_org_mapping(&self, tenant: &TenantId, id: &str) -> Result<Option<OrgMapping>, PortError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::org_mappings(tenant), keys::org_mapping_sk(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(port_error)?;
+        out.item.map(|i| from_item(&i)).transpose()
+    }
+
+    async fn write_org_mapping(&self, tenant: &TenantId, org: &TacticalOrg, now: &str) -> Result<MappingWrite, PortError> {
+        let mut u = Update::default();
+        u.set("tenant", s(tenant.as_str()));
+        u.set("entity", s("rmm_organization_mapping"));
+        u.set("integration_type", s("tacticalrmm"));
+        u.set("external_organization_id", s(org.external_organization_id.clone()));
+        u.set("external_organization_name", s(org.external_organization_name.clone()));
+        u.set("sites", to_attr(&serde_json::to_value(&org.sites).unwrap_or_default()));
+        u.set("agent_count", super::item::n(org.agent_count));
+        u.set("updated_at", s(now));
+        u.set("last_synced_at", s(now));
+        u.set_if_not_exists("created_at", s(now));
+        u.set_if_not_exists("auto_sync_assets", AttributeValue::Bool(true));
+        u.remove("missing_since");
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::org_mappings(tenant), keys::org_mapping_sk(&org.external_organization_id))))
+            .update_expression(u.expression())
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await
+            .map_err(port_error)?;
+        let existed = out.attributes.is_some_and(|a| a.contains_key("created_at"));
+        Ok(if existed { MappingWrite::Updated } else { MappingWrite::Created })
+    }
+
+    async fn flag_org_mapping_missing(&self, tenant: &TenantId, id: &str, now: &str) -> Result<(), PortError> {
+        let r = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::org_mappings(tenant), keys::org_mapping_sk(id))))
+            .update_expression("SET missing_since = if_not_exists(missing_since, :now)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", s(now))
+            .send()
+            .await;
+        match r.map_err(port_error) {
+            Ok(_) | Err(PortError::ConditionFailed(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn patch_org_mapping(&self, tenant: &TenantId, id: &str, p: &MappingPatch, now: &str) -> Result<Option<OrgMapping>, PortError> {
+        let mut u = Update::default();
+        u.set("updated_at", s(now));
+        if let Some(v) = &p.client_id {
+            u.set_opt("client_id", v.clone().map(s));
+        }
+        if let Some(v) = p.auto_sync_assets {
+            u.set("auto_sync_assets", AttributeValue::Bool(v));
+        }
+        if let Some(v) = &p.default_contact_id {
+            u.set_opt("default_contact_id", v.clone().map(s));
+        }
+        let r = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::org_mappings(tenant), keys::org_mapping_sk(id))))
+            .update_expression(u.expression())
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match r.map_err(port_error) {
+            Ok(out) => Ok(Some(from_item(&out.attributes.unwrap_or_default())?)),
+            Err(PortError::ConditionFailed(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get_assets(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<Asset>, PortError> {
+        let table = self.table().to_owned();
+        let pk = keys::assets(tenant);
+        let chunks: Vec<Vec<String>> = ids.chunks(100).map(|c| c.to_vec()).collect();
+        let results: Vec<Vec<Asset>> = stream::iter(chunks)
+            .map(|chunk| {
+                let (table, pk) = (table.clone(), pk.clone());
+                async move {
+                    let mut keys_left: Vec<Item> = chunk.iter().map(|id| key(pk.clone(), id.clone())).collect();
+                    let mut found = Vec::new();
+                    for round in 0..MAX_UNPROCESSED_ROUNDS {
+                        let out = self
+                            .client()
+                            .batch_get_item()
+                            .request_items(&table, KeysAndAttributes::builder().set_keys(Some(keys_left)).consistent_read(true).build().map_err(|e| PortError::Other(e.to_string()))?)
+                            .send()
+                            .await
+                            .map_err(port_error)?;
+                        for item in out.responses.and_then(|mut r| r.remove(&table)).unwrap_or_default() {
+                            found.push(from_item::<Asset>(&item)?);
+                        }
+                        keys_left = out.unprocessed_keys.and_then(|mut u| u.remove(&table)).map(|k| k.keys).unwrap_or_default();
+                        if keys_left.is_empty() {
+                            return Ok(found);
+                        }
+                        backoff(round).await;
+                    }
+                    Err(PortError::Throttled)
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(results.into_iter().flatten().collect())
+    }
+
+    async fn write_assets(&self, _tenant: &TenantId, writes: &[AssetWrite]) -> Result<(), PortError> {
+        let mut pairs = Vec::new();
+        let mut singles = Vec::new();
+        for w in writes {
+            let a = asset_item(&w.asset)?;
+            match &w.mapping {
+                Some(m) => pairs.push((a, mapping_item(m)?)),
+                None => singles.push(a),
+            }
+        }
+        let (p, s) = tokio::join!(self.transact_pairs(pairs), self.batch_write(singles));
+        p?;
+        s
+    }
+
+    async fn list_assets(&self, tenant: &TenantId) -> Result<Vec<Asset>, PortError> {
+        self.query_all(keys::assets(tenant)).await?.iter().map(from_item).collect()
+    }
+
+    async fn get_external_mapping(&self, tenant: &TenantId, agent_id: &str) -> Result<Option<ExternalEntityMapping>, PortError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::external_mappings(tenant), keys::external_mapping_sk(agent_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(port_error)?;
+        out.item.map(|i| from_item(&i)).transpose()
+    }
+
+    async fn list_external_mappings(&self, tenant: &TenantId) -> Result<Vec<ExternalEntityMapping>, PortError> {
+        self.query_all(keys::external_mappings(tenant)).await?.iter().map(from_item).collect()
+    }
+
+    async fn flag_assets_missing(&self, tenant: &TenantId, ids: &[String], now: &str) -> Result<(), PortError> {
+        let pk = keys::assets(tenant);
+        stream::iter(ids.to_vec())
+            .map(|id| {
+                let pk = pk.clone();
+                async move {
+                    let r = self
+                        .client()
+                        .update_item()
+                        .table_name(self.table())
+                        .set_key(Some(key(pk, id)))
+                        .update_expression("SET missing_since = if_not_exists(missing_since, :now)")
+                        .condition_expression("attribute_exists(pk)")
+                        .expression_attribute_values(":now", s(now))
+                        .send()
+                        .await;
+                    match r.map_err(port_error) {
+                        Ok(_) | Err(PortError::ConditionFailed(_)) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,167 @@
+//! Configuration from the environment, read once per cold start. A missing or malformed variable
+//! fails the cold start with a message naming it, instead of failing the first request.
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// The queues of the fan-out, one per sync type (each with its own DLQ in template.yaml).
+#[derive(Debug, Clone)]
+pub struct QueueUrls {
+    pub sync_clients: String,
+    pub sync_devices: String,
+    pub sync_alerts: String,
+    pub sync_software: String,
+}
+
+/// How function-URL callers are authenticated: a JWT signed by the PSA.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// `HS256` or `RS256`.
+    pub algorithm: String,
+    /// The key itself (PEM public key for RS256, or HS256 secret) when given inline. For HS256 in
+    /// production prefer `key_secret_id`, so the key lives in Secrets Manager.
+    pub key_inline: Option<String>,
+    /// A Secrets Manager secret id holding the key.
+    pub key_secret_id: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    /// Prefix of every secret name, e.g. `tactical-bridge/`. IAM is scoped to it.
+    pub secret_prefix: String,
+    pub queues: QueueUrls,
+    pub jwt: JwtConfig,
+    /// Hosts (or IPs) a tenant may point at even though they resolve to loopback or private
+    /// addresses. Empty in production; set for local development with the simulator.
+    pub tactical_host_allowlist: Vec<String>,
+    /// Public base URL of the webhook route (API Gateway), used to show admins their webhook URL.
+    pub webhook_base_url: Option<String>,
+    /// Enterprise Edition switch for remote actions.
+    pub enterprise_remote_actions: bool,
+}
+
+fn get(env: &BTreeMap<String, String>, name: &'static str) -> Option<String> {
+    env.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn require(env: &BTreeMap<String, String>, name: &'static str) -> Result<String, ConfigError> {
+    get(env, name).ok_or(ConfigError::Missing(name))
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    pub fn from_map(env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let algorithm = get(env, "PSA_JWT_ALGORITHM").unwrap_or_else(|| "HS256".into());
+        if algorithm != "HS256" && algorithm != "RS256" {
+            return Err(ConfigError::Invalid {
+                name: "PSA_JWT_ALGORITHM",
+                reason: "must be HS256 or RS256".into(),
+            });
+        }
+        let jwt = JwtConfig {
+            algorithm,
+            key_inline: get(env, "PSA_JWT_KEY"),
+            key_secret_id: get(env, "PSA_JWT_KEY_SECRET_ID"),
+            issuer: get(env, "PSA_JWT_ISSUER"),
+            audience: get(env, "PSA_JWT_AUDIENCE"),
+        };
+        if jwt.key_inline.is_none() && jwt.key_secret_id.is_none() {
+            return Err(ConfigError::Missing("PSA_JWT_KEY or PSA_JWT_KEY_SECRET_ID"));
+        }
+        let enterprise = match get(env, "ENTERPRISE_REMOTE_ACTIONS").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "ENTERPRISE_REMOTE_ACTIONS",
+                    reason: format!("expected true or false, got {other:?}"),
+                });
+            }
+        };
+        let secret_prefix = get(env, "SECRET_PREFIX").unwrap_or_else(|| "tactical-bridge/".into());
+        if !secret_prefix.ends_with('/') {
+            return Err(ConfigError::Invalid {
+                name: "SECRET_PREFIX",
+                reason: "must end with '/'".into(),
+            });
+        }
+        Ok(Self {
+            table_name: require(env, "TABLE_NAME")?,
+            secret_prefix,
+            queues: QueueUrls {
+                sync_clients: require(env, "SYNC_CLIENTS_QUEUE_URL")?,
+                sync_devices: require(env, "SYNC_DEVICES_QUEUE_URL")?,
+                sync_alerts: require(env, "SYNC_ALERTS_QUEUE_URL")?,
+                sync_software: require(env, "SYNC_SOFTWARE_QUEUE_URL")?,
+            },
+            jwt,
+            tactical_host_allowlist: get(env, "TACTICAL_HOST_ALLOWLIST")
+                .map(|v| {
+                    v.split(',')
+                        .map(|h| h.trim().to_ascii_lowercase())
+                        .filter(|h| !h.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            webhook_base_url: get(env, "WEBHOOK_BASE_URL"),
+            enterprise_remote_actions: enterprise,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> BTreeMap<String, String> {
+        [
+            ("TABLE_NAME", "t"),
+            ("SYNC_CLIENTS_QUEUE_URL", "q1"),
+            ("SYNC_DEVICES_QUEUE_URL", "q2"),
+            ("SYNC_ALERTS_QUEUE_URL", "q3"),
+            ("SYNC_SOFTWARE_QUEUE_URL", "q4"),
+            ("PSA_JWT_KEY", "k"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    #[test]
+    fn missing_variable_is_named() {
+        let mut env = base();
+        env.remove("TABLE_NAME");
+        let err = Config::from_map(&env).unwrap_err().to_string();
+        assert!(err.contains("TABLE_NAME"), "{err}");
+    }
+
+    #[test]
+    fn allowlist_is_parsed_lowercase() {
+        let mut env = base();
+        env.insert("TACTICAL_HOST_ALLOWLIST".into(), " 127.0.0.1, LocalHost ".into());
+        let cfg = Config::from_map(&env).unwrap();
+        assert_eq!(cfg.tactical_host_allowlist, vec!["127.0.0.1", "localhost"]);
+        assert_eq!(cfg.secret_prefix, "tactical-bridge/");
+        assert!(!cfg.enterprise_remote_actions);
+    }
+
+    #[test]
+    fn bad_flag_fails_cold_start() {
+        let mut env = base();
+        env.insert("ENTERPRISE_REMOTE_ACTIONS".into(), "yes".into());
+        assert!(Config::from_map(&env).is_err());
+    }
+}

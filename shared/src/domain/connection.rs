@@ -1,0 +1,438 @@
+//! Connect, test, disconnect (admin guide "Connect to Tactical RMM"). Plain logic over the ports.
+
+use super::integration::{AuthMode, IntegrationPatch, RmmIntegration, Schedule, ScheduleKind};
+use super::time::now_rfc3339;
+use crate::error::{ApiError, ErrorCode};
+use crate::ports::{PortError, SecretName, SecretStore, Store};
+use crate::tactical::http::check_instance_address;
+use crate::tactical::types::{BetaAgentQuery, CheckCreds};
+use crate::tactical::{Credentials, InstanceUrl, TacticalApi, TacticalError, TacticalHttp};
+use crate::tenant::TenantId;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+impl From<PortError> for ApiError {
+    fn from(e: PortError) -> Self {
+        match e {
+            PortError::Throttled => ApiError::new(ErrorCode::Internal, "the data store is busy; retry in a moment"),
+            other => {
+                tracing::error!(error = %other, "port failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// Body of "save settings". Every field is optional: a save changes only what it names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaveSettings {
+    pub instance_url: Option<String>,
+    pub auth_mode: Option<AuthMode>,
+    pub api_key: Option<SecretString>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    #[serde(default)]
+    pub schedules: SchedulesPatch,
+}
+
+/// Schedules named one by one, so a typo in a name is refused with its name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulesPatch {
+    pub alert_polling: Option<Schedule>,
+    pub device_sync: Option<Schedule>,
+    pub client_sync: Option<Schedule>,
+    pub software_sync: Option<Schedule>,
+}
+
+impl SchedulesPatch {
+    pub fn entries(&self) -> Vec<(ScheduleKind, Schedule)> {
+        [
+            (ScheduleKind::AlertPolling, self.alert_polling),
+            (ScheduleKind::DeviceSync, self.device_sync),
+            (ScheduleKind::ClientSync, self.client_sync),
+            (ScheduleKind::SoftwareSync, self.software_sync),
+        ]
+        .into_iter()
+        .filter_map(|(k, s)| s.map(|s| (k, s)))
+        .collect()
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestRequest {
+    /// The current TOTP code, for Knox accounts with two-factor authentication.
+    pub totp_code: Option<String>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct TestResult {
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+    pub totp_required: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clients: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agents: Option<u64>,
+}
+
+impl PartialEq for ApiError {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code && self.message == other.message && self.field == other.field
+    }
+}
+
+/// Shows at most the last four characters, and nothing of a short secret.
+pub fn mask(secret: &SecretString) -> String {
+    let s = secret.expose_secret();
+    let n = s.chars().count();
+    if n < 12 {
+        "••••".into()
+    } else {
+        let tail: String = s.chars().skip(n - 4).collect();
+        format!("••••{tail}")
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CredentialsView {
+    pub has_api_key: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_masked: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    pub has_password: bool,
+    pub has_knox_token: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub knox_token_masked: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SettingsView {
+    pub provider: &'static str,
+    pub instance_url: Option<String>,
+    pub auth_mode: Option<AuthMode>,
+    pub is_active: bool,
+    pub connected_at: Option<String>,
+    pub disconnected_at: Option<String>,
+    pub reauth_required: bool,
+    pub credentials: CredentialsView,
+    pub schedules: BTreeMap<ScheduleKind, Schedule>,
+}
+
+/// The connection use cases for one tenant.
+pub struct ConnectionService<'a> {
+    pub store: &'a dyn Store,
+    pub secrets: &'a dyn SecretStore,
+    pub http: &'a reqwest::Client,
+    pub allowlist: &'a [String],
+}
+
+fn validate_schedule(kind: ScheduleKind, s: &Schedule) -> Result<(), ApiError> {
+    let (lo, hi) = kind.bounds();
+    if s.interval_minutes < lo || s.interval_minutes > hi {
+        return Err(ApiError::validation(
+            format!("schedules.{}.interval_minutes", kind.attribute()),
+            format!("must be between {lo} and {hi} minutes"),
+        ));
+    }
+    Ok(())
+}
+
+fn non_empty(field: &str, v: &str) -> Result<(), ApiError> {
+    if v.trim().is_empty() {
+        Err(ApiError::validation(field, format!("{field} must not be empty")))
+    } else if v.len() > 1024 {
+        Err(ApiError::validation(field, format!("{field} is longer than 1024 characters")))
+    } else {
+        Ok(())
+    }
+}
+
+impl ConnectionService<'_> {
+    pub async fn integration(&self, tenant: &TenantId) -> Result<Option<RmmIntegration>, ApiError> {
+        Ok(self.store.get_integration(tenant).await?)
+    }
+
+    pub async fn settings(&self, tenant: &TenantId) -> Result<SettingsView, ApiError> {
+        let integ = self.store.get_integration(tenant).await?;
+        let api_key = self.secrets.get(tenant, SecretName::ApiKey).await?;
+        let username = self.secrets.get(tenant, SecretName::Username).await?;
+        let password = self.secrets.get(tenant, SecretName::Password).await?;
+        let knox = self.secrets.get(tenant, SecretName::KnoxToken).await?;
+        let schedules = ScheduleKind::ALL
+            .iter()
+            .map(|k| (*k, integ.as_ref().map(|i| i.schedule(*k)).unwrap_or_else(|| k.default_schedule())))
+            .collect();
+        Ok(SettingsView {
+            provider: super::integration::PROVIDER,
+            instance_url: integ.as_ref().and_then(|i| i.instance_url.as_ref().map(|u| u.to_string())),
+            auth_mode: integ.as_ref().and_then(|i| i.auth_mode),
+            is_active: integ.as_ref().is_some_and(|i| i.is_active),
+            connected_at: integ.as_ref().and_then(|i| i.connected_at.clone()),
+            disconnected_at: integ.as_ref().and_then(|i| i.disconnected_at.clone()),
+            reauth_required: integ.as_ref().is_some_and(|i| i.reauth_required),
+            credentials: CredentialsView {
+                has_api_key: api_key.is_some(),
+                api_key_masked: api_key.as_ref().map(mask),
+                // The user name identifies the account; it is shown, like the original does.
+                username: username.map(|u| u.expose_secret().to_owned()),
+                has_password: password.is_some(),
+                has_knox_token: knox.is_some(),
+                knox_token_masked: knox.as_ref().map(mask),
+            },
+            schedules,
+        })
+    }
+
+    /// Saves what the body names. URL or credential changes deactivate the connection until the
+    /// next successful test; schedules alone do not.
+    pub async fn save(&self, tenant: &TenantId, body: SaveSettings) -> Result<RmmIntegration, ApiError> {
+        let current = self.store.get_integration(tenant).await?;
+        let mut patch = IntegrationPatch::default();
+
+        if let Some(raw) = &body.instance_url {
+            let url = InstanceUrl::parse(raw).map_err(|e| ApiError::validation("instance_url", e.to_string()))?;
+            check_instance_address(&url, self.allowlist)
+                .await
+                .map_err(|e| ApiError::field(ErrorCode::BlockedAddress, "instance_url", e.to_string()))?;
+            patch.instance_url = Some(url);
+        }
+        if let Some(k) = &body.api_key {
+            non_empty("api_key", k.expose_secret())?;
+        }
+        if let Some(u) = &body.username {
+            non_empty("username", u)?;
+        }
+        if let Some(p) = &body.password {
+            non_empty("password", p.expose_secret())?;
+        }
+        for (kind, s) in body.schedules.entries() {
+            validate_schedule(kind, &s)?;
+            patch.schedules.push((kind, s));
+        }
+
+        let mode = body.auth_mode.or(current.as_ref().and_then(|c| c.auth_mode)).or_else(|| {
+            // A first save that only carries credentials implies the mode.
+            if body.api_key.is_some() {
+                Some(AuthMode::ApiKey)
+            } else if body.username.is_some() || body.password.is_some() {
+                Some(AuthMode::Knox)
+            } else {
+                None
+            }
+        });
+        if mode == Some(AuthMode::ApiKey) && (body.username.is_some() || body.password.is_some()) {
+            return Err(ApiError::validation("auth_mode", "username and password are for auth_mode knox; this connection uses api_key"));
+        }
+        if mode == Some(AuthMode::Knox) && body.api_key.is_some() {
+            return Err(ApiError::validation("auth_mode", "api_key is for auth_mode api_key; this connection uses knox"));
+        }
+        match mode {
+            Some(AuthMode::ApiKey) if body.api_key.is_none() && self.secrets.get(tenant, SecretName::ApiKey).await?.is_none() => {
+                return Err(ApiError::validation("api_key", "api_key is required for auth_mode api_key"));
+            }
+            Some(AuthMode::Knox) => {
+                if body.username.is_none() && self.secrets.get(tenant, SecretName::Username).await?.is_none() {
+                    return Err(ApiError::validation("username", "username is required for auth_mode knox"));
+                }
+                if body.password.is_none() && self.secrets.get(tenant, SecretName::Password).await?.is_none() {
+                    return Err(ApiError::validation("password", "password is required for auth_mode knox"));
+                }
+            }
+            _ => {}
+        }
+        if body.auth_mode.is_some() && body.auth_mode != current.as_ref().and_then(|c| c.auth_mode) || (current.is_none() && mode.is_some()) {
+            patch.auth_mode = mode;
+        }
+
+        // Secrets first: if a later write fails, the old settings still point at valid secrets.
+        if let Some(k) = &body.api_key {
+            self.secrets.put(tenant, SecretName::ApiKey, &SecretString::from(k.expose_secret().trim().to_owned())).await?;
+        }
+        if let Some(u) = &body.username {
+            self.secrets.put(tenant, SecretName::Username, &SecretString::from(u.trim().to_owned())).await?;
+        }
+        if let Some(p) = &body.password {
+            self.secrets.put(tenant, SecretName::Password, p).await?;
+        }
+        let creds_changed = body.api_key.is_some() || body.username.is_some() || body.password.is_some();
+        if body.username.is_some() || body.password.is_some() {
+            // A token of the old account must not outlive the change.
+            self.secrets.delete(tenant, SecretName::KnoxToken).await?;
+        }
+        // Switching modes removes the other mode's secrets.
+        match patch.auth_mode {
+            Some(AuthMode::ApiKey) => {
+                for n in [SecretName::Username, SecretName::Password, SecretName::KnoxToken] {
+                    self.secrets.delete(tenant, n).await?;
+                }
+            }
+            Some(AuthMode::Knox) => self.secrets.delete(tenant, SecretName::ApiKey).await?,
+            None => {}
+        }
+        let url_changed = patch.instance_url.is_some()
+            && patch.instance_url.as_ref() != current.as_ref().and_then(|c| c.instance_url.as_ref());
+        if url_changed || creds_changed || patch.auth_mode.is_some() {
+            patch.is_active = Some(false);
+        }
+        Ok(self.store.patch_integration(tenant, &patch).await?)
+    }
+
+    /// Builds a Tactical client for the tenant's stored credentials (API key or Knox token).
+    pub async fn client(&self, tenant: &TenantId, integ: &RmmIntegration) -> Result<TacticalHttp, ApiError> {
+        let url = integ.instance_url.clone().ok_or_else(|| {
+            ApiError::new(ErrorCode::IntegrationNotConfigured, "no instance URL saved for Tactical RMM")
+        })?;
+        let creds = match integ.auth_mode {
+            Some(AuthMode::ApiKey) => Credentials::ApiKey(self.secrets.get(tenant, SecretName::ApiKey).await?.ok_or_else(|| {
+                ApiError::new(ErrorCode::IntegrationNotConfigured, "no API key saved for Tactical RMM")
+            })?),
+            Some(AuthMode::Knox) => Credentials::KnoxToken(self.secrets.get(tenant, SecretName::KnoxToken).await?.ok_or_else(|| {
+                ApiError::new(ErrorCode::TacticalTotpRequired, "no Knox token yet: test the connection (with the TOTP code if the account has one)")
+            })?),
+            None => return Err(ApiError::new(ErrorCode::IntegrationNotConfigured, "no auth mode saved for Tactical RMM")),
+        };
+        Ok(TacticalHttp::new(self.http.clone(), url, creds))
+    }
+
+    /// Test connection: API host (not dashboard), credentials (Knox with TOTP), beta API. On
+    /// success the integration becomes active.
+    pub async fn test(&self, tenant: &TenantId, req: TestRequest) -> Result<TestResult, ApiError> {
+        let integ = self.store.get_integration(tenant).await?.ok_or_else(|| {
+            ApiError::new(ErrorCode::IntegrationNotConfigured, "save the instance URL and credentials before testing")
+        })?;
+        let url = integ.instance_url.clone().ok_or_else(|| ApiError::validation("instance_url", "no instance URL saved"))?;
+        let mode = integ.auth_mode.ok_or_else(|| ApiError::validation("auth_mode", "no auth mode saved"))?;
+        if let Some(code) = &req.totp_code {
+            if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ApiError::validation("totp_code", "the TOTP code is six digits"));
+            }
+        }
+        let fail = |e: TacticalError| TestResult {
+            success: false,
+            totp_required: matches!(e, TacticalError::TotpRequired),
+            error: Some(e.into()),
+            clients: None,
+            agents: None,
+        };
+        if let Err(e) = check_instance_address(&url, self.allowlist).await {
+            return Ok(fail(e));
+        }
+        let anon = TacticalHttp::new(self.http.clone(), url.clone(), Credentials::None);
+        if let Err(e) = anon.probe().await {
+            return Ok(fail(e));
+        }
+        let creds = match mode {
+            AuthMode::ApiKey => match self.secrets.get(tenant, SecretName::ApiKey).await? {
+                Some(k) => Credentials::ApiKey(k),
+                None => return Err(ApiError::validation("api_key", "no API key saved")),
+            },
+            AuthMode::Knox => {
+                let user = self.secrets.get(tenant, SecretName::Username).await?;
+                let pass = self.secrets.get(tenant, SecretName::Password).await?;
+                let (Some(user), Some(pass)) = (user, pass) else {
+                    return Err(ApiError::validation("username", "no username and password saved"));
+                };
+                // checkcreds first (pitfall 3): it hands out the token itself for accounts without TOTP.
+                let token = match anon.check_creds(user.expose_secret(), &pass).await {
+                    Ok(CheckCreds::Token { token, .. }) => token,
+                    Ok(CheckCreds::TotpRequired) => match &req.totp_code {
+                        None => return Ok(fail(TacticalError::TotpRequired)),
+                        Some(code) => match anon.login(user.expose_secret(), &pass, code).await {
+                            Ok(l) => l.token,
+                            Err(TacticalError::BadCredentials) => {
+                                return Ok(TestResult {
+                                    success: false,
+                                    totp_required: true,
+                                    error: Some(ApiError::field(ErrorCode::TacticalAuthFailed, "totp_code", "Tactical rejected the TOTP code (or the password); enter the current code")),
+                                    clients: None,
+                                    agents: None,
+                                });
+                            }
+                            Err(e) => return Ok(fail(e)),
+                        },
+                    },
+                    Err(e) => return Ok(fail(e)),
+                };
+                self.secrets.put(tenant, SecretName::KnoxToken, &token).await?;
+                Credentials::KnoxToken(token)
+            }
+        };
+        let api = TacticalHttp::new(self.http.clone(), url, creds);
+        let clients = match api.clients().await {
+            Ok(c) => c,
+            Err(e) => return Ok(fail(e)),
+        };
+        let agents = match api.beta_agents_page(&BetaAgentQuery { page: 1, page_size: 1, ..Default::default() }).await {
+            Ok(p) => p.count,
+            // A beta API that is off answers HTML 404: name the setting (admin guide).
+            Err(e) => return Ok(fail(e)),
+        };
+        let now = now_rfc3339();
+        self.store
+            .patch_integration(
+                tenant,
+                &IntegrationPatch {
+                    is_active: Some(true),
+                    connected_at: Some(Some(now)),
+                    disconnected_at: Some(None),
+                    reauth_required: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(TestResult { success: true, error: None, totp_required: false, clients: Some(clients.len()), agents: Some(agents) })
+    }
+
+    /// Clears every stored secret and marks the integration inactive. Mappings, assets and
+    /// alerts stay, so reconnecting does not start over.
+    pub async fn disconnect(&self, tenant: &TenantId) -> Result<RmmIntegration, ApiError> {
+        if self.store.get_integration(tenant).await?.is_none() {
+            return Err(ApiError::new(ErrorCode::IntegrationNotConfigured, "there is no Tactical RMM connection to disconnect"));
+        }
+        for name in SecretName::ALL {
+            self.secrets.delete(tenant, name).await?;
+        }
+        Ok(self
+            .store
+            .patch_integration(
+                tenant,
+                &IntegrationPatch {
+                    is_active: Some(false),
+                    disconnected_at: Some(Some(now_rfc3339())),
+                    ..Default::default()
+                },
+            )
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_show_at_most_four_characters() {
+        assert_eq!(mask(&SecretString::from("ABCDEFGHIJKLMNOPQRSTUVWXYZ123456")), "••••3456");
+        assert_eq!(mask(&SecretString::from("short")), "••••");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_name() {
+        let e = crate::http::parse_json::<SaveSettings>(br#"{"instance_url":"x","apikey":"k"}"#).unwrap_err();
+        assert!(e.message.contains("apikey"), "{}", e.message);
+    }
+
+    #[test]
+    fn schedules_are_validated_per_kind() {
+        let e = crate::http::parse_json::<SaveSettings>(br#"{"schedules":{"alert_polling":{"enabled":true,"interval_minutes":"x"}}}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("schedules.alert_polling.interval_minutes"));
+        assert!(validate_schedule(ScheduleKind::AlertPolling, &Schedule { enabled: true, interval_minutes: 4 }).is_err());
+        assert!(validate_schedule(ScheduleKind::DeviceSync, &Schedule { enabled: true, interval_minutes: 60 }).is_ok());
+    }
+}

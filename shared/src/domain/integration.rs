@@ -1,0 +1,156 @@
+//! rmm_integrations: one Tactical connection per tenant (provider `tacticalrmm`).
+
+use crate::tactical::InstanceUrl;
+use crate::tenant::TenantId;
+use serde::{Deserialize, Serialize};
+
+pub const PROVIDER: &str = "tacticalrmm";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    ApiKey,
+    Knox,
+}
+
+/// A recurring sync. Interval bounds follow the original's settings (alerts 5–60 min, devices
+/// 15–1440 min); clients and software use the device bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub enabled: bool,
+    pub interval_minutes: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    AlertPolling,
+    DeviceSync,
+    ClientSync,
+    SoftwareSync,
+}
+
+impl ScheduleKind {
+    pub const ALL: [ScheduleKind; 4] =
+        [ScheduleKind::AlertPolling, ScheduleKind::DeviceSync, ScheduleKind::ClientSync, ScheduleKind::SoftwareSync];
+
+    pub fn attribute(self) -> &'static str {
+        match self {
+            ScheduleKind::AlertPolling => "alert_polling",
+            ScheduleKind::DeviceSync => "device_sync",
+            ScheduleKind::ClientSync => "client_sync",
+            ScheduleKind::SoftwareSync => "software_sync",
+        }
+    }
+
+    pub fn bounds(self) -> (u32, u32) {
+        match self {
+            ScheduleKind::AlertPolling => (5, 60),
+            _ => (15, 1440),
+        }
+    }
+
+    pub fn default_schedule(self) -> Schedule {
+        match self {
+            ScheduleKind::AlertPolling => Schedule { enabled: true, interval_minutes: 15 },
+            ScheduleKind::DeviceSync => Schedule { enabled: false, interval_minutes: 60 },
+            ScheduleKind::ClientSync => Schedule { enabled: false, interval_minutes: 1440 },
+            ScheduleKind::SoftwareSync => Schedule { enabled: false, interval_minutes: 1440 },
+        }
+    }
+
+    pub fn sync_type(self) -> crate::messages::SyncType {
+        use crate::messages::SyncType;
+        match self {
+            ScheduleKind::AlertPolling => SyncType::Alerts,
+            ScheduleKind::DeviceSync => SyncType::Devices,
+            ScheduleKind::ClientSync => SyncType::Clients,
+            ScheduleKind::SoftwareSync => SyncType::Software,
+        }
+    }
+}
+
+/// The stored connection. Credentials are not here: they live in Secrets Manager.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RmmIntegration {
+    pub tenant: TenantId,
+    #[serde(default = "provider")]
+    pub provider: String,
+    #[serde(default)]
+    pub instance_url: Option<InstanceUrl>,
+    #[serde(default)]
+    pub auth_mode: Option<AuthMode>,
+    #[serde(default)]
+    pub is_active: bool,
+    #[serde(default)]
+    pub connected_at: Option<String>,
+    #[serde(default)]
+    pub disconnected_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    /// Knox token expired or was refused: a person must test the connection again (with TOTP).
+    #[serde(default)]
+    pub reauth_required: bool,
+    #[serde(default)]
+    pub last_sync_at: Option<String>,
+    #[serde(default)]
+    pub sync_status: Option<String>,
+    #[serde(default)]
+    pub sync_error: Option<String>,
+    #[serde(default)]
+    pub alert_polling: Option<Schedule>,
+    #[serde(default)]
+    pub device_sync: Option<Schedule>,
+    #[serde(default)]
+    pub client_sync: Option<Schedule>,
+    #[serde(default)]
+    pub software_sync: Option<Schedule>,
+    /// Last-started time per sync type (`clients`, `devices`, ...), for the scheduler.
+    #[serde(default)]
+    pub last_started: std::collections::BTreeMap<String, String>,
+}
+
+fn provider() -> String {
+    PROVIDER.to_owned()
+}
+
+impl RmmIntegration {
+    pub fn schedule(&self, kind: ScheduleKind) -> Schedule {
+        let s = match kind {
+            ScheduleKind::AlertPolling => self.alert_polling,
+            ScheduleKind::DeviceSync => self.device_sync,
+            ScheduleKind::ClientSync => self.client_sync,
+            ScheduleKind::SoftwareSync => self.software_sync,
+        };
+        s.unwrap_or_else(|| kind.default_schedule())
+    }
+
+    /// Ready to do work: configured and active (pitfall 24).
+    pub fn ensure_active(&self) -> Result<(), crate::ApiError> {
+        use crate::{ApiError, ErrorCode};
+        if self.instance_url.is_none() || self.auth_mode.is_none() {
+            return Err(ApiError::new(ErrorCode::IntegrationNotConfigured, "Tactical RMM is not configured for this tenant; save the instance URL and credentials first"));
+        }
+        if !self.is_active {
+            return Err(ApiError::new(ErrorCode::IntegrationInactive, "the Tactical RMM integration is disconnected or inactive; test the connection to activate it"));
+        }
+        Ok(())
+    }
+}
+
+/// A partial update: only `Some` fields are written, so saving credentials never wipes schedules
+/// (pitfall 14).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IntegrationPatch {
+    pub instance_url: Option<InstanceUrl>,
+    pub auth_mode: Option<AuthMode>,
+    pub is_active: Option<bool>,
+    pub connected_at: Option<Option<String>>,
+    pub disconnected_at: Option<Option<String>>,
+    pub reauth_required: Option<bool>,
+    pub last_sync_at: Option<String>,
+    pub sync_status: Option<String>,
+    pub sync_error: Option<Option<String>>,
+    pub schedules: Vec<(ScheduleKind, Schedule)>,
+    pub last_started: Vec<(String, String)>,
+}

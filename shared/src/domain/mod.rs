@@ -1,0 +1,18 @@
+//! Domain types and logic, plain Rust over the ports. Names follow the admin guide:
+//! rmm_integrations, organization mappings, assets, external entity mappings, rmm_alerts,
+//! software catalog, sync runs.
+
+pub mod asset;
+pub mod connection;
+pub mod integration;
+pub mod mapping;
+pub mod status;
+pub mod runs_api;
+pub mod summary;
+pub mod sync;
+pub mod sync_run;
+pub mod time;
+pub mod vitals;
+
+pub use integration::{AuthMode, IntegrationPatch, RmmIntegration, Schedule, ScheduleKind};
+pub use sync_run::{SyncCounts, SyncRun, SyncRunStatus};

@@ -1,0 +1,63 @@
+//! Tactical's own agent status rule (`Agent.status`, tactical-api.md §3.4), with each agent's
+//! `offline_time` and `overdue_time` (minutes; defaults 4 and 30).
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+pub const DEFAULT_OFFLINE_MINUTES: i64 = 4;
+pub const DEFAULT_OVERDUE_MINUTES: i64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Online,
+    Offline,
+    Overdue,
+}
+
+impl AgentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Online => "online",
+            AgentStatus::Offline => "offline",
+            AgentStatus::Overdue => "overdue",
+        }
+    }
+}
+
+/// Exactly Tactical's comparisons, including its boundary behaviour (a `last_seen` equal to the
+/// overdue cut-off counts as online, as in Tactical).
+pub fn agent_status(last_seen: Option<OffsetDateTime>, offline_minutes: Option<i64>, overdue_minutes: Option<i64>, now: OffsetDateTime) -> AgentStatus {
+    let Some(seen) = last_seen else { return AgentStatus::Offline };
+    let offline_cut = now - Duration::minutes(offline_minutes.unwrap_or(DEFAULT_OFFLINE_MINUTES));
+    let overdue_cut = now - Duration::minutes(overdue_minutes.unwrap_or(DEFAULT_OVERDUE_MINUTES));
+    if seen < offline_cut && seen > overdue_cut {
+        AgentStatus::Offline
+    } else if seen < offline_cut && seen < overdue_cut {
+        AgentStatus::Overdue
+    } else {
+        AgentStatus::Online
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn follows_tactical_with_per_agent_thresholds() {
+        let now = datetime!(2026-11-29 12:00 UTC);
+        let ago = |m: i64| Some(now - Duration::minutes(m));
+        assert_eq!(agent_status(None, None, None, now), AgentStatus::Offline);
+        assert_eq!(agent_status(ago(1), None, None, now), AgentStatus::Online);
+        assert_eq!(agent_status(ago(5), None, None, now), AgentStatus::Offline);
+        assert_eq!(agent_status(ago(31), None, None, now), AgentStatus::Overdue);
+        // Custom thresholds: 10 min offline, 60 min overdue.
+        assert_eq!(agent_status(ago(5), Some(10), Some(60), now), AgentStatus::Online);
+        assert_eq!(agent_status(ago(31), Some(10), Some(60), now), AgentStatus::Offline);
+        assert_eq!(agent_status(ago(61), Some(10), Some(60), now), AgentStatus::Overdue);
+        // Tactical's boundary: exactly at the overdue cut-off is neither branch → online.
+        assert_eq!(agent_status(ago(30), None, None, now), AgentStatus::Online);
+    }
+}

@@ -1,0 +1,419 @@
+//! Sync runs end to end: start (one run per tenant and type), clients, and devices fanned out
+//! one beta-API page per queue message (admin guide "Sync clients" and "Sync devices").
+
+use super::asset::{ExternalEntityMapping, OrgContext, asset_from_agent};
+use super::connection::ConnectionService;
+use super::integration::{IntegrationPatch, RmmIntegration};
+use super::mapping::{OrgMapping, TacticalOrg};
+use super::sync_run::{SyncCounts, SyncRun, SyncRunStatus, new_run_id};
+use super::time::{now, now_rfc3339};
+use crate::app::Deps;
+use crate::error::{ApiError, ErrorCode};
+use crate::messages::{SyncMessage, SyncType, Trigger};
+use crate::ports::{AssetWrite, MappingWrite, RunProgress, StartOutcome};
+use crate::tactical::types::BetaAgentQuery;
+use crate::tactical::{TacticalApi, TacticalError, TacticalHttp};
+use crate::tenant::TenantId;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+/// Beta API page size for device sync (Tactical's maximum).
+pub const DEVICE_PAGE_SIZE: u32 = 1000;
+/// A run's lock outlives a stuck run by this much, so a crashed run cannot block syncs forever.
+const LOCK_SECS: i64 = 2 * 3600;
+/// SQS attempts (maxReceiveCount in template.yaml): on the last one a failing work item is
+/// recorded as failed on the run instead of being retried into the DLQ unseen.
+pub const MAX_RECEIVES: u32 = 5;
+
+#[derive(Debug, Serialize)]
+pub struct Started {
+    pub run_id: String,
+    /// False when a run of this type was already in progress; `run_id` is that run.
+    pub started: bool,
+    pub sync_type: SyncType,
+}
+
+fn connection(deps: &Deps) -> ConnectionService<'_> {
+    ConnectionService { store: deps.store.as_ref(), secrets: deps.secrets.as_ref(), http: &deps.http, allowlist: &deps.config.tactical_host_allowlist }
+}
+
+/// Records a run and queues its first message. Refused when the integration is inactive.
+pub async fn start(deps: &Deps, tenant: &TenantId, sync_type: SyncType, trigger: Trigger) -> Result<Started, ApiError> {
+    let integ = deps.store.get_integration(tenant).await?.ok_or_else(|| {
+        ApiError::new(ErrorCode::IntegrationNotConfigured, "Tactical RMM is not configured for this tenant")
+    })?;
+    integ.ensure_active()?;
+    let run = SyncRun {
+        tenant: tenant.clone(),
+        run_id: new_run_id(),
+        sync_type,
+        trigger,
+        status: SyncRunStatus::Pending,
+        started_at: now_rfc3339(),
+        finished_at: None,
+        counts: SyncCounts::default(),
+        pending: 1,
+        errors: vec![],
+        message: None,
+    };
+    match deps.store.try_start_run(&run, LOCK_SECS).await? {
+        StartOutcome::AlreadyRunning { run_id } => Ok(Started { run_id, started: false, sync_type }),
+        StartOutcome::Started(run) => {
+            let msg = SyncMessage::StartRun { tenant: tenant.clone(), run_id: run.run_id.clone(), sync_type, trigger };
+            if let Err(e) = deps.queue.send(sync_type.queue(), &[msg]).await {
+                deps.store.finish_run(tenant, sync_type, &run.run_id, SyncRunStatus::Failed, Some("could not queue the run".into())).await?;
+                return Err(e.into());
+            }
+            deps.store
+                .patch_integration(tenant, &IntegrationPatch { last_started: vec![(sync_type.as_str().into(), run.started_at.clone())], ..Default::default() })
+                .await?;
+            Ok(Started { run_id: run.run_id, started: true, sync_type })
+        }
+    }
+}
+
+/// What a queue message handler tells the SQS adapter.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Leave the message for SQS to redeliver (transient failure, attempts left).
+    Retry(String),
+}
+
+/// The integration of a message's tenant, or a reason to drop the message (no integration, or
+/// inactive: pitfall 24; a queue message can never act for a tenant without one).
+async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegration, String> {
+    match deps.store.get_integration(tenant).await {
+        Ok(Some(i)) if i.is_active && i.instance_url.is_some() => Ok(i),
+        Ok(Some(_)) => Err("the integration is inactive or disconnected".into()),
+        Ok(None) => Err("no Tactical integration for this tenant".into()),
+        Err(e) => Err(format!("store: {e}")),
+    }
+}
+
+async fn fail_run(deps: &Deps, tenant: &TenantId, st: SyncType, run_id: &str, msg: &str) {
+    let _ = deps.store.finish_run(tenant, st, run_id, SyncRunStatus::Failed, Some(msg.to_owned())).await;
+    let _ = deps
+        .store
+        .patch_integration(tenant, &IntegrationPatch { sync_status: Some("failed".into()), sync_error: Some(Some(msg.to_owned())), ..Default::default() })
+        .await;
+}
+
+/// A Knox token Tactical refuses needs a person (TOTP): flag it for the settings page.
+async fn note_auth_failure(deps: &Deps, tenant: &TenantId, e: &TacticalError) {
+    if matches!(e, TacticalError::Unauthorized { .. }) {
+        let _ = deps.store.patch_integration(tenant, &IntegrationPatch { reauth_required: Some(true), ..Default::default() }).await;
+    }
+}
+
+/// Handles one message of any sync queue.
+pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -> Outcome {
+    let last_attempt = receive_count >= MAX_RECEIVES;
+    match msg {
+        SyncMessage::StartRun { tenant, run_id, sync_type, .. } => {
+            let integ = match active_integration(deps, &tenant).await {
+                Ok(i) => i,
+                Err(reason) => {
+                    tracing::warn!(tenant = %tenant, reason, "dropping sync message");
+                    fail_run(deps, &tenant, sync_type, &run_id, &reason).await;
+                    return Outcome::Done;
+                }
+            };
+            let result = match sync_type {
+                SyncType::Clients => run_clients(deps, &tenant, &integ, &run_id).await,
+                SyncType::Devices => fan_out_devices(deps, &tenant, &run_id).await,
+                SyncType::Alerts | SyncType::Software => {
+                    Err(TacticalErrorOrApi::Api(ApiError::new(ErrorCode::Internal, format!("{} sync is not available yet", sync_type.as_str()))))
+                }
+            };
+            finish_work_item(deps, &tenant, sync_type, &run_id, result, last_attempt).await
+        }
+        SyncMessage::DevicePage { tenant, run_id, client_id, page, page_size } => {
+            let integ = match active_integration(deps, &tenant).await {
+                Ok(i) => i,
+                Err(reason) => {
+                    tracing::warn!(tenant = %tenant, reason, "dropping device page");
+                    fail_run(deps, &tenant, SyncType::Devices, &run_id, &reason).await;
+                    return Outcome::Done;
+                }
+            };
+            let result = device_page(deps, &tenant, &integ, &run_id, client_id, page, page_size).await;
+            finish_work_item(deps, &tenant, SyncType::Devices, &run_id, result, last_attempt).await
+        }
+        SyncMessage::AlertFollowUp { tenant, .. } => {
+            tracing::warn!(tenant = %tenant, "alert follow-ups are not available yet; message dropped");
+            Outcome::Done
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum TacticalErrorOrApi {
+    Tactical(TacticalError),
+    Api(ApiError),
+}
+
+impl From<TacticalError> for TacticalErrorOrApi {
+    fn from(e: TacticalError) -> Self {
+        Self::Tactical(e)
+    }
+}
+impl From<ApiError> for TacticalErrorOrApi {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+impl From<crate::ports::PortError> for TacticalErrorOrApi {
+    fn from(e: crate::ports::PortError) -> Self {
+        match e {
+            crate::ports::PortError::Throttled => Self::Tactical(TacticalError::Server { status: 503 }),
+            other => Self::Api(other.into()),
+        }
+    }
+}
+
+impl TacticalErrorOrApi {
+    fn transient(&self) -> bool {
+        match self {
+            Self::Tactical(e) => e.is_transient(),
+            Self::Api(e) => e.code == ErrorCode::Internal,
+        }
+    }
+    fn message(&self) -> String {
+        match self {
+            Self::Tactical(e) => e.to_string(),
+            Self::Api(e) => e.message.clone(),
+        }
+    }
+}
+
+/// Accounts one finished work item on its run and finishes the run when it was the last.
+async fn finish_work_item(
+    deps: &Deps,
+    tenant: &TenantId,
+    st: SyncType,
+    run_id: &str,
+    result: Result<RunProgress, TacticalErrorOrApi>,
+    last_attempt: bool,
+) -> Outcome {
+    let progress = match result {
+        Ok(p) => p,
+        Err(e) if e.transient() && !last_attempt => {
+            tracing::warn!(tenant = %tenant, run_id, error = %e.message(), "work item failed; SQS will retry");
+            return Outcome::Retry(e.message());
+        }
+        Err(e) => {
+            if let TacticalErrorOrApi::Tactical(t) = &e {
+                note_auth_failure(deps, tenant, t).await;
+            }
+            tracing::error!(tenant = %tenant, run_id, error = %e.message(), "work item failed for good");
+            RunProgress { counts: SyncCounts { items_failed: 1, ..Default::default() }, pending_delta: -1, errors: vec![e.message()] }
+        }
+    };
+    let run = match deps.store.add_run_progress(tenant, st, run_id, &progress).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::Retry(format!("recording progress: {e}")),
+    };
+    if run.pending > 0 || run.status.is_finished() {
+        return Outcome::Done;
+    }
+    match finalize(deps, tenant, &run).await {
+        Ok(()) => Outcome::Done,
+        Err(e) => Outcome::Retry(format!("finishing the run: {}", e.message())),
+    }
+}
+
+async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), TacticalErrorOrApi> {
+    let c = &run.counts;
+    let status = if run.errors.is_empty() && c.items_failed == 0 {
+        SyncRunStatus::Succeeded
+    } else if c.items_processed > 0 {
+        SyncRunStatus::Partial
+    } else {
+        SyncRunStatus::Failed
+    };
+    let mut message = None;
+    if run.sync_type == SyncType::Devices && status == SyncRunStatus::Succeeded {
+        // Only a complete run may call an agent missing: a failed page would flag its agents.
+        let flagged = flag_missing_assets(deps, tenant, run).await?;
+        if flagged > 0 {
+            message = Some(format!("{flagged} assets flagged missing from Tactical"));
+        }
+    }
+    if run.sync_type == SyncType::Devices && status == SyncRunStatus::Succeeded && c.items_processed == 0 && message.is_none() {
+        message = Some("no organization has a PSA client with auto-sync on: map organizations first".into());
+    }
+    if status != SyncRunStatus::Succeeded {
+        message = Some(run.errors.first().cloned().unwrap_or_else(|| "some work items failed".into()));
+    }
+    deps.store.finish_run(tenant, run.sync_type, &run.run_id, status, message.clone()).await?;
+    let now = now_rfc3339();
+    deps.store
+        .patch_integration(
+            tenant,
+            &IntegrationPatch {
+                last_sync_at: Some(now),
+                sync_status: Some(if status == SyncRunStatus::Failed { "failed" } else { "completed" }.into()),
+                sync_error: Some(if status == SyncRunStatus::Succeeded { None } else { message }),
+                ..Default::default()
+            },
+        )
+        .await?;
+    tracing::info!(tenant = %tenant, run_id = %run.run_id, sync_type = run.sync_type.as_str(), ?status, processed = c.items_processed, "sync run finished");
+    Ok(())
+}
+
+async fn client_for(deps: &Deps, tenant: &TenantId, integ: &RmmIntegration) -> Result<TacticalHttp, TacticalErrorOrApi> {
+    Ok(connection(deps).client(tenant, integ).await?)
+}
+
+/// Sync Clients: one organization mapping per Tactical client; person-set fields untouched; a
+/// client gone from Tactical is flagged, not deleted.
+async fn run_clients(deps: &Deps, tenant: &TenantId, integ: &RmmIntegration, _run_id: &str) -> Result<RunProgress, TacticalErrorOrApi> {
+    let api = client_for(deps, tenant, integ).await?;
+    let clients = api.clients().await?;
+    let existing: HashMap<String, OrgMapping> =
+        deps.store.list_org_mappings(tenant).await?.into_iter().map(|m| (m.external_organization_id.clone(), m)).collect();
+    let now = now_rfc3339();
+    let mut counts = SyncCounts::default();
+    let mut seen = HashSet::new();
+    for c in &clients {
+        let org = TacticalOrg::from(c);
+        seen.insert(org.external_organization_id.clone());
+        counts.items_processed += 1;
+        match existing.get(&org.external_organization_id) {
+            Some(m) if !org.differs_from(m) => counts.items_unchanged += 1,
+            _ => match deps.store.write_org_mapping(tenant, &org, &now).await? {
+                MappingWrite::Created => counts.items_created += 1,
+                MappingWrite::Updated => counts.items_updated += 1,
+            },
+        }
+    }
+    for (id, m) in &existing {
+        if !seen.contains(id) && m.missing_since.is_none() {
+            deps.store.flag_org_mapping_missing(tenant, id, &now).await?;
+            counts.items_deleted += 1;
+        }
+    }
+    Ok(RunProgress { counts, pending_delta: -1, errors: vec![] })
+}
+
+/// Sync Devices, step 1: one page-1 message per organization that syncs devices.
+async fn fan_out_devices(deps: &Deps, tenant: &TenantId, run_id: &str) -> Result<RunProgress, TacticalErrorOrApi> {
+    let orgs: Vec<i64> = deps.store.list_org_mappings(tenant).await?.iter().filter(|m| m.syncs_devices()).filter_map(OrgMapping::tactical_client_id).collect();
+    let msgs: Vec<SyncMessage> = orgs
+        .iter()
+        .map(|c| SyncMessage::DevicePage { tenant: tenant.clone(), run_id: run_id.to_owned(), client_id: *c, page: 1, page_size: DEVICE_PAGE_SIZE })
+        .collect();
+    // Count the new work items before sending them, so the run cannot finish in between.
+    deps.store.add_run_progress(tenant, SyncType::Devices, run_id, &RunProgress { pending_delta: msgs.len() as i64, ..Default::default() }).await?;
+    if let Err(e) = deps.queue.send(SyncType::Devices.queue(), &msgs).await {
+        deps.store.add_run_progress(tenant, SyncType::Devices, run_id, &RunProgress { pending_delta: -(msgs.len() as i64), ..Default::default() }).await?;
+        return Err(e.into());
+    }
+    Ok(RunProgress { pending_delta: -1, ..Default::default() })
+}
+
+/// Sync Devices, step 2: one beta page of one Tactical client → assets. Page 1 also queues the
+/// client's other pages. Unchanged agents cost no write.
+async fn device_page(
+    deps: &Deps,
+    tenant: &TenantId,
+    integ: &RmmIntegration,
+    run_id: &str,
+    client_id: i64,
+    page: u32,
+    page_size: u32,
+) -> Result<RunProgress, TacticalErrorOrApi> {
+    let mapping = deps.store.get_org_mapping(tenant, &client_id.to_string()).await?;
+    let Some(mapping) = mapping.filter(OrgMapping::syncs_devices) else {
+        // Unmapped since the run started: nothing to do for this organization.
+        return Ok(RunProgress { pending_delta: -1, ..Default::default() });
+    };
+    let api = client_for(deps, tenant, integ).await?;
+    let result = api.beta_agents_page(&BetaAgentQuery { client_id: Some(client_id), page, page_size, ..Default::default() }).await;
+    let page_data = match result {
+        Ok(p) => p,
+        // A client with no agents answers page 1 with "Invalid page." (404).
+        Err(TacticalError::NotFound { .. }) if page == 1 => {
+            deps.store.record_seen(tenant, SyncType::Devices, run_id, &format!("{client_id}-{page}"), &[]).await?;
+            return Ok(RunProgress { pending_delta: -1, ..Default::default() });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let pending_delta = -1;
+    if page == 1 {
+        let pages = page_data.count.div_ceil(u64::from(page_size.max(1))) as u32;
+        if pages > 1 {
+            let msgs: Vec<SyncMessage> = (2..=pages)
+                .map(|p| SyncMessage::DevicePage { tenant: tenant.clone(), run_id: run_id.to_owned(), client_id, page: p, page_size })
+                .collect();
+            let n = msgs.len() as i64;
+            deps.store.add_run_progress(tenant, SyncType::Devices, run_id, &RunProgress { pending_delta: n, ..Default::default() }).await?;
+            if let Err(e) = deps.queue.send(SyncType::Devices.queue(), &msgs).await {
+                deps.store.add_run_progress(tenant, SyncType::Devices, run_id, &RunProgress { pending_delta: -n, ..Default::default() }).await?;
+                return Err(e.into());
+            }
+        }
+    }
+    let now_t = now();
+    let now_s = now_rfc3339();
+    let mut assets = Vec::with_capacity(page_data.results.len());
+    for agent in &page_data.results {
+        let org = OrgContext { tactical_client_id: client_id, psa_client_id: mapping.client_id.as_deref(), site_name: mapping.site_name(agent.site) };
+        assets.push(asset_from_agent(tenant, agent, &org, now_t));
+    }
+    let ids: Vec<String> = assets.iter().map(|a| a.asset_id.clone()).collect();
+    let existing: HashMap<String, super::asset::Asset> = deps.store.get_assets(tenant, &ids).await?.into_iter().map(|a| (a.asset_id.clone(), a)).collect();
+    let mut counts = SyncCounts::default();
+    let mut writes = Vec::new();
+    for mut a in assets {
+        counts.items_processed += 1;
+        match a.agent_status {
+            super::status::AgentStatus::Online => counts.status_online += 1,
+            super::status::AgentStatus::Offline => counts.status_offline += 1,
+            super::status::AgentStatus::Overdue => counts.status_overdue += 1,
+        }
+        let old = existing.get(&a.asset_id);
+        if let Some(o) = old {
+            if o.sync_hash == a.sync_hash && o.missing_since.is_none() {
+                counts.items_unchanged += 1;
+                continue;
+            }
+        }
+        a.created_at = old.and_then(|o| o.created_at.clone()).or_else(|| Some(now_s.clone()));
+        a.last_rmm_sync_at = Some(now_s.clone());
+        a.last_sync_run = Some(run_id.to_owned());
+        let needs_mapping = old.is_none_or(|o| o.rmm_organization_id != a.rmm_organization_id || o.site_id != a.site_id || o.location != a.location);
+        if old.is_some() {
+            counts.items_updated += 1;
+        } else {
+            counts.items_created += 1;
+        }
+        let mapping = needs_mapping.then(|| ExternalEntityMapping::for_asset(&a, &now_s));
+        writes.push(AssetWrite { asset: a, mapping });
+    }
+    deps.store.write_assets(tenant, &writes).await?;
+    deps.store.record_seen(tenant, SyncType::Devices, run_id, &format!("{client_id}-{page}"), &ids).await?;
+    Ok(RunProgress { counts, pending_delta, errors: vec![] })
+}
+
+/// After a complete device run: assets of synced organizations that no page saw are flagged
+/// `missing_since` (kept, never deleted; cleared when the agent comes back).
+async fn flag_missing_assets(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<usize, TacticalErrorOrApi> {
+    let covered: HashSet<String> =
+        deps.store.list_org_mappings(tenant).await?.into_iter().filter(|m| m.syncs_devices()).map(|m| m.external_organization_id).collect();
+    let seen: HashSet<String> = deps.store.seen_in_run(tenant, SyncType::Devices, &run.run_id).await?.into_iter().collect();
+    let missing: Vec<String> = deps
+        .store
+        .list_assets(tenant)
+        .await?
+        .into_iter()
+        .filter(|a| a.missing_since.is_none() && covered.contains(&a.rmm_organization_id) && !seen.contains(&a.asset_id))
+        .map(|a| a.asset_id)
+        .collect();
+    if !missing.is_empty() {
+        deps.store.flag_assets_missing(tenant, &missing, &now_rfc3339()).await?;
+    }
+    Ok(missing.len())
+}

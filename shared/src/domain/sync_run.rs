@@ -1,0 +1,82 @@
+//! Sync runs: one record per run with counts, whatever number of queue messages it takes.
+
+use crate::messages::{SyncType, Trigger};
+use crate::tenant::TenantId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncRunStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Partial,
+    Failed,
+}
+
+impl SyncRunStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(self, SyncRunStatus::Succeeded | SyncRunStatus::Partial | SyncRunStatus::Failed)
+    }
+}
+
+/// The original's result shape, kept on the run record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCounts {
+    #[serde(default)]
+    pub items_processed: i64,
+    #[serde(default)]
+    pub items_created: i64,
+    #[serde(default)]
+    pub items_updated: i64,
+    #[serde(default)]
+    pub items_unchanged: i64,
+    #[serde(default)]
+    pub items_deleted: i64,
+    #[serde(default)]
+    pub items_failed: i64,
+    /// Assets by agent status seen by a device run (for the settings summary).
+    #[serde(default)]
+    pub status_online: i64,
+    #[serde(default)]
+    pub status_offline: i64,
+    #[serde(default)]
+    pub status_overdue: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRun {
+    pub tenant: TenantId,
+    pub run_id: String,
+    pub sync_type: SyncType,
+    pub trigger: Trigger,
+    pub status: SyncRunStatus,
+    pub started_at: String,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    #[serde(flatten)]
+    pub counts: SyncCounts,
+    /// Work items (queue messages) not yet done; the run finishes when it reaches 0.
+    #[serde(default)]
+    pub pending: i64,
+    #[serde(default)]
+    pub errors: Vec<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// Run ids sort by start time (so the latest run is the first in a descending query) and carry
+/// random bits so two starts in the same second differ.
+pub fn new_run_id() -> String {
+    let now = crate::domain::time::now();
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{:08x}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        rand::random::<u32>()
+    )
+}

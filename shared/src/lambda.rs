@@ -1,0 +1,135 @@
+//! One Lambda entry point for every way a function is invoked: function URL / API Gateway (HTTP
+//! API v2 payload), SQS batches (with partial batch failures), EventBridge schedules, and direct
+//! Invoke with a JSON event (workflows).
+
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::future::Future;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SqsEvent {
+    #[serde(rename = "Records")]
+    pub records: Vec<SqsRecord>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SqsRecord {
+    #[serde(rename = "messageId")]
+    pub message_id: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub attributes: SqsRecordAttributes,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SqsRecordAttributes {
+    #[serde(rename = "ApproximateReceiveCount", default)]
+    pub approximate_receive_count: Option<String>,
+}
+
+/// `ReportBatchItemFailures` answer: only the failed messages return to the queue.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SqsBatchResponse {
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<BatchItemFailure>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BatchItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+pub enum Invocation {
+    Http(Request),
+    Sqs(SqsEvent),
+    Schedule(Value),
+    Direct(Value),
+}
+
+/// Tells the event kinds apart by their shape.
+pub fn classify(event: Value) -> Result<Invocation, String> {
+    if event.get("Records").is_some_and(Value::is_array) {
+        return serde_json::from_value(event).map(Invocation::Sqs).map_err(|e| format!("malformed SQS event: {e}"));
+    }
+    if event.get("requestContext").is_some() && (event.get("rawPath").is_some() || event.get("httpMethod").is_some()) {
+        let req: lambda_http::request::LambdaRequest =
+            serde_json::from_value(event).map_err(|e| format!("malformed HTTP event: {e}"))?;
+        return Ok(Invocation::Http(req.into()));
+    }
+    if event.get("source").and_then(Value::as_str) == Some("aws.events")
+        || event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+    {
+        return Ok(Invocation::Schedule(event));
+    }
+    Ok(Invocation::Direct(event))
+}
+
+/// HTTP API v2 / function URL response payload.
+pub fn http_payload(resp: Response<Body>) -> Value {
+    let (parts, body) = resp.into_parts();
+    let headers: serde_json::Map<String, Value> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), Value::String(v.to_str().ok()?.to_owned()))))
+        .collect();
+    let (body, b64) = match body {
+        Body::Empty => (String::new(), false),
+        Body::Text(t) => (t, false),
+        Body::Binary(b) => {
+            use base64::Engine;
+            (base64::engine::general_purpose::STANDARD.encode(b), true)
+        }
+        _ => (String::new(), false),
+    };
+    serde_json::json!({"statusCode": parts.status.as_u16(), "headers": headers, "body": body, "isBase64Encoded": b64})
+}
+
+/// Runs the Lambda runtime loop with `handler`, which receives every invocation classified.
+pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Invocation) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<Value, String>> + Send,
+{
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<Value>| {
+        let handler = handler.clone();
+        async move {
+            let inv = classify(event.payload).map_err(lambda_runtime::Error::from)?;
+            handler(inv).await.map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_a_function_url_event() {
+        let ev = serde_json::json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/settings", "rawQueryString": "",
+            "headers": {"authorization": "Bearer x"},
+            "requestContext": {"accountId": "123", "apiId": "a", "domainName": "x.lambda-url.us-east-1.on.aws",
+                "domainPrefix": "x", "http": {"method": "GET", "path": "/settings", "protocol": "HTTP/1.1",
+                "sourceIp": "1.2.3.4", "userAgent": "t"}, "requestId": "r", "routeKey": "$default", "stage": "$default",
+                "time": "29/Nov/2026:17:00:00 +0000", "timeEpoch": 0},
+            "isBase64Encoded": false
+        });
+        match classify(ev).unwrap() {
+            Invocation::Http(r) => assert_eq!(r.uri().path(), "/settings"),
+            _ => panic!("not http"),
+        }
+    }
+
+    #[test]
+    fn classifies_sqs_and_schedule() {
+        let sqs = serde_json::json!({"Records": [{"messageId": "m1", "body": "{}", "attributes": {"ApproximateReceiveCount": "2"}}]});
+        assert!(matches!(classify(sqs).unwrap(), Invocation::Sqs(e) if e.records[0].message_id == "m1"));
+        let sched = serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        assert!(matches!(classify(sched).unwrap(), Invocation::Schedule(_)));
+        assert!(matches!(classify(serde_json::json!({"action": "agents.get"})).unwrap(), Invocation::Direct(_)));
+    }
+}

@@ -1,0 +1,151 @@
+//! The small traits the domain depends on. Adapters: [`crate::aws`] (DynamoDB, Secrets Manager,
+//! SQS) and [`crate::tactical::TacticalHttp`].
+
+use crate::messages::{QueueKind, SyncMessage};
+use crate::tenant::TenantId;
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+/// Infrastructure failures. Callers act on `Throttled` and `ConditionFailed`; the rest is opaque
+/// (logged, answered as an internal error).
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    #[error("a conditional write lost: {0}")]
+    ConditionFailed(String),
+    #[error("the AWS service throttled the request")]
+    Throttled,
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    #[error("AWS call failed: {0}")]
+    Other(String),
+}
+
+/// Per-tenant secrets, named as in the admin guide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretName {
+    ApiKey,
+    Username,
+    Password,
+    KnoxToken,
+    WebhookSecret,
+}
+
+impl SecretName {
+    pub const ALL: [SecretName; 5] = [
+        SecretName::ApiKey,
+        SecretName::Username,
+        SecretName::Password,
+        SecretName::KnoxToken,
+        SecretName::WebhookSecret,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretName::ApiKey => "tacticalrmm_api_key",
+            SecretName::Username => "tacticalrmm_username",
+            SecretName::Password => "tacticalrmm_password",
+            SecretName::KnoxToken => "tacticalrmm_knox_token",
+            SecretName::WebhookSecret => "tacticalrmm_webhook_secret",
+        }
+    }
+}
+
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn get(&self, tenant: &TenantId, name: SecretName) -> Result<Option<SecretString>, PortError>;
+    async fn put(&self, tenant: &TenantId, name: SecretName, value: &SecretString) -> Result<(), PortError>;
+    /// Deleting a secret that does not exist is not an error.
+    async fn delete(&self, tenant: &TenantId, name: SecretName) -> Result<(), PortError>;
+}
+
+#[async_trait]
+pub trait MessageQueue: Send + Sync {
+    /// Sends messages in batches of ten; fails if any message could not be sent.
+    async fn send(&self, queue: QueueKind, messages: &[SyncMessage]) -> Result<(), PortError>;
+}
+
+use crate::domain::{IntegrationPatch, RmmIntegration, SyncCounts, SyncRun, SyncRunStatus};
+use crate::messages::SyncType;
+
+/// Outcome of trying to start a run: at most one run per tenant and sync type at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartOutcome {
+    Started(SyncRun),
+    AlreadyRunning { run_id: String },
+}
+
+/// Progress reported by one work item of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunProgress {
+    pub counts: SyncCounts,
+    /// Work items added (fan-out) minus work items finished.
+    pub pending_delta: i64,
+    pub errors: Vec<String>,
+}
+
+/// Persistence of the domain. Every key the adapter writes leads with the tenant.
+#[async_trait]
+pub trait Store: InventoryStore + Send + Sync {
+    async fn get_integration(&self, tenant: &TenantId) -> Result<Option<RmmIntegration>, PortError>;
+    /// Creates the item if needed and writes only the patched fields; returns the new state.
+    async fn patch_integration(&self, tenant: &TenantId, patch: &IntegrationPatch) -> Result<RmmIntegration, PortError>;
+    /// Every active integration (for the scheduler), across tenants.
+    async fn list_active_integrations(&self) -> Result<Vec<RmmIntegration>, PortError>;
+
+    /// Records a new run unless one of the same type is in progress (lock expires after `lock_secs`).
+    async fn try_start_run(&self, run: &SyncRun, lock_secs: i64) -> Result<StartOutcome, PortError>;
+    async fn get_run(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str) -> Result<Option<SyncRun>, PortError>;
+    /// Adds counts atomically; returns the run as it is after the update.
+    async fn add_run_progress(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str, progress: &RunProgress) -> Result<SyncRun, PortError>;
+    /// Marks the run finished (once: a second call is a no-op) and releases the lock.
+    async fn finish_run(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str, status: SyncRunStatus, message: Option<String>) -> Result<bool, PortError>;
+    async fn latest_run(&self, tenant: &TenantId, sync_type: SyncType) -> Result<Option<SyncRun>, PortError>;
+    /// Records which agents one work item of a run saw (expires with the run's bookkeeping).
+    async fn record_seen(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str, part: &str, ids: &[String]) -> Result<(), PortError>;
+    /// Everything recorded with `record_seen` for a run.
+    async fn seen_in_run(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str) -> Result<Vec<String>, PortError>;
+}
+
+use crate::domain::asset::{Asset, ExternalEntityMapping};
+use crate::domain::mapping::{MappingPatch, OrgMapping, TacticalOrg};
+
+/// Result of writing one organization mapping from Tactical's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MappingWrite {
+    Created,
+    Updated,
+}
+
+/// An asset to write, with what the sync learned about it.
+#[derive(Debug, Clone)]
+pub struct AssetWrite {
+    pub asset: Asset,
+    /// The external entity mapping must be (re)written too: new agent, or moved/renamed site.
+    pub mapping: Option<ExternalEntityMapping>,
+}
+
+/// Persistence of organization mappings, assets and external entity mappings.
+#[async_trait]
+pub trait InventoryStore: Send + Sync {
+    async fn list_org_mappings(&self, tenant: &TenantId) -> Result<Vec<OrgMapping>, PortError>;
+    async fn get_org_mapping(&self, tenant: &TenantId, tactical_client_id: &str) -> Result<Option<OrgMapping>, PortError>;
+    /// Writes the Tactical-owned fields only; person-set fields are created with defaults once
+    /// and never overwritten. Clears `missing_since`.
+    async fn write_org_mapping(&self, tenant: &TenantId, org: &TacticalOrg, now: &str) -> Result<MappingWrite, PortError>;
+    /// Flags a mapping whose client is gone from Tactical (idempotent: keeps the first time).
+    async fn flag_org_mapping_missing(&self, tenant: &TenantId, tactical_client_id: &str, now: &str) -> Result<(), PortError>;
+    /// A person's edit; `None` when the mapping does not exist.
+    async fn patch_org_mapping(&self, tenant: &TenantId, tactical_client_id: &str, patch: &MappingPatch, now: &str) -> Result<Option<OrgMapping>, PortError>;
+
+    /// Reads assets by id (missing ids are simply absent).
+    async fn get_assets(&self, tenant: &TenantId, asset_ids: &[String]) -> Result<Vec<Asset>, PortError>;
+    /// Writes assets; those with a mapping are written atomically with it (transaction).
+    async fn write_assets(&self, tenant: &TenantId, writes: &[AssetWrite]) -> Result<(), PortError>;
+    /// Every asset of the tenant (paged internally).
+    async fn list_assets(&self, tenant: &TenantId) -> Result<Vec<Asset>, PortError>;
+    async fn get_external_mapping(&self, tenant: &TenantId, agent_id: &str) -> Result<Option<ExternalEntityMapping>, PortError>;
+    /// Every external entity mapping of the tenant.
+    async fn list_external_mappings(&self, tenant: &TenantId) -> Result<Vec<ExternalEntityMapping>, PortError>;
+    /// Flags assets whose agents are gone from Tactical (keeps an existing flag's time).
+    async fn flag_assets_missing(&self, tenant: &TenantId, asset_ids: &[String], now: &str) -> Result<(), PortError>;
+}

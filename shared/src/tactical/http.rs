@@ -1,0 +1,389 @@
+//! The reqwest adapter of [`TacticalApi`]: timeouts everywhere, no redirects followed, JSON
+//! required, bounded retries with backoff and jitter on 429/5xx/timeouts, `Retry-After` honoured
+//! (pitfalls 7, 8, 9), and an address guard against SSRF.
+
+use super::error::TacticalError;
+use super::types::*;
+use super::url::{InstanceUrl, host_allowed, is_blocked_ip};
+use super::{Credentials, TacticalApi};
+use async_trait::async_trait;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Options of the shared HTTP client (one per cold start, reused by every tenant).
+#[derive(Debug, Clone)]
+pub struct HttpClientOptions {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Hosts allowed even though they resolve to blocked addresses (local development).
+    pub allowlist: Vec<String>,
+}
+
+impl Default for HttpClientOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            allowlist: Vec::new(),
+        }
+    }
+}
+
+/// Resolves names, then drops blocked addresses unless the name is allow-listed, so a DNS answer
+/// cannot steer us to loopback or the metadata service (checked on every connection).
+struct GuardedResolver {
+    allowlist: Vec<String>,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        let allowed = host_allowed(&host, &self.allowlist);
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| allowed || !is_blocked_ip(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(Box::new(BlockedError) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+#[derive(Debug)]
+struct BlockedError;
+impl std::fmt::Display for BlockedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("blocked address")
+    }
+}
+impl std::error::Error for BlockedError {}
+
+pub fn build_http_client(opts: &HttpClientOptions) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(opts.connect_timeout)
+        .timeout(opts.request_timeout)
+        .user_agent(concat!("tactical-bridge/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(GuardedResolver { allowlist: opts.allowlist.clone() }))
+        .build()
+        .expect("reqwest client options are static and valid")
+}
+
+/// Refuses an instance URL whose host is an IP literal in a blocked range (the resolver never
+/// sees IP literals) or a name that resolves only to blocked addresses.
+pub async fn check_instance_address(url: &InstanceUrl, allowlist: &[String]) -> Result<(), TacticalError> {
+    let host = url.host();
+    if host_allowed(&host, allowlist) {
+        return Ok(());
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return if is_blocked_ip(ip) { Err(TacticalError::BlockedAddress) } else { Ok(()) };
+    }
+    if bare.eq_ignore_ascii_case("localhost") || bare.to_ascii_lowercase().ends_with(".localhost") {
+        return Err(TacticalError::BlockedAddress);
+    }
+    match tokio::net::lookup_host((bare, 0)).await {
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            if !addrs.is_empty() && addrs.iter().all(|a| is_blocked_ip(a.ip())) {
+                Err(TacticalError::BlockedAddress)
+            } else {
+                Ok(())
+            }
+        }
+        // Unresolvable now: the connection test will say so with a clearer message.
+        Err(_) => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// A `Retry-After` longer than this is not waited for; the error goes to the caller.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A Tactical client for one tenant's instance and credentials.
+#[derive(Clone)]
+pub struct TacticalHttp {
+    http: reqwest::Client,
+    base: InstanceUrl,
+    creds: Credentials,
+    retry: RetryPolicy,
+    request_timeout: Duration,
+}
+
+/// Largest body we read into memory (a beta page of 1000 agents with WMI data is a few MB).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+impl TacticalHttp {
+    pub fn new(http: reqwest::Client, base: InstanceUrl, creds: Credentials) -> Self {
+        Self { http, base, creds, retry: RetryPolicy::default(), request_timeout: Duration::from_secs(30) }
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn base(&self) -> &InstanceUrl {
+        &self.base
+    }
+
+    async fn once(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), TacticalError> {
+        let url = self.base.endpoint(path);
+        let mut req = self.http.request(method.clone(), &url).header("Accept", "application/json");
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        match &self.creds {
+            Credentials::ApiKey(k) => req = req.header("X-API-KEY", k.expose_secret()),
+            Credentials::KnoxToken(t) => {
+                req = req.header("Authorization", format!("Token {}", t.expose_secret()))
+            }
+            Credentials::None => {}
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if let Some(len) = resp.content_length() {
+            if len as usize > MAX_BODY {
+                return Err(TacticalError::Decode { what: "body", detail: format!("{len} bytes is over the limit") });
+            }
+        }
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        Ok((status, headers, bytes))
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> TacticalError {
+        if e.is_timeout() {
+            return TacticalError::Timeout(self.request_timeout);
+        }
+        // Walk the source chain: our resolver's refusal must surface as BlockedAddress.
+        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = src {
+            if s.downcast_ref::<BlockedError>().is_some() {
+                return TacticalError::BlockedAddress;
+            }
+            src = s.source();
+        }
+        if e.is_connect() {
+            TacticalError::Connect(format!("could not connect to {}", self.base.host()))
+        } else if e.is_body() || e.is_decode() {
+            TacticalError::Decode { what: "body", detail: "the connection broke while reading the response".into() }
+        } else {
+            TacticalError::Connect("the request failed before an answer arrived".into())
+        }
+    }
+
+    /// Turns a non-success answer into a typed error. `path` is the route for messages.
+    fn classify(path: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> TacticalError {
+        let html = is_html(headers);
+        let detail = detail_of(body);
+        match status.as_u16() {
+            301 | 302 | 303 | 307 | 308 => TacticalError::Redirect {
+                location: headers
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("?")
+                    .chars()
+                    .take(200)
+                    .collect(),
+            },
+            401 => TacticalError::Unauthorized { detail: detail.unwrap_or_else(|| "401 Unauthorized".into()) },
+            403 => TacticalError::Forbidden { path: path.to_owned() },
+            404 if html && path.starts_with("beta/") => TacticalError::BetaApiDisabled,
+            404 => TacticalError::NotFound { path: path.to_owned(), detail },
+            429 => TacticalError::RateLimited { retry_after: retry_after(headers) },
+            s @ 500..=599 => TacticalError::Server { status: s },
+            s => TacticalError::Rejected {
+                status: s,
+                message: detail.unwrap_or_else(|| format!("HTTP {s}")),
+            },
+        }
+    }
+
+    /// One call with bounded retries for idempotent requests. Returns the body of a 2xx JSON answer.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        idempotent: bool,
+    ) -> Result<bytes::Bytes, TacticalError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result: Result<bytes::Bytes, TacticalError> = match self.once(&method, path, query, body).await {
+                Ok((status, headers, bytes)) if status.is_success() => {
+                    if is_html(&headers) || !is_json(&headers) {
+                        // 200 + HTML: the dashboard host (pitfall 7). Never retried.
+                        return Err(TacticalError::DashboardHost);
+                    }
+                    return Ok(bytes);
+                }
+                Ok((status, headers, bytes)) => Err(Self::classify(path, status, &headers, &bytes)),
+                Err(e) => Err(e),
+            };
+            let err = result.unwrap_err();
+            if !idempotent || !err.is_transient() || attempt >= self.retry.max_attempts {
+                tracing::debug!(path, attempt, error = %err, "tactical call failed");
+                return Err(err);
+            }
+            let delay = match &err {
+                TacticalError::RateLimited { retry_after: Some(ra) } => {
+                    if *ra > self.retry.max_retry_after {
+                        return Err(err);
+                    }
+                    *ra
+                }
+                _ => backoff(&self.retry, attempt),
+            };
+            tracing::info!(path, attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying tactical call");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)], what: &'static str) -> Result<T, TacticalError> {
+        let bytes = self.call(Method::GET, path, query, None, true).await?;
+        decode(&bytes, what)
+    }
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, TacticalError> {
+    serde_json::from_slice(bytes).map_err(|e| TacticalError::Decode { what, detail: e.to_string() })
+}
+
+fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
+    let exp = p.base_delay.saturating_mul(1u32 << (attempt - 1).min(10));
+    let capped = exp.min(p.max_delay);
+    // Full jitter between half and all of the capped delay.
+    let half = capped / 2;
+    half + Duration::from_millis(rand::random_range(0..=half.as_millis().max(1) as u64))
+}
+
+fn is_html(h: &HeaderMap) -> bool {
+    h.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.to_ascii_lowercase().starts_with("text/html"))
+}
+
+fn is_json(h: &HeaderMap) -> bool {
+    h.get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("json"))
+}
+
+fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    h.get(RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Tactical's error bodies: a bare JSON string, `{"detail": ...}`, or a DRF field map.
+fn detail_of(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let text = match &v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(m) => match m.get("detail") {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            _ => v.to_string(),
+        },
+        other => other.to_string(),
+    };
+    Some(text.chars().take(300).collect())
+}
+
+#[async_trait]
+impl TacticalApi for TacticalHttp {
+    async fn probe(&self) -> Result<(), TacticalError> {
+        let bytes = self.call(Method::GET, "", &[], None, true).await?;
+        let v: serde_json::Value = decode(&bytes, "GET /")?;
+        if v.get("status").and_then(|s| s.as_str()) == Some("ok") {
+            Ok(())
+        } else {
+            Err(TacticalError::Decode { what: "GET /", detail: "expected {\"status\":\"ok\"}".into() })
+        }
+    }
+
+    async fn check_creds(&self, username: &str, password: &SecretString) -> Result<CheckCreds, TacticalError> {
+        let body = serde_json::json!({"username": username, "password": password.expose_secret()});
+        match self.call(Method::POST, "v2/checkcreds", &[], Some(&body), false).await {
+            Ok(bytes) => {
+                let b: CheckCredsBody = decode(&bytes, "POST /v2/checkcreds/")?;
+                match (b.totp, b.token) {
+                    (true, _) => Ok(CheckCreds::TotpRequired),
+                    (false, Some(t)) => Ok(CheckCreds::Token { token: SecretString::from(t), expiry: b.expiry }),
+                    (false, None) => Err(TacticalError::Decode { what: "POST /v2/checkcreds/", detail: "no token and no totp".into() }),
+                }
+            }
+            Err(TacticalError::Rejected { status: 400, .. }) => Err(TacticalError::BadCredentials),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn login(&self, username: &str, password: &SecretString, totp: &str) -> Result<KnoxLogin, TacticalError> {
+        let body = serde_json::json!({"username": username, "password": password.expose_secret(), "twofactor": totp});
+        match self.call(Method::POST, "v2/login", &[], Some(&body), false).await {
+            Ok(bytes) => {
+                let b: KnoxLoginBody = decode(&bytes, "POST /v2/login/")?;
+                Ok(KnoxLogin { token: SecretString::from(b.token), expiry: b.expiry })
+            }
+            Err(TacticalError::Rejected { status: 400, .. }) => Err(TacticalError::BadCredentials),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn clients(&self) -> Result<Vec<Client>, TacticalError> {
+        self.get_json("clients", &[], "GET /clients/").await
+    }
+
+    async fn beta_agents_page(&self, q: &BetaAgentQuery) -> Result<BetaPage<BetaAgent>, TacticalError> {
+        let mut query = vec![("page", q.page.max(1).to_string()), ("page_size", q.page_size.clamp(1, 1000).to_string())];
+        if let Some(c) = q.client_id {
+            query.push(("client_id", c.to_string()));
+        }
+        if let Some(s) = q.site {
+            query.push(("site", s.to_string()));
+        }
+        if let Some(h) = &q.hostname {
+            query.push(("hostname", h.clone()));
+        }
+        self.get_json("beta/v1/agent", &query, "GET /beta/v1/agent/").await
+    }
+
+    async fn agent(&self, agent_id: &str) -> Result<AgentDetail, TacticalError> {
+        if agent_id.len() < 21 || agent_id.contains('/') {
+            return Err(TacticalError::NotFound { path: "agents/<agent_id>".into(), detail: Some("agent ids have at least 21 characters".into()) });
+        }
+        self.get_json(&format!("agents/{agent_id}"), &[], "GET /agents/<agent_id>/").await
+    }
+}

@@ -1,0 +1,52 @@
+//! Tactical RMM: the URL builder, wire types as a stock 1.5.x server sends them, the port the
+//! domain talks to, and its reqwest adapter.
+
+pub mod error;
+pub mod http;
+pub mod types;
+pub mod url;
+
+pub use error::TacticalError;
+pub use http::{HttpClientOptions, TacticalHttp, build_http_client};
+pub use url::InstanceUrl;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use types::*;
+
+/// How a request authenticates. Knox tokens come from [`TacticalApi::check_creds`] / `login`.
+#[derive(Clone)]
+pub enum Credentials {
+    ApiKey(SecretString),
+    KnoxToken(SecretString),
+    /// Only for the unauthenticated probe and the login calls.
+    None,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Credentials::ApiKey(_) => "ApiKey(***)",
+            Credentials::KnoxToken(_) => "KnoxToken(***)",
+            Credentials::None => "None",
+        })
+    }
+}
+
+/// The Tactical API as the domain needs it (a port: tests may substitute it, production uses
+/// [`TacticalHttp`]). Methods map one-to-one onto Tactical routes; see docs/tactical-client.md.
+#[async_trait]
+pub trait TacticalApi: Send + Sync {
+    /// `GET /` unauthenticated: `{"status":"ok"}` on the API host, HTML on the dashboard host.
+    async fn probe(&self) -> Result<(), TacticalError>;
+    /// `POST /v2/checkcreds/`.
+    async fn check_creds(&self, username: &str, password: &SecretString) -> Result<CheckCreds, TacticalError>;
+    /// `POST /v2/login/` with `twofactor` (only for users with TOTP).
+    async fn login(&self, username: &str, password: &SecretString, totp: &str) -> Result<KnoxLogin, TacticalError>;
+    /// `GET /clients/`: the client → site tree.
+    async fn clients(&self) -> Result<Vec<Client>, TacticalError>;
+    /// `GET /beta/v1/agent/?client_id=&page=&page_size=`.
+    async fn beta_agents_page(&self, query: &BetaAgentQuery) -> Result<BetaPage<BetaAgent>, TacticalError>;
+    /// `GET /agents/<agent_id>/`.
+    async fn agent(&self, agent_id: &str) -> Result<AgentDetail, TacticalError>;
+}

@@ -1,0 +1,212 @@
+//! Wire types, lenient where Tactical is: unknown fields ignored, most fields optional, nulls
+//! accepted. Only what the bridge uses is decoded (pitfall 16: store what is used).
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Deserialises `null` as the type's default.
+pub(crate) fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `POST /v2/checkcreds/` success body.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckCredsBody {
+    pub totp: bool,
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub expiry: Option<String>,
+}
+
+/// What checkcreds means for the caller.
+#[derive(Debug, Clone)]
+pub enum CheckCreds {
+    /// The account has TOTP: call `login` with the current code.
+    TotpRequired,
+    /// No TOTP: checkcreds already issued a (short-lived, extended-by-use) Knox token.
+    Token { token: secrecy::SecretString, expiry: Option<String> },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KnoxLoginBody {
+    pub token: String,
+    #[serde(default)]
+    pub expiry: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct KnoxLogin {
+    pub token: secrecy::SecretString,
+    pub expiry: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Site {
+    pub id: i64,
+    pub name: String,
+    #[serde(default)]
+    pub agent_count: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Client {
+    pub id: i64,
+    pub name: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub sites: Vec<Site>,
+    #[serde(default)]
+    pub agent_count: Option<i64>,
+}
+
+/// DRF page envelope of the beta API.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BetaPage<T> {
+    pub count: u64,
+    #[serde(default)]
+    pub next: Option<String>,
+    #[serde(default)]
+    pub previous: Option<String>,
+    pub results: Vec<T>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BetaAgentQuery {
+    pub client_id: Option<i64>,
+    pub site: Option<i64>,
+    pub hostname: Option<String>,
+    pub page: u32,
+    pub page_size: u32,
+}
+
+/// A beta agent row: every model field, no `status`, no client id (only `site`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct BetaAgent {
+    /// Integer pk: what `/software/` rows and beta detail use.
+    pub id: i64,
+    pub agent_id: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub hostname: String,
+    #[serde(default)]
+    pub site: Option<i64>,
+    #[serde(default)]
+    pub monitoring_type: Option<String>,
+    #[serde(default)]
+    pub plat: Option<String>,
+    #[serde(default)]
+    pub goarch: Option<String>,
+    #[serde(default)]
+    pub operating_system: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub last_seen: Option<String>,
+    #[serde(default)]
+    pub offline_time: Option<i64>,
+    #[serde(default)]
+    pub overdue_time: Option<i64>,
+    #[serde(default)]
+    pub boot_time: Option<f64>,
+    #[serde(default)]
+    pub logged_in_username: Option<String>,
+    #[serde(default)]
+    pub last_logged_in_user: Option<String>,
+    #[serde(default)]
+    pub public_ip: Option<String>,
+    #[serde(default)]
+    pub total_ram: Option<i64>,
+    #[serde(default)]
+    pub needs_reboot: Option<bool>,
+    #[serde(default)]
+    pub maintenance_mode: Option<bool>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Raw WMI / posix inventory; vitals (LAN IPs, serial, make/model) are derived from it.
+    #[serde(default)]
+    pub wmi_detail: Option<serde_json::Value>,
+}
+
+/// `GET /agents/<agent_id>/` (the subset we use). `site` is the site id, `client` the client NAME.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct AgentDetail {
+    pub agent_id: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub hostname: String,
+    #[serde(default)]
+    pub site: Option<i64>,
+    #[serde(default)]
+    pub site_name: Option<String>,
+    #[serde(default)]
+    pub client: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub monitoring_type: Option<String>,
+    #[serde(default)]
+    pub plat: Option<String>,
+    #[serde(default)]
+    pub operating_system: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub last_seen: Option<String>,
+    #[serde(default)]
+    pub offline_time: Option<i64>,
+    #[serde(default)]
+    pub overdue_time: Option<i64>,
+    #[serde(default)]
+    pub boot_time: Option<f64>,
+    #[serde(default)]
+    pub logged_in_username: Option<String>,
+    #[serde(default)]
+    pub public_ip: Option<String>,
+    #[serde(default)]
+    pub local_ips: Option<String>,
+    #[serde(default)]
+    pub make_model: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/../../shared/fixtures/tactical-1.5.1/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn decodes_real_clients() {
+        let clients: Vec<Client> = serde_json::from_str(&fixture("GET_clients.json")).unwrap();
+        assert!(!clients.is_empty());
+        let acme = clients.iter().find(|c| c.name == "Acme Corp").unwrap();
+        assert_eq!(acme.id, 4);
+        assert_eq!(acme.sites.len(), 2);
+        assert_eq!(acme.sites[0].agent_count, Some(10));
+    }
+
+    #[test]
+    fn decodes_a_real_beta_agent_page() {
+        let page: BetaPage<BetaAgent> =
+            serde_json::from_str(&fixture("GET_beta_v1_agent_page_size3_page2.json")).unwrap();
+        assert_eq!(page.count, 50);
+        assert_eq!(page.results.len(), 3);
+        let a = &page.results[0];
+        assert_eq!(a.id, 54);
+        assert_eq!(a.agent_id.len(), 40);
+        assert_eq!(a.site, Some(9));
+        assert_eq!(a.offline_time, Some(4));
+        assert!(a.boot_time.unwrap() > 1.0e9);
+        assert!(a.wmi_detail.is_some());
+    }
+
+    #[test]
+    fn decodes_real_agent_detail() {
+        let d: AgentDetail = serde_json::from_str(&fixture("GET_agents_AGENTID_linux.json")).unwrap();
+        assert_eq!(d.plat.as_deref(), Some("linux"));
+        assert!(d.local_ips.unwrap().contains('/'));
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests. They need LocalStack (infra/localstack.sh start); the README's test command
+//! starts it.
+
+mod aws_adapters;
+mod template;
