@@ -51,9 +51,13 @@ impl Deps {
                 .to_owned(),
             (None, None) => return Err(BootError::JwtKey("no key configured".into())),
         };
-        let jwt = JwtVerifier::new(&config.jwt.algorithm, &key, config.jwt.issuer.as_deref(), config.jwt.audience.as_deref())
-            .map_err(BootError::JwtKey)?;
-        let http = build_http_client(&HttpClientOptions { allowlist: config.tactical_host_allowlist.clone(), ..Default::default() });
+        let jwt =
+            JwtVerifier::new(&config.jwt.algorithm, &key, config.jwt.issuer.as_deref(), config.jwt.audience.as_deref())
+                .map_err(BootError::JwtKey)?;
+        let http = build_http_client(&HttpClientOptions {
+            allowlist: config.tactical_host_allowlist.clone(),
+            ..Default::default()
+        });
         Ok(Self {
             config: Arc::new(config),
             store: Arc::new(store),

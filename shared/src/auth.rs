@@ -44,9 +44,9 @@ pub struct Caller {
 impl Caller {
     pub fn has(&self, permission: &str) -> bool {
         // `update` implies `read` for settings, as in the PSA's permission model.
-        self.permissions.iter().any(|p| {
-            p == permission || (permission == perms::SETTINGS_READ && p == perms::SETTINGS_UPDATE)
-        })
+        self.permissions
+            .iter()
+            .any(|p| p == permission || (permission == perms::SETTINGS_READ && p == perms::SETTINGS_UPDATE))
     }
 
     pub fn require(&self, permission: &str) -> Result<(), ApiError> {
@@ -72,7 +72,8 @@ impl JwtVerifier {
             ),
             "RS256" => (
                 Algorithm::RS256,
-                DecodingKey::from_rsa_pem(key.as_bytes()).map_err(|e| format!("PSA JWT public key is not a valid RSA PEM: {e}"))?,
+                DecodingKey::from_rsa_pem(key.as_bytes())
+                    .map_err(|e| format!("PSA JWT public key is not a valid RSA PEM: {e}"))?,
             ),
             other => return Err(format!("unsupported JWT algorithm {other}")),
         };
@@ -104,15 +105,20 @@ impl JwtVerifier {
                 _ => unauth("the token is not valid"),
             }
         })?;
-        let tenant = TenantId::parse(&data.claims.tenant).map_err(|_| unauth("the token's tenant claim is not a valid tenant id"))?;
+        let tenant = TenantId::parse(&data.claims.tenant)
+            .map_err(|_| unauth("the token's tenant claim is not a valid tenant id"))?;
         Ok(Caller { tenant, user_id: data.claims.sub, permissions: data.claims.permissions })
     }
 }
 
 /// Signs a token with an HS256 key (local development and tests).
 pub fn sign_hs256(key: &str, claims: &Claims) -> String {
-    jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::HS256), claims, &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()).expect("any bytes make an HS256 key"))
-        .expect("HS256 signing cannot fail")
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()).expect("any bytes make an HS256 key"),
+    )
+    .expect("HS256 signing cannot fail")
 }
 
 /// Claims for a token valid for `ttl_secs`.

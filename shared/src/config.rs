@@ -66,10 +66,7 @@ impl Config {
     pub fn from_map(env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
         let algorithm = get(env, "PSA_JWT_ALGORITHM").unwrap_or_else(|| "HS256".into());
         if algorithm != "HS256" && algorithm != "RS256" {
-            return Err(ConfigError::Invalid {
-                name: "PSA_JWT_ALGORITHM",
-                reason: "must be HS256 or RS256".into(),
-            });
+            return Err(ConfigError::Invalid { name: "PSA_JWT_ALGORITHM", reason: "must be HS256 or RS256".into() });
         }
         let jwt = JwtConfig {
             algorithm,
@@ -93,10 +90,7 @@ impl Config {
         };
         let secret_prefix = get(env, "SECRET_PREFIX").unwrap_or_else(|| "tactical-bridge/".into());
         if !secret_prefix.ends_with('/') {
-            return Err(ConfigError::Invalid {
-                name: "SECRET_PREFIX",
-                reason: "must end with '/'".into(),
-            });
+            return Err(ConfigError::Invalid { name: "SECRET_PREFIX", reason: "must end with '/'".into() });
         }
         Ok(Self {
             table_name: require(env, "TABLE_NAME")?,
@@ -109,12 +103,7 @@ impl Config {
             },
             jwt,
             tactical_host_allowlist: get(env, "TACTICAL_HOST_ALLOWLIST")
-                .map(|v| {
-                    v.split(',')
-                        .map(|h| h.trim().to_ascii_lowercase())
-                        .filter(|h| !h.is_empty())
-                        .collect()
-                })
+                .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
                 .unwrap_or_default(),
             webhook_base_url: get(env, "WEBHOOK_BASE_URL"),
             enterprise_remote_actions: enterprise,

@@ -43,9 +43,16 @@ impl ErrorCode {
             PayloadTooLarge => 413,
             Conflict | IntegrationNotConfigured | IntegrationInactive => 409,
             TacticalRateLimited => 429,
-            TacticalUnreachable | TacticalDashboardHost | TacticalAuthFailed
-            | TacticalPermissionDenied | TacticalBetaApiDisabled | TacticalTotpRequired
-            | TacticalError | AgentUnreachable | RmmBrokerDown | AgentTimeout => 502,
+            TacticalUnreachable
+            | TacticalDashboardHost
+            | TacticalAuthFailed
+            | TacticalPermissionDenied
+            | TacticalBetaApiDisabled
+            | TacticalTotpRequired
+            | TacticalError
+            | AgentUnreachable
+            | RmmBrokerDown
+            | AgentTimeout => 502,
             Internal => 500,
         }
     }

@@ -45,7 +45,10 @@ pub fn body_bytes(req: &Request) -> Result<&[u8], ApiError> {
         _ => &[],
     };
     if bytes.len() > MAX_REQUEST_BODY {
-        return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("request body is larger than {MAX_REQUEST_BODY} bytes")));
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("request body is larger than {MAX_REQUEST_BODY} bytes"),
+        ));
     }
     Ok(bytes)
 }
@@ -60,7 +63,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         let msg = inner.to_string();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::validation("body", format!("the body is not valid JSON: {}", msg.split(" at line ").next().unwrap_or(&msg)));
+            return ApiError::validation(
+                "body",
+                format!("the body is not valid JSON: {}", msg.split(" at line ").next().unwrap_or(&msg)),
+            );
         }
         // serde reports a missing field on the parent path; name the field itself.
         let field = msg

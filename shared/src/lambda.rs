@@ -43,7 +43,7 @@ pub struct BatchItemFailure {
 }
 
 pub enum Invocation {
-    Http(Request),
+    Http(Box<Request>),
     Sqs(SqsEvent),
     Schedule(Value),
     Direct(Value),
@@ -57,7 +57,7 @@ pub fn classify(event: Value) -> Result<Invocation, String> {
     if event.get("requestContext").is_some() && (event.get("rawPath").is_some() || event.get("httpMethod").is_some()) {
         let req: lambda_http::request::LambdaRequest =
             serde_json::from_value(event).map_err(|e| format!("malformed HTTP event: {e}"))?;
-        return Ok(Invocation::Http(req.into()));
+        return Ok(Invocation::Http(Box::new(req.into())));
     }
     if event.get("source").and_then(Value::as_str) == Some("aws.events")
         || event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")

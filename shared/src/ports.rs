@@ -70,7 +70,7 @@ use crate::messages::SyncType;
 /// Outcome of trying to start a run: at most one run per tenant and sync type at a time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StartOutcome {
-    Started(SyncRun),
+    Started(Box<SyncRun>),
     AlreadyRunning { run_id: String },
 }
 
@@ -81,6 +81,11 @@ pub struct RunProgress {
     /// Work items added (fan-out) minus work items finished.
     pub pending_delta: i64,
     pub errors: Vec<String>,
+    /// Applies this progress at most once per run: SQS may deliver a message twice, and a retried
+    /// page must not be counted (or fanned out) twice.
+    pub work_item: Option<String>,
+    /// Forgets a work item recorded earlier (its effect failed and is being rolled back).
+    pub undo_item: Option<String>,
 }
 
 /// Persistence of the domain. Every key the adapter writes leads with the tenant.
@@ -88,22 +93,46 @@ pub struct RunProgress {
 pub trait Store: InventoryStore + Send + Sync {
     async fn get_integration(&self, tenant: &TenantId) -> Result<Option<RmmIntegration>, PortError>;
     /// Creates the item if needed and writes only the patched fields; returns the new state.
-    async fn patch_integration(&self, tenant: &TenantId, patch: &IntegrationPatch) -> Result<RmmIntegration, PortError>;
+    async fn patch_integration(&self, tenant: &TenantId, patch: &IntegrationPatch)
+    -> Result<RmmIntegration, PortError>;
     /// Every active integration (for the scheduler), across tenants.
     async fn list_active_integrations(&self) -> Result<Vec<RmmIntegration>, PortError>;
 
     /// Records a new run unless one of the same type is in progress (lock expires after `lock_secs`).
     async fn try_start_run(&self, run: &SyncRun, lock_secs: i64) -> Result<StartOutcome, PortError>;
-    async fn get_run(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str) -> Result<Option<SyncRun>, PortError>;
-    /// Adds counts atomically; returns the run as it is after the update.
-    async fn add_run_progress(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str, progress: &RunProgress) -> Result<SyncRun, PortError>;
+    async fn get_run(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str)
+    -> Result<Option<SyncRun>, PortError>;
+    /// Adds counts atomically; returns the run as it is after the update, or `None` when the
+    /// progress names a work item already applied (or the run does not exist).
+    async fn add_run_progress(
+        &self,
+        tenant: &TenantId,
+        sync_type: SyncType,
+        run_id: &str,
+        progress: &RunProgress,
+    ) -> Result<Option<SyncRun>, PortError>;
     /// Marks the run finished (once: a second call is a no-op) and releases the lock.
-    async fn finish_run(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str, status: SyncRunStatus, message: Option<String>) -> Result<bool, PortError>;
+    async fn finish_run(
+        &self,
+        tenant: &TenantId,
+        sync_type: SyncType,
+        run_id: &str,
+        status: SyncRunStatus,
+        message: Option<String>,
+    ) -> Result<bool, PortError>;
     async fn latest_run(&self, tenant: &TenantId, sync_type: SyncType) -> Result<Option<SyncRun>, PortError>;
     /// Records which agents one work item of a run saw (expires with the run's bookkeeping).
-    async fn record_seen(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str, part: &str, ids: &[String]) -> Result<(), PortError>;
+    async fn record_seen(
+        &self,
+        tenant: &TenantId,
+        sync_type: SyncType,
+        run_id: &str,
+        part: &str,
+        ids: &[String],
+    ) -> Result<(), PortError>;
     /// Everything recorded with `record_seen` for a run.
-    async fn seen_in_run(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str) -> Result<Vec<String>, PortError>;
+    async fn seen_in_run(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str)
+    -> Result<Vec<String>, PortError>;
 }
 
 use crate::domain::asset::{Asset, ExternalEntityMapping};
@@ -128,14 +157,34 @@ pub struct AssetWrite {
 #[async_trait]
 pub trait InventoryStore: Send + Sync {
     async fn list_org_mappings(&self, tenant: &TenantId) -> Result<Vec<OrgMapping>, PortError>;
-    async fn get_org_mapping(&self, tenant: &TenantId, tactical_client_id: &str) -> Result<Option<OrgMapping>, PortError>;
+    async fn get_org_mapping(
+        &self,
+        tenant: &TenantId,
+        tactical_client_id: &str,
+    ) -> Result<Option<OrgMapping>, PortError>;
     /// Writes the Tactical-owned fields only; person-set fields are created with defaults once
     /// and never overwritten. Clears `missing_since`.
-    async fn write_org_mapping(&self, tenant: &TenantId, org: &TacticalOrg, now: &str) -> Result<MappingWrite, PortError>;
+    async fn write_org_mapping(
+        &self,
+        tenant: &TenantId,
+        org: &TacticalOrg,
+        now: &str,
+    ) -> Result<MappingWrite, PortError>;
     /// Flags a mapping whose client is gone from Tactical (idempotent: keeps the first time).
-    async fn flag_org_mapping_missing(&self, tenant: &TenantId, tactical_client_id: &str, now: &str) -> Result<(), PortError>;
+    async fn flag_org_mapping_missing(
+        &self,
+        tenant: &TenantId,
+        tactical_client_id: &str,
+        now: &str,
+    ) -> Result<(), PortError>;
     /// A person's edit; `None` when the mapping does not exist.
-    async fn patch_org_mapping(&self, tenant: &TenantId, tactical_client_id: &str, patch: &MappingPatch, now: &str) -> Result<Option<OrgMapping>, PortError>;
+    async fn patch_org_mapping(
+        &self,
+        tenant: &TenantId,
+        tactical_client_id: &str,
+        patch: &MappingPatch,
+        now: &str,
+    ) -> Result<Option<OrgMapping>, PortError>;
 
     /// Reads assets by id (missing ids are simply absent).
     async fn get_assets(&self, tenant: &TenantId, asset_ids: &[String]) -> Result<Vec<Asset>, PortError>;
@@ -143,7 +192,11 @@ pub trait InventoryStore: Send + Sync {
     async fn write_assets(&self, tenant: &TenantId, writes: &[AssetWrite]) -> Result<(), PortError>;
     /// Every asset of the tenant (paged internally).
     async fn list_assets(&self, tenant: &TenantId) -> Result<Vec<Asset>, PortError>;
-    async fn get_external_mapping(&self, tenant: &TenantId, agent_id: &str) -> Result<Option<ExternalEntityMapping>, PortError>;
+    async fn get_external_mapping(
+        &self,
+        tenant: &TenantId,
+        agent_id: &str,
+    ) -> Result<Option<ExternalEntityMapping>, PortError>;
     /// Every external entity mapping of the tenant.
     async fn list_external_mappings(&self, tenant: &TenantId) -> Result<Vec<ExternalEntityMapping>, PortError>;
     /// Flags assets whose agents are gone from Tactical (keeps an existing flag's time).

@@ -18,14 +18,8 @@ impl TenantId {
         let ok = !raw.is_empty()
             && raw.len() <= 64
             && raw.as_bytes()[0].is_ascii_alphanumeric()
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(InvalidTenantId)
-        }
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok { Ok(Self(raw.to_owned())) } else { Err(InvalidTenantId) }
     }
 
     pub fn as_str(&self) -> &str {

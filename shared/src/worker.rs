@@ -33,6 +33,10 @@ pub async fn consume(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
         .collect()
         .await;
     SqsBatchResponse {
-        batch_item_failures: failures.into_iter().flatten().map(|id| BatchItemFailure { item_identifier: id }).collect(),
+        batch_item_failures: failures
+            .into_iter()
+            .flatten()
+            .map(|id| BatchItemFailure { item_identifier: id })
+            .collect(),
     }
 }

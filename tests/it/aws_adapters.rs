@@ -31,7 +31,10 @@ async fn saving_credentials_never_wipes_schedules() {
     let t = tenant("patch");
     let sched = Schedule { enabled: true, interval_minutes: 30 };
     deps.store
-        .patch_integration(&t, &IntegrationPatch { schedules: vec![(ScheduleKind::DeviceSync, sched)], ..Default::default() })
+        .patch_integration(
+            &t,
+            &IntegrationPatch { schedules: vec![(ScheduleKind::DeviceSync, sched)], ..Default::default() },
+        )
         .await
         .unwrap();
     let after = deps
@@ -59,9 +62,16 @@ async fn active_integrations_are_listed_for_the_scheduler() {
     let deps = deps(&stack).await;
     let (on, off) = (tenant("on"), tenant("off"));
     deps.store.patch_integration(&on, &IntegrationPatch { is_active: Some(true), ..Default::default() }).await.unwrap();
-    deps.store.patch_integration(&off, &IntegrationPatch { is_active: Some(true), ..Default::default() }).await.unwrap();
-    deps.store.patch_integration(&off, &IntegrationPatch { is_active: Some(false), ..Default::default() }).await.unwrap();
-    let listed: Vec<String> = deps.store.list_active_integrations().await.unwrap().into_iter().map(|i| i.tenant.to_string()).collect();
+    deps.store
+        .patch_integration(&off, &IntegrationPatch { is_active: Some(true), ..Default::default() })
+        .await
+        .unwrap();
+    deps.store
+        .patch_integration(&off, &IntegrationPatch { is_active: Some(false), ..Default::default() })
+        .await
+        .unwrap();
+    let listed: Vec<String> =
+        deps.store.list_active_integrations().await.unwrap().into_iter().map(|i| i.tenant.to_string()).collect();
     assert_eq!(listed, vec![on.to_string()]);
 }
 
@@ -94,16 +104,36 @@ async fn two_starts_at_once_make_one_run() {
     let StartOutcome::Started(winner) = started[0] else { unreachable!() };
     assert!(outcomes.iter().any(|o| matches!(o, StartOutcome::AlreadyRunning { run_id } if *run_id == winner.run_id)));
     // Another sync type is not blocked.
-    assert!(matches!(deps.store.try_start_run(&run(&t, SyncType::Alerts), 600).await.unwrap(), StartOutcome::Started(_)));
+    assert!(matches!(
+        deps.store.try_start_run(&run(&t, SyncType::Alerts), 600).await.unwrap(),
+        StartOutcome::Started(_)
+    ));
     // Progress adds up atomically, finishing releases the lock once.
-    let p = RunProgress { counts: shared::domain::SyncCounts { items_processed: 5, ..Default::default() }, pending_delta: -1, errors: vec!["x".into()] };
-    let after = deps.store.add_run_progress(&t, SyncType::Devices, &winner.run_id, &p).await.unwrap();
+    let p = RunProgress {
+        counts: shared::domain::SyncCounts { items_processed: 5, ..Default::default() },
+        pending_delta: -1,
+        errors: vec!["x".into()],
+        work_item: Some("page#1#1".into()),
+        undo_item: None,
+    };
+    let after = deps.store.add_run_progress(&t, SyncType::Devices, &winner.run_id, &p).await.unwrap().unwrap();
     assert_eq!((after.counts.items_processed, after.pending, after.errors.len()), (5, 0, 1));
-    assert!(deps.store.finish_run(&t, SyncType::Devices, &winner.run_id, SyncRunStatus::Succeeded, None).await.unwrap());
+    // The same work item delivered again is not counted twice.
+    assert!(deps.store.add_run_progress(&t, SyncType::Devices, &winner.run_id, &p).await.unwrap().is_none());
+    assert_eq!(
+        deps.store.get_run(&t, SyncType::Devices, &winner.run_id).await.unwrap().unwrap().counts.items_processed,
+        5
+    );
+    assert!(
+        deps.store.finish_run(&t, SyncType::Devices, &winner.run_id, SyncRunStatus::Succeeded, None).await.unwrap()
+    );
     assert!(!deps.store.finish_run(&t, SyncType::Devices, &winner.run_id, SyncRunStatus::Failed, None).await.unwrap());
     let latest = deps.store.latest_run(&t, SyncType::Devices).await.unwrap().unwrap();
     assert_eq!(latest.status, SyncRunStatus::Succeeded);
-    assert!(matches!(deps.store.try_start_run(&run(&t, SyncType::Devices), 600).await.unwrap(), StartOutcome::Started(_)));
+    assert!(matches!(
+        deps.store.try_start_run(&run(&t, SyncType::Devices), 600).await.unwrap(),
+        StartOutcome::Started(_)
+    ));
 }
 
 #[tokio::test]
@@ -112,14 +142,21 @@ async fn queue_messages_arrive_as_json_and_poison_goes_to_the_dlq() {
     let deps = deps(&stack).await;
     let t = tenant("q");
     let msgs: Vec<SyncMessage> = (0..23)
-        .map(|i| SyncMessage::DevicePage { tenant: t.clone(), run_id: "r".into(), client_id: 1, page: i + 1, page_size: 1000 })
+        .map(|i| SyncMessage::DevicePage {
+            tenant: t.clone(),
+            run_id: "r".into(),
+            client_id: 1,
+            page: i + 1,
+            page_size: 1000,
+        })
         .collect();
     deps.queue.send(QueueKind::SyncDevices, &msgs).await.unwrap();
     let sqs = aws_sdk_sqs::Client::new(&sdk().await);
     let url = stack.queue_urls["SyncDevicesQueue"].clone();
     let mut got = Vec::new();
     while got.len() < 23 {
-        let out = sqs.receive_message().queue_url(&url).max_number_of_messages(10).wait_time_seconds(2).send().await.unwrap();
+        let out =
+            sqs.receive_message().queue_url(&url).max_number_of_messages(10).wait_time_seconds(2).send().await.unwrap();
         let batch = out.messages.unwrap_or_default();
         assert!(!batch.is_empty(), "queue ran dry after {} messages", got.len());
         for m in batch {
@@ -127,14 +164,21 @@ async fn queue_messages_arrive_as_json_and_poison_goes_to_the_dlq() {
             sqs.delete_message().queue_url(&url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
         }
     }
-    let mut pages: Vec<u32> = got.iter().map(|m| match m { SyncMessage::DevicePage { page, .. } => *page, _ => 0 }).collect();
+    let mut pages: Vec<u32> = got
+        .iter()
+        .map(|m| match m {
+            SyncMessage::DevicePage { page, .. } => *page,
+            _ => 0,
+        })
+        .collect();
     pages.sort();
     assert_eq!(pages, (1..=23).collect::<Vec<_>>());
 
     // A message received maxReceiveCount times without being deleted moves to the DLQ.
     deps.queue.send(QueueKind::SyncDevices, &msgs[..1]).await.unwrap();
     for _ in 0..5 {
-        let out = sqs.receive_message().queue_url(&url).wait_time_seconds(2).visibility_timeout(0).send().await.unwrap();
+        let out =
+            sqs.receive_message().queue_url(&url).wait_time_seconds(2).visibility_timeout(0).send().await.unwrap();
         assert_eq!(out.messages.unwrap_or_default().len(), 1);
     }
     let dlq = stack.dlq_url("SyncDevicesQueue").unwrap().clone();

@@ -2,4 +2,6 @@
 //! starts it.
 
 mod aws_adapters;
+mod connection;
+mod sync;
 mod template;

@@ -60,7 +60,16 @@ fn functions_are_arm64_al2023_cargo_lambda_builds() {
             r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned()
         })
         .collect();
-    for f in ["webhook", "connection", "sync-clients", "sync-devices", "sync-alerts", "sync-software", "scheduler", "remote-actions"] {
+    for f in [
+        "webhook",
+        "connection",
+        "sync-clients",
+        "sync-devices",
+        "sync-alerts",
+        "sync-software",
+        "scheduler",
+        "remote-actions",
+    ] {
         assert!(names.iter().any(|n| n == f), "{f} missing from template.yaml");
         let manifest = format!("{}/../functions/{f}/Cargo.toml", env!("CARGO_MANIFEST_DIR"));
         assert!(std::path::Path::new(&manifest).exists(), "{f} has no crate");

@@ -39,6 +39,7 @@ pub fn tenant(label: &str) -> TenantId {
 
 /// Provisions a fresh stack named `it-<label>-<random>` from template.yaml.
 pub async fn own_stack(label: &str) -> Provisioned {
+    init_logs();
     let name = format!("it-{label}-{}", random_suffix());
     provision(&name).await
 }
@@ -53,10 +54,22 @@ async fn provision(name: &str) -> Provisioned {
         ("PsaJwtKeySecretId".to_owned(), format!("{prefix}psa-jwt-key")),
     ]);
     let out = p.provision(&template, name, &overrides).await.unwrap_or_else(|e| {
-        panic!("provisioning {name} in LocalStack at {} failed: {e}. Is LocalStack running (infra/localstack.sh start)?", endpoint())
+        panic!(
+            "provisioning {name} in LocalStack at {} failed: {e}. Is LocalStack running (infra/localstack.sh start)?",
+            endpoint()
+        )
     });
     p.put_jwt_key(&format!("{prefix}psa-jwt-key"), DEV_KEY).await.expect("jwt key secret");
     out
+}
+
+/// `TEST_LOG=1` shows the functions' logs (text) while debugging a test.
+pub fn init_logs() {
+    if std::env::var("TEST_LOG").is_ok() {
+        // SAFETY: set before any thread of this test reads the environment for logging.
+        unsafe { std::env::set_var("LOG_FORMAT", "text") };
+        shared::telemetry::init();
+    }
 }
 
 static SHARED: OnceCell<Provisioned> = OnceCell::const_new();
@@ -64,10 +77,7 @@ static SHARED: OnceCell<Provisioned> = OnceCell::const_new();
 /// One stack for the tests that only read and write per-tenant data (names only are shared; each
 /// test builds its own clients on its own runtime).
 pub async fn shared_stack() -> Provisioned {
-    SHARED
-        .get_or_init(|| async { provision(&format!("it-shared-{}", random_suffix())).await })
-        .await
-        .clone()
+    SHARED.get_or_init(|| async { provision(&format!("it-shared-{}", random_suffix())).await }).await.clone()
 }
 
 /// The functions' dependencies for a stack, as a cold start would build them.
@@ -94,7 +104,9 @@ pub fn admin_token(tenant: &TenantId) -> String {
 
 /// A function-URL request as lambda_http hands it to a handler.
 pub fn request(method: &str, path: &str, token: Option<&str>, body: Option<serde_json::Value>) -> Request {
-    let mut b = lambda_http::http::Request::builder().method(method).uri(format!("https://fn.lambda-url.us-east-1.on.aws{path}"));
+    let mut b = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(format!("https://fn.lambda-url.us-east-1.on.aws{path}"));
     if let Some(t) = token {
         b = b.header("authorization", format!("Bearer {t}"));
     }
@@ -113,4 +125,171 @@ pub fn read(resp: lambda_http::Response<Body>) -> (u16, serde_json::Value) {
         _ => serde_json::Value::Null,
     };
     (status, v)
+}
+
+/// The functions a test can call, as the PSA frontend would through their function URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Connection,
+    SyncClients,
+    SyncDevices,
+}
+
+/// One isolated pipeline: its own stack (table, queues, DLQs), the functions' deps, and an
+/// in-process stand-in for Lambda's SQS event source (real SQS receive/delete against LocalStack).
+pub struct Pipeline {
+    pub stack: Provisioned,
+    pub deps: Deps,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl Pipeline {
+    pub async fn new(label: &str) -> Self {
+        let stack = own_stack(label).await;
+        let deps = deps(&stack).await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk().await);
+        Self { stack, deps, sqs }
+    }
+
+    pub async fn call(
+        &self,
+        f: Function,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let req = request(method, path, Some(token), body);
+        let resp = match f {
+            Function::Connection => connection::handle(&self.deps, req).await,
+            Function::SyncClients => sync_clients::handle(&self.deps, req).await,
+            Function::SyncDevices => sync_devices::handle(&self.deps, req).await,
+        };
+        read(resp)
+    }
+
+    /// Delivers queue messages to their functions until every queue is empty. Returns the number
+    /// of messages delivered. Bounded: panics if the queues never settle.
+    pub async fn drain(&self) -> usize {
+        let routes = [
+            ("SyncClientsQueue", "sync-clients"),
+            ("SyncDevicesQueue", "sync-devices"),
+            ("SyncAlertsQueue", "sync-alerts"),
+            ("SyncSoftwareQueue", "sync-software"),
+        ];
+        let mut delivered = 0;
+        let mut empty_rounds = 0;
+        for _ in 0..2000 {
+            let mut round = 0;
+            for (queue, function) in routes {
+                let url = &self.stack.queue_urls[queue];
+                let out = self
+                    .sqs
+                    .receive_message()
+                    .queue_url(url)
+                    .max_number_of_messages(10)
+                    .message_system_attribute_names(
+                        aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+                    )
+                    .send()
+                    .await
+                    .expect("receive");
+                let msgs = out.messages.unwrap_or_default();
+                if msgs.is_empty() {
+                    continue;
+                }
+                round += msgs.len();
+                let records: Vec<serde_json::Value> = msgs
+                    .iter()
+                    .map(|m| {
+                        let count = m
+                            .attributes()
+                            .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
+                            .cloned()
+                            .unwrap_or_else(|| "1".into());
+                        serde_json::json!({"messageId": m.message_id(), "body": m.body(), "attributes": {"ApproximateReceiveCount": count}})
+                    })
+                    .collect();
+                let inv = shared::lambda::classify(serde_json::json!({ "Records": records })).expect("sqs event");
+                let result = match function {
+                    "sync-clients" => sync_clients::invoke(&self.deps, inv).await,
+                    "sync-devices" => sync_devices::invoke(&self.deps, inv).await,
+                    "sync-alerts" => sync_alerts::invoke(&self.deps, inv).await,
+                    _ => sync_software::invoke(&self.deps, inv).await,
+                };
+                let failed: Vec<String> = match &result {
+                    Ok(v) => v["batchItemFailures"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned)).collect())
+                        .unwrap_or_default(),
+                    Err(_) => msgs.iter().filter_map(|m| m.message_id().map(str::to_owned)).collect(),
+                };
+                for m in &msgs {
+                    let rh = m.receipt_handle().unwrap();
+                    if failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
+                        // Visible again at once: the retry happens in the next round.
+                        self.sqs
+                            .change_message_visibility()
+                            .queue_url(url)
+                            .receipt_handle(rh)
+                            .visibility_timeout(0)
+                            .send()
+                            .await
+                            .expect("visibility");
+                    } else {
+                        self.sqs.delete_message().queue_url(url).receipt_handle(rh).send().await.expect("delete");
+                        delivered += 1;
+                    }
+                }
+            }
+            if round == 0 {
+                empty_rounds += 1;
+                if empty_rounds >= 2 {
+                    return delivered;
+                }
+            } else {
+                empty_rounds = 0;
+            }
+        }
+        panic!("queues did not settle");
+    }
+
+    /// Messages waiting in a DLQ (by main queue logical id).
+    pub async fn dlq_depth(&self, queue: &str) -> usize {
+        let url = self.stack.dlq_url(queue).expect("dlq").clone();
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .expect("attributes");
+        out.attributes
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages).cloned())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Starts the simulator with `cfg` (an ephemeral loopback port).
+pub async fn simulator(cfg: tactical_sim::SimConfig) -> tactical_sim::Simulator {
+    tactical_sim::Simulator::start(cfg).await.expect("simulator starts")
+}
+
+/// Saves the simulator as the tenant's Tactical (API key) and tests the connection.
+pub async fn connect(p: &Pipeline, tenant: &TenantId, sim: &tactical_sim::Simulator) {
+    let t = admin_token(tenant);
+    let (s, v) = p
+        .call(
+            Function::Connection,
+            "PATCH",
+            "/settings",
+            &t,
+            Some(serde_json::json!({"instance_url": sim.base_url(), "auth_mode": "api_key", "api_key": tactical_sim::DEFAULT_API_KEY})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = p.call(Function::Connection, "POST", "/test", &t, Some(serde_json::json!({}))).await;
+    assert_eq!((s, &v["success"]), (200, &serde_json::json!(true)), "{v}");
 }

@@ -21,7 +21,7 @@ use shared::{ApiError, ErrorCode};
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
-        Invocation::Http(req) => Ok(http_payload(handle(deps, req).await)),
+        Invocation::Http(req) => Ok(http_payload(handle(deps, *req).await)),
         _ => Err("the connection function only serves its function URL".into()),
     }
 }
@@ -75,7 +75,9 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             tracing::info!(tenant = %tenant, user = %caller.user_id, "tactical disconnected");
             Ok((200, json!({"disconnected": true, "mappings_kept": true})))
         }
-        ("/settings" | "/test" | "/disconnect", _) => Err(ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route")),
+        ("/settings" | "/test" | "/disconnect", _) => {
+            Err(ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route"))
+        }
         _ => Err(http::not_found()),
     }
 }

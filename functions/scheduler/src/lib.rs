@@ -21,7 +21,9 @@ pub struct Tick {
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
-        Invocation::Schedule(_) | Invocation::Direct(_) => Ok(serde_json::to_value(tick(deps).await?).unwrap_or_default()),
+        Invocation::Schedule(_) | Invocation::Direct(_) => {
+            Ok(serde_json::to_value(tick(deps).await?).unwrap_or_default())
+        }
         _ => Err("the scheduler is started by its EventBridge schedule".into()),
     }
 }
@@ -37,7 +39,7 @@ pub async fn tick(deps: &Deps) -> Result<Tick, String> {
                 continue;
             }
             let st = kind.sync_type();
-            let due = match integ.last_started.get(st.as_str()).and_then(|t| parse_rfc3339(t)) {
+            let due = match integ.last_started(st).and_then(parse_rfc3339) {
                 None => true,
                 Some(last) => now - last >= time::Duration::minutes(i64::from(sched.interval_minutes)),
             };
@@ -51,6 +53,12 @@ pub async fn tick(deps: &Deps) -> Result<Tick, String> {
             }
         }
     }
-    tracing::info!(tenants = out.tenants, started = out.started.len(), skipped = out.skipped_running, errors = out.errors.len(), "scheduler tick");
+    tracing::info!(
+        tenants = out.tenants,
+        started = out.started.len(),
+        skipped = out.skipped_running,
+        errors = out.errors.len(),
+        "scheduler tick"
+    );
     Ok(out)
 }

@@ -19,7 +19,7 @@ use shared::{ApiError, ErrorCode};
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
-        Invocation::Http(req) => Ok(http_payload(handle(deps, req).await)),
+        Invocation::Http(req) => Ok(http_payload(handle(deps, *req).await)),
         Invocation::Sqs(ev) => Ok(serde_json::to_value(shared::worker::consume(deps, ev).await).unwrap_or_default()),
         _ => Err("sync-clients serves its function URL and its queue".into()),
     }
@@ -73,7 +73,10 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                     tracing::info!(tenant = %caller.tenant, user = %caller.user_id, mapping = id, "organization mapping updated");
                     Ok((200, serde_json::to_value(m).unwrap_or_default()))
                 }
-                None => Err(ApiError::new(ErrorCode::NotFound, "no organization mapping with this id; run Sync Clients first")),
+                None => Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    "no organization mapping with this id; run Sync Clients first",
+                )),
             }
         }
         (_, "/mappings") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use GET")),

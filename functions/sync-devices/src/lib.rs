@@ -19,7 +19,7 @@ use shared::{ApiError, ErrorCode};
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
-        Invocation::Http(req) => Ok(http_payload(handle(deps, req).await)),
+        Invocation::Http(req) => Ok(http_payload(handle(deps, *req).await)),
         Invocation::Sqs(ev) => Ok(serde_json::to_value(shared::worker::consume(deps, ev).await).unwrap_or_default()),
         _ => Err("sync-devices serves its function URL and its queue".into()),
     }
@@ -40,10 +40,10 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             caller.require(perms::SETTINGS_READ)?;
             let q = req.query_string_parameters();
             let status = q.first("status").map(str::to_owned);
-            if let Some(s) = &status {
-                if !["online", "offline", "overdue"].contains(&s.as_str()) {
-                    return Err(ApiError::validation("status", "status must be online, offline or overdue"));
-                }
+            if let Some(s) = &status
+                && !["online", "offline", "overdue"].contains(&s.as_str())
+            {
+                return Err(ApiError::validation("status", "status must be online, offline or overdue"));
             }
             let org = q.first("organization").map(str::to_owned);
             let now = now();

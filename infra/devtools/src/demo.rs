@@ -1,5 +1,237 @@
-//! README command 1.
+//! README command 1: the main job end to end on this machine. LocalStack (started by
+//! infra/demo.sh) holds the data; the functions run under `cargo lambda watch`; the dev bridge
+//! delivers their queue messages; the Tactical side is the simulator, or a real Tactical when
+//! `TACTICAL_URL` and `TACTICAL_API_KEY` are set. The demo then acts as the PSA frontend would:
+//! save settings, test, sync clients, map them, sync devices, and print what landed.
+
+use crate::bridge::Bridge;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const INVOKE: &str = "http://127.0.0.1:9000";
+const TENANT: &str = "demo-tenant";
+
+struct Frontend {
+    http: reqwest::Client,
+    token: String,
+}
+
+impl Frontend {
+    async fn call(
+        &self,
+        function: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), String> {
+        let url = format!("{INVOKE}/lambda-url/{function}{path}");
+        let mut req = self.http.request(method.parse().map_err(|_| "method")?, &url).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.map_err(|e| format!("{method} {function}{path}: {e}"))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+
+    async fn expect(&self, function: &str, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let (status, v) = self.call(function, method, path, body).await?;
+        if status >= 300 {
+            return Err(format!("{method} {function}{path} answered {status}: {v}"));
+        }
+        Ok(v)
+    }
+}
+
+fn slug(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+}
+
+async fn wait_for_functions(fe: &Frontend, child: &mut tokio::process::Child) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("cargo lambda watch exited ({status}); see .local/cargo-lambda.log"));
+        }
+        // The first call compiles the function; a JSON answer (even 404) means it is serving.
+        if let Ok((_, v)) = fe.call("connection", "GET", "/settings", None).await
+            && v.is_object()
+        {
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(900) {
+            return Err("functions did not come up within 15 minutes; see .local/cargo-lambda.log".into());
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
 
 pub async fn main(_args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
-    Err("the demo is not written yet".into())
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize()?;
+    let local = root.join(".local");
+    std::fs::create_dir_all(&local)?;
+
+    // The Tactical side: a real one when given, else the simulator.
+    let real = match (std::env::var("TACTICAL_URL"), std::env::var("TACTICAL_API_KEY")) {
+        (Ok(u), Ok(k)) if !u.trim().is_empty() && !k.trim().is_empty() => Some((u, k)),
+        _ => None,
+    };
+    let mut _sim = None;
+    let (tactical_url, api_key) = match real {
+        Some((u, k)) => {
+            println!("Tactical: {u} (real server, API key from TACTICAL_API_KEY)");
+            (u, k)
+        }
+        None => {
+            let cfg = tactical_sim::SimConfig {
+                fleet: tactical_sim::FleetSpec {
+                    clients: 4,
+                    sites_per_client: 2,
+                    agents: 240,
+                    software_per_agent: 20,
+                    alerts: 20,
+                },
+                ..Default::default()
+            };
+            let key = cfg.api_keys.first().map(|k| k.key.clone()).ok_or("simulator has no API key")?;
+            let sim = tactical_sim::Simulator::start(cfg).await?;
+            let url = sim.base_url();
+            println!("Tactical: simulator at {url} (4 clients, 240 agents)");
+            _sim = Some(sim);
+            (url, key)
+        }
+    };
+
+    let stack = std::env::var("TB_DEMO_STACK").unwrap_or_else(|_| "tactical-bridge-demo".into());
+    let prov = crate::provision_stack(&stack).await?;
+    let env_file = local.join("functions.env");
+    crate::write_env_file(env_file.to_str().ok_or("path")?, &prov.env)?;
+    println!("LocalStack: stack {stack} provisioned from template.yaml (table {}, 4 queues + DLQs)", prov.table_name);
+
+    let log = std::fs::File::create(local.join("cargo-lambda.log"))?;
+    let mut child = tokio::process::Command::new("cargo")
+        .args([
+            "lambda",
+            "watch",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            "9000",
+            "--ignore-changes",
+            "--env-file",
+        ])
+        .arg(&env_file)
+        .current_dir(&root)
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start `cargo lambda watch` (run infra/setup.sh, then . infra/lib.sh): {e}"))?;
+
+    let result = run(&prov.env, &tactical_url, &api_key, &mut child).await;
+    let _ = child.kill().await;
+    result.map_err(Into::into)
+}
+
+async fn run(
+    env: &BTreeMap<String, String>,
+    tactical_url: &str,
+    api_key: &str,
+    child: &mut tokio::process::Child,
+) -> Result<(), String> {
+    let perms = [shared::auth::perms::SETTINGS_READ, shared::auth::perms::SETTINGS_UPDATE];
+    let fe = Frontend {
+        http: reqwest::Client::builder().timeout(Duration::from_secs(900)).build().map_err(|e| e.to_string())?,
+        token: shared::auth::sign_hs256(
+            shared::auth::DEV_JWT_KEY,
+            &shared::auth::claims_for(TENANT, "demo-admin", &perms, 3600),
+        ),
+    };
+    println!("Functions: starting `cargo lambda watch` on {INVOKE} (the first call compiles them)...");
+    wait_for_functions(&fe, child).await?;
+    let bridge = Bridge::new(&crate::sdk_config().await, env, INVOKE)?;
+    let drain = || bridge.drain(Duration::from_secs(3), Duration::from_secs(900));
+
+    println!("\n1. Save settings and test the connection (tenant {TENANT})");
+    fe.expect(
+        "connection",
+        "PATCH",
+        "/settings",
+        Some(json!({"instance_url": tactical_url, "auth_mode": "api_key", "api_key": api_key})),
+    )
+    .await?;
+    let test = fe.expect("connection", "POST", "/test", Some(json!({}))).await?;
+    if test["success"] != json!(true) {
+        return Err(format!("connection test failed: {}", test["error"]));
+    }
+    println!("   connected: {} clients, {} agents visible", test["clients"], test["agents"]);
+
+    println!("2. Sync clients");
+    fe.expect("sync-clients", "POST", "/sync", None).await?;
+    drain().await?;
+    let run = fe.expect("sync-clients", "GET", "/runs/latest", None).await?;
+    println!(
+        "   run {}: {} (created {}, updated {}, unchanged {})",
+        run["run_id"], run["status"], run["items_created"], run["items_updated"], run["items_unchanged"]
+    );
+
+    println!("3. Map each Tactical client to a PSA client (auto-sync on)");
+    let mappings = fe.expect("sync-clients", "GET", "/mappings", None).await?;
+    let rows = mappings["mappings"].as_array().cloned().unwrap_or_default();
+    for m in &rows {
+        let name = m["external_organization_name"].as_str().unwrap_or_default();
+        let psa = format!("psa-{}", slug(name));
+        fe.expect(
+            "sync-clients",
+            "PATCH",
+            &format!("/mappings/{}", m["id"].as_str().unwrap_or_default()),
+            Some(json!({"client_id": psa, "auto_sync_assets": true})),
+        )
+        .await?;
+        println!("   {name} → {psa}");
+    }
+
+    println!("4. Sync devices");
+    fe.expect("sync-devices", "POST", "/sync", None).await?;
+    drain().await?;
+    let run = fe.expect("sync-devices", "GET", "/runs/latest", None).await?;
+    println!(
+        "   run {}: {} (processed {}, created {}, updated {}, unchanged {}) {}",
+        run["run_id"],
+        run["status"],
+        run["items_processed"],
+        run["items_created"],
+        run["items_updated"],
+        run["items_unchanged"],
+        run["message"].as_str().unwrap_or("")
+    );
+
+    println!("\nAssets by client and status (read back from DynamoDB through the sync-devices function):\n");
+    let assets = fe.expect("sync-devices", "GET", "/assets", None).await?;
+    let mut table: BTreeMap<String, [usize; 3]> = BTreeMap::new();
+    for a in assets["assets"].as_array().cloned().unwrap_or_default() {
+        let client = a["client_id"].as_str().unwrap_or("(unmapped)").to_owned();
+        let i = match a["agent_status"].as_str() {
+            Some("online") => 0,
+            Some("offline") => 1,
+            _ => 2,
+        };
+        table.entry(client).or_default()[i] += 1;
+    }
+    println!("{:<32} {:>7} {:>8} {:>8} {:>6}", "PSA client", "online", "offline", "overdue", "total");
+    let mut tot = [0usize; 3];
+    for (client, c) in &table {
+        println!("{:<32} {:>7} {:>8} {:>8} {:>6}", client, c[0], c[1], c[2], c.iter().sum::<usize>());
+        for i in 0..3 {
+            tot[i] += c[i];
+        }
+    }
+    println!("{:<32} {:>7} {:>8} {:>8} {:>6}", "all", tot[0], tot[1], tot[2], tot.iter().sum::<usize>());
+    if tot.iter().sum::<usize>() == 0 {
+        return Err("no assets landed".into());
+    }
+    Ok(())
 }

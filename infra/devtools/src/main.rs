@@ -41,7 +41,9 @@ pub(crate) fn local_env(mut env: BTreeMap<String, String>) -> BTreeMap<String, S
     env
 }
 
-pub(crate) async fn provision_stack(stack: &str) -> Result<devtools::provision::Provisioned, Box<dyn std::error::Error>> {
+pub(crate) async fn provision_stack(
+    stack: &str,
+) -> Result<devtools::provision::Provisioned, Box<dyn std::error::Error>> {
     use devtools::provision::{Provisioner, TemplateStack, template_path};
     let template = TemplateStack::load(&template_path())?;
     let sdk = sdk_config().await;
@@ -78,19 +80,21 @@ pub(crate) fn read_env_file(path: &str) -> std::io::Result<BTreeMap<String, Stri
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result: Result<(), Box<dyn std::error::Error>> = match args.first().map(String::as_str) {
-        Some("provision") => async {
-            let stack = arg_value(&args, "--stack").unwrap_or_else(|| "tactical-bridge-local".into());
-            let out = provision_stack(&stack).await?;
-            match arg_value(&args, "--env-file") {
-                Some(path) => {
-                    write_env_file(&path, &out.env)?;
-                    println!("provisioned stack {stack}; environment written to {path}");
+        Some("provision") => {
+            async {
+                let stack = arg_value(&args, "--stack").unwrap_or_else(|| "tactical-bridge-local".into());
+                let out = provision_stack(&stack).await?;
+                match arg_value(&args, "--env-file") {
+                    Some(path) => {
+                        write_env_file(&path, &out.env)?;
+                        println!("provisioned stack {stack}; environment written to {path}");
+                    }
+                    None => out.env.iter().for_each(|(k, v)| println!("{k}={v}")),
                 }
-                None => out.env.iter().for_each(|(k, v)| println!("{k}={v}")),
+                Ok(())
             }
-            Ok(())
+            .await
         }
-        .await,
         Some("token") => {
             let tenant = arg_value(&args, "--tenant").unwrap_or_else(|| "demo-tenant".into());
             let user = arg_value(&args, "--user").unwrap_or_else(|| "dev-admin".into());
@@ -100,7 +104,13 @@ async fn main() -> ExitCode {
                 perms = vec![shared::auth::perms::SETTINGS_READ.into(), shared::auth::perms::SETTINGS_UPDATE.into()];
             }
             let perms: Vec<&str> = perms.iter().map(String::as_str).collect();
-            println!("{}", shared::auth::sign_hs256(shared::auth::DEV_JWT_KEY, &shared::auth::claims_for(&tenant, &user, &perms, ttl)));
+            println!(
+                "{}",
+                shared::auth::sign_hs256(
+                    shared::auth::DEV_JWT_KEY,
+                    &shared::auth::claims_for(&tenant, &user, &perms, ttl)
+                )
+            );
             Ok(())
         }
         Some("bridge") => bridge::main(&args).await,

@@ -63,12 +63,11 @@ impl TemplateStack {
                 (k, d)
             })
             .collect();
-        let function_env = map(
-            doc.get("Globals")
-                .and_then(|g| g.get("Function"))
-                .and_then(|f| f.get("Environment"))
-                .and_then(|e| e.get("Variables")),
-        );
+        let function_env = map(doc
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .and_then(|f| f.get("Environment"))
+            .and_then(|e| e.get("Variables")));
         Ok(Self { resources, parameters, function_env })
     }
 
@@ -156,7 +155,8 @@ impl Provisioner {
                 let target = match rp.get("deadLetterTargetArn") {
                     Some(Value::Tagged(t)) if t.tag == "!GetAtt" => {
                         let r = t.value.as_str().unwrap_or_default();
-                        let logical = r.strip_suffix(".Arn").ok_or_else(|| err(format!("{id}: unsupported GetAtt {r}")))?;
+                        let logical =
+                            r.strip_suffix(".Arn").ok_or_else(|| err(format!("{id}: unsupported GetAtt {r}")))?;
                         arns.get(logical).cloned().ok_or_else(|| err(format!("{id}: DLQ {logical} not created")))?
                     }
                     other => return Err(err(format!("{id}: unsupported deadLetterTargetArn {other:?}"))),
@@ -165,7 +165,8 @@ impl Provisioner {
                 let policy = serde_json::json!({"deadLetterTargetArn": target, "maxReceiveCount": max}).to_string();
                 req = req.attributes(QueueAttributeName::RedrivePolicy, policy);
             }
-            let url = req.send().await.map_err(|e| err(format!("create queue {name}: {e:?}")))?.queue_url.unwrap_or_default();
+            let url =
+                req.send().await.map_err(|e| err(format!("create queue {name}: {e:?}")))?.queue_url.unwrap_or_default();
             let arn = self
                 .sqs
                 .get_queue_attributes()
@@ -196,7 +197,10 @@ impl Provisioner {
                 Value::String(s) => s.clone(),
                 Value::Tagged(t) if t.tag == "!Ref" => {
                     let r = t.value.as_str().unwrap_or_default();
-                    refs.get(r).or_else(|| params.get(r)).cloned().ok_or_else(|| err(format!("env {k}: unknown !Ref {r}")))?
+                    refs.get(r)
+                        .or_else(|| params.get(r))
+                        .cloned()
+                        .ok_or_else(|| err(format!("env {k}: unknown !Ref {r}")))?
                 }
                 other => yaml_scalar(other),
             };
@@ -250,12 +254,18 @@ impl Provisioner {
             Err(e) if format!("{e:?}").contains("ResourceInUseException") => return Ok(()),
             Err(e) => return Err(err(format!("create table {name}: {e:?}"))),
         }
-        if let Some(ttl) = props.get("TimeToLiveSpecification").and_then(|t| t.get("AttributeName")).and_then(Value::as_str) {
+        if let Some(ttl) =
+            props.get("TimeToLiveSpecification").and_then(|t| t.get("AttributeName")).and_then(Value::as_str)
+        {
             self.dynamodb
                 .update_time_to_live()
                 .table_name(name)
                 .time_to_live_specification(
-                    TimeToLiveSpecification::builder().attribute_name(ttl).enabled(true).build().map_err(|e| err(e.to_string()))?,
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(ttl)
+                        .enabled(true)
+                        .build()
+                        .map_err(|e| err(e.to_string()))?,
                 )
                 .send()
                 .await

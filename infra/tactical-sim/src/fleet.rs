@@ -32,8 +32,19 @@ pub(crate) const CLIENT_NAMES: &[(&str, &str)] = &[
 pub(crate) const SITE_NAMES: &[&str] =
     &["HQ", "Branch Office", "Main", "Lab", "Office", "Warehouse", "Remote", "Datacenter", "Retail Store", "Clinic"];
 
-const USERS: &[&str] =
-    &["jdoe", "dprince", "pparker", "bwayne", "ckent", "tstark", "nromanoff", "bbanner", "scarter", "wwhite", "it-admin"];
+const USERS: &[&str] = &[
+    "jdoe",
+    "dprince",
+    "pparker",
+    "bwayne",
+    "ckent",
+    "tstark",
+    "nromanoff",
+    "bbanner",
+    "scarter",
+    "wwhite",
+    "it-admin",
+];
 
 const WIN_WS_OS: &[&str] = &[
     "Windows 10 Pro, 64 bit v22H2 (build 19045.4170)",
@@ -194,11 +205,31 @@ const PRODUCTS: &[(&str, &str, &[&str], u64)] = &[
     ("Microsoft Edge", "Microsoft Corporation", &["124.0.2478.80", "123.0.2420.97"], 600_000_000),
     ("7-Zip 19.00 (x64)", "Igor Pavlov", &["19.00"], 5_200_000),
     ("7-Zip 23.01 (x64)", "Igor Pavlov", &["23.01"], 5_800_000),
-    ("Microsoft Visual C++ 2015-2022 Redistributable (x64) - 14.38.33135", "Microsoft Corporation", &["14.38.33135.0"], 20_600_000),
-    ("Microsoft Visual C++ 2015-2022 Redistributable (x86) - 14.38.33135", "Microsoft Corporation", &["14.38.33135.0"], 18_200_000),
+    (
+        "Microsoft Visual C++ 2015-2022 Redistributable (x64) - 14.38.33135",
+        "Microsoft Corporation",
+        &["14.38.33135.0"],
+        20_600_000,
+    ),
+    (
+        "Microsoft Visual C++ 2015-2022 Redistributable (x86) - 14.38.33135",
+        "Microsoft Corporation",
+        &["14.38.33135.0"],
+        18_200_000,
+    ),
     ("Microsoft Visual C++ 2013 x64 Minimum Runtime - 12.0.40664", "Microsoft Corporation", &["12.0.40664"], 2_600_000),
-    ("Microsoft Visual C++ 2008 Redistributable - x86 9.0.30729.6161", "Microsoft Corporation", &["9.0.30729.6161"], 10_700_000),
-    ("Microsoft 365 Apps for enterprise - en-us", "Microsoft Corporation", &["16.0.17425.20176", "16.0.17328.20282"], 2_900_000_000),
+    (
+        "Microsoft Visual C++ 2008 Redistributable - x86 9.0.30729.6161",
+        "Microsoft Corporation",
+        &["9.0.30729.6161"],
+        10_700_000,
+    ),
+    (
+        "Microsoft 365 Apps for enterprise - en-us",
+        "Microsoft Corporation",
+        &["16.0.17425.20176", "16.0.17328.20282"],
+        2_900_000_000,
+    ),
     ("Microsoft Teams", "Microsoft Corporation", &["1.7.00.6058"], 110_000_000),
     ("Microsoft OneDrive", "Microsoft Corporation", &["24.076.0414.0003"], 290_000_000),
     ("Adobe Acrobat Reader DC", "Adobe Systems Incorporated", &["24.002.20687", "23.008.20470"], 760_000_000),
@@ -330,11 +361,19 @@ pub(crate) fn build_catalog(rng: &mut StdRng, extra_tail: usize) -> Catalog {
                 let item = SoftwareItem {
                     name: name_variant(name, nv),
                     size: Some(human_size(*bytes)),
-                    source: Some(if msi { format!("C:\\ProgramData\\Package Cache\\{g}v{version}\\") } else { String::new() }),
+                    source: Some(if msi {
+                        format!("C:\\ProgramData\\Package Cache\\{g}v{version}\\")
+                    } else {
+                        String::new()
+                    }),
                     version: version.to_string(),
                     location: Some(if msi { String::new() } else { format!("C:\\Program Files\\{name}\\") }),
                     publisher: Some(publisher_variant(publisher, pv)),
-                    uninstall: Some(if msi { format!("MsiExec.exe /X{g}") } else { format!("\"C:\\Program Files\\{name}\\uninstall.exe\"") }),
+                    uninstall: Some(if msi {
+                        format!("MsiExec.exe /X{g}")
+                    } else {
+                        format!("\"C:\\Program Files\\{name}\\uninstall.exe\"")
+                    }),
                     install_date: Some(date.clone()),
                 };
                 variants.push(Arc::new(item));
@@ -344,7 +383,8 @@ pub(crate) fn build_catalog(rng: &mut StdRng, extra_tail: usize) -> Catalog {
     }
     for i in 0..extra_tail {
         let vendor = ["Contoso Ltd.", "Fabrikam, Inc.", "Northwind Traders", "Litware, Inc.", "Tailspin Toys"][i % 5];
-        let name = format!("{} Line-of-Business App {:04}", vendor.split([' ', ',']).next().unwrap_or("Contoso"), i + 1);
+        let name =
+            format!("{} Line-of-Business App {:04}", vendor.split([' ', ',']).next().unwrap_or("Contoso"), i + 1);
         let version = format!("{}.{}.{}", rng.random_range(1..10), rng.random_range(0..20), rng.random_range(0..500));
         let g = guid(rng);
         let item = SoftwareItem {
@@ -547,14 +587,18 @@ pub(crate) fn make_agent(rng: &mut StdRng, s: AgentSeed<'_>, catalog: &Catalog, 
         _ => {
             let mut v = vec![format!("{subnet}.{host_octet}/24")];
             if rng.random_bool(0.3) {
-                v.push(format!("172.17.0.1/16"));
+                v.push("172.17.0.1/16".to_string());
             }
             v
         }
     };
     let serial = match (plat, hw) {
         (Plat::Windows, Hw::Win(w)) if w.vendor.starts_with("VMware") => {
-            format!("VMware-56 4d {:02x} {:02x} 1c 2d 3e 4f-5a 6b 7c 8d 9e af b0 c1", rng.random::<u8>(), rng.random::<u8>())
+            format!(
+                "VMware-56 4d {:02x} {:02x} 1c 2d 3e 4f-5a 6b 7c 8d 9e af b0 c1",
+                rng.random::<u8>(),
+                rng.random::<u8>()
+            )
         }
         (Plat::Windows, Hw::Win(w)) if w.vendor.starts_with("Microsoft") => String::new(),
         (Plat::Windows, _) => format!("SN{:05}{}", s.pk, ["DELL", "HPE", "LNV", "GBT"][rng.random_range(0..4)]),
@@ -698,7 +742,14 @@ pub(crate) fn generate(seed: u64, spec: &FleetSpec, now: OffsetDateTime) -> Gene
     Generated { clients, sites, agents, alerts, catalog, rng }
 }
 
-fn generate_alerts(rng: &mut StdRng, n: usize, agents: &[Agent], sites: &[Site], clients: &[Client], now: OffsetDateTime) -> Vec<Alert> {
+fn generate_alerts(
+    rng: &mut StdRng,
+    n: usize,
+    agents: &[Agent],
+    sites: &[Site],
+    clients: &[Client],
+    now: OffsetDateTime,
+) -> Vec<Alert> {
     let mut out = Vec::with_capacity(n);
     if n == 0 {
         return out;
@@ -727,7 +778,8 @@ fn generate_alerts(rng: &mut StdRng, n: usize, agents: &[Agent], sites: &[Site],
         let agent = &agents[ai];
         let severity = match kind {
             AlertType::Availability => Severity::Error,
-            _ => [Severity::Error, Severity::Error, Severity::Warning, Severity::Warning, Severity::Info][rng.random_range(0..5)],
+            _ => [Severity::Error, Severity::Error, Severity::Warning, Severity::Warning, Severity::Info]
+                [rng.random_range(0..5)],
         };
         let site = sites.iter().find(|s| s.id == agent.site_id).expect("site");
         let client = clients.iter().find(|c| c.id == site.client_id).expect("client");
@@ -742,19 +794,35 @@ fn generate_alerts(rng: &mut StdRng, n: usize, agents: &[Agent], sites: &[Site],
             ),
             AlertType::Check => {
                 let desc = CHECK_DESCS[rng.random_range(0..CHECK_DESCS.len())];
-                let mut a = Alert::new(id, Some(agent.pk), kind, severity, format!("{} has a {desc} Check that failed.", agent.hostname), at);
+                let mut a = Alert::new(
+                    id,
+                    Some(agent.pk),
+                    kind,
+                    severity,
+                    format!("{} has a {desc} Check that failed.", agent.hostname),
+                    at,
+                );
                 a.assigned_check = Some(100 + id);
                 a.check_desc = Some(desc.to_string());
                 a
             }
             AlertType::Task => {
                 let t = TASK_NAMES[rng.random_range(0..TASK_NAMES.len())];
-                let mut a = Alert::new(id, Some(agent.pk), kind, severity, format!("{} has task: {t} that failed.", agent.hostname), at);
+                let mut a = Alert::new(
+                    id,
+                    Some(agent.pk),
+                    kind,
+                    severity,
+                    format!("{} has task: {t} that failed.", agent.hostname),
+                    at,
+                );
                 a.assigned_task = Some(200 + id);
                 a.check_desc = Some(t.to_string());
                 a
             }
-            AlertType::Custom => Alert::new(id, Some(agent.pk), kind, severity, format!("Custom alert on {}", agent.hostname), at),
+            AlertType::Custom => {
+                Alert::new(id, Some(agent.pk), kind, severity, format!("Custom alert on {}", agent.hostname), at)
+            }
         };
         decorate(rng, &mut alert, now);
         out.push(alert);

@@ -39,11 +39,11 @@ use std::net::SocketAddr;
 pub use model::{AgentStatus, AlertType, MonitoringType, Plat, Severity, SoftwareItem};
 pub use routes::RouteKind;
 pub use state::{
-    ActionWait, AgentInfo, AlertInfo, ClientInfo, Fault, FaultTarget, NewAgent, NewAlert,
-    RequestRecord, SimError, SimState, SiteInfo,
+    ActionWait, AgentInfo, AlertInfo, ClientInfo, Fault, FaultTarget, NewAgent, NewAlert, RequestRecord, SimError,
+    SimState, SiteInfo,
 };
 pub use totp::totp_code;
-pub use webhook::{PreparedWebhook, UrlAction, WebhookDelivery, WebhookError, WEBHOOK_USER_AGENT};
+pub use webhook::{PreparedWebhook, UrlAction, WEBHOOK_USER_AGENT, WebhookDelivery, WebhookError};
 
 /// The API key present in [`SimConfig::default`] (full access).
 pub const DEFAULT_API_KEY: &str = "SIMKEYFULLACCESS0000000000000001";

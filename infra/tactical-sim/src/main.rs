@@ -71,6 +71,7 @@ async fn main() -> ExitCode {
     let state = sim.state();
     let heartbeat = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
+        tick.tick().await; // the first tick is immediate
         loop {
             tick.tick().await;
             state.checkin_online_agents();

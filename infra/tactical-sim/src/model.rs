@@ -292,7 +292,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -486,7 +486,14 @@ pub(crate) struct Alert {
 }
 
 impl Alert {
-    pub fn new(id: i64, agent_pk: Option<i64>, alert_type: AlertType, severity: Severity, message: String, at: OffsetDateTime) -> Self {
+    pub fn new(
+        id: i64,
+        agent_pk: Option<i64>,
+        alert_type: AlertType,
+        severity: Severity,
+        message: String,
+        at: OffsetDateTime,
+    ) -> Self {
         Alert {
             id,
             agent_pk,

@@ -1,5 +1,8 @@
 //! The HTTP layer: Django middleware + DRF view behaviour.
 
+// Handlers short-circuit with a finished `Response` as the error value (like DRF exceptions).
+#![allow(clippy::result_large_err)]
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration as StdDuration, Instant};
 
@@ -108,7 +111,8 @@ fn spa() -> Response {
 
 fn throttled(wait: u64) -> Response {
     let unit = if wait == 1 { "second" } else { "seconds" };
-    let mut r = detail(StatusCode::TOO_MANY_REQUESTS, &format!("Request was throttled. Expected available in {wait} {unit}."));
+    let mut r =
+        detail(StatusCode::TOO_MANY_REQUESTS, &format!("Request was throttled. Expected available in {wait} {unit}."));
     r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
     r
 }
@@ -140,7 +144,8 @@ impl Ctx {
         if self.body.is_empty() {
             return Ok(Value::Object(Default::default()));
         }
-        let ct = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let ct =
+            self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         if ct.starts_with("application/json") {
             serde_json::from_slice(&self.body)
                 .map_err(|e| detail(StatusCode::BAD_REQUEST, &format!("JSON parse error - {e}")))
@@ -204,11 +209,8 @@ fn truthy(v: &Value) -> bool {
 // Entry point
 
 async fn handle(State(st): State<SimState>, req: Request) -> Response {
-    let remote = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let remote =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().map(str::to_string);
@@ -797,7 +799,10 @@ fn agent_update(st: &SimState, ctx: &Ctx, p: &Principal, agent_id: &str) -> Resp
     if let Some(mt) = data.get("monitoring_type").and_then(Value::as_str)
         && MonitoringType::parse(mt).is_none()
     {
-        return json_resp(StatusCode::BAD_REQUEST, &json!({"monitoring_type": [format!("\"{mt}\" is not a valid choice.")]}));
+        return json_resp(
+            StatusCode::BAD_REQUEST,
+            &json!({"monitoring_type": [format!("\"{mt}\" is not a valid choice.")]}),
+        );
     }
     let Some(i) = d.idx_by_agent_id(agent_id) else {
         return not_found("Agent");
@@ -831,11 +836,7 @@ fn agent_update(st: &SimState, ctx: &Ctx, p: &Principal, agent_id: &str) -> Resp
     if let Some(v) = data.get("time_zone") {
         a.time_zone = v.as_str().map(str::to_string);
     }
-    for (k, field) in [
-        ("overdue_email_alert", 0),
-        ("overdue_text_alert", 1),
-        ("overdue_dashboard_alert", 2),
-    ] {
+    for (k, field) in [("overdue_email_alert", 0), ("overdue_text_alert", 1), ("overdue_dashboard_alert", 2)] {
         if let Some(v) = data.get(k).and_then(Value::as_bool) {
             match field {
                 0 => a.overdue_email_alert = v,
@@ -993,12 +994,7 @@ async fn agent_runscript(st: &SimState, ctx: &Ctx, p: &Principal, agent_id: &str
         }
         let args: Vec<String> = vals[1].as_array().map(|v| v.iter().map(py_str).collect()).unwrap_or_default();
         let nl = if a.plat == Plat::Windows { "\r\n" } else { "\n" };
-        let out = format!(
-            "{} ran on {} with args [{}]{nl}exit status 0{nl}",
-            script.name,
-            a.hostname,
-            args.join(", ")
-        );
+        let out = format!("{} ran on {} with args [{}]{nl}exit status 0{nl}", script.name, a.hostname, args.join(", "));
         (reachable(a), out, format!("{} will now be run on {}", script.name, a.hostname), output_mode, timeout)
     };
     match mode.as_str() {
@@ -1047,7 +1043,12 @@ fn parse_reboot_dt(s: &str) -> Option<time::PrimitiveDateTime> {
         return None;
     }
     let (h, mi) = tm.split_once(':')?;
-    if h.is_empty() || mi.is_empty() || h.len() > 2 || mi.len() > 2 || !h.bytes().chain(mi.bytes()).all(|b| b.is_ascii_digit()) {
+    if h.is_empty()
+        || mi.is_empty()
+        || h.len() > 2
+        || mi.len() > 2
+        || !h.bytes().chain(mi.bytes()).all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let date = time::Date::from_calendar_date(y, time::Month::try_from(mo).ok()?, da).ok()?;
@@ -1116,7 +1117,17 @@ async fn agent_sched_reboot(st: &SimState, ctx: &Ctx, p: &Principal, agent_id: &
         (0..10).map(|_| L[d.rng.random_range(0..L.len())] as char).collect()
     };
     let months = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
         "December",
     ];
     let (h12, ampm) = match when.hour() {
@@ -1151,7 +1162,9 @@ fn agent_ping(st: &SimState, p: &Principal, agent_id: &str) -> Response {
 
 fn alert_visible(d: &Data, p: &Principal, al: &crate::model::Alert) -> bool {
     match &p.role {
-        Role::Clients(ids) => al.agent_pk.and_then(|pk| d.agent_by_pk(pk)).is_some_and(|a| ids.contains(&d.client_of(a))),
+        Role::Clients(ids) => {
+            al.agent_pk.and_then(|pk| d.agent_by_pk(pk)).is_some_and(|a| ids.contains(&d.client_of(a)))
+        }
         _ => true,
     }
 }
@@ -1185,7 +1198,9 @@ fn alerts_list(st: &SimState, ctx: &Ctx, p: &Principal) -> Response {
     let clients: Option<Vec<i64>> = match data.get("clientFilter") {
         None => None,
         Some(v) => match v.as_array() {
-            Some(arr) => Some(arr.iter().filter_map(|x| x.as_i64().or_else(|| x.as_str().and_then(|s| s.parse().ok()))).collect()),
+            Some(arr) => Some(
+                arr.iter().filter_map(|x| x.as_i64().or_else(|| x.as_str().and_then(|s| s.parse().ok()))).collect(),
+            ),
             None => return server_error(),
         },
     };
@@ -1230,14 +1245,20 @@ fn alerts_create(st: &SimState, ctx: &Ctx, p: &Principal) -> Response {
         return json_resp(StatusCode::BAD_REQUEST, &json!({"alert_type": ["This field is required."]}));
     };
     let Some(kind) = AlertType::parse(kind) else {
-        return json_resp(StatusCode::BAD_REQUEST, &json!({"alert_type": [format!("\"{kind}\" is not a valid choice.")]}));
+        return json_resp(
+            StatusCode::BAD_REQUEST,
+            &json!({"alert_type": [format!("\"{kind}\" is not a valid choice.")]}),
+        );
     };
     let severity = data.get("severity").and_then(Value::as_str).and_then(Severity::parse).unwrap_or(Severity::Info);
     let agent_id = match data.get("agent").and_then(Value::as_i64) {
         Some(pk) => match st.read().agent_by_pk(pk) {
             Some(a) => Some(a.agent_id.clone()),
             None => {
-                return json_resp(StatusCode::BAD_REQUEST, &json!({"agent": [format!("Invalid pk \"{pk}\" - object does not exist.")]}));
+                return json_resp(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"agent": [format!("Invalid pk \"{pk}\" - object does not exist.")]}),
+                );
             }
         },
         None => None,
@@ -1593,7 +1614,10 @@ fn beta_agents(st: &SimState, ctx: &Ctx) -> Response {
         let v = nonempty(k)?;
         let parsed = parse_dt_filter(v);
         if parsed.is_none() {
-            errors.insert(k.trim_end_matches("_after").trim_end_matches("_before").to_string(), json!(["Enter a valid date/time."]));
+            errors.insert(
+                k.trim_end_matches("_after").trim_end_matches("_before").to_string(),
+                json!(["Enter a valid date/time."]),
+            );
         }
         parsed
     };
@@ -1710,9 +1734,14 @@ fn beta_sites(st: &SimState, ctx: &Ctx) -> Response {
     let d = st.read();
     let agg = rows::site_aggregates(&d);
     let search = ctx.q("search").filter(|s| !s.is_empty()).map(str::to_lowercase);
-    let descending = ctx.q("ordering").is_some_and(|o| o.split(',').map(str::trim).find(|f| *f == "id" || *f == "-id") == Some("-id"));
-    let mut sites: Vec<&crate::model::Site> =
-        d.sites.values().filter(|s| search.as_ref().is_none_or(|q| s.name.to_lowercase().contains(q.as_str()))).collect();
+    let descending = ctx
+        .q("ordering")
+        .is_some_and(|o| o.split(',').map(str::trim).find(|f| *f == "id" || *f == "-id") == Some("-id"));
+    let mut sites: Vec<&crate::model::Site> = d
+        .sites
+        .values()
+        .filter(|s| search.as_ref().is_none_or(|q| s.name.to_lowercase().contains(q.as_str())))
+        .collect();
     if descending {
         sites.reverse();
     }

@@ -426,7 +426,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn scripts() -> Vec<Script> {
-    let s = |id, name, script_type, shell, args: &'static [&'static str], category, timeout, hidden, plats: &'static [&'static str], env: &'static [&'static str]| Script {
+    let s = |id,
+             name,
+             script_type,
+             shell,
+             args: &'static [&'static str],
+             category,
+             timeout,
+             hidden,
+             plats: &'static [&'static str],
+             env: &'static [&'static str]| Script {
         id,
         name,
         description: "",
@@ -448,10 +457,43 @@ fn scripts() -> Vec<Script> {
         s(2, "Disk usage", "userdefined", "shell", &["-h"], Some("seed"), 30, false, &["linux", "darwin"], &[]),
         s(3, "Echo env", "userdefined", "python", &[], Some("seed"), 30, false, &[], &["FOO=bar"]),
         s(4, "Old cleanup", "userdefined", "cmd", &[], Some("seed"), 90, true, &["windows"], &[]),
-        s(5, "Clear Print Spooler and Restart", "builtin", "cmd", &[], Some("TRMM (Win):Printing"), 90, false, &["windows"], &[]),
-        s(6, "Restart Service", "builtin", "powershell", &["-ServiceName {{service}}"], Some("TRMM (Win):Services"), 90, false, &["windows"], &[]),
+        s(
+            5,
+            "Clear Print Spooler and Restart",
+            "builtin",
+            "cmd",
+            &[],
+            Some("TRMM (Win):Printing"),
+            90,
+            false,
+            &["windows"],
+            &[],
+        ),
+        s(
+            6,
+            "Restart Service",
+            "builtin",
+            "powershell",
+            &["-ServiceName {{service}}"],
+            Some("TRMM (Win):Services"),
+            90,
+            false,
+            &["windows"],
+            &[],
+        ),
         s(7, "Update Linux packages", "builtin", "shell", &[], Some("TRMM (Nix):Updates"), 900, false, &["linux"], &[]),
-        s(8, "Hidden community script", "builtin", "powershell", &[], Some("TRMM (Win):Other"), 90, true, &["windows"], &[]),
+        s(
+            8,
+            "Hidden community script",
+            "builtin",
+            "powershell",
+            &[],
+            Some("TRMM (Win):Other"),
+            90,
+            true,
+            &["windows"],
+            &[],
+        ),
     ];
     for sc in v.iter_mut().filter(|s| s.script_type == "builtin") {
         sc.filename = Some("Win_Script.ps1");
@@ -668,7 +710,9 @@ impl SimState {
         let mut n = 0;
         for a in d.agents.iter_mut() {
             if a.status(t) == AgentStatus::Online {
-                a.last_seen = Some(t);
+                // agents check in every 30-60 s, each at its own phase
+                let jitter_ms = (a.pk.unsigned_abs() * 7919 + 13) % 30_000;
+                a.last_seen = Some(t - Duration::milliseconds(jitter_ms as i64) - Duration::microseconds(a.pk % 997));
                 n += 1;
             }
         }
@@ -762,7 +806,8 @@ impl SimState {
         let id = d.next_client;
         d.next_client += 1;
         let t = now();
-        d.clients.insert(id, Client { id, name: name.to_string(), created_time: t, modified_time: t, alert_template: None });
+        d.clients
+            .insert(id, Client { id, name: name.to_string(), created_time: t, modified_time: t, alert_template: None });
         id
     }
 
@@ -963,6 +1008,12 @@ impl SimState {
     pub fn active_tokens(&self) -> usize {
         let t = now();
         self.auth().tokens.values().filter(|k| k.expiry > t).count()
+    }
+
+    /// Current expiry of a knox token (`None` if unknown). Each authenticated use pushes it
+    /// to now + 5 h; checkcreds tokens of non-TOTP users start at now + 180 s.
+    pub fn token_expiry(&self, token: &str) -> Option<OffsetDateTime> {
+        self.auth().tokens.get(token).map(|t| t.expiry)
     }
 
     /// Expire every knox token (the next use answers 401 "Invalid token.").

@@ -31,11 +31,7 @@ pub fn py_datetime(dt: OffsetDateTime) -> String {
         dt.minute(),
         dt.second()
     );
-    if dt.microsecond() == 0 {
-        format!("{base}+00:00")
-    } else {
-        format!("{base}.{:06}+00:00", dt.microsecond())
-    }
+    if dt.microsecond() == 0 { format!("{base}+00:00") } else { format!("{base}.{:06}+00:00", dt.microsecond()) }
 }
 
 /// Serialises as [`iso`].
@@ -79,15 +75,13 @@ pub fn unquote_plus(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             c => out.push(c),
         }
         i += 1;
@@ -121,11 +115,7 @@ pub fn quote_plus(s: &str) -> String {
 
 /// Python `urlencode(pairs, doseq=True)` for already-flattened pairs.
 pub fn urlencode(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    pairs.iter().map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v))).collect::<Vec<_>>().join("&")
 }
 
 /// `requests.utils.requote_uri`: percent-encode everything that is neither unreserved nor in

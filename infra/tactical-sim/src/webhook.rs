@@ -229,9 +229,12 @@ impl<'a> Resolver<'a> {
                         PyObj::None
                     }
                 }
-                "resolve" | "save" | "delete" | "handle_alert_failure" | "handle_alert_resolve" | "parse_script_args" => {
-                    PyObj::Callable
-                }
+                "resolve"
+                | "save"
+                | "delete"
+                | "handle_alert_failure"
+                | "handle_alert_resolve"
+                | "parse_script_args" => PyObj::Callable,
                 _ => return None,
             },
             PyObj::Agent(a) => match name {
@@ -315,7 +318,13 @@ impl<'a> Resolver<'a> {
     fn get_db_value(&self, expr: &str) -> PyObj<'a> {
         let mut props: Vec<&str> = expr.trim().split('.').collect();
         if props.first() == Some(&"global") && props.len() == 2 {
-            return self.d.globals.iter().find(|(k, _)| k == props[1]).map(|(_, v)| PyObj::Str(v.clone())).unwrap_or(PyObj::None);
+            return self
+                .d
+                .globals
+                .iter()
+                .find(|(k, _)| k == props[1])
+                .map(|(_, v)| PyObj::Str(v.clone()))
+                .unwrap_or(PyObj::None);
         }
         if props.first() == Some(&"alert") {
             props.remove(0);
@@ -429,7 +438,12 @@ impl SimState {
     /// Render the request Tactical would send for `action` and alert `alert_id`, without
     /// sending it. With `resolved = true` an unresolved alert is resolved first (now), as the
     /// resolved action only fires for resolved alerts.
-    pub fn prepare_webhook(&self, action: &UrlAction, alert_id: i64, resolved: bool) -> Result<PreparedWebhook, WebhookError> {
+    pub fn prepare_webhook(
+        &self,
+        action: &UrlAction,
+        alert_id: i64,
+        resolved: bool,
+    ) -> Result<PreparedWebhook, WebhookError> {
         if resolved {
             let already = self.alert(alert_id).ok_or(WebhookError::UnknownAlert(alert_id))?.resolved;
             if !already {
@@ -475,7 +489,12 @@ impl SimState {
     /// Render and send the webhook like Tactical (8 s timeout for post/put/patch, none for
     /// get/delete, no retry), then store the outcome on the alert (`action_*` for a failure
     /// action, `resolved_action_*` when `resolved`).
-    pub async fn fire_webhook(&self, action: &UrlAction, alert_id: i64, resolved: bool) -> Result<WebhookDelivery, WebhookError> {
+    pub async fn fire_webhook(
+        &self,
+        action: &UrlAction,
+        alert_id: i64,
+        resolved: bool,
+    ) -> Result<WebhookDelivery, WebhookError> {
         let prepared = self.prepare_webhook(action, alert_id, resolved)?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::limited(30))

@@ -10,7 +10,7 @@ use crate::ports::{PortError, RunProgress, StartOutcome, Store};
 use crate::tenant::TenantId;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
 
 /// Key builders. Partition keys always start with the tenant id, which cannot contain `#`.
@@ -136,6 +136,51 @@ impl Update {
     }
 }
 
+impl DynamoStore {
+    /// `None`: the transaction lost to a concurrent one whose lock is not readable yet.
+    async fn start_run_once(&self, run: &SyncRun, lock_secs: i64) -> Result<Option<StartOutcome>, PortError> {
+        let pk = keys::sync_runs(&run.tenant);
+        let now_epoch = now().unix_timestamp();
+        let mut lock = Self::key(pk.clone(), keys::sync_lock_sk(run.sync_type));
+        lock.insert("run_id".into(), s(run.run_id.clone()));
+        lock.insert(keys::TTL.into(), n(now_epoch + lock_secs));
+        lock.insert("tenant".into(), s(run.tenant.as_str()));
+        let mut item = to_item(run)?;
+        item.insert(keys::PK.into(), s(pk.clone()));
+        item.insert(keys::SK.into(), s(keys::sync_run_sk(run.sync_type, &run.run_id)));
+        item.insert("entity".into(), s("sync_run"));
+        // The lock is a single conditional put: one item, atomic everywhere (DynamoDB, and the
+        // local moto backend, whose transactions are not isolated under concurrency).
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(lock))
+            .condition_expression("attribute_not_exists(pk) OR #e < :now")
+            .expression_attribute_names("#e", keys::TTL)
+            .expression_attribute_values(":now", n(now_epoch))
+            .send()
+            .await;
+        if result.is_ok() {
+            self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(port_error)?;
+        }
+        match result {
+            Ok(_) => Ok(Some(StartOutcome::Started(Box::new(run.clone())))),
+            Err(e) => match port_error(e) {
+                PortError::ConditionFailed(_) | PortError::Throttled => {
+                    let holder = self
+                        .get(pk, keys::sync_lock_sk(run.sync_type))
+                        .await?
+                        .and_then(|i| i.get("run_id").and_then(|v| v.as_s().ok()).cloned())
+                        .filter(|h| !h.is_empty());
+                    Ok(holder.map(|run_id| StartOutcome::AlreadyRunning { run_id }))
+                }
+                other => Err(other),
+            },
+        }
+    }
+}
+
 #[async_trait]
 impl Store for DynamoStore {
     async fn get_integration(&self, tenant: &TenantId) -> Result<Option<RmmIntegration>, PortError> {
@@ -190,45 +235,21 @@ impl Store for DynamoStore {
         for (kind, sched) in &p.schedules {
             u.set(kind.attribute(), to_attr(&serde_json::to_value(sched).unwrap_or_default()));
         }
-        if !p.last_started.is_empty() {
-            u.set_if_not_exists("last_started", AttributeValue::M(HashMap::new()));
+        for (sync_type, at) in &p.last_started {
+            u.set(&format!("last_started_{sync_type}"), s(at.clone()));
         }
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(pk.clone(), sk.clone())))
-            .update_expression(u.expression())
-            .set_expression_attribute_names(Some(u.names.clone()))
-            .set_expression_attribute_values(Some(u.values.clone()))
-            .return_values(ReturnValue::AllNew);
-        if p.last_started.is_empty() {
-            let out = req.send().await.map_err(port_error)?;
-            return from_item(&out.attributes.unwrap_or_default());
-        }
-        // Nested map paths need the map to exist first: two updates.
-        req.clone().send().await.map_err(port_error)?;
-        let mut u2 = Update::default();
-        let mut exprs = Vec::new();
-        let mut names = HashMap::from([("#ls".to_owned(), "last_started".to_owned())]);
-        let mut values = HashMap::new();
-        for (i, (k, v)) in p.last_started.iter().enumerate() {
-            names.insert(format!("#k{i}"), k.clone());
-            values.insert(format!(":t{i}"), s(v.clone()));
-            exprs.push(format!("#ls.#k{i} = :t{i}"));
-        }
-        u2.names = names;
-        u2.values = values;
-        req = self
+        let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(pk, sk)))
-            .update_expression(format!("SET {}", exprs.join(", ")))
-            .set_expression_attribute_names(Some(u2.names))
-            .set_expression_attribute_values(Some(u2.values))
-            .return_values(ReturnValue::AllNew);
-        let out = req.send().await.map_err(port_error)?;
+            .update_expression(u.expression())
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(port_error)?;
         from_item(&out.attributes.unwrap_or_default())
     }
 
@@ -260,68 +281,28 @@ impl Store for DynamoStore {
     }
 
     async fn try_start_run(&self, run: &SyncRun, lock_secs: i64) -> Result<StartOutcome, PortError> {
-        let pk = keys::sync_runs(&run.tenant);
-        let now_epoch = now().unix_timestamp();
-        let mut lock = Self::key(pk.clone(), keys::sync_lock_sk(run.sync_type));
-        lock.insert("run_id".into(), s(run.run_id.clone()));
-        lock.insert(keys::TTL.into(), n(now_epoch + lock_secs));
-        lock.insert("tenant".into(), s(run.tenant.as_str()));
-        let mut item = to_item(run)?;
-        item.insert(keys::PK.into(), s(pk.clone()));
-        item.insert(keys::SK.into(), s(keys::sync_run_sk(run.sync_type, &run.run_id)));
-        item.insert("entity".into(), s("sync_run"));
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(lock))
-                            .condition_expression("attribute_not_exists(pk) OR #e < :now")
-                            .expression_attribute_names("#e", keys::TTL)
-                            .expression_attribute_values(":now", n(now_epoch))
-                            .build()
-                            .map_err(|e| PortError::Other(e.to_string()))?,
-                    )
-                    .build(),
-            )
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .condition_expression("attribute_not_exists(pk)")
-                            .build()
-                            .map_err(|e| PortError::Other(e.to_string()))?,
-                    )
-                    .build(),
-            )
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(StartOutcome::Started(run.clone())),
-            Err(e) => match port_error(e) {
-                PortError::ConditionFailed(_) => {
-                    let holder = self
-                        .get(pk, keys::sync_lock_sk(run.sync_type))
-                        .await?
-                        .and_then(|i| i.get("run_id").and_then(|v| v.as_s().ok()).cloned())
-                        .unwrap_or_default();
-                    Ok(StartOutcome::AlreadyRunning { run_id: holder })
-                }
-                other => Err(other),
-            },
+        // A transaction that conflicts with a concurrent one is cancelled before the winner's
+        // lock is visible: look again a few times before giving up.
+        for attempt in 0..6u32 {
+            match self.start_run_once(run, lock_secs).await? {
+                Some(outcome) => return Ok(outcome),
+                None => tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await,
+            }
         }
+        Err(PortError::Other("could not start or find the sync run after concurrent attempts".into()))
     }
 
     async fn get_run(&self, tenant: &TenantId, st: SyncType, run_id: &str) -> Result<Option<SyncRun>, PortError> {
         self.get(keys::sync_runs(tenant), keys::sync_run_sk(st, run_id)).await?.map(|i| from_item(&i)).transpose()
     }
 
-    async fn add_run_progress(&self, tenant: &TenantId, st: SyncType, run_id: &str, p: &RunProgress) -> Result<SyncRun, PortError> {
+    async fn add_run_progress(
+        &self,
+        tenant: &TenantId,
+        st: SyncType,
+        run_id: &str,
+        p: &RunProgress,
+    ) -> Result<Option<SyncRun>, PortError> {
         let mut u = Update::default();
         let c = &p.counts;
         for (attr, v) in [
@@ -342,13 +323,27 @@ impl Store for DynamoStore {
         let mut expr = u.expression();
         let mut values = u.values.clone();
         let mut names = u.names.clone();
+        let mut condition = "attribute_exists(pk)".to_owned();
         if !p.errors.is_empty() {
             // Keep the first few errors only: a run record must stay far below 400 KB.
-            let errs: Vec<AttributeValue> = p.errors.iter().take(5).map(|e| s(e.chars().take(300).collect::<String>())).collect();
+            let errs: Vec<AttributeValue> =
+                p.errors.iter().take(5).map(|e| s(e.chars().take(300).collect::<String>())).collect();
             names.insert("#errs".into(), "errors".into());
             values.insert(":errs".into(), AttributeValue::L(errs));
             values.insert(":empty".into(), AttributeValue::L(vec![]));
             expr = expr.replacen("SET ", "SET #errs = list_append(if_not_exists(#errs, :empty), :errs), ", 1);
+        }
+        if let Some(item) = &p.work_item {
+            names.insert("#done".into(), "done_items".into());
+            values.insert(":wi".into(), s(item.clone()));
+            values.insert(":wis".into(), AttributeValue::Ss(vec![item.clone()]));
+            expr.push_str(", #done :wis");
+            condition.push_str(" AND NOT contains(#done, :wi)");
+        }
+        if let Some(item) = &p.undo_item {
+            names.insert("#done".into(), "done_items".into());
+            values.insert(":undo".into(), AttributeValue::Ss(vec![item.clone()]));
+            expr.push_str(" DELETE #done :undo");
         }
         let out = self
             .client
@@ -356,17 +351,27 @@ impl Store for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(Self::key(keys::sync_runs(tenant), keys::sync_run_sk(st, run_id))))
             .update_expression(expr)
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
             .send()
-            .await
-            .map_err(port_error)?;
-        from_item(&out.attributes.unwrap_or_default())
+            .await;
+        match out.map_err(port_error) {
+            Ok(out) => Ok(Some(from_item(&out.attributes.unwrap_or_default())?)),
+            Err(PortError::ConditionFailed(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
-    async fn finish_run(&self, tenant: &TenantId, st: SyncType, run_id: &str, status: SyncRunStatus, message: Option<String>) -> Result<bool, PortError> {
+    async fn finish_run(
+        &self,
+        tenant: &TenantId,
+        st: SyncType,
+        run_id: &str,
+        status: SyncRunStatus,
+        message: Option<String>,
+    ) -> Result<bool, PortError> {
         let status_attr = to_attr(&serde_json::to_value(status).unwrap_or_default());
         let mut u = Update::default();
         u.set("status", status_attr);
@@ -412,7 +417,14 @@ impl Store for DynamoStore {
         Ok(finished)
     }
 
-    async fn record_seen(&self, tenant: &TenantId, st: SyncType, run_id: &str, part: &str, ids: &[String]) -> Result<(), PortError> {
+    async fn record_seen(
+        &self,
+        tenant: &TenantId,
+        st: SyncType,
+        run_id: &str,
+        part: &str,
+        ids: &[String],
+    ) -> Result<(), PortError> {
         // One item per work item (a page of at most 1000 ids, ~40 KB), kept for a week.
         let mut item = Self::key(keys::sync_runs(tenant), format!("seen#{}#{}#{}", st.as_str(), run_id, part));
         item.insert("tenant".into(), s(tenant.as_str()));

@@ -95,7 +95,11 @@ impl DynamoStore {
                 async move {
                     let mut pending: Vec<WriteRequest> = chunk
                         .into_iter()
-                        .map(|item| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("item set")).build())
+                        .map(|item| {
+                            WriteRequest::builder()
+                                .put_request(PutRequest::builder().set_item(Some(item)).build().expect("item set"))
+                                .build()
+                        })
                         .collect();
                     for round in 0..MAX_UNPROCESSED_ROUNDS {
                         let out = self
@@ -131,17 +135,32 @@ impl DynamoStore {
                         for it in [a, m] {
                             items.push(
                                 TransactWriteItem::builder()
-                                    .put(Put::builder().table_name(&table).set_item(Some(it)).build().map_err(|e| PortError::Other(e.to_string()))?)
+                                    .put(
+                                        Put::builder()
+                                            .table_name(&table)
+                                            .set_item(Some(it))
+                                            .build()
+                                            .map_err(|e| PortError::Other(e.to_string()))?,
+                                    )
                                     .build(),
                             );
                         }
                     }
                     let mut round = 0;
                     loop {
-                        match self.client().transact_write_items().set_transact_items(Some(items.clone())).send().await.map_err(port_error) {
+                        match self
+                            .client()
+                            .transact_write_items()
+                            .set_transact_items(Some(items.clone()))
+                            .send()
+                            .await
+                            .map_err(port_error)
+                        {
                             Ok(_) => return Ok(()),
                             // A transaction conflict (another worker on the same items) is retried.
-                            Err(PortError::ConditionFailed(_) | PortError::Throttled) if round < MAX_UNPROCESSED_ROUNDS => {
+                            Err(PortError::ConditionFailed(_) | PortError::Throttled)
+                                if round < MAX_UNPROCESSED_ROUNDS =>
+                            {
                                 backoff(round).await;
                                 round += 1;
                             }
@@ -160,8 +179,9 @@ impl DynamoStore {
 #[async_trait]
 impl InventoryStore for DynamoStore {
     async fn list_org_mappings(&self, tenant: &TenantId) -> Result<Vec<OrgMapping>, PortError> {
-        let mut v: Vec<OrgMapping> = self.query_all(keys::org_mappings(tenant)).await?.iter().map(from_item).collect::<Result<_, _>>()?;
-        v.sort_by(|a, b| a.external_organization_name.to_lowercase().cmp(&b.external_organization_name.to_lowercase()));
+        let mut v: Vec<OrgMapping> =
+            self.query_all(keys::org_mappings(tenant)).await?.iter().map(from_item).collect::<Result<_, _>>()?;
+        v.sort_by_key(|m| m.external_organization_name.to_lowercase());
         Ok(v)
     }
 
@@ -178,7 +198,12 @@ impl InventoryStore for DynamoStore {
         out.item.map(|i| from_item(&i)).transpose()
     }
 
-    async fn write_org_mapping(&self, tenant: &TenantId, org: &TacticalOrg, now: &str) -> Result<MappingWrite, PortError> {
+    async fn write_org_mapping(
+        &self,
+        tenant: &TenantId,
+        org: &TacticalOrg,
+        now: &str,
+    ) -> Result<MappingWrite, PortError> {
         let mut u = Update::default();
         u.set("tenant", s(tenant.as_str()));
         u.set("entity", s("rmm_organization_mapping"));
@@ -200,7 +225,7 @@ impl InventoryStore for DynamoStore {
             .update_expression(u.expression())
             .set_expression_attribute_names(Some(u.names))
             .set_expression_attribute_values(Some(u.values))
-            .return_values(ReturnValue::UpdatedOld)
+            .return_values(ReturnValue::AllOld)
             .send()
             .await
             .map_err(port_error)?;
@@ -225,7 +250,13 @@ impl InventoryStore for DynamoStore {
         }
     }
 
-    async fn patch_org_mapping(&self, tenant: &TenantId, id: &str, p: &MappingPatch, now: &str) -> Result<Option<OrgMapping>, PortError> {
+    async fn patch_org_mapping(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        p: &MappingPatch,
+        now: &str,
+    ) -> Result<Option<OrgMapping>, PortError> {
         let mut u = Update::default();
         u.set("updated_at", s(now));
         if let Some(v) = &p.client_id {
@@ -270,14 +301,22 @@ impl InventoryStore for DynamoStore {
                         let out = self
                             .client()
                             .batch_get_item()
-                            .request_items(&table, KeysAndAttributes::builder().set_keys(Some(keys_left)).consistent_read(true).build().map_err(|e| PortError::Other(e.to_string()))?)
+                            .request_items(
+                                &table,
+                                KeysAndAttributes::builder()
+                                    .set_keys(Some(keys_left))
+                                    .consistent_read(true)
+                                    .build()
+                                    .map_err(|e| PortError::Other(e.to_string()))?,
+                            )
                             .send()
                             .await
                             .map_err(port_error)?;
                         for item in out.responses.and_then(|mut r| r.remove(&table)).unwrap_or_default() {
                             found.push(from_item::<Asset>(&item)?);
                         }
-                        keys_left = out.unprocessed_keys.and_then(|mut u| u.remove(&table)).map(|k| k.keys).unwrap_or_default();
+                        keys_left =
+                            out.unprocessed_keys.and_then(|mut u| u.remove(&table)).map(|k| k.keys).unwrap_or_default();
                         if keys_left.is_empty() {
                             return Ok(found);
                         }
@@ -311,7 +350,11 @@ impl InventoryStore for DynamoStore {
         self.query_all(keys::assets(tenant)).await?.iter().map(from_item).collect()
     }
 
-    async fn get_external_mapping(&self, tenant: &TenantId, agent_id: &str) -> Result<Option<ExternalEntityMapping>, PortError> {
+    async fn get_external_mapping(
+        &self,
+        tenant: &TenantId,
+        agent_id: &str,
+    ) -> Result<Option<ExternalEntityMapping>, PortError> {
         let out = self
             .client()
             .get_item()

@@ -34,7 +34,9 @@ pub fn from_attr(a: &AttributeValue) -> Value {
         AttributeValue::L(l) => Value::Array(l.iter().map(from_attr).collect()),
         AttributeValue::M(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect::<Map<_, _>>()),
         AttributeValue::Ss(s) => Value::Array(s.iter().cloned().map(Value::String).collect()),
-        AttributeValue::Ns(ns) => Value::Array(ns.iter().filter_map(|n| n.parse::<f64>().ok()).filter_map(Number::from_f64).map(Value::Number).collect()),
+        AttributeValue::Ns(ns) => Value::Array(
+            ns.iter().filter_map(|n| n.parse::<f64>().ok()).filter_map(Number::from_f64).map(Value::Number).collect(),
+        ),
         _ => Value::Null,
     }
 }

@@ -27,7 +27,10 @@ where
 {
     let code = err.code().unwrap_or("").to_owned();
     match code.as_str() {
-        "ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded" | "TooManyRequestsException" => PortError::Throttled,
+        "ThrottlingException"
+        | "ProvisionedThroughputExceededException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException" => PortError::Throttled,
         "ConditionalCheckFailedException" | "TransactionCanceledException" => {
             PortError::ConditionFailed(err.message().unwrap_or("condition failed").to_owned())
         }

@@ -47,7 +47,11 @@ impl MessageQueue for SqsQueue {
             }
             let out = req.send().await.map_err(port_error)?;
             if !out.failed.is_empty() {
-                return Err(PortError::Other(format!("{} of {} messages were not accepted by SQS", out.failed.len(), chunk.len())));
+                return Err(PortError::Other(format!(
+                    "{} of {} messages were not accepted by SQS",
+                    out.failed.len(),
+                    chunk.len()
+                )));
             }
         }
         Ok(())

@@ -205,7 +205,12 @@ mod tests {
     fn maps_an_agent_onto_an_asset() {
         let t = TenantId::parse("t1").unwrap();
         let now = datetime!(2026-11-29 12:00 UTC);
-        let a = asset_from_agent(&t, &agent(), &OrgContext { tactical_client_id: 5, psa_client_id: Some("psa-1"), site_name: Some("HQ") }, now);
+        let a = asset_from_agent(
+            &t,
+            &agent(),
+            &OrgContext { tactical_client_id: 5, psa_client_id: Some("psa-1"), site_name: Some("HQ") },
+            now,
+        );
         assert_eq!(a.asset_type, "server");
         assert_eq!(a.agent_status, AgentStatus::Offline);
         assert_eq!(a.vitals.current_user, None, "\"None\" means nobody");

@@ -227,13 +227,21 @@ impl ConnectionService<'_> {
             }
         });
         if mode == Some(AuthMode::ApiKey) && (body.username.is_some() || body.password.is_some()) {
-            return Err(ApiError::validation("auth_mode", "username and password are for auth_mode knox; this connection uses api_key"));
+            return Err(ApiError::validation(
+                "auth_mode",
+                "username and password are for auth_mode knox; this connection uses api_key",
+            ));
         }
         if mode == Some(AuthMode::Knox) && body.api_key.is_some() {
-            return Err(ApiError::validation("auth_mode", "api_key is for auth_mode api_key; this connection uses knox"));
+            return Err(ApiError::validation(
+                "auth_mode",
+                "api_key is for auth_mode api_key; this connection uses knox",
+            ));
         }
         match mode {
-            Some(AuthMode::ApiKey) if body.api_key.is_none() && self.secrets.get(tenant, SecretName::ApiKey).await?.is_none() => {
+            Some(AuthMode::ApiKey)
+                if body.api_key.is_none() && self.secrets.get(tenant, SecretName::ApiKey).await?.is_none() =>
+            {
                 return Err(ApiError::validation("api_key", "api_key is required for auth_mode api_key"));
             }
             Some(AuthMode::Knox) => {
@@ -246,13 +254,15 @@ impl ConnectionService<'_> {
             }
             _ => {}
         }
-        if body.auth_mode.is_some() && body.auth_mode != current.as_ref().and_then(|c| c.auth_mode) || (current.is_none() && mode.is_some()) {
+        if mode.is_some() && mode != current.as_ref().and_then(|c| c.auth_mode) {
             patch.auth_mode = mode;
         }
 
         // Secrets first: if a later write fails, the old settings still point at valid secrets.
         if let Some(k) = &body.api_key {
-            self.secrets.put(tenant, SecretName::ApiKey, &SecretString::from(k.expose_secret().trim().to_owned())).await?;
+            self.secrets
+                .put(tenant, SecretName::ApiKey, &SecretString::from(k.expose_secret().trim().to_owned()))
+                .await?;
         }
         if let Some(u) = &body.username {
             self.secrets.put(tenant, SecretName::Username, &SecretString::from(u.trim().to_owned())).await?;
@@ -289,13 +299,22 @@ impl ConnectionService<'_> {
             ApiError::new(ErrorCode::IntegrationNotConfigured, "no instance URL saved for Tactical RMM")
         })?;
         let creds = match integ.auth_mode {
-            Some(AuthMode::ApiKey) => Credentials::ApiKey(self.secrets.get(tenant, SecretName::ApiKey).await?.ok_or_else(|| {
-                ApiError::new(ErrorCode::IntegrationNotConfigured, "no API key saved for Tactical RMM")
-            })?),
-            Some(AuthMode::Knox) => Credentials::KnoxToken(self.secrets.get(tenant, SecretName::KnoxToken).await?.ok_or_else(|| {
-                ApiError::new(ErrorCode::TacticalTotpRequired, "no Knox token yet: test the connection (with the TOTP code if the account has one)")
-            })?),
-            None => return Err(ApiError::new(ErrorCode::IntegrationNotConfigured, "no auth mode saved for Tactical RMM")),
+            Some(AuthMode::ApiKey) => {
+                Credentials::ApiKey(self.secrets.get(tenant, SecretName::ApiKey).await?.ok_or_else(|| {
+                    ApiError::new(ErrorCode::IntegrationNotConfigured, "no API key saved for Tactical RMM")
+                })?)
+            }
+            Some(AuthMode::Knox) => {
+                Credentials::KnoxToken(self.secrets.get(tenant, SecretName::KnoxToken).await?.ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::TacticalTotpRequired,
+                        "no Knox token yet: test the connection (with the TOTP code if the account has one)",
+                    )
+                })?)
+            }
+            None => {
+                return Err(ApiError::new(ErrorCode::IntegrationNotConfigured, "no auth mode saved for Tactical RMM"));
+            }
         };
         Ok(TacticalHttp::new(self.http.clone(), url, creds))
     }
@@ -306,12 +325,13 @@ impl ConnectionService<'_> {
         let integ = self.store.get_integration(tenant).await?.ok_or_else(|| {
             ApiError::new(ErrorCode::IntegrationNotConfigured, "save the instance URL and credentials before testing")
         })?;
-        let url = integ.instance_url.clone().ok_or_else(|| ApiError::validation("instance_url", "no instance URL saved"))?;
+        let url =
+            integ.instance_url.clone().ok_or_else(|| ApiError::validation("instance_url", "no instance URL saved"))?;
         let mode = integ.auth_mode.ok_or_else(|| ApiError::validation("auth_mode", "no auth mode saved"))?;
-        if let Some(code) = &req.totp_code {
-            if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ApiError::validation("totp_code", "the TOTP code is six digits"));
-            }
+        if let Some(code) = &req.totp_code
+            && (code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(ApiError::validation("totp_code", "the TOTP code is six digits"));
         }
         let fail = |e: TacticalError| TestResult {
             success: false,
@@ -349,7 +369,11 @@ impl ConnectionService<'_> {
                                 return Ok(TestResult {
                                     success: false,
                                     totp_required: true,
-                                    error: Some(ApiError::field(ErrorCode::TacticalAuthFailed, "totp_code", "Tactical rejected the TOTP code (or the password); enter the current code")),
+                                    error: Some(ApiError::field(
+                                        ErrorCode::TacticalAuthFailed,
+                                        "totp_code",
+                                        "Tactical rejected the TOTP code (or the password); enter the current code",
+                                    )),
                                     clients: None,
                                     agents: None,
                                 });
@@ -386,14 +410,23 @@ impl ConnectionService<'_> {
                 },
             )
             .await?;
-        Ok(TestResult { success: true, error: None, totp_required: false, clients: Some(clients.len()), agents: Some(agents) })
+        Ok(TestResult {
+            success: true,
+            error: None,
+            totp_required: false,
+            clients: Some(clients.len()),
+            agents: Some(agents),
+        })
     }
 
     /// Clears every stored secret and marks the integration inactive. Mappings, assets and
     /// alerts stay, so reconnecting does not start over.
     pub async fn disconnect(&self, tenant: &TenantId) -> Result<RmmIntegration, ApiError> {
         if self.store.get_integration(tenant).await?.is_none() {
-            return Err(ApiError::new(ErrorCode::IntegrationNotConfigured, "there is no Tactical RMM connection to disconnect"));
+            return Err(ApiError::new(
+                ErrorCode::IntegrationNotConfigured,
+                "there is no Tactical RMM connection to disconnect",
+            ));
         }
         for name in SecretName::ALL {
             self.secrets.delete(tenant, name).await?;
@@ -430,9 +463,14 @@ mod tests {
 
     #[test]
     fn schedules_are_validated_per_kind() {
-        let e = crate::http::parse_json::<SaveSettings>(br#"{"schedules":{"alert_polling":{"enabled":true,"interval_minutes":"x"}}}"#).unwrap_err();
+        let e = crate::http::parse_json::<SaveSettings>(
+            br#"{"schedules":{"alert_polling":{"enabled":true,"interval_minutes":"x"}}}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("schedules.alert_polling.interval_minutes"));
-        assert!(validate_schedule(ScheduleKind::AlertPolling, &Schedule { enabled: true, interval_minutes: 4 }).is_err());
+        assert!(
+            validate_schedule(ScheduleKind::AlertPolling, &Schedule { enabled: true, interval_minutes: 4 }).is_err()
+        );
         assert!(validate_schedule(ScheduleKind::DeviceSync, &Schedule { enabled: true, interval_minutes: 60 }).is_ok());
     }
 }

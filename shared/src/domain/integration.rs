@@ -105,9 +105,15 @@ pub struct RmmIntegration {
     pub client_sync: Option<Schedule>,
     #[serde(default)]
     pub software_sync: Option<Schedule>,
-    /// Last-started time per sync type (`clients`, `devices`, ...), for the scheduler.
+    /// When each sync type last started (for the scheduler).
     #[serde(default)]
-    pub last_started: std::collections::BTreeMap<String, String>,
+    pub last_started_clients: Option<String>,
+    #[serde(default)]
+    pub last_started_devices: Option<String>,
+    #[serde(default)]
+    pub last_started_alerts: Option<String>,
+    #[serde(default)]
+    pub last_started_software: Option<String>,
 }
 
 fn provider() -> String {
@@ -125,14 +131,30 @@ impl RmmIntegration {
         s.unwrap_or_else(|| kind.default_schedule())
     }
 
+    pub fn last_started(&self, st: crate::messages::SyncType) -> Option<&str> {
+        use crate::messages::SyncType;
+        match st {
+            SyncType::Clients => self.last_started_clients.as_deref(),
+            SyncType::Devices => self.last_started_devices.as_deref(),
+            SyncType::Alerts => self.last_started_alerts.as_deref(),
+            SyncType::Software => self.last_started_software.as_deref(),
+        }
+    }
+
     /// Ready to do work: configured and active (pitfall 24).
     pub fn ensure_active(&self) -> Result<(), crate::ApiError> {
         use crate::{ApiError, ErrorCode};
         if self.instance_url.is_none() || self.auth_mode.is_none() {
-            return Err(ApiError::new(ErrorCode::IntegrationNotConfigured, "Tactical RMM is not configured for this tenant; save the instance URL and credentials first"));
+            return Err(ApiError::new(
+                ErrorCode::IntegrationNotConfigured,
+                "Tactical RMM is not configured for this tenant; save the instance URL and credentials first",
+            ));
         }
         if !self.is_active {
-            return Err(ApiError::new(ErrorCode::IntegrationInactive, "the Tactical RMM integration is disconnected or inactive; test the connection to activate it"));
+            return Err(ApiError::new(
+                ErrorCode::IntegrationInactive,
+                "the Tactical RMM integration is disconnected or inactive; test the connection to activate it",
+            ));
         }
         Ok(())
     }

@@ -74,8 +74,11 @@ pub struct TacticalOrg {
 
 impl From<&Client> for TacticalOrg {
     fn from(c: &Client) -> Self {
-        let mut sites: Vec<MappedSite> =
-            c.sites.iter().map(|s| MappedSite { id: s.id, name: s.name.clone(), agent_count: s.agent_count.unwrap_or(0) }).collect();
+        let mut sites: Vec<MappedSite> = c
+            .sites
+            .iter()
+            .map(|s| MappedSite { id: s.id, name: s.name.clone(), agent_count: s.agent_count.unwrap_or(0) })
+            .collect();
         sites.sort_by_key(|s| s.id);
         Self {
             external_organization_id: c.id.to_string(),
@@ -119,7 +122,10 @@ fn check_id(field: &str, v: &Option<String>) -> Result<(), ApiError> {
     if let Some(s) = v {
         let ok = !s.trim().is_empty() && s.len() <= 128 && s.chars().all(|c| !c.is_control());
         if !ok {
-            return Err(ApiError::validation(field, format!("{field} must be 1-128 printable characters, or null to clear it")));
+            return Err(ApiError::validation(
+                field,
+                format!("{field} must be 1-128 printable characters, or null to clear it"),
+            ));
         }
     }
     Ok(())
@@ -128,7 +134,10 @@ fn check_id(field: &str, v: &Option<String>) -> Result<(), ApiError> {
 impl MappingPatch {
     pub fn validate(&self) -> Result<(), ApiError> {
         if self.client_id.is_none() && self.auto_sync_assets.is_none() && self.default_contact_id.is_none() {
-            return Err(ApiError::validation("body", "name at least one of client_id, auto_sync_assets, default_contact_id"));
+            return Err(ApiError::validation(
+                "body",
+                "name at least one of client_id, auto_sync_assets, default_contact_id",
+            ));
         }
         if let Some(v) = &self.client_id {
             check_id("client_id", v)?;

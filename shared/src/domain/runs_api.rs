@@ -10,7 +10,13 @@ use serde_json::Value;
 
 /// `POST /sync` (update), `GET /runs/latest` and `GET /runs/{run_id}` (read). `None` when the
 /// path is not one of these.
-pub async fn route(deps: &Deps, caller: &Caller, st: SyncType, method: &Method, path: &str) -> Option<Result<(u16, Value), ApiError>> {
+pub async fn route(
+    deps: &Deps,
+    caller: &Caller,
+    st: SyncType,
+    method: &Method,
+    path: &str,
+) -> Option<Result<(u16, Value), ApiError>> {
     let r = match (method, path) {
         (&Method::POST, "/sync") => async {
             caller.require(perms::SETTINGS_UPDATE)?;

@@ -27,7 +27,12 @@ impl AgentStatus {
 
 /// Exactly Tactical's comparisons, including its boundary behaviour (a `last_seen` equal to the
 /// overdue cut-off counts as online, as in Tactical).
-pub fn agent_status(last_seen: Option<OffsetDateTime>, offline_minutes: Option<i64>, overdue_minutes: Option<i64>, now: OffsetDateTime) -> AgentStatus {
+pub fn agent_status(
+    last_seen: Option<OffsetDateTime>,
+    offline_minutes: Option<i64>,
+    overdue_minutes: Option<i64>,
+    now: OffsetDateTime,
+) -> AgentStatus {
     let Some(seen) = last_seen else { return AgentStatus::Offline };
     let offline_cut = now - Duration::minutes(offline_minutes.unwrap_or(DEFAULT_OFFLINE_MINUTES));
     let overdue_cut = now - Duration::minutes(overdue_minutes.unwrap_or(DEFAULT_OVERDUE_MINUTES));

@@ -34,7 +34,12 @@ pub struct Started {
 }
 
 fn connection(deps: &Deps) -> ConnectionService<'_> {
-    ConnectionService { store: deps.store.as_ref(), secrets: deps.secrets.as_ref(), http: &deps.http, allowlist: &deps.config.tactical_host_allowlist }
+    ConnectionService {
+        store: deps.store.as_ref(),
+        secrets: deps.secrets.as_ref(),
+        http: &deps.http,
+        allowlist: &deps.config.tactical_host_allowlist,
+    }
 }
 
 /// Records a run and queues its first message. Refused when the integration is inactive.
@@ -61,11 +66,25 @@ pub async fn start(deps: &Deps, tenant: &TenantId, sync_type: SyncType, trigger:
         StartOutcome::Started(run) => {
             let msg = SyncMessage::StartRun { tenant: tenant.clone(), run_id: run.run_id.clone(), sync_type, trigger };
             if let Err(e) = deps.queue.send(sync_type.queue(), &[msg]).await {
-                deps.store.finish_run(tenant, sync_type, &run.run_id, SyncRunStatus::Failed, Some("could not queue the run".into())).await?;
+                deps.store
+                    .finish_run(
+                        tenant,
+                        sync_type,
+                        &run.run_id,
+                        SyncRunStatus::Failed,
+                        Some("could not queue the run".into()),
+                    )
+                    .await?;
                 return Err(e.into());
             }
             deps.store
-                .patch_integration(tenant, &IntegrationPatch { last_started: vec![(sync_type.as_str().into(), run.started_at.clone())], ..Default::default() })
+                .patch_integration(
+                    tenant,
+                    &IntegrationPatch {
+                        last_started: vec![(sync_type.as_str().into(), run.started_at.clone())],
+                        ..Default::default()
+                    },
+                )
                 .await?;
             Ok(Started { run_id: run.run_id, started: true, sync_type })
         }
@@ -95,14 +114,24 @@ async fn fail_run(deps: &Deps, tenant: &TenantId, st: SyncType, run_id: &str, ms
     let _ = deps.store.finish_run(tenant, st, run_id, SyncRunStatus::Failed, Some(msg.to_owned())).await;
     let _ = deps
         .store
-        .patch_integration(tenant, &IntegrationPatch { sync_status: Some("failed".into()), sync_error: Some(Some(msg.to_owned())), ..Default::default() })
+        .patch_integration(
+            tenant,
+            &IntegrationPatch {
+                sync_status: Some("failed".into()),
+                sync_error: Some(Some(msg.to_owned())),
+                ..Default::default()
+            },
+        )
         .await;
 }
 
 /// A Knox token Tactical refuses needs a person (TOTP): flag it for the settings page.
 async fn note_auth_failure(deps: &Deps, tenant: &TenantId, e: &TacticalError) {
     if matches!(e, TacticalError::Unauthorized { .. }) {
-        let _ = deps.store.patch_integration(tenant, &IntegrationPatch { reauth_required: Some(true), ..Default::default() }).await;
+        let _ = deps
+            .store
+            .patch_integration(tenant, &IntegrationPatch { reauth_required: Some(true), ..Default::default() })
+            .await;
     }
 }
 
@@ -122,11 +151,12 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
             let result = match sync_type {
                 SyncType::Clients => run_clients(deps, &tenant, &integ, &run_id).await,
                 SyncType::Devices => fan_out_devices(deps, &tenant, &run_id).await,
-                SyncType::Alerts | SyncType::Software => {
-                    Err(TacticalErrorOrApi::Api(ApiError::new(ErrorCode::Internal, format!("{} sync is not available yet", sync_type.as_str()))))
-                }
+                SyncType::Alerts | SyncType::Software => Err(TacticalErrorOrApi::Api(ApiError::new(
+                    ErrorCode::Internal,
+                    format!("{} sync is not available yet", sync_type.as_str()),
+                ))),
             };
-            finish_work_item(deps, &tenant, sync_type, &run_id, result, last_attempt).await
+            finish_work_item(deps, &tenant, sync_type, &run_id, "start", result, last_attempt).await
         }
         SyncMessage::DevicePage { tenant, run_id, client_id, page, page_size } => {
             let integ = match active_integration(deps, &tenant).await {
@@ -138,7 +168,8 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                 }
             };
             let result = device_page(deps, &tenant, &integ, &run_id, client_id, page, page_size).await;
-            finish_work_item(deps, &tenant, SyncType::Devices, &run_id, result, last_attempt).await
+            let item = format!("page#{client_id}#{page}");
+            finish_work_item(deps, &tenant, SyncType::Devices, &run_id, &item, result, last_attempt).await
         }
         SyncMessage::AlertFollowUp { tenant, .. } => {
             tracing::warn!(tenant = %tenant, "alert follow-ups are not available yet; message dropped");
@@ -193,11 +224,12 @@ async fn finish_work_item(
     tenant: &TenantId,
     st: SyncType,
     run_id: &str,
+    work_item: &str,
     result: Result<RunProgress, TacticalErrorOrApi>,
     last_attempt: bool,
 ) -> Outcome {
     let progress = match result {
-        Ok(p) => p,
+        Ok(p) => RunProgress { work_item: Some(work_item.to_owned()), ..p },
         Err(e) if e.transient() && !last_attempt => {
             tracing::warn!(tenant = %tenant, run_id, error = %e.message(), "work item failed; SQS will retry");
             return Outcome::Retry(e.message());
@@ -207,11 +239,19 @@ async fn finish_work_item(
                 note_auth_failure(deps, tenant, t).await;
             }
             tracing::error!(tenant = %tenant, run_id, error = %e.message(), "work item failed for good");
-            RunProgress { counts: SyncCounts { items_failed: 1, ..Default::default() }, pending_delta: -1, errors: vec![e.message()] }
+            RunProgress {
+                counts: SyncCounts { items_failed: 1, ..Default::default() },
+                pending_delta: -1,
+                errors: vec![e.message()],
+                work_item: Some(work_item.to_owned()),
+                undo_item: None,
+            }
         }
     };
     let run = match deps.store.add_run_progress(tenant, st, run_id, &progress).await {
-        Ok(r) => r,
+        Ok(Some(r)) => r,
+        // A duplicate delivery of a work item already counted: nothing more to do.
+        Ok(None) => return Outcome::Done,
         Err(e) => return Outcome::Retry(format!("recording progress: {e}")),
     };
     if run.pending > 0 || run.status.is_finished() {
@@ -240,7 +280,11 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
             message = Some(format!("{flagged} assets flagged missing from Tactical"));
         }
     }
-    if run.sync_type == SyncType::Devices && status == SyncRunStatus::Succeeded && c.items_processed == 0 && message.is_none() {
+    if run.sync_type == SyncType::Devices
+        && status == SyncRunStatus::Succeeded
+        && c.items_processed == 0
+        && message.is_none()
+    {
         message = Some("no organization has a PSA client with auto-sync on: map organizations first".into());
     }
     if status != SyncRunStatus::Succeeded {
@@ -263,17 +307,31 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
     Ok(())
 }
 
-async fn client_for(deps: &Deps, tenant: &TenantId, integ: &RmmIntegration) -> Result<TacticalHttp, TacticalErrorOrApi> {
+async fn client_for(
+    deps: &Deps,
+    tenant: &TenantId,
+    integ: &RmmIntegration,
+) -> Result<TacticalHttp, TacticalErrorOrApi> {
     Ok(connection(deps).client(tenant, integ).await?)
 }
 
 /// Sync Clients: one organization mapping per Tactical client; person-set fields untouched; a
 /// client gone from Tactical is flagged, not deleted.
-async fn run_clients(deps: &Deps, tenant: &TenantId, integ: &RmmIntegration, _run_id: &str) -> Result<RunProgress, TacticalErrorOrApi> {
+async fn run_clients(
+    deps: &Deps,
+    tenant: &TenantId,
+    integ: &RmmIntegration,
+    _run_id: &str,
+) -> Result<RunProgress, TacticalErrorOrApi> {
     let api = client_for(deps, tenant, integ).await?;
     let clients = api.clients().await?;
-    let existing: HashMap<String, OrgMapping> =
-        deps.store.list_org_mappings(tenant).await?.into_iter().map(|m| (m.external_organization_id.clone(), m)).collect();
+    let existing: HashMap<String, OrgMapping> = deps
+        .store
+        .list_org_mappings(tenant)
+        .await?
+        .into_iter()
+        .map(|m| (m.external_organization_id.clone(), m))
+        .collect();
     let now = now_rfc3339();
     let mut counts = SyncCounts::default();
     let mut seen = HashSet::new();
@@ -295,22 +353,54 @@ async fn run_clients(deps: &Deps, tenant: &TenantId, integ: &RmmIntegration, _ru
             counts.items_deleted += 1;
         }
     }
-    Ok(RunProgress { counts, pending_delta: -1, errors: vec![] })
+    Ok(RunProgress { counts, pending_delta: -1, ..Default::default() })
+}
+
+/// Adds `n` pending work items once per `key` and queues them; rolls back if queueing fails.
+/// Returns false when this fan-out already happened (a retried message).
+async fn fan_out(
+    deps: &Deps,
+    tenant: &TenantId,
+    st: SyncType,
+    run_id: &str,
+    key: &str,
+    msgs: Vec<SyncMessage>,
+) -> Result<bool, TacticalErrorOrApi> {
+    let n = msgs.len() as i64;
+    let claim = RunProgress { pending_delta: n, work_item: Some(key.to_owned()), ..Default::default() };
+    if deps.store.add_run_progress(tenant, st, run_id, &claim).await?.is_none() {
+        return Ok(false);
+    }
+    if let Err(e) = deps.queue.send(st.queue(), &msgs).await {
+        let undo = RunProgress { pending_delta: -n, undo_item: Some(key.to_owned()), ..Default::default() };
+        deps.store.add_run_progress(tenant, st, run_id, &undo).await?;
+        return Err(e.into());
+    }
+    Ok(true)
 }
 
 /// Sync Devices, step 1: one page-1 message per organization that syncs devices.
 async fn fan_out_devices(deps: &Deps, tenant: &TenantId, run_id: &str) -> Result<RunProgress, TacticalErrorOrApi> {
-    let orgs: Vec<i64> = deps.store.list_org_mappings(tenant).await?.iter().filter(|m| m.syncs_devices()).filter_map(OrgMapping::tactical_client_id).collect();
+    let orgs: Vec<i64> = deps
+        .store
+        .list_org_mappings(tenant)
+        .await?
+        .iter()
+        .filter(|m| m.syncs_devices())
+        .filter_map(OrgMapping::tactical_client_id)
+        .collect();
     let msgs: Vec<SyncMessage> = orgs
         .iter()
-        .map(|c| SyncMessage::DevicePage { tenant: tenant.clone(), run_id: run_id.to_owned(), client_id: *c, page: 1, page_size: DEVICE_PAGE_SIZE })
+        .map(|c| SyncMessage::DevicePage {
+            tenant: tenant.clone(),
+            run_id: run_id.to_owned(),
+            client_id: *c,
+            page: 1,
+            page_size: DEVICE_PAGE_SIZE,
+        })
         .collect();
-    // Count the new work items before sending them, so the run cannot finish in between.
-    deps.store.add_run_progress(tenant, SyncType::Devices, run_id, &RunProgress { pending_delta: msgs.len() as i64, ..Default::default() }).await?;
-    if let Err(e) = deps.queue.send(SyncType::Devices.queue(), &msgs).await {
-        deps.store.add_run_progress(tenant, SyncType::Devices, run_id, &RunProgress { pending_delta: -(msgs.len() as i64), ..Default::default() }).await?;
-        return Err(e.into());
-    }
+    // Counted before they are sent, so the run cannot finish in between.
+    fan_out(deps, tenant, SyncType::Devices, run_id, "fanout", msgs).await?;
     Ok(RunProgress { pending_delta: -1, ..Default::default() })
 }
 
@@ -331,7 +421,9 @@ async fn device_page(
         return Ok(RunProgress { pending_delta: -1, ..Default::default() });
     };
     let api = client_for(deps, tenant, integ).await?;
-    let result = api.beta_agents_page(&BetaAgentQuery { client_id: Some(client_id), page, page_size, ..Default::default() }).await;
+    let result = api
+        .beta_agents_page(&BetaAgentQuery { client_id: Some(client_id), page, page_size, ..Default::default() })
+        .await;
     let page_data = match result {
         Ok(p) => p,
         // A client with no agents answers page 1 with "Invalid page." (404).
@@ -341,30 +433,35 @@ async fn device_page(
         }
         Err(e) => return Err(e.into()),
     };
-    let pending_delta = -1;
     if page == 1 {
         let pages = page_data.count.div_ceil(u64::from(page_size.max(1))) as u32;
         if pages > 1 {
             let msgs: Vec<SyncMessage> = (2..=pages)
-                .map(|p| SyncMessage::DevicePage { tenant: tenant.clone(), run_id: run_id.to_owned(), client_id, page: p, page_size })
+                .map(|p| SyncMessage::DevicePage {
+                    tenant: tenant.clone(),
+                    run_id: run_id.to_owned(),
+                    client_id,
+                    page: p,
+                    page_size,
+                })
                 .collect();
-            let n = msgs.len() as i64;
-            deps.store.add_run_progress(tenant, SyncType::Devices, run_id, &RunProgress { pending_delta: n, ..Default::default() }).await?;
-            if let Err(e) = deps.queue.send(SyncType::Devices.queue(), &msgs).await {
-                deps.store.add_run_progress(tenant, SyncType::Devices, run_id, &RunProgress { pending_delta: -n, ..Default::default() }).await?;
-                return Err(e.into());
-            }
+            fan_out(deps, tenant, SyncType::Devices, run_id, &format!("fanout#{client_id}"), msgs).await?;
         }
     }
     let now_t = now();
     let now_s = now_rfc3339();
     let mut assets = Vec::with_capacity(page_data.results.len());
     for agent in &page_data.results {
-        let org = OrgContext { tactical_client_id: client_id, psa_client_id: mapping.client_id.as_deref(), site_name: mapping.site_name(agent.site) };
+        let org = OrgContext {
+            tactical_client_id: client_id,
+            psa_client_id: mapping.client_id.as_deref(),
+            site_name: mapping.site_name(agent.site),
+        };
         assets.push(asset_from_agent(tenant, agent, &org, now_t));
     }
     let ids: Vec<String> = assets.iter().map(|a| a.asset_id.clone()).collect();
-    let existing: HashMap<String, super::asset::Asset> = deps.store.get_assets(tenant, &ids).await?.into_iter().map(|a| (a.asset_id.clone(), a)).collect();
+    let existing: HashMap<String, super::asset::Asset> =
+        deps.store.get_assets(tenant, &ids).await?.into_iter().map(|a| (a.asset_id.clone(), a)).collect();
     let mut counts = SyncCounts::default();
     let mut writes = Vec::new();
     for mut a in assets {
@@ -375,16 +472,19 @@ async fn device_page(
             super::status::AgentStatus::Overdue => counts.status_overdue += 1,
         }
         let old = existing.get(&a.asset_id);
-        if let Some(o) = old {
-            if o.sync_hash == a.sync_hash && o.missing_since.is_none() {
-                counts.items_unchanged += 1;
-                continue;
-            }
+        if let Some(o) = old
+            && o.sync_hash == a.sync_hash
+            && o.missing_since.is_none()
+        {
+            counts.items_unchanged += 1;
+            continue;
         }
         a.created_at = old.and_then(|o| o.created_at.clone()).or_else(|| Some(now_s.clone()));
         a.last_rmm_sync_at = Some(now_s.clone());
         a.last_sync_run = Some(run_id.to_owned());
-        let needs_mapping = old.is_none_or(|o| o.rmm_organization_id != a.rmm_organization_id || o.site_id != a.site_id || o.location != a.location);
+        let needs_mapping = old.is_none_or(|o| {
+            o.rmm_organization_id != a.rmm_organization_id || o.site_id != a.site_id || o.location != a.location
+        });
         if old.is_some() {
             counts.items_updated += 1;
         } else {
@@ -395,21 +495,30 @@ async fn device_page(
     }
     deps.store.write_assets(tenant, &writes).await?;
     deps.store.record_seen(tenant, SyncType::Devices, run_id, &format!("{client_id}-{page}"), &ids).await?;
-    Ok(RunProgress { counts, pending_delta, errors: vec![] })
+    Ok(RunProgress { counts, pending_delta: -1, ..Default::default() })
 }
 
 /// After a complete device run: assets of synced organizations that no page saw are flagged
 /// `missing_since` (kept, never deleted; cleared when the agent comes back).
 async fn flag_missing_assets(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<usize, TacticalErrorOrApi> {
-    let covered: HashSet<String> =
-        deps.store.list_org_mappings(tenant).await?.into_iter().filter(|m| m.syncs_devices()).map(|m| m.external_organization_id).collect();
-    let seen: HashSet<String> = deps.store.seen_in_run(tenant, SyncType::Devices, &run.run_id).await?.into_iter().collect();
+    let covered: HashSet<String> = deps
+        .store
+        .list_org_mappings(tenant)
+        .await?
+        .into_iter()
+        .filter(|m| m.syncs_devices())
+        .map(|m| m.external_organization_id)
+        .collect();
+    let seen: HashSet<String> =
+        deps.store.seen_in_run(tenant, SyncType::Devices, &run.run_id).await?.into_iter().collect();
     let missing: Vec<String> = deps
         .store
         .list_assets(tenant)
         .await?
         .into_iter()
-        .filter(|a| a.missing_since.is_none() && covered.contains(&a.rmm_organization_id) && !seen.contains(&a.asset_id))
+        .filter(|a| {
+            a.missing_since.is_none() && covered.contains(&a.rmm_organization_id) && !seen.contains(&a.asset_id)
+        })
         .map(|a| a.asset_id)
         .collect();
     if !missing.is_empty() {

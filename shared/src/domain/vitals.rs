@@ -61,7 +61,11 @@ pub fn from_wmi(wmi: Option<&Value>) -> (Vec<String>, Option<String>, Option<Str
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).filter_map(lan_ip).collect())
             .unwrap_or_default();
-        return (ips, clean(w.get("serialnumber").and_then(Value::as_str)), clean(w.get("make_model").and_then(Value::as_str)));
+        return (
+            ips,
+            clean(w.get("serialnumber").and_then(Value::as_str)),
+            clean(w.get("make_model").and_then(Value::as_str)),
+        );
     }
     let mut ips = Vec::new();
     if let Some(sections) = w.get("network_config").and_then(Value::as_array) {

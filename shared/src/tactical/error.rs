@@ -5,15 +5,21 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TacticalError {
-    #[error("the instance URL answers with the Tactical dashboard (HTML), not the API; use the API host (for example https://api.example.com) instead of the dashboard host")]
+    #[error(
+        "the instance URL answers with the Tactical dashboard (HTML), not the API; use the API host (for example https://api.example.com) instead of the dashboard host"
+    )]
     DashboardHost,
     #[error("Tactical answered with a redirect to {location}; check the instance URL (http or https, path prefix)")]
     Redirect { location: String },
     #[error("Tactical refused the credentials: {detail}")]
     Unauthorized { detail: String },
-    #[error("the Tactical account behind these credentials lacks a permission for this call ({path}); give its role the needed permission")]
+    #[error(
+        "the Tactical account behind these credentials lacks a permission for this call ({path}); give its role the needed permission"
+    )]
     Forbidden { path: String },
-    #[error("Tactical's beta API is switched off; set BETA_API_ENABLED = True in Tactical's local_settings.py and restart it")]
+    #[error(
+        "Tactical's beta API is switched off; set BETA_API_ENABLED = True in Tactical's local_settings.py and restart it"
+    )]
     BetaApiDisabled,
     #[error("Tactical has no such route or object: {path}")]
     NotFound { path: String, detail: Option<String> },

@@ -166,9 +166,7 @@ impl TacticalHttp {
         }
         match &self.creds {
             Credentials::ApiKey(k) => req = req.header("X-API-KEY", k.expose_secret()),
-            Credentials::KnoxToken(t) => {
-                req = req.header("Authorization", format!("Token {}", t.expose_secret()))
-            }
+            Credentials::KnoxToken(t) => req = req.header("Authorization", format!("Token {}", t.expose_secret())),
             Credentials::None => {}
         }
         if let Some(b) = body {
@@ -177,10 +175,10 @@ impl TacticalHttp {
         let resp = req.send().await.map_err(|e| self.transport_error(e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        if let Some(len) = resp.content_length() {
-            if len as usize > MAX_BODY {
-                return Err(TacticalError::Decode { what: "body", detail: format!("{len} bytes is over the limit") });
-            }
+        if let Some(len) = resp.content_length()
+            && len as usize > MAX_BODY
+        {
+            return Err(TacticalError::Decode { what: "body", detail: format!("{len} bytes is over the limit") });
         }
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
         Ok((status, headers, bytes))
@@ -227,10 +225,7 @@ impl TacticalHttp {
             404 => TacticalError::NotFound { path: path.to_owned(), detail },
             429 => TacticalError::RateLimited { retry_after: retry_after(headers) },
             s @ 500..=599 => TacticalError::Server { status: s },
-            s => TacticalError::Rejected {
-                status: s,
-                message: detail.unwrap_or_else(|| format!("HTTP {s}")),
-            },
+            s => TacticalError::Rejected { status: s, message: detail.unwrap_or_else(|| format!("HTTP {s}")) },
         }
     }
 
@@ -276,7 +271,12 @@ impl TacticalHttp {
         }
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)], what: &'static str) -> Result<T, TacticalError> {
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        what: &'static str,
+    ) -> Result<T, TacticalError> {
         let bytes = self.call(Method::GET, path, query, None, true).await?;
         decode(&bytes, what)
     }
@@ -299,9 +299,7 @@ fn is_html(h: &HeaderMap) -> bool {
 }
 
 fn is_json(h: &HeaderMap) -> bool {
-    h.get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("json"))
+    h.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.to_ascii_lowercase().contains("json"))
 }
 
 fn retry_after(h: &HeaderMap) -> Option<Duration> {
@@ -342,7 +340,10 @@ impl TacticalApi for TacticalHttp {
                 match (b.totp, b.token) {
                     (true, _) => Ok(CheckCreds::TotpRequired),
                     (false, Some(t)) => Ok(CheckCreds::Token { token: SecretString::from(t), expiry: b.expiry }),
-                    (false, None) => Err(TacticalError::Decode { what: "POST /v2/checkcreds/", detail: "no token and no totp".into() }),
+                    (false, None) => Err(TacticalError::Decode {
+                        what: "POST /v2/checkcreds/",
+                        detail: "no token and no totp".into(),
+                    }),
                 }
             }
             Err(TacticalError::Rejected { status: 400, .. }) => Err(TacticalError::BadCredentials),
@@ -367,7 +368,8 @@ impl TacticalApi for TacticalHttp {
     }
 
     async fn beta_agents_page(&self, q: &BetaAgentQuery) -> Result<BetaPage<BetaAgent>, TacticalError> {
-        let mut query = vec![("page", q.page.max(1).to_string()), ("page_size", q.page_size.clamp(1, 1000).to_string())];
+        let mut query =
+            vec![("page", q.page.max(1).to_string()), ("page_size", q.page_size.clamp(1, 1000).to_string())];
         if let Some(c) = q.client_id {
             query.push(("client_id", c.to_string()));
         }
@@ -382,7 +384,10 @@ impl TacticalApi for TacticalHttp {
 
     async fn agent(&self, agent_id: &str) -> Result<AgentDetail, TacticalError> {
         if agent_id.len() < 21 || agent_id.contains('/') {
-            return Err(TacticalError::NotFound { path: "agents/<agent_id>".into(), detail: Some("agent ids have at least 21 characters".into()) });
+            return Err(TacticalError::NotFound {
+                path: "agents/<agent_id>".into(),
+                detail: Some("agent ids have at least 21 characters".into()),
+            });
         }
         self.get_json(&format!("agents/{agent_id}"), &[], "GET /agents/<agent_id>/").await
     }

@@ -33,13 +33,8 @@ impl InstanceUrl {
         if trimmed.is_empty() {
             return Err(InstanceUrlError::Empty);
         }
-        let with_scheme = if trimmed.contains("://") {
-            trimmed.to_owned()
-        } else {
-            format!("https://{trimmed}")
-        };
-        let url = url::Url::parse(&with_scheme)
-            .map_err(|e| InstanceUrlError::Malformed(e.to_string()))?;
+        let with_scheme = if trimmed.contains("://") { trimmed.to_owned() } else { format!("https://{trimmed}") };
+        let url = url::Url::parse(&with_scheme).map_err(|e| InstanceUrlError::Malformed(e.to_string()))?;
         match url.scheme() {
             "http" | "https" => {}
             other => return Err(InstanceUrlError::Scheme(other.to_owned())),
@@ -67,19 +62,12 @@ impl InstanceUrl {
     /// Leading and trailing slashes of `path` do not matter; the result always ends with `/`.
     pub fn endpoint(&self, path: &str) -> String {
         let p = path.trim_matches('/');
-        if p.is_empty() {
-            format!("{}/", self.0)
-        } else {
-            format!("{}/{}/", self.0, p)
-        }
+        if p.is_empty() { format!("{}/", self.0) } else { format!("{}/{}/", self.0, p) }
     }
 
     /// The host part (without port), lower-case; IPv6 literals keep their brackets.
     pub fn host(&self) -> String {
-        url::Url::parse(&self.0)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default()
+        url::Url::parse(&self.0).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
     }
 }
 
@@ -174,7 +162,16 @@ mod tests {
 
     #[test]
     fn blocks_loopback_link_local_and_metadata() {
-        for ip in ["127.0.0.1", "169.254.169.254", "0.0.0.0", "::1", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1", "100.100.100.200"] {
+        for ip in [
+            "127.0.0.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:127.0.0.1",
+            "100.100.100.200",
+        ] {
             assert!(is_blocked_ip(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["203.0.113.5", "10.1.2.3", "2001:db8::1"] {

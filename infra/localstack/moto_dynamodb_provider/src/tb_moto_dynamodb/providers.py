@@ -8,9 +8,18 @@ turns that into a call to the moto backend that LocalStack bundles. This is the
 same pattern ``localstack/services/providers.py`` uses for its moto-backed
 services (acm, iam, sts, ...).
 
+moto's backend is not thread-safe: LocalStack serves requests on several threads,
+and concurrent TransactWriteItems calls fail inside moto ("dictionary changed size
+during iteration") or, worse, both pass their conditions. DynamoDB itself makes
+single-item writes atomic and transactions serializable, so every DynamoDB call is
+run under one lock here. moto holds the GIL while it works anyway, so the lock
+costs little throughput.
+
 Select with ``PROVIDER_OVERRIDE_DYNAMODB=moto`` (and, if the service is enabled,
 ``PROVIDER_OVERRIDE_DYNAMODBSTREAMS=moto``).
 """
+
+import threading
 
 from localstack.aws.api.dynamodb import DynamodbApi
 from localstack.aws.api.dynamodbstreams import DynamodbstreamsApi
@@ -25,12 +34,30 @@ class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
     """Implements nothing: every operation falls through to moto."""
 
 
-@aws_provider(api="dynamodb", name="moto")
-def dynamodb_moto():
+_DYNAMODB_LOCK = threading.Lock()
+
+
+def _serialized(handler):
+    def _call(context, request):
+        with _DYNAMODB_LOCK:
+            return handler(context, request)
+
+    return _call
+
+
+def _serialized_moto_dispatcher(provider):
     from localstack.services.moto import MotoFallbackDispatcher
 
+    table = MotoFallbackDispatcher(provider)
+    for op, fn in list(table.items()):
+        table[op] = _serialized(fn)
+    return table
+
+
+@aws_provider(api="dynamodb", name="moto")
+def dynamodb_moto():
     provider = MotoDynamoDBProvider()
-    return Service.for_provider(provider, dispatch_table_factory=MotoFallbackDispatcher)
+    return Service.for_provider(provider, dispatch_table_factory=_serialized_moto_dispatcher)
 
 
 @aws_provider(api="dynamodbstreams", name="moto")
