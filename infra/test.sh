@@ -46,5 +46,13 @@ fi
 tb_aws_env
 
 step "cargo test --workspace"
+log="$TB_LOCAL/test-output.log"
+set +e
 # shellcheck disable=SC2086
-cargo test --workspace --locked ${TB_TEST_ARGS:-}
+cargo test --workspace --locked ${TB_TEST_ARGS:-} 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run (cargo prints one result line per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "\nsummary: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

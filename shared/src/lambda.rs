@@ -84,7 +84,9 @@ pub fn http_payload(resp: Response<Body>) -> Value {
         }
         _ => (String::new(), false),
     };
-    serde_json::json!({"statusCode": parts.status.as_u16(), "headers": headers, "body": body, "isBase64Encoded": b64})
+    // `cookies` must be present: consumers that decode the payload as aws_lambda_events'
+    // ApiGatewayV2httpResponse (cargo-lambda among them) require the field.
+    serde_json::json!({"statusCode": parts.status.as_u16(), "headers": headers, "body": body, "isBase64Encoded": b64, "cookies": []})
 }
 
 /// Runs the Lambda runtime loop with `handler`, which receives every invocation classified.
@@ -122,6 +124,16 @@ mod tests {
             Invocation::Http(r) => assert_eq!(r.uri().path(), "/settings"),
             _ => panic!("not http"),
         }
+    }
+
+    #[test]
+    fn http_payload_is_a_valid_http_api_v2_response() {
+        let resp = crate::http::json(201, &serde_json::json!({"ok": true}));
+        let payload = http_payload(resp);
+        let parsed: lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse =
+            serde_json::from_value(payload).expect("decodes as ApiGatewayV2httpResponse");
+        assert_eq!(parsed.status_code, 201);
+        assert_eq!(parsed.headers.get("content-type").unwrap(), "application/json");
     }
 
     #[test]

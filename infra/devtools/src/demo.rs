@@ -56,8 +56,9 @@ async fn wait_for_functions(fe: &Frontend, child: &mut tokio::process::Child) ->
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("cargo lambda watch exited ({status}); see .local/cargo-lambda.log"));
         }
-        // The first call compiles the function; a JSON answer (even 404) means it is serving.
-        if let Ok((_, v)) = fe.call("connection", "GET", "/settings", None).await
+        // The first call compiles and starts the function; our own JSON answer means it serves.
+        if let Ok((status, v)) = fe.call("connection", "GET", "/settings", None).await
+            && status < 500
             && v.is_object()
         {
             return Ok(());
