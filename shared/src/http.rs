@@ -90,6 +90,15 @@ pub fn route_path(req: &Request) -> String {
     if trimmed.is_empty() { "/".into() } else { trimmed.to_owned() }
 }
 
+/// A query parameter, from the Lambda event's parsed parameters or, failing that, the URI.
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    use lambda_http::RequestExt;
+    if let Some(v) = req.query_string_parameters_ref().and_then(|q| q.first(name).map(str::to_owned)) {
+        return Some(v);
+    }
+    url::form_urlencoded::parse(req.uri().query()?.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
 pub fn caller(req: &Request, verifier: &JwtVerifier) -> Result<Caller, ApiError> {
     let header = req.headers().get("authorization").and_then(|v| v.to_str().ok());
     verifier.verify_header(header)

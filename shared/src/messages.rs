@@ -59,8 +59,16 @@ pub enum SyncMessage {
     StartRun { tenant: TenantId, run_id: String, sync_type: SyncType, trigger: Trigger },
     /// One beta-API page of one Tactical client's agents (devices fan-out).
     DevicePage { tenant: TenantId, run_id: String, client_id: i64, page: u32, page_size: u32 },
-    /// A webhook delivery that needs Tactical's authoritative alert / agent (never fetched inline).
-    AlertFollowUp { tenant: TenantId, alert_key: String, alert_id: Option<i64>, agent_id: String },
+    /// After a webhook: refresh the agent's asset, link the alert to it, and re-fetch the alert
+    /// from Tactical when the body could not be read whole (never done on the request path).
+    AlertFollowUp {
+        tenant: TenantId,
+        alert_key: String,
+        alert_id: Option<i64>,
+        agent_id: String,
+        #[serde(default)]
+        refetch: bool,
+    },
 }
 
 impl SyncMessage {

@@ -28,15 +28,18 @@ pub enum SecretName {
     Password,
     KnoxToken,
     WebhookSecret,
+    /// The secret before the last rotation, accepted until the grace period ends.
+    WebhookSecretPrevious,
 }
 
 impl SecretName {
-    pub const ALL: [SecretName; 5] = [
+    pub const ALL: [SecretName; 6] = [
         SecretName::ApiKey,
         SecretName::Username,
         SecretName::Password,
         SecretName::KnoxToken,
         SecretName::WebhookSecret,
+        SecretName::WebhookSecretPrevious,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +49,7 @@ impl SecretName {
             SecretName::Password => "tacticalrmm_password",
             SecretName::KnoxToken => "tacticalrmm_knox_token",
             SecretName::WebhookSecret => "tacticalrmm_webhook_secret",
+            SecretName::WebhookSecretPrevious => "tacticalrmm_webhook_secret_previous",
         }
     }
 }
@@ -90,7 +94,7 @@ pub struct RunProgress {
 
 /// Persistence of the domain. Every key the adapter writes leads with the tenant.
 #[async_trait]
-pub trait Store: InventoryStore + Send + Sync {
+pub trait Store: InventoryStore + AlertStore + Send + Sync {
     async fn get_integration(&self, tenant: &TenantId) -> Result<Option<RmmIntegration>, PortError>;
     /// Creates the item if needed and writes only the patched fields; returns the new state.
     async fn patch_integration(&self, tenant: &TenantId, patch: &IntegrationPatch)
@@ -201,4 +205,43 @@ pub trait InventoryStore: Send + Sync {
     async fn list_external_mappings(&self, tenant: &TenantId) -> Result<Vec<ExternalEntityMapping>, PortError>;
     /// Flags assets whose agents are gone from Tactical (keeps an existing flag's time).
     async fn flag_assets_missing(&self, tenant: &TenantId, asset_ids: &[String], now: &str) -> Result<(), PortError>;
+}
+
+use crate::domain::alerts::RmmAlert;
+
+/// A page of alerts for the list API.
+#[derive(Debug, Clone, Default)]
+pub struct AlertPage {
+    pub alerts: Vec<RmmAlert>,
+    /// Opaque cursor for the next page.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    pub status: Option<String>,
+    pub asset_id: Option<String>,
+    pub limit: i32,
+    pub cursor: Option<String>,
+}
+
+/// Persistence of rmm_alerts.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Records that a delivery was seen; false when it was seen before (a duplicate).
+    async fn claim_delivery(&self, tenant: &TenantId, alert_key: &str, fingerprint: &str) -> Result<bool, PortError>;
+    async fn get_alert(&self, tenant: &TenantId, alert_key: &str) -> Result<Option<RmmAlert>, PortError>;
+    /// Writes the alert if its stored version is still `alert.version - 1` (optimistic lock).
+    async fn put_alert(&self, alert: &RmmAlert) -> Result<bool, PortError>;
+    /// The open alert of an agent and alert type (for resolves that carry no alert id).
+    async fn open_alert_pointer(&self, tenant: &TenantId, pointer: &str) -> Result<Option<String>, PortError>;
+    async fn set_open_alert_pointer(
+        &self,
+        tenant: &TenantId,
+        pointer: &str,
+        alert_key: Option<&str>,
+    ) -> Result<(), PortError>;
+    async fn list_alerts(&self, tenant: &TenantId, q: &AlertQuery) -> Result<AlertPage, PortError>;
+    /// Every open (active or suppressed) alert of the tenant.
+    async fn open_alerts(&self, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError>;
 }

@@ -1,6 +1,7 @@
 //! Integration tests. They need LocalStack (infra/localstack.sh start); the README's test command
 //! starts it.
 
+mod alerts;
 mod aws_adapters;
 mod connection;
 mod sync;

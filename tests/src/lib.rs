@@ -133,6 +133,7 @@ pub enum Function {
     Connection,
     SyncClients,
     SyncDevices,
+    SyncAlerts,
 }
 
 /// One isolated pipeline: its own stack (table, queues, DLQs), the functions' deps, and an
@@ -145,8 +146,13 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub async fn new(label: &str) -> Self {
+        Self::new_with(label, |_| {}).await
+    }
+
+    /// A pipeline whose functions see `tweak`ed environment variables.
+    pub async fn new_with(label: &str, tweak: impl FnOnce(&mut BTreeMap<String, String>)) -> Self {
         let stack = own_stack(label).await;
-        let deps = deps(&stack).await;
+        let deps = deps_with(&stack, tweak).await;
         let sqs = aws_sdk_sqs::Client::new(&sdk().await);
         Self { stack, deps, sqs }
     }
@@ -164,6 +170,7 @@ impl Pipeline {
             Function::Connection => connection::handle(&self.deps, req).await,
             Function::SyncClients => sync_clients::handle(&self.deps, req).await,
             Function::SyncDevices => sync_devices::handle(&self.deps, req).await,
+            Function::SyncAlerts => sync_alerts::handle(&self.deps, req).await,
         };
         read(resp)
     }
@@ -292,4 +299,29 @@ pub async fn connect(p: &Pipeline, tenant: &TenantId, sim: &tactical_sim::Simula
     assert_eq!(s, 200, "{v}");
     let (s, v) = p.call(Function::Connection, "POST", "/test", &t, Some(serde_json::json!({}))).await;
     assert_eq!((s, &v["success"]), (200, &serde_json::json!(true)), "{v}");
+}
+
+/// The API Gateway request Tactical's delivery becomes: method, path with query, headers and the
+/// exact body bytes of a webhook the simulator rendered.
+pub fn webhook_request(w: &tactical_sim::PreparedWebhook) -> Request {
+    let uri: lambda_http::http::Uri = w.url.parse().expect("webhook url");
+    let path_and_query = uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let mut b = lambda_http::http::Request::builder()
+        .method(w.method.as_str())
+        .uri(format!("https://api.example.test{path_and_query}"));
+    for (k, v) in &w.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    b.body(w.body.clone().map(Body::Text).unwrap_or(Body::Empty)).expect("request")
+}
+
+/// A raw webhook request (for bodies the simulator would never send).
+pub fn raw_webhook(tenant: &str, secret: Option<&str>, body: &str, query: &str) -> Request {
+    let mut b = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("https://api.example.test/webhooks/tacticalrmm/{tenant}{query}"));
+    if let Some(s) = secret {
+        b = b.header("X-Alga-Webhook-Secret", s);
+    }
+    b.body(Body::Text(body.to_owned())).expect("request")
 }

@@ -7,6 +7,8 @@
 //! | PATCH, PUT | /settings | update | partial save (URL, auth mode, credentials, schedules) |
 //! | POST | /test | update | test connection (TOTP code for Knox accounts with 2FA) |
 //! | POST | /disconnect | update | clear secrets, mark inactive, keep mappings |
+//! | GET | /webhook | read | webhook URL, header, URL actions (the secret only with update) |
+//! | POST | /webhook/secret | update | create or rotate the webhook secret (old one kept 24 h) |
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -15,6 +17,7 @@ use shared::app::Deps;
 use shared::auth::perms;
 use shared::domain::connection::{ConnectionService, SaveSettings, TestRequest};
 use shared::domain::summary::summary;
+use shared::domain::webhook_settings;
 use shared::http::{self, body_bytes, parse_json, route_path};
 use shared::lambda::{Invocation, http_payload};
 use shared::{ApiError, ErrorCode};
@@ -75,7 +78,36 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             tracing::info!(tenant = %tenant, user = %caller.user_id, "tactical disconnected");
             Ok((200, json!({"disconnected": true, "mappings_kept": true})))
         }
-        ("/settings" | "/test" | "/disconnect", _) => {
+        ("/webhook", Method::GET) => {
+            caller.require(perms::SETTINGS_READ)?;
+            // Reading never creates the secret (pitfall 18); only update permission reveals it.
+            let secret = deps.secrets.get(tenant, shared::ports::SecretName::WebhookSecret).await?;
+            let integ = deps.store.get_integration(tenant).await?;
+            let reveal = caller.has(perms::SETTINGS_UPDATE);
+            let info = webhook_settings::info(
+                tenant,
+                deps.config.webhook_base_url.as_deref(),
+                secret.as_ref(),
+                reveal,
+                integ.and_then(|i| i.webhook_previous_valid_until),
+            );
+            Ok((200, json_of(&info)))
+        }
+        ("/webhook/secret", Method::POST) => {
+            caller.require(perms::SETTINGS_UPDATE)?;
+            let fresh = webhook_settings::rotate(deps.store.as_ref(), deps.secrets.as_ref(), tenant).await?;
+            let integ = deps.store.get_integration(tenant).await?;
+            tracing::info!(tenant = %tenant, user = %caller.user_id, "webhook secret created or rotated");
+            let info = webhook_settings::info(
+                tenant,
+                deps.config.webhook_base_url.as_deref(),
+                Some(&fresh),
+                true,
+                integ.and_then(|i| i.webhook_previous_valid_until),
+            );
+            Ok((200, json_of(&info)))
+        }
+        ("/settings" | "/test" | "/disconnect" | "/webhook" | "/webhook/secret", _) => {
             Err(ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route"))
         }
         _ => Err(http::not_found()),

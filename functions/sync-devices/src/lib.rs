@@ -6,7 +6,7 @@
 //! SQS (`sync-devices` queue): `start_run` and `device_page` messages.
 
 use lambda_http::http::Method;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::app::Deps;
 use shared::auth::perms;
@@ -38,14 +38,13 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     match (req.method(), path.as_str()) {
         (&Method::GET, "/assets") => {
             caller.require(perms::SETTINGS_READ)?;
-            let q = req.query_string_parameters();
-            let status = q.first("status").map(str::to_owned);
+            let status = http::query_param(req, "status");
             if let Some(s) = &status
                 && !["online", "offline", "overdue"].contains(&s.as_str())
             {
                 return Err(ApiError::validation("status", "status must be online, offline or overdue"));
             }
-            let org = q.first("organization").map(str::to_owned);
+            let org = http::query_param(req, "organization");
             let now = now();
             let rows: Vec<Value> = deps
                 .store

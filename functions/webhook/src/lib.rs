@@ -1,9 +1,148 @@
-//! Placeholder until its issue lands: answers every invocation with a clear "not implemented".
+//! `webhook`: Tactical alert webhooks through API Gateway (`POST /webhooks/tacticalrmm/{tenant}`).
+//!
+//! Authenticates by the `X-Alga-Webhook-Secret` header alone (constant-time, against the tenant's
+//! secret and, during a rotation's grace period, the previous one). Records the alert and queues
+//! the follow-up (agent refresh, re-fetch of a broken body) for the alerts worker; it never calls
+//! Tactical on the request path, which waits 8 s and never retries (pitfall 22).
 
-use serde_json::Value;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{Value, json};
 use shared::app::Deps;
-use shared::lambda::Invocation;
+use shared::domain::alert_flow::record;
+use shared::domain::alerts::AlertEvent;
+use shared::domain::webhook_payload;
+use shared::domain::webhook_settings::{AcceptedSecrets, HEADER_NAME, accepted_secrets};
+use shared::http;
+use shared::lambda::{Invocation, http_payload};
+use shared::messages::{QueueKind, SyncMessage};
+use shared::tenant::TenantId;
+use shared::{ApiError, ErrorCode};
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
-pub async fn invoke(_deps: &Deps, _inv: Invocation) -> Result<Value, String> {
-    Err("not implemented yet".into())
+/// Bodies larger than this are refused (a filled-in template is a few hundred bytes).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Webhook secrets cached briefly per tenant, so a burst of alerts costs one Secrets Manager read.
+pub struct SecretCache {
+    ttl: Duration,
+    /// A mismatch re-reads the secrets (a just-rotated secret works at once), at most this often.
+    refetch_after: Duration,
+    entries: Mutex<HashMap<TenantId, (Instant, AcceptedSecrets)>>,
+}
+
+impl SecretCache {
+    pub fn new(ttl: Duration, refetch_after: Duration) -> Self {
+        Self { ttl, refetch_after, entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn cached(&self, t: &TenantId) -> Option<(Instant, AcceptedSecrets)> {
+        self.entries.lock().ok()?.get(t).cloned()
+    }
+
+    fn store(&self, t: &TenantId, s: AcceptedSecrets) {
+        if let Ok(mut m) = self.entries.lock() {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(t.clone(), (Instant::now(), s));
+        }
+    }
+
+    /// Whether `presented` is an accepted secret of `tenant`.
+    pub async fn verify(&self, deps: &Deps, tenant: &TenantId, presented: &str) -> Result<bool, ApiError> {
+        if let Some((at, s)) = self.cached(tenant) {
+            if s.accepts(presented) && at.elapsed() < self.ttl {
+                return Ok(true);
+            }
+            if at.elapsed() < self.refetch_after {
+                return Ok(false);
+            }
+        }
+        let fresh = accepted_secrets(deps.store.as_ref(), deps.secrets.as_ref(), tenant).await?;
+        let ok = fresh.accepts(presented);
+        self.store(tenant, fresh);
+        Ok(ok)
+    }
+}
+
+static CACHE: LazyLock<SecretCache> =
+    LazyLock::new(|| SecretCache::new(Duration::from_secs(60), Duration::from_secs(2)));
+
+pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
+    match inv {
+        Invocation::Http(req) => Ok(http_payload(handle_with(deps, &CACHE, *req).await)),
+        _ => Err("the webhook function is reached through API Gateway".into()),
+    }
+}
+
+pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
+    handle_with(deps, &CACHE, req).await
+}
+
+pub async fn handle_with(deps: &Deps, cache: &SecretCache, req: Request) -> Response<Body> {
+    http::respond(receive(deps, cache, &req).await)
+}
+
+fn unauthorized() -> ApiError {
+    // One answer for an unknown tenant, a missing and a wrong secret.
+    ApiError::new(ErrorCode::Unauthenticated, format!("missing or invalid {HEADER_NAME} header"))
+}
+
+fn tenant_of(req: &Request) -> Option<TenantId> {
+    let from_params = req.path_parameters_ref().and_then(|p| p.first("tenant").map(str::to_owned));
+    let raw = from_params.or_else(|| {
+        let path = http::route_path(req);
+        path.strip_prefix("/webhooks/tacticalrmm/").map(|t| t.trim_matches('/').to_owned())
+    })?;
+    TenantId::parse(&raw).ok()
+}
+
+async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16, Value), ApiError> {
+    let body = match req.body() {
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b.as_slice(),
+        _ => &[],
+    };
+    if body.len() > MAX_BODY {
+        return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("the body is larger than {MAX_BODY} bytes")));
+    }
+    let tenant = tenant_of(req).ok_or_else(unauthorized)?;
+    let presented = req.headers().get(HEADER_NAME).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
+    if !cache.verify(deps, &tenant, presented).await? {
+        tracing::warn!(tenant = %tenant, "webhook refused: bad secret");
+        return Err(unauthorized());
+    }
+    let integ = deps.store.get_integration(&tenant).await?;
+    if !integ.as_ref().is_some_and(|i| i.is_active) {
+        return Err(ApiError::new(
+            ErrorCode::IntegrationInactive,
+            "the Tactical RMM integration is disconnected or inactive: nothing was recorded",
+        ));
+    }
+    let payload = webhook_payload::parse(body);
+    let query_event = http::query_param(req, "event");
+    let ev = AlertEvent::from_webhook(&payload, query_event.as_deref()).ok_or_else(|| {
+        ApiError::validation(
+            "agent_id",
+            "no agent_id found in the body; the URL action body must contain \"agent_id\": \"{{agent.agent_id}}\"",
+        )
+    })?;
+    let recorded = record(deps.store.as_ref(), &tenant, &ev, true).await?;
+    if !recorded.duplicate {
+        let follow_up = SyncMessage::AlertFollowUp {
+            tenant: tenant.clone(),
+            alert_key: recorded.alert_key.clone(),
+            alert_id: ev.alert_id,
+            agent_id: ev.agent_id.clone(),
+            refetch: !payload.complete,
+        };
+        deps.queue.send(QueueKind::SyncAlerts, &[follow_up]).await?;
+    }
+    tracing::info!(tenant = %tenant, alert_key = %recorded.alert_key, status = %recorded.status, duplicate = recorded.duplicate, complete = payload.complete, "webhook recorded");
+    Ok((
+        202,
+        json!({ "recorded": !recorded.duplicate, "duplicate": recorded.duplicate, "alert_key": recorded.alert_key, "status": recorded.status }),
+    ))
 }

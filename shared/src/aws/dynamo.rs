@@ -235,6 +235,9 @@ impl Store for DynamoStore {
         for (kind, sched) in &p.schedules {
             u.set(kind.attribute(), to_attr(&serde_json::to_value(sched).unwrap_or_default()));
         }
+        if let Some(v) = &p.webhook_previous_valid_until {
+            u.set_opt("webhook_previous_valid_until", v.clone().map(s));
+        }
         for (sync_type, at) in &p.last_started {
             u.set(&format!("last_started_{sync_type}"), s(at.clone()));
         }

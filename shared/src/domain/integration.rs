@@ -105,6 +105,9 @@ pub struct RmmIntegration {
     pub client_sync: Option<Schedule>,
     #[serde(default)]
     pub software_sync: Option<Schedule>,
+    /// Until when the webhook secret before the last rotation is still accepted.
+    #[serde(default)]
+    pub webhook_previous_valid_until: Option<String>,
     /// When each sync type last started (for the scheduler).
     #[serde(default)]
     pub last_started_clients: Option<String>,
@@ -175,4 +178,5 @@ pub struct IntegrationPatch {
     pub sync_error: Option<Option<String>>,
     pub schedules: Vec<(ScheduleKind, Schedule)>,
     pub last_started: Vec<(String, String)>,
+    pub webhook_previous_valid_until: Option<Option<String>>,
 }

@@ -2,6 +2,8 @@
 //! rmm_integrations, organization mappings, assets, external entity mappings, rmm_alerts,
 //! software catalog, sync runs.
 
+pub mod alert_flow;
+pub mod alerts;
 pub mod asset;
 pub mod connection;
 pub mod integration;
@@ -13,6 +15,8 @@ pub mod sync;
 pub mod sync_run;
 pub mod time;
 pub mod vitals;
+pub mod webhook_payload;
+pub mod webhook_settings;
 
 pub use integration::{AuthMode, IntegrationPatch, RmmIntegration, Schedule, ScheduleKind};
 pub use sync_run::{SyncCounts, SyncRun, SyncRunStatus};

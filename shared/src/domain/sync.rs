@@ -151,7 +151,8 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
             let result = match sync_type {
                 SyncType::Clients => run_clients(deps, &tenant, &integ, &run_id).await,
                 SyncType::Devices => fan_out_devices(deps, &tenant, &run_id).await,
-                SyncType::Alerts | SyncType::Software => Err(TacticalErrorOrApi::Api(ApiError::new(
+                SyncType::Alerts => run_alerts(deps, &tenant, &integ).await,
+                SyncType::Software => Err(TacticalErrorOrApi::Api(ApiError::new(
                     ErrorCode::Internal,
                     format!("{} sync is not available yet", sync_type.as_str()),
                 ))),
@@ -171,9 +172,25 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
             let item = format!("page#{client_id}#{page}");
             finish_work_item(deps, &tenant, SyncType::Devices, &run_id, &item, result, last_attempt).await
         }
-        SyncMessage::AlertFollowUp { tenant, .. } => {
-            tracing::warn!(tenant = %tenant, "alert follow-ups are not available yet; message dropped");
-            Outcome::Done
+        SyncMessage::AlertFollowUp { tenant, alert_key, alert_id, agent_id, refetch } => {
+            let integ = match active_integration(deps, &tenant).await {
+                Ok(i) => i,
+                Err(reason) => {
+                    tracing::warn!(tenant = %tenant, reason, "dropping alert follow-up");
+                    return Outcome::Done;
+                }
+            };
+            match alert_follow_up(deps, &tenant, &integ, &alert_key, alert_id, &agent_id, refetch).await {
+                Ok(()) => Outcome::Done,
+                Err(e) if e.transient() && !last_attempt => Outcome::Retry(e.message()),
+                Err(e) => {
+                    if let TacticalErrorOrApi::Tactical(t) = &e {
+                        note_auth_failure(deps, &tenant, t).await;
+                    }
+                    tracing::warn!(tenant = %tenant, alert_key, error = %e.message(), "alert follow-up failed");
+                    Outcome::Done
+                }
+            }
         }
     }
 }
@@ -448,10 +465,25 @@ async fn device_page(
             fan_out(deps, tenant, SyncType::Devices, run_id, &format!("fanout#{client_id}"), msgs).await?;
         }
     }
+    let (counts, ids) = upsert_agents(deps, tenant, client_id, &mapping, &page_data.results, Some(run_id)).await?;
+    deps.store.record_seen(tenant, SyncType::Devices, run_id, &format!("{client_id}-{page}"), &ids).await?;
+    Ok(RunProgress { counts, pending_delta: -1, ..Default::default() })
+}
+
+/// Agents of one Tactical client → assets (and their external entity mappings). Unchanged agents
+/// cost no write. Returns the counts and the asset ids seen.
+pub async fn upsert_agents(
+    deps: &Deps,
+    tenant: &TenantId,
+    client_id: i64,
+    mapping: &OrgMapping,
+    agents: &[crate::tactical::types::BetaAgent],
+    run_id: Option<&str>,
+) -> Result<(SyncCounts, Vec<String>), TacticalErrorOrApi> {
     let now_t = now();
     let now_s = now_rfc3339();
-    let mut assets = Vec::with_capacity(page_data.results.len());
-    for agent in &page_data.results {
+    let mut assets = Vec::with_capacity(agents.len());
+    for agent in agents {
         let org = OrgContext {
             tactical_client_id: client_id,
             psa_client_id: mapping.client_id.as_deref(),
@@ -481,7 +513,7 @@ async fn device_page(
         }
         a.created_at = old.and_then(|o| o.created_at.clone()).or_else(|| Some(now_s.clone()));
         a.last_rmm_sync_at = Some(now_s.clone());
-        a.last_sync_run = Some(run_id.to_owned());
+        a.last_sync_run = run_id.map(str::to_owned).or_else(|| old.and_then(|o| o.last_sync_run.clone()));
         let needs_mapping = old.is_none_or(|o| {
             o.rmm_organization_id != a.rmm_organization_id || o.site_id != a.site_id || o.location != a.location
         });
@@ -494,8 +526,86 @@ async fn device_page(
         writes.push(AssetWrite { asset: a, mapping });
     }
     deps.store.write_assets(tenant, &writes).await?;
-    deps.store.record_seen(tenant, SyncType::Devices, run_id, &format!("{client_id}-{page}"), &ids).await?;
+    Ok((counts, ids))
+}
+
+/// Sync Alerts: backfill open alerts and reconcile (see `alert_flow::backfill`).
+async fn run_alerts(deps: &Deps, tenant: &TenantId, integ: &RmmIntegration) -> Result<RunProgress, TacticalErrorOrApi> {
+    let api = client_for(deps, tenant, integ).await?;
+    let c = super::alert_flow::backfill(deps.store.as_ref(), &api, tenant).await?;
+    let counts = SyncCounts {
+        items_processed: c.open_in_tactical,
+        items_created: c.created,
+        items_updated: c.updated,
+        items_unchanged: c.unchanged,
+        items_deleted: c.auto_resolved,
+        ..Default::default()
+    };
     Ok(RunProgress { counts, pending_delta: -1, ..Default::default() })
+}
+
+/// After a webhook: re-fetch the alert when its body was broken, refresh the agent's asset from
+/// Tactical, and link the alert to the asset.
+async fn alert_follow_up(
+    deps: &Deps,
+    tenant: &TenantId,
+    integ: &RmmIntegration,
+    alert_key: &str,
+    alert_id: Option<i64>,
+    agent_id: &str,
+    refetch: bool,
+) -> Result<(), TacticalErrorOrApi> {
+    let api = client_for(deps, tenant, integ).await?;
+    if refetch && let Some(id) = alert_id {
+        match api.alert(id).await {
+            Ok(a) => {
+                if let Some(ev) = super::alerts::AlertEvent::from_tactical(&a, "refetch") {
+                    super::alert_flow::record(deps.store.as_ref(), tenant, &ev, false).await?;
+                }
+            }
+            Err(TacticalError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let asset_id = super::asset::asset_id_for(tenant, agent_id);
+    let Some(asset) = deps.store.get_assets(tenant, std::slice::from_ref(&asset_id)).await?.into_iter().next() else {
+        // Not an asset (yet): the next device sync brings it in if its organization is mapped.
+        return Ok(());
+    };
+    if let Some(mapping) =
+        deps.store.get_org_mapping(tenant, &asset.rmm_organization_id).await?.filter(OrgMapping::syncs_devices)
+        && let Some(client_id) = mapping.tactical_client_id()
+    {
+        let page = api
+            .beta_agents_page(&BetaAgentQuery {
+                client_id: Some(client_id),
+                hostname: Some(asset.name.clone()),
+                page: 1,
+                page_size: 100,
+                ..Default::default()
+            })
+            .await;
+        match page {
+            Ok(p) => {
+                let rows: Vec<_> = p.results.into_iter().filter(|a| a.agent_id == agent_id).collect();
+                upsert_agents(deps, tenant, client_id, &mapping, &rows, None).await?;
+            }
+            Err(TacticalError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for _ in 0..4 {
+        let Some(mut alert) = deps.store.get_alert(tenant, alert_key).await? else { return Ok(()) };
+        if alert.asset_id.as_deref() == Some(asset_id.as_str()) {
+            return Ok(());
+        }
+        alert.asset_id = Some(asset_id.clone());
+        alert.version += 1;
+        if deps.store.put_alert(&alert).await? {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// After a complete device run: assets of synced organizations that no page saw are flagged

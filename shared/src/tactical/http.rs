@@ -391,4 +391,15 @@ impl TacticalApi for TacticalHttp {
         }
         self.get_json(&format!("agents/{agent_id}"), &[], "GET /agents/<agent_id>/").await
     }
+
+    async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, TacticalError> {
+        let body = serde_json::to_value(filter).unwrap_or_default();
+        // A listing: safe to retry although it is a PATCH.
+        let bytes = self.call(Method::PATCH, "alerts", &[], Some(&body), true).await?;
+        decode(&bytes, "PATCH /alerts/")
+    }
+
+    async fn alert(&self, id: i64) -> Result<Alert, TacticalError> {
+        self.get_json(&format!("alerts/{id}"), &[], "GET /alerts/<id>/").await
+    }
 }

@@ -49,4 +49,8 @@ pub trait TacticalApi: Send + Sync {
     async fn beta_agents_page(&self, query: &BetaAgentQuery) -> Result<BetaPage<BetaAgent>, TacticalError>;
     /// `GET /agents/<agent_id>/`.
     async fn agent(&self, agent_id: &str) -> Result<AgentDetail, TacticalError>;
+    /// `PATCH /alerts/` with a real filter (a GET is a 405; an unknown key returns every alert).
+    async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, TacticalError>;
+    /// `GET /alerts/<id>/`.
+    async fn alert(&self, id: i64) -> Result<Alert, TacticalError>;
 }

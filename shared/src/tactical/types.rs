@@ -210,3 +210,43 @@ mod tests {
         assert!(d.local_ips.unwrap().contains('/'));
     }
 }
+
+/// An alert of `PATCH /alerts/` or `GET /alerts/<id>/` (the subset we use). The four agent keys
+/// are absent for an alert without agent.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Alert {
+    pub id: i64,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub client: Option<String>,
+    #[serde(default)]
+    pub site: Option<String>,
+    #[serde(default)]
+    pub alert_time: Option<String>,
+    #[serde(default)]
+    pub alert_type: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub snoozed: bool,
+    #[serde(default, deserialize_with = "null_default")]
+    pub resolved: bool,
+    #[serde(default)]
+    pub resolved_on: Option<String>,
+    #[serde(default)]
+    pub severity: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub hidden: bool,
+}
+
+/// The open-alerts filter the dashboard itself sends, with our window.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertFilter {
+    pub time_filter: u32,
+    pub resolved_filter: bool,
+    pub snoozed_filter: bool,
+}

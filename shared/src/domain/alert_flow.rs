@@ -1,0 +1,128 @@
+//! Recording alerts (webhook, backfill, re-fetch) and reconciling them with Tactical.
+
+use super::alerts::{AlertEvent, RmmAlert, apply};
+use super::time::now_rfc3339;
+use crate::error::ApiError;
+use crate::ports::{PortError, Store};
+use crate::tactical::TacticalApi;
+use crate::tactical::types::AlertFilter;
+use crate::tenant::TenantId;
+use serde::Serialize;
+use std::collections::HashSet;
+
+/// Optimistic-lock attempts before giving up (concurrent deliveries of different events).
+const MAX_ATTEMPTS: u32 = 12;
+
+/// Days of open alerts backfill asks Tactical for; older open alerts are not reconciled.
+pub const BACKFILL_DAYS: u32 = 90;
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Recorded {
+    pub alert_key: String,
+    pub status: String,
+    /// The same delivery was recorded before: nothing changed.
+    pub duplicate: bool,
+    /// Something was written (false for duplicates and unchanged states).
+    #[serde(skip)]
+    pub written: bool,
+}
+
+/// The open-alert pointer of an agent and alert type (and check), for resolves without an id.
+fn pointer(ev: &AlertEvent) -> String {
+    super::alerts::alert_key(None, &ev.agent_id, ev.alert_type.as_deref(), ev.check.as_deref())
+        .trim_start_matches("agent#")
+        .to_owned()
+}
+
+/// Applies `ev` with an optimistic lock. `dedupe` makes a repeated delivery a no-op.
+pub async fn record(
+    store: &dyn Store,
+    tenant: &TenantId,
+    ev: &AlertEvent,
+    dedupe: bool,
+) -> Result<Recorded, PortError> {
+    let mut key = ev.key();
+    if ev.alert_id.is_none() && ev.resolve {
+        // A resolve without an id resolves whatever trigger the agent's alert of this type had.
+        if let Some(k) = store.open_alert_pointer(tenant, &pointer(ev)).await? {
+            key = k;
+        }
+    }
+    if dedupe && !store.claim_delivery(tenant, &key, &ev.fingerprint()).await? {
+        let status = store.get_alert(tenant, &key).await?.map(|a| a.status).unwrap_or_default();
+        return Ok(Recorded { alert_key: key, status, duplicate: true, written: false });
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let existing = store.get_alert(tenant, &key).await?;
+        let version = existing.as_ref().map(|a| a.version).unwrap_or(0);
+        let mut next = apply(tenant, existing.clone(), ev);
+        next.alert_key = key.clone();
+        if existing.as_ref().is_some_and(|e| same_state(e, &next)) {
+            return Ok(Recorded { alert_key: key, status: next.status, duplicate: false, written: false });
+        }
+        next.version = version + 1;
+        if store.put_alert(&next).await? {
+            let p = pointer(ev);
+            if next.is_open() {
+                store.set_open_alert_pointer(tenant, &p, Some(&key)).await?;
+            } else if store.open_alert_pointer(tenant, &p).await?.as_deref() == Some(key.as_str()) {
+                store.set_open_alert_pointer(tenant, &p, None).await?;
+            }
+            return Ok(Recorded { alert_key: key, status: next.status, duplicate: false, written: true });
+        }
+        tokio::task::yield_now().await;
+    }
+    Err(PortError::ConditionFailed("the alert kept changing under concurrent updates".into()))
+}
+
+/// Equal but for bookkeeping: an unchanged backfill costs no write.
+fn same_state(a: &RmmAlert, b: &RmmAlert) -> bool {
+    let strip = |x: &RmmAlert| RmmAlert { updated_at: None, version: 0, last_occurrence_at: None, ..x.clone() };
+    strip(a) == strip(b)
+}
+
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct BackfillCounts {
+    pub open_in_tactical: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub auto_resolved: i64,
+}
+
+/// Sync Alerts: upserts Tactical's open alerts and resolves local open alerts Tactical no longer
+/// has open (`auto_resolved`). Snoozed alerts are asked for too and recorded `suppressed`, so a
+/// snooze in Tactical is not mistaken for a resolve.
+pub async fn backfill(store: &dyn Store, api: &dyn TacticalApi, tenant: &TenantId) -> Result<BackfillCounts, ApiError> {
+    let open =
+        api.alerts(&AlertFilter { time_filter: BACKFILL_DAYS, resolved_filter: false, snoozed_filter: true }).await?;
+    let mut counts = BackfillCounts { open_in_tactical: open.len() as i64, ..Default::default() };
+    let mut seen = HashSet::new();
+    for a in open.iter().filter(|a| !a.resolved) {
+        let Some(ev) = AlertEvent::from_tactical(a, "backfill") else { continue };
+        let existed = store.get_alert(tenant, &ev.key()).await?.is_some();
+        let r = record(store, tenant, &ev, false).await?;
+        seen.insert(r.alert_key.clone());
+        match (existed, r.written) {
+            (false, _) => counts.created += 1,
+            (true, true) => counts.updated += 1,
+            (true, false) => counts.unchanged += 1,
+        }
+    }
+    let cutoff = super::time::to_rfc3339(super::time::now() - time::Duration::days(i64::from(BACKFILL_DAYS)));
+    for local in store.open_alerts(tenant).await? {
+        let recent = local.triggered_at.as_deref().is_none_or(|t| t >= cutoff.as_str());
+        if seen.contains(&local.alert_key) || !recent {
+            continue;
+        }
+        let mut closed = local.clone();
+        closed.status = "auto_resolved".into();
+        closed.resolved_at = Some(now_rfc3339());
+        closed.updated_at = closed.resolved_at.clone();
+        closed.version = local.version + 1;
+        if store.put_alert(&closed).await? {
+            counts.auto_resolved += 1;
+        }
+    }
+    Ok(counts)
+}
