@@ -48,6 +48,10 @@ pub struct Config {
     pub webhook_base_url: Option<String>,
     /// Enterprise Edition switch for remote actions.
     pub enterprise_remote_actions: bool,
+    /// Attempts per idempotent Tactical call (1 = no retry).
+    pub tactical_max_attempts: u32,
+    /// Beta API page size of device sync (Tactical allows up to 1000; one page per queue message).
+    pub device_page_size: u32,
 }
 
 fn get(env: &BTreeMap<String, String>, name: &'static str) -> Option<String> {
@@ -92,6 +96,20 @@ impl Config {
         if !secret_prefix.ends_with('/') {
             return Err(ConfigError::Invalid { name: "SECRET_PREFIX", reason: "must end with '/'".into() });
         }
+        let device_page_size = match get(env, "DEVICE_PAGE_SIZE") {
+            None => 1000,
+            Some(v) => v.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or(ConfigError::Invalid {
+                name: "DEVICE_PAGE_SIZE",
+                reason: "must be a number from 1 to 1000 (Tactical's beta API maximum)".into(),
+            })?,
+        };
+        let tactical_max_attempts = match get(env, "TACTICAL_MAX_ATTEMPTS") {
+            None => 4,
+            Some(v) => v.parse::<u32>().ok().filter(|n| (1..=10).contains(n)).ok_or(ConfigError::Invalid {
+                name: "TACTICAL_MAX_ATTEMPTS",
+                reason: "must be a number from 1 to 10".into(),
+            })?,
+        };
         Ok(Self {
             table_name: require(env, "TABLE_NAME")?,
             secret_prefix,
@@ -107,6 +125,8 @@ impl Config {
                 .unwrap_or_default(),
             webhook_base_url: get(env, "WEBHOOK_BASE_URL"),
             enterprise_remote_actions: enterprise,
+            device_page_size,
+            tactical_max_attempts,
         })
     }
 }

@@ -145,3 +145,19 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("body"));
     }
 }
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    #[test]
+    fn query_params_come_from_the_uri_when_the_event_has_none() {
+        let req = lambda_http::http::Request::builder()
+            .uri("https://x.test/assets?limit=400&cursor=ab-12")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(query_param(&req, "limit").as_deref(), Some("400"));
+        assert_eq!(query_param(&req, "cursor").as_deref(), Some("ab-12"));
+        assert_eq!(query_param(&req, "status"), None);
+    }
+}

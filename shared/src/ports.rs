@@ -192,10 +192,19 @@ pub trait InventoryStore: Send + Sync {
 
     /// Reads assets by id (missing ids are simply absent).
     async fn get_assets(&self, tenant: &TenantId, asset_ids: &[String]) -> Result<Vec<Asset>, PortError>;
-    /// Writes assets; those with a mapping are written atomically with it (transaction).
+    /// Writes assets; a mapping that comes with an asset is written first, so no asset ever
+    /// exists without its mapping (an idempotent pair of writes).
     async fn write_assets(&self, tenant: &TenantId, writes: &[AssetWrite]) -> Result<(), PortError>;
     /// Every asset of the tenant (paged internally).
     async fn list_assets(&self, tenant: &TenantId) -> Result<Vec<Asset>, PortError>;
+    /// Up to `limit` assets after the asset id `after` (ordered by asset id), and the id to
+    /// continue after when there may be more.
+    async fn assets_page(
+        &self,
+        tenant: &TenantId,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<Asset>, Option<String>), PortError>;
     async fn get_external_mapping(
         &self,
         tenant: &TenantId,

@@ -81,7 +81,7 @@ fn run(t: &shared::TenantId, st: SyncType) -> SyncRun {
         run_id: new_run_id(),
         sync_type: st,
         trigger: Trigger::Manual,
-        status: SyncRunStatus::Pending,
+        status: SyncRunStatus::Queued,
         started_at: shared::domain::time::now_rfc3339(),
         finished_at: None,
         counts: Default::default(),

@@ -22,6 +22,26 @@ async fn run_sync(p: &Pipeline, f: Function, tok: &str) -> Value {
     run
 }
 
+/// Keeps each agent's status for hours (per-agent thresholds, as Tactical allows), so a test that
+/// runs slowly on a busy machine does not see online agents decay between two syncs.
+fn stabilize(sim: &tactical_sim::Simulator) {
+    let st = sim.state();
+    for a in st.agents() {
+        match a.status {
+            tactical_sim::AgentStatus::Online => {
+                st.set_agent_thresholds(&a.agent_id, 120, 240).unwrap();
+                st.make_online(&a.agent_id).unwrap();
+            }
+            tactical_sim::AgentStatus::Offline => {
+                st.set_agent_thresholds(&a.agent_id, 4, 10_000).unwrap();
+                st.set_agent_last_seen(&a.agent_id, time::OffsetDateTime::now_utc() - time::Duration::minutes(60))
+                    .unwrap();
+            }
+            tactical_sim::AgentStatus::Overdue => {}
+        }
+    }
+}
+
 async fn map_all(p: &Pipeline, tok: &str, only: Option<&[i64]>) {
     for m in mappings(p, tok).await {
         let id: i64 = m["id"].as_str().unwrap().parse().unwrap();
@@ -41,15 +61,25 @@ async fn map_all(p: &Pipeline, tok: &str, only: Option<&[i64]>) {
     }
 }
 
+/// Every asset through the paginated API, keyed by agent id.
 async fn assets(p: &Pipeline, tok: &str) -> HashMap<String, Value> {
-    let (s, v) = p.call(Function::SyncDevices, "GET", "/assets", tok, None).await;
-    assert_eq!(s, 200, "{v}");
-    v["assets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| (a["rmm_device_id"].as_str().unwrap().to_owned(), a.clone()))
-        .collect()
+    let mut out = HashMap::new();
+    let mut cursor = String::new();
+    for _ in 0..1000 {
+        let (s, v) = p.call(Function::SyncDevices, "GET", &format!("/assets?limit=400{cursor}"), tok, None).await;
+        assert_eq!(s, 200, "{v}");
+        for a in v["assets"].as_array().unwrap() {
+            assert!(
+                out.insert(a["rmm_device_id"].as_str().unwrap().to_owned(), a.clone()).is_none(),
+                "an asset listed twice"
+            );
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return out,
+        }
+    }
+    panic!("paging did not end")
 }
 
 #[tokio::test]
@@ -110,13 +140,17 @@ async fn clients_become_mappings_and_sync_never_overwrites_what_a_person_set() {
 
 #[tokio::test]
 async fn devices_land_as_assets_with_true_status_and_a_resync_writes_nothing() {
-    let p = Pipeline::new("devices").await;
-    // Two clients of more than one beta page (1000) each; one of them left unmapped.
+    // Pages of 100 (DEVICE_PAGE_SIZE): the bigger client spans three pages.
+    let p = Pipeline::new_with("devices", |env| {
+        env.insert("DEVICE_PAGE_SIZE".into(), "100".into());
+    })
+    .await;
     let sim = simulator(SimConfig {
-        fleet: FleetSpec { clients: 2, sites_per_client: 2, agents: 2300, software_per_agent: 2, alerts: 0 },
+        fleet: FleetSpec { clients: 2, sites_per_client: 2, agents: 480, software_per_agent: 2, alerts: 0 },
         ..Default::default()
     })
     .await;
+    stabilize(&sim);
     let t = tenant("devices");
     let tok = admin_token(&t);
     connect(&p, &t, &sim).await;
@@ -127,7 +161,7 @@ async fn devices_land_as_assets_with_true_status_and_a_resync_writes_nothing() {
     let unmapped = by_size.last().unwrap().id;
     assert!(by_size.last().unwrap().agent_count > 0);
     let mapped: Vec<i64> = clients.iter().map(|c| c.id).filter(|id| *id != unmapped).collect();
-    assert!(by_size[0].agent_count > 1000, "the fleet needs a multi-page client: {by_size:?}");
+    assert!(by_size[0].agent_count > 200, "the mapped client needs three pages: {by_size:?}");
     map_all(&p, &tok, Some(&mapped)).await;
 
     let run = run_sync(&p, Function::SyncDevices, &tok).await;
@@ -135,6 +169,8 @@ async fn devices_land_as_assets_with_true_status_and_a_resync_writes_nothing() {
     let agents: Vec<_> = sim.state().agents().into_iter().filter(|a| mapped.contains(&a.client_id)).collect();
     assert_eq!(run["items_processed"], json!(agents.len()));
     assert_eq!(run["items_created"], json!(agents.len()));
+    // start + three pages, all done.
+    assert_eq!((run["work_total"].clone(), run["work_done"].clone()), (json!(4), json!(4)), "{run}");
     let got = assets(&p, &tok).await;
     assert_eq!(got.len(), agents.len(), "one asset per agent of mapped organizations only");
     for a in &agents {
@@ -145,6 +181,13 @@ async fn devices_land_as_assets_with_true_status_and_a_resync_writes_nothing() {
         assert_eq!(asset["location"], json!(a.site_name));
         assert_eq!(asset["name"], json!(a.hostname));
         assert_eq!(asset["asset_id"], json!(asset_id_for(&t, &a.agent_id)));
+        assert_eq!(asset["asset_type"], json!(format!("{:?}", a.monitoring_type).to_lowercase()));
+        let user = asset["vitals"]["current_user"].as_str();
+        assert_eq!(
+            user,
+            (a.logged_in_username != "None").then_some(a.logged_in_username.as_str()),
+            "\"None\" means nobody"
+        );
     }
     let ext = p.deps.store.list_external_mappings(&t).await.unwrap();
     assert_eq!(ext.len(), agents.len(), "every asset has its external entity mapping");
@@ -153,11 +196,86 @@ async fn devices_land_as_assets_with_true_status_and_a_resync_writes_nothing() {
             && got[&m.external_entity_id]["asset_id"] == json!(m.alga_entity_id))
     );
 
+    // One asset in detail, and the list filters.
+    let one = &got[&agents[0].agent_id];
+    let (s, v) = p
+        .call(Function::SyncDevices, "GET", &format!("/assets/{}", one["asset_id"].as_str().unwrap()), &tok, None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["external_entity_mapping"]["external_entity_id"], json!(agents[0].agent_id));
+    let (_, v) = p.call(Function::SyncDevices, "GET", "/assets?status=overdue&limit=1000", &tok, None).await;
+    let overdue = agents.iter().filter(|a| a.status == tactical_sim::AgentStatus::Overdue).count();
+    assert_eq!(v["count"], json!(overdue));
+    let name = agents[0].hostname.to_lowercase();
+    let (_, v) = p.call(Function::SyncDevices, "GET", &format!("/assets?name={name}"), &tok, None).await;
+    assert!(v["assets"].as_array().unwrap().iter().any(|a| a["rmm_device_id"] == json!(agents[0].agent_id)));
+
     // Nothing changed in Tactical: the re-sync reads everything and writes no asset.
     let run = run_sync(&p, Function::SyncDevices, &tok).await;
     assert_eq!(run["status"], "succeeded");
     assert_eq!(run["items_unchanged"], json!(agents.len()), "{run}");
     assert_eq!((run["items_created"].clone(), run["items_updated"].clone()), (json!(0), json!(0)));
+
+    // Agents go offline and come back: the next sync follows, and only they are written.
+    let st = sim.state();
+    let online: Vec<_> = agents.iter().filter(|a| a.status == tactical_sim::AgentStatus::Online).take(2).collect();
+    let down = agents.iter().find(|a| a.status == tactical_sim::AgentStatus::Overdue).unwrap();
+    st.make_offline(&online[0].agent_id).unwrap();
+    st.make_overdue(&online[1].agent_id).unwrap();
+    st.make_online(&down.agent_id).unwrap();
+    let run = run_sync(&p, Function::SyncDevices, &tok).await;
+    assert_eq!(run["items_updated"], 3, "{run}");
+    let got = assets(&p, &tok).await;
+    assert_eq!(got[&online[0].agent_id]["agent_status"], "offline");
+    assert_eq!(got[&online[1].agent_id]["agent_status"], "overdue");
+    assert_eq!(got[&down.agent_id]["agent_status"], "online");
+}
+
+#[tokio::test]
+async fn auto_sync_off_skips_an_organization_and_a_failing_page_makes_a_partial_run() {
+    let p = Pipeline::new_with("partial", |env| {
+        env.insert("DEVICE_PAGE_SIZE".into(), "10".into());
+        // Each delivery tries Tactical once: SQS redelivery is the retry under test here.
+        env.insert("TACTICAL_MAX_ATTEMPTS".into(), "1".into());
+    })
+    .await;
+    let sim = simulator(SimConfig {
+        fleet: FleetSpec { clients: 2, sites_per_client: 1, agents: 40, software_per_agent: 0, alerts: 0 },
+        ..Default::default()
+    })
+    .await;
+    let t = tenant("partial");
+    let tok = admin_token(&t);
+    connect(&p, &t, &sim).await;
+    run_sync(&p, Function::SyncClients, &tok).await;
+    map_all(&p, &tok, None).await;
+    let clients = sim.state().clients();
+    let (off, on) = (clients[0].id, clients[1].id);
+    p.call(Function::SyncClients, "PATCH", &format!("/mappings/{off}"), &tok, Some(json!({"auto_sync_assets": false})))
+        .await;
+
+    // Page 1 is served and fans out; then Tactical breaks for the other pages, on every delivery.
+    let (s, v) = p.call(Function::SyncDevices, "POST", "/sync", &tok, None).await;
+    assert_eq!(s, 202, "{v}");
+    p.drain_rounds(2).await;
+    sim.state().set_fault(tactical_sim::FaultTarget::PathPrefix("/beta/".into()), tactical_sim::Fault::Status5xx(503));
+    p.drain().await;
+    let (_, run) =
+        p.call(Function::SyncDevices, "GET", &format!("/runs/{}", v["run_id"].as_str().unwrap()), &tok, None).await;
+    assert_eq!(run["status"], "partial", "{run}");
+    assert!(run["message"].as_str().unwrap().contains("503"), "the message names the failure: {run}");
+    assert_eq!(run["items_processed"], 10, "{run}");
+    assert!(run["items_failed"].as_i64().unwrap() >= 1);
+    assert_eq!(run["items_missing"], 0, "a partial run flags nothing missing");
+
+    // Tactical recovers: the next run completes what the partial one missed.
+    sim.state().clear_faults();
+    let run = run_sync(&p, Function::SyncDevices, &tok).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let got = assets(&p, &tok).await;
+    let expected = sim.state().agents().into_iter().filter(|a| a.client_id == on).count();
+    assert_eq!(got.len(), expected, "auto-sync off: the other organization's agents are not synced");
+    assert!(got.values().all(|a| a["rmm_organization_id"] == json!(on.to_string())));
 }
 
 #[tokio::test]

@@ -178,6 +178,15 @@ impl Pipeline {
     /// Delivers queue messages to their functions until every queue is empty. Returns the number
     /// of messages delivered. Bounded: panics if the queues never settle.
     pub async fn drain(&self) -> usize {
+        self.deliver(None).await
+    }
+
+    /// Exactly `rounds` passes over the queues (each pass delivers what is visible then).
+    pub async fn drain_rounds(&self, rounds: usize) -> usize {
+        self.deliver(Some(rounds)).await
+    }
+
+    async fn deliver(&self, rounds: Option<usize>) -> usize {
         let routes = [
             ("SyncClientsQueue", "sync-clients"),
             ("SyncDevicesQueue", "sync-devices"),
@@ -186,7 +195,10 @@ impl Pipeline {
         ];
         let mut delivered = 0;
         let mut empty_rounds = 0;
-        for _ in 0..2000 {
+        for pass in 0..2000 {
+            if rounds.is_some_and(|r| pass >= r) {
+                return delivered;
+            }
             let mut round = 0;
             for (queue, function) in routes {
                 let url = &self.stack.queue_urls[queue];

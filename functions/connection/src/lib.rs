@@ -34,12 +34,7 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
 }
 
 fn service(deps: &Deps) -> ConnectionService<'_> {
-    ConnectionService {
-        store: deps.store.as_ref(),
-        secrets: deps.secrets.as_ref(),
-        http: &deps.http,
-        allowlist: &deps.config.tactical_host_allowlist,
-    }
+    ConnectionService::new(deps)
 }
 
 async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {

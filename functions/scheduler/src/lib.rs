@@ -16,6 +16,8 @@ pub struct Tick {
     pub tenants: usize,
     pub started: Vec<String>,
     pub skipped_running: usize,
+    /// Tenants whose Knox token needs a person (TOTP): their scheduled work waits.
+    pub skipped_reauth: usize,
     pub errors: Vec<String>,
 }
 
@@ -33,6 +35,10 @@ pub async fn tick(deps: &Deps) -> Result<Tick, String> {
     let now = now();
     let mut out = Tick { tenants: integrations.len(), ..Default::default() };
     for integ in integrations {
+        if integ.reauth_required {
+            out.skipped_reauth += 1;
+            continue;
+        }
         for kind in ScheduleKind::ALL {
             let sched = integ.schedule(kind);
             if !sched.enabled {

@@ -1,8 +1,9 @@
 //! `sync-devices`: Tactical agents → assets with external entity mappings, fanned out one beta
-//! page per message.
+//! page per message; the assets API.
 //!
 //! Function URL (PSA JWT): `POST /sync` (update), `GET /runs/latest`, `GET /runs/{id}`,
-//! `GET /assets` (read; `?status=online|offline|overdue`, `?organization=<tactical client id>`).
+//! `GET /assets` (read; filters `client_id`, `organization`, `status`, `name`; `limit`, `cursor`),
+//! `GET /assets/{asset_id}` (read; vitals and external entity mapping).
 //! SQS (`sync-devices` queue): `start_run` and `device_page` messages.
 
 use lambda_http::http::Method;
@@ -10,12 +11,14 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::app::Deps;
 use shared::auth::perms;
+use shared::domain::asset::Asset;
 use shared::domain::runs_api;
 use shared::domain::time::now;
-use shared::http::{self, route_path};
+use shared::http::{self, query_param, route_path};
 use shared::lambda::{Invocation, http_payload};
 use shared::messages::SyncType;
 use shared::{ApiError, ErrorCode};
+use time::OffsetDateTime;
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
@@ -29,6 +32,34 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     http::respond(route(deps, &req).await)
 }
 
+/// An asset as the frontend sees it: status and uptime computed at the time of the answer.
+fn view(a: &Asset, now: OffsetDateTime) -> Value {
+    let mut v = serde_json::to_value(a).unwrap_or_default();
+    v["agent_status"] = json!(a.status_now(now).as_str());
+    v["uptime_seconds"] = json!(a.uptime_seconds(now));
+    if let Some(o) = v.as_object_mut() {
+        o.remove("sync_hash");
+        o.remove("last_sync_run");
+    }
+    v
+}
+
+struct Filters {
+    client_id: Option<String>,
+    organization: Option<String>,
+    status: Option<String>,
+    name: Option<String>,
+}
+
+impl Filters {
+    fn matches(&self, a: &Asset, now: OffsetDateTime) -> bool {
+        self.client_id.as_deref().is_none_or(|c| a.client_id.as_deref() == Some(c))
+            && self.organization.as_deref().is_none_or(|o| a.rmm_organization_id == o)
+            && self.status.as_deref().is_none_or(|s| a.status_now(now).as_str() == s)
+            && self.name.as_deref().is_none_or(|n| a.name.to_lowercase().contains(n))
+    }
+}
+
 async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let caller = http::caller(req, &deps.jwt)?;
     let path = route_path(req);
@@ -38,37 +69,71 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     match (req.method(), path.as_str()) {
         (&Method::GET, "/assets") => {
             caller.require(perms::SETTINGS_READ)?;
-            let status = http::query_param(req, "status");
+            let status = query_param(req, "status");
             if let Some(s) = &status
                 && !["online", "offline", "overdue"].contains(&s.as_str())
             {
                 return Err(ApiError::validation("status", "status must be online, offline or overdue"));
             }
-            let org = http::query_param(req, "organization");
+            let limit: usize = match query_param(req, "limit") {
+                None => 100,
+                Some(l) => l
+                    .parse()
+                    .ok()
+                    .filter(|l| (1..=1000).contains(l))
+                    .ok_or_else(|| ApiError::validation("limit", "limit must be 1-1000"))?,
+            };
+            let filters = Filters {
+                client_id: query_param(req, "client_id"),
+                organization: query_param(req, "organization"),
+                status,
+                name: query_param(req, "name").map(|n| n.to_lowercase()),
+            };
+            let mut cursor = query_param(req, "cursor");
+            if cursor.as_deref().is_some_and(|c| c.len() > 64 || !c.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+            {
+                return Err(ApiError::validation("cursor", "not a cursor of this list"));
+            }
+            // Read in chunks until the page is full: filters (status is computed now) apply here.
             let now = now();
-            let rows: Vec<Value> = deps
-                .store
-                .list_assets(&caller.tenant)
-                .await?
-                .into_iter()
-                .filter(|a| org.as_deref().is_none_or(|o| a.rmm_organization_id == o))
-                .filter_map(|a| {
-                    // Status recomputed now from last_seen and the agent's thresholds.
-                    let st = a.status_now(now);
-                    if status.as_deref().is_some_and(|s| s != st.as_str()) {
-                        return None;
+            let mut rows = Vec::new();
+            let next = loop {
+                let (chunk, after) = deps.store.assets_page(&caller.tenant, cursor.as_deref(), 500).await?;
+                let mut last_taken = None;
+                for a in &chunk {
+                    if rows.len() == limit {
+                        break;
                     }
-                    let mut v = serde_json::to_value(&a).ok()?;
-                    v["agent_status"] = json!(st.as_str());
-                    v["uptime_seconds"] = json!(a.uptime_seconds(now));
-                    if let Some(o) = v.as_object_mut() {
-                        o.remove("sync_hash");
-                        o.remove("last_sync_run");
+                    last_taken = Some(a.asset_id.clone());
+                    if filters.matches(a, now) {
+                        rows.push(view(a, now));
                     }
-                    Some(v)
-                })
-                .collect();
-            Ok((200, json!({ "assets": rows, "count": rows.len() })))
+                }
+                if rows.len() == limit {
+                    // More may follow the last asset examined.
+                    break last_taken.filter(|l| Some(l) != chunk.last().map(|a| &a.asset_id)).or(after);
+                }
+                match after {
+                    Some(a) => cursor = Some(a),
+                    None => break None,
+                }
+            };
+            Ok((200, json!({ "assets": rows, "count": rows.len(), "next_cursor": next })))
+        }
+        (&Method::GET, p) if p.starts_with("/assets/") => {
+            caller.require(perms::SETTINGS_READ)?;
+            let id = &p["/assets/".len()..];
+            if id.len() != 36 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+                return Err(ApiError::validation("asset_id", "asset ids are UUIDs"));
+            }
+            let asset = deps.store.get_assets(&caller.tenant, &[id.to_owned()]).await?.into_iter().next();
+            let Some(asset) = asset else {
+                return Err(ApiError::new(ErrorCode::NotFound, "no asset with this id for this tenant"));
+            };
+            let mapping = deps.store.get_external_mapping(&caller.tenant, &asset.rmm_device_id).await?;
+            let mut v = view(&asset, now());
+            v["external_entity_mapping"] = serde_json::to_value(mapping).unwrap_or_default();
+            Ok((200, v))
         }
         (_, "/assets") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use GET")),
         _ => Err(http::not_found()),

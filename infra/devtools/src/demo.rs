@@ -211,9 +211,18 @@ async fn run(
     );
 
     println!("\nAssets by client and status (read back from DynamoDB through the sync-devices function):\n");
-    let assets = fe.expect("sync-devices", "GET", "/assets", None).await?;
+    let mut all = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = fe.expect("sync-devices", "GET", &format!("/assets?limit=1000{cursor}"), None).await?;
+        all.extend(page["assets"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
     let mut table: BTreeMap<String, [usize; 3]> = BTreeMap::new();
-    for a in assets["assets"].as_array().cloned().unwrap_or_default() {
+    for a in all {
         let client = a["client_id"].as_str().unwrap_or("(unmapped)").to_owned();
         let i = match a["agent_status"].as_str() {
             Some("online") => 0,

@@ -33,11 +33,12 @@ pub(crate) fn local_env(mut env: BTreeMap<String, String>) -> BTreeMap<String, S
         ("AWS_ACCESS_KEY_ID", "test".into()),
         ("AWS_SECRET_ACCESS_KEY", "test".into()),
         ("AWS_REGION", "us-east-1".into()),
-        ("TACTICAL_HOST_ALLOWLIST", "127.0.0.1,localhost".into()),
-        ("LOG_FORMAT", "text".into()),
     ] {
         env.entry(k.to_owned()).or_insert(v);
     }
+    // Locally the simulator listens on loopback, which deployed functions refuse.
+    env.insert("TACTICAL_HOST_ALLOWLIST".into(), "127.0.0.1,localhost".into());
+    env.insert("LOG_FORMAT".into(), "text".into());
     env
 }
 

@@ -318,6 +318,9 @@ impl Store for DynamoStore {
             ("status_online", c.status_online),
             ("status_offline", c.status_offline),
             ("status_overdue", c.status_overdue),
+            ("items_missing", c.items_missing),
+            ("work_done", c.work_done),
+            ("work_total", c.work_total),
             ("pending", p.pending_delta),
         ] {
             u.add(attr, v);

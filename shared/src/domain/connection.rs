@@ -130,6 +130,8 @@ pub struct ConnectionService<'a> {
     pub secrets: &'a dyn SecretStore,
     pub http: &'a reqwest::Client,
     pub allowlist: &'a [String],
+    /// Attempts per idempotent Tactical call.
+    pub max_attempts: u32,
 }
 
 fn validate_schedule(kind: ScheduleKind, s: &Schedule) -> Result<(), ApiError> {
@@ -150,6 +152,19 @@ fn non_empty(field: &str, v: &str) -> Result<(), ApiError> {
         Err(ApiError::validation(field, format!("{field} is longer than 1024 characters")))
     } else {
         Ok(())
+    }
+}
+
+impl<'a> ConnectionService<'a> {
+    /// The service over a function's dependencies.
+    pub fn new(deps: &'a crate::app::Deps) -> Self {
+        Self {
+            store: deps.store.as_ref(),
+            secrets: deps.secrets.as_ref(),
+            http: &deps.http,
+            allowlist: &deps.config.tactical_host_allowlist,
+            max_attempts: deps.config.tactical_max_attempts,
+        }
     }
 }
 
@@ -316,7 +331,12 @@ impl ConnectionService<'_> {
                 return Err(ApiError::new(ErrorCode::IntegrationNotConfigured, "no auth mode saved for Tactical RMM"));
             }
         };
-        Ok(TacticalHttp::new(self.http.clone(), url, creds))
+        Ok(self.tactical(url, creds))
+    }
+
+    fn tactical(&self, url: InstanceUrl, creds: Credentials) -> TacticalHttp {
+        let retry = crate::tactical::http::RetryPolicy { max_attempts: self.max_attempts.max(1), ..Default::default() };
+        TacticalHttp::new(self.http.clone(), url, creds).with_retry(retry)
     }
 
     /// Test connection: API host (not dashboard), credentials (Knox with TOTP), beta API. On
@@ -343,7 +363,7 @@ impl ConnectionService<'_> {
         if let Err(e) = check_instance_address(&url, self.allowlist).await {
             return Ok(fail(e));
         }
-        let anon = TacticalHttp::new(self.http.clone(), url.clone(), Credentials::None);
+        let anon = self.tactical(url.clone(), Credentials::None);
         if let Err(e) = anon.probe().await {
             return Ok(fail(e));
         }
@@ -387,7 +407,7 @@ impl ConnectionService<'_> {
                 Credentials::KnoxToken(token)
             }
         };
-        let api = TacticalHttp::new(self.http.clone(), url, creds);
+        let api = self.tactical(url, creds);
         let clients = match api.clients().await {
             Ok(c) => c,
             Err(e) => return Ok(fail(e)),

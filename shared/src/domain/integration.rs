@@ -53,9 +53,9 @@ impl ScheduleKind {
     pub fn default_schedule(self) -> Schedule {
         match self {
             ScheduleKind::AlertPolling => Schedule { enabled: true, interval_minutes: 15 },
-            ScheduleKind::DeviceSync => Schedule { enabled: false, interval_minutes: 60 },
-            ScheduleKind::ClientSync => Schedule { enabled: false, interval_minutes: 1440 },
-            ScheduleKind::SoftwareSync => Schedule { enabled: false, interval_minutes: 1440 },
+            ScheduleKind::DeviceSync => Schedule { enabled: true, interval_minutes: 60 },
+            ScheduleKind::ClientSync => Schedule { enabled: true, interval_minutes: 1440 },
+            ScheduleKind::SoftwareSync => Schedule { enabled: true, interval_minutes: 1440 },
         }
     }
 

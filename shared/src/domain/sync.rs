@@ -17,8 +17,6 @@ use crate::tenant::TenantId;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
-/// Beta API page size for device sync (Tactical's maximum).
-pub const DEVICE_PAGE_SIZE: u32 = 1000;
 /// A run's lock outlives a stuck run by this much, so a crashed run cannot block syncs forever.
 const LOCK_SECS: i64 = 2 * 3600;
 /// SQS attempts (maxReceiveCount in template.yaml): on the last one a failing work item is
@@ -34,12 +32,7 @@ pub struct Started {
 }
 
 fn connection(deps: &Deps) -> ConnectionService<'_> {
-    ConnectionService {
-        store: deps.store.as_ref(),
-        secrets: deps.secrets.as_ref(),
-        http: &deps.http,
-        allowlist: &deps.config.tactical_host_allowlist,
-    }
+    ConnectionService::new(deps)
 }
 
 /// Records a run and queues its first message. Refused when the integration is inactive.
@@ -53,10 +46,10 @@ pub async fn start(deps: &Deps, tenant: &TenantId, sync_type: SyncType, trigger:
         run_id: new_run_id(),
         sync_type,
         trigger,
-        status: SyncRunStatus::Pending,
+        status: SyncRunStatus::Queued,
         started_at: now_rfc3339(),
         finished_at: None,
-        counts: SyncCounts::default(),
+        counts: SyncCounts { work_total: 1, ..Default::default() },
         pending: 1,
         errors: vec![],
         message: None,
@@ -246,7 +239,11 @@ async fn finish_work_item(
     last_attempt: bool,
 ) -> Outcome {
     let progress = match result {
-        Ok(p) => RunProgress { work_item: Some(work_item.to_owned()), ..p },
+        Ok(p) => RunProgress {
+            work_item: Some(work_item.to_owned()),
+            counts: SyncCounts { work_done: p.counts.work_done + 1, ..p.counts },
+            ..p
+        },
         Err(e) if e.transient() && !last_attempt => {
             tracing::warn!(tenant = %tenant, run_id, error = %e.message(), "work item failed; SQS will retry");
             return Outcome::Retry(e.message());
@@ -257,7 +254,7 @@ async fn finish_work_item(
             }
             tracing::error!(tenant = %tenant, run_id, error = %e.message(), "work item failed for good");
             RunProgress {
-                counts: SyncCounts { items_failed: 1, ..Default::default() },
+                counts: SyncCounts { items_failed: 1, work_done: 1, ..Default::default() },
                 pending_delta: -1,
                 errors: vec![e.message()],
                 work_item: Some(work_item.to_owned()),
@@ -294,6 +291,11 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
         // Only a complete run may call an agent missing: a failed page would flag its agents.
         let flagged = flag_missing_assets(deps, tenant, run).await?;
         if flagged > 0 {
+            let missing = RunProgress {
+                counts: SyncCounts { items_missing: flagged as i64, ..Default::default() },
+                ..Default::default()
+            };
+            deps.store.add_run_progress(tenant, run.sync_type, &run.run_id, &missing).await?;
             message = Some(format!("{flagged} assets flagged missing from Tactical"));
         }
     }
@@ -384,12 +386,22 @@ async fn fan_out(
     msgs: Vec<SyncMessage>,
 ) -> Result<bool, TacticalErrorOrApi> {
     let n = msgs.len() as i64;
-    let claim = RunProgress { pending_delta: n, work_item: Some(key.to_owned()), ..Default::default() };
+    let claim = RunProgress {
+        pending_delta: n,
+        work_item: Some(key.to_owned()),
+        counts: SyncCounts { work_total: n, ..Default::default() },
+        ..Default::default()
+    };
     if deps.store.add_run_progress(tenant, st, run_id, &claim).await?.is_none() {
         return Ok(false);
     }
     if let Err(e) = deps.queue.send(st.queue(), &msgs).await {
-        let undo = RunProgress { pending_delta: -n, undo_item: Some(key.to_owned()), ..Default::default() };
+        let undo = RunProgress {
+            pending_delta: -n,
+            undo_item: Some(key.to_owned()),
+            counts: SyncCounts { work_total: -n, ..Default::default() },
+            ..Default::default()
+        };
         deps.store.add_run_progress(tenant, st, run_id, &undo).await?;
         return Err(e.into());
     }
@@ -413,7 +425,7 @@ async fn fan_out_devices(deps: &Deps, tenant: &TenantId, run_id: &str) -> Result
             run_id: run_id.to_owned(),
             client_id: *c,
             page: 1,
-            page_size: DEVICE_PAGE_SIZE,
+            page_size: deps.config.device_page_size,
         })
         .collect();
     // Counted before they are sent, so the run cannot finish in between.
@@ -529,6 +541,35 @@ pub async fn upsert_agents(
     Ok((counts, ids))
 }
 
+/// Single-agent refresh (after a webhook): `GET /agents/<agent_id>/`, then the same upsert as a
+/// device page. The organization comes from the mapping that lists the agent's site, so a move
+/// between Tactical clients is followed here too. Returns whether the agent is an asset.
+pub async fn refresh_agent(
+    deps: &Deps,
+    tenant: &TenantId,
+    api: &dyn TacticalApi,
+    agent_id: &str,
+) -> Result<bool, TacticalErrorOrApi> {
+    let asset_id = super::asset::asset_id_for(tenant, agent_id);
+    if deps.store.get_assets(tenant, std::slice::from_ref(&asset_id)).await?.is_empty() {
+        return Ok(false);
+    }
+    let row = match api.agent_row(agent_id).await {
+        Ok(r) => r,
+        // Gone from Tactical: the next complete device run flags it missing.
+        Err(TacticalError::NotFound { .. }) => return Ok(true),
+        Err(e) => return Err(e.into()),
+    };
+    let mappings = deps.store.list_org_mappings(tenant).await?;
+    let Some(mapping) = mappings.iter().find(|m| row.site.is_some_and(|s| m.sites.iter().any(|x| x.id == s))) else {
+        return Ok(true);
+    };
+    if let (true, Some(client_id)) = (mapping.syncs_devices(), mapping.tactical_client_id()) {
+        upsert_agents(deps, tenant, client_id, mapping, std::slice::from_ref(&row), None).await?;
+    }
+    Ok(true)
+}
+
 /// Sync Alerts: backfill open alerts and reconcile (see `alert_flow::backfill`).
 async fn run_alerts(deps: &Deps, tenant: &TenantId, integ: &RmmIntegration) -> Result<RunProgress, TacticalErrorOrApi> {
     let api = client_for(deps, tenant, integ).await?;
@@ -568,31 +609,9 @@ async fn alert_follow_up(
         }
     }
     let asset_id = super::asset::asset_id_for(tenant, agent_id);
-    let Some(asset) = deps.store.get_assets(tenant, std::slice::from_ref(&asset_id)).await?.into_iter().next() else {
+    if !refresh_agent(deps, tenant, &api, agent_id).await? {
         // Not an asset (yet): the next device sync brings it in if its organization is mapped.
         return Ok(());
-    };
-    if let Some(mapping) =
-        deps.store.get_org_mapping(tenant, &asset.rmm_organization_id).await?.filter(OrgMapping::syncs_devices)
-        && let Some(client_id) = mapping.tactical_client_id()
-    {
-        let page = api
-            .beta_agents_page(&BetaAgentQuery {
-                client_id: Some(client_id),
-                hostname: Some(asset.name.clone()),
-                page: 1,
-                page_size: 100,
-                ..Default::default()
-            })
-            .await;
-        match page {
-            Ok(p) => {
-                let rows: Vec<_> = p.results.into_iter().filter(|a| a.agent_id == agent_id).collect();
-                upsert_agents(deps, tenant, client_id, &mapping, &rows, None).await?;
-            }
-            Err(TacticalError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
     }
     for _ in 0..4 {
         let Some(mut alert) = deps.store.get_alert(tenant, alert_key).await? else { return Ok(()) };

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncRunStatus {
-    Pending,
+    Queued,
     Running,
     Succeeded,
     Partial,
@@ -42,6 +42,14 @@ pub struct SyncCounts {
     pub status_offline: i64,
     #[serde(default)]
     pub status_overdue: i64,
+    /// Assets flagged `missing_since` by a complete device run.
+    #[serde(default)]
+    pub items_missing: i64,
+    /// Progress: work items (queue messages: the start, and each page or batch) done of total.
+    #[serde(default)]
+    pub work_done: i64,
+    #[serde(default)]
+    pub work_total: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

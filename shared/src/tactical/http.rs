@@ -392,6 +392,16 @@ impl TacticalApi for TacticalHttp {
         self.get_json(&format!("agents/{agent_id}"), &[], "GET /agents/<agent_id>/").await
     }
 
+    async fn agent_row(&self, agent_id: &str) -> Result<BetaAgent, TacticalError> {
+        if agent_id.len() < 21 || agent_id.contains('/') {
+            return Err(TacticalError::NotFound {
+                path: "agents/<agent_id>".into(),
+                detail: Some("agent ids have at least 21 characters".into()),
+            });
+        }
+        self.get_json(&format!("agents/{agent_id}"), &[], "GET /agents/<agent_id>/").await
+    }
+
     async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, TacticalError> {
         let body = serde_json::to_value(filter).unwrap_or_default();
         // A listing: safe to retry although it is a PATCH.

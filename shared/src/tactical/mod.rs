@@ -49,6 +49,9 @@ pub trait TacticalApi: Send + Sync {
     async fn beta_agents_page(&self, query: &BetaAgentQuery) -> Result<BetaPage<BetaAgent>, TacticalError>;
     /// `GET /agents/<agent_id>/`.
     async fn agent(&self, agent_id: &str) -> Result<AgentDetail, TacticalError>;
+    /// `GET /agents/<agent_id>/` read as an agent row (the same model fields as the beta list,
+    /// without the pk): what a single-agent refresh needs.
+    async fn agent_row(&self, agent_id: &str) -> Result<BetaAgent, TacticalError>;
     /// `PATCH /alerts/` with a real filter (a GET is a 405; an unknown key returns every alert).
     async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, TacticalError>;
     /// `GET /alerts/<id>/`.

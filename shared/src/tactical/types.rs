@@ -85,7 +85,9 @@ pub struct BetaAgentQuery {
 /// A beta agent row: every model field, no `status`, no client id (only `site`).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct BetaAgent {
-    /// Integer pk: what `/software/` rows and beta detail use.
+    /// Integer pk: what `/software/` rows and beta detail use. Absent (0) when the row comes
+    /// from the classic agent detail, which carries every other field under the same name.
+    #[serde(default)]
     pub id: i64,
     pub agent_id: String,
     #[serde(default, deserialize_with = "null_default")]
