@@ -48,6 +48,8 @@ pub struct Config {
     pub webhook_base_url: Option<String>,
     /// Enterprise Edition switch for remote actions.
     pub enterprise_remote_actions: bool,
+    /// Timeout of one Tactical request, seconds.
+    pub tactical_timeout_secs: u64,
     /// Attempts per idempotent Tactical call (1 = no retry).
     pub tactical_max_attempts: u32,
     /// Beta API page size of device sync (Tactical allows up to 1000; one page per queue message).
@@ -103,6 +105,13 @@ impl Config {
                 reason: "must be a number from 1 to 1000 (Tactical's beta API maximum)".into(),
             })?,
         };
+        let tactical_timeout_secs = match get(env, "TACTICAL_TIMEOUT_SECS") {
+            None => 30,
+            Some(v) => v.parse::<u64>().ok().filter(|n| (1..=300).contains(n)).ok_or(ConfigError::Invalid {
+                name: "TACTICAL_TIMEOUT_SECS",
+                reason: "must be a number of seconds from 1 to 300".into(),
+            })?,
+        };
         let tactical_max_attempts = match get(env, "TACTICAL_MAX_ATTEMPTS") {
             None => 4,
             Some(v) => v.parse::<u32>().ok().filter(|n| (1..=10).contains(n)).ok_or(ConfigError::Invalid {
@@ -127,6 +136,7 @@ impl Config {
             enterprise_remote_actions: enterprise,
             device_page_size,
             tactical_max_attempts,
+            tactical_timeout_secs,
         })
     }
 }

@@ -125,6 +125,9 @@ pub trait Store: InventoryStore + AlertStore + Send + Sync {
         message: Option<String>,
     ) -> Result<bool, PortError>;
     async fn latest_run(&self, tenant: &TenantId, sync_type: SyncType) -> Result<Option<SyncRun>, PortError>;
+    /// A short named lock of a tenant (expires after `ttl_secs`); false when someone holds it.
+    async fn try_lock(&self, tenant: &TenantId, name: &str, ttl_secs: i64) -> Result<bool, PortError>;
+    async fn unlock(&self, tenant: &TenantId, name: &str) -> Result<(), PortError>;
     /// Records which agents one work item of a run saw (expires with the run's bookkeeping).
     async fn record_seen(
         &self,

@@ -276,3 +276,160 @@ async fn disconnect_clears_secrets_keeps_mappings_and_refuses_work() {
     assert_eq!(v["is_active"], false);
     assert_eq!(v["credentials"]["has_api_key"], false);
 }
+
+#[tokio::test]
+async fn login_throttle_says_when_to_retry() {
+    let p = Pipeline::new("throttle").await;
+    let cfg = SimConfig {
+        users: vec![User::new("ops", "pw-throttled", Some(b"12345678901234567890".to_vec()))],
+        throttle: tactical_sim::ThrottleConfig { per_minute: 2, per_day: 300 },
+        ..Default::default()
+    };
+    let sim = simulator(cfg).await;
+    let t = tenant("throttle");
+    let tok = admin_token(&t);
+    p.call(
+        Function::Connection,
+        "PATCH",
+        "/settings",
+        &tok,
+        Some(json!({"instance_url": sim.base_url(), "username": "ops", "password": "pw-throttled"})),
+    )
+    .await;
+    let mut last = json!(null);
+    for _ in 0..3 {
+        last = p.call(Function::Connection, "POST", "/test", &tok, None).await.1;
+    }
+    assert_eq!(last["error"]["code"], "tactical_rate_limited", "{last}");
+    assert!(last["error"]["message"].as_str().unwrap().contains("retry in"), "{last}");
+    assert_eq!(sim.state().request_count(RouteKind::CheckCreds), 3, "a throttled login is not retried");
+}
+
+#[tokio::test]
+async fn network_failures_are_told_apart() {
+    let p = Pipeline::new_with("net", |env| {
+        env.insert("TACTICAL_TIMEOUT_SECS".into(), "1".into());
+        env.insert("TACTICAL_MAX_ATTEMPTS".into(), "1".into());
+    })
+    .await;
+    let hanging = simulator(SimConfig::default()).await;
+    hanging.state().set_fault(RouteKind::Root, tactical_sim::Fault::Hang);
+    // A port nobody listens on: bind one, then free it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let cases = [
+        ("https://tactical.example.invalid".to_owned(), "does not resolve"),
+        (format!("http://{closed}"), "refused"),
+        (hanging.base_url(), "did not answer"),
+    ];
+    for (url, words) in cases {
+        let t = tenant("net");
+        let tok = admin_token(&t);
+        let (s, v) = p
+            .call(Function::Connection, "PATCH", "/settings", &tok, Some(json!({"instance_url": url, "api_key": KEY})))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (_, v) = p.call(Function::Connection, "POST", "/test", &tok, None).await;
+        assert_eq!(v["error"]["code"], "tactical_unreachable", "{url}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(words), "{url}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn an_expired_knox_token_is_renewed_without_totp_and_flags_reauth_with_totp() {
+    let p = Pipeline::new("relogin").await;
+    let secret = b"ABCDEFGHIJ0123456789".to_vec();
+    let cfg = SimConfig {
+        users: vec![User::new("svc", "pw-no-totp", None), User::new("human", "pw-with-totp", Some(secret.clone()))],
+        ..Default::default()
+    };
+    let sim = simulator(cfg).await;
+    let (a, b) = (tenant("relog-a"), tenant("relog-b"));
+    let (ta, tb) = (admin_token(&a), admin_token(&b));
+    p.call(
+        Function::Connection,
+        "PATCH",
+        "/settings",
+        &ta,
+        Some(json!({"instance_url": sim.base_url(), "username": "svc", "password": "pw-no-totp"})),
+    )
+    .await;
+    assert_eq!(p.call(Function::Connection, "POST", "/test", &ta, None).await.1["success"], true);
+    p.call(
+        Function::Connection,
+        "PATCH",
+        "/settings",
+        &tb,
+        Some(json!({"instance_url": sim.base_url(), "username": "human", "password": "pw-with-totp"})),
+    )
+    .await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let code = tactical_sim::totp_code(&secret, now);
+    assert_eq!(
+        p.call(Function::Connection, "POST", "/test", &tb, Some(json!({"totp_code": code}))).await.1["success"],
+        true
+    );
+    let (_, v) = p.call(Function::Connection, "GET", "/settings", &tb, None).await;
+    assert!(v["summary"]["knox_token_expires_at"].is_string(), "the token's expiry is kept: {v}");
+
+    // Tactical forgets every token (5 h idle).
+    sim.state().expire_tokens();
+    let before = sim.state().request_count(RouteKind::CheckCreds);
+    for tok in [&ta, &tb] {
+        assert_eq!(p.call(Function::SyncClients, "POST", "/sync", tok, None).await.0, 202);
+    }
+    p.drain().await;
+    let (_, run) = p.call(Function::SyncClients, "GET", "/runs/latest", &ta, None).await;
+    assert_eq!(run["status"], "succeeded", "the account without TOTP logged in again: {run}");
+    let (_, v) = p.call(Function::Connection, "GET", "/settings", &ta, None).await;
+    assert_eq!(v["reauth_required"], false);
+
+    let (_, run) = p.call(Function::SyncClients, "GET", "/runs/latest", &tb, None).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let (_, v) = p.call(Function::Connection, "GET", "/settings", &tb, None).await;
+    assert_eq!(v["reauth_required"], true, "a TOTP account needs a person");
+    assert_eq!(sim.state().request_count(RouteKind::CheckCreds) - before, 2, "one re-login per tenant");
+    assert_eq!(sim.state().request_count(RouteKind::Login), 1, "no login without a code");
+    // Scheduled work waits for the person.
+    let tick = scheduler::tick(&p.deps).await.unwrap();
+    assert!(!tick.started.iter().any(|s| s.starts_with(b.as_str())), "{tick:?}");
+    assert!(tick.started.iter().any(|s| s.starts_with(a.as_str())), "{tick:?}");
+    // Disconnect logs the token out of Tactical, best effort.
+    p.call(Function::Connection, "POST", "/disconnect", &ta, None).await;
+    assert_eq!(sim.state().request_count(RouteKind::Logout), 1);
+}
+
+#[tokio::test]
+async fn the_summary_counts_mappings_assets_and_alerts() {
+    let p = Pipeline::new("summary").await;
+    let sim = simulator(SimConfig {
+        fleet: tactical_sim::FleetSpec { alerts: 8, ..Default::default() },
+        ..Default::default()
+    })
+    .await;
+    let t = tenant("summary");
+    let tok = admin_token(&t);
+    connect(&p, &t, &sim).await;
+    p.call(Function::SyncClients, "POST", "/sync", &tok, None).await;
+    p.drain().await;
+    let first = sim.state().clients()[0].id;
+    p.call(Function::SyncClients, "PATCH", &format!("/mappings/{first}"), &tok, Some(json!({"client_id": "psa-x"})))
+        .await;
+    p.call(Function::SyncDevices, "POST", "/sync", &tok, None).await;
+    p.call(Function::SyncAlerts, "POST", "/sync", &tok, None).await;
+    p.drain().await;
+    let (_, v) = p.call(Function::Connection, "GET", "/settings", &tok, None).await;
+    let s = &v["summary"];
+    assert_eq!((s["organizations"].clone(), s["mapped_organizations"].clone()), (json!(3), json!(1)), "{s}");
+    let synced = sim.state().agents().iter().filter(|a| a.client_id == first).count() as i64;
+    let by = &s["assets_by_status"];
+    assert_eq!(
+        by["online"].as_i64().unwrap() + by["offline"].as_i64().unwrap() + by["overdue"].as_i64().unwrap(),
+        synced,
+        "{s}"
+    );
+    let open = sim.state().alerts().iter().filter(|a| !a.resolved && a.agent_id.is_some()).count();
+    assert_eq!(s["active_alerts"], json!(open), "{s}");
+    for st in ["clients", "devices", "alerts"] {
+        assert_eq!(s["last_runs"][st]["status"], "succeeded", "{st}: {s}");
+    }
+}

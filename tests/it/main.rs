@@ -4,5 +4,6 @@
 mod alerts;
 mod aws_adapters;
 mod connection;
+mod openapi;
 mod sync;
 mod template;

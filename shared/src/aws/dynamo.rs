@@ -235,6 +235,9 @@ impl Store for DynamoStore {
         for (kind, sched) in &p.schedules {
             u.set(kind.attribute(), to_attr(&serde_json::to_value(sched).unwrap_or_default()));
         }
+        if let Some(v) = &p.knox_token_expires_at {
+            u.set_opt("knox_token_expires_at", v.clone().map(s));
+        }
         if let Some(v) = &p.webhook_previous_valid_until {
             u.set_opt("webhook_previous_valid_until", v.clone().map(s));
         }
@@ -421,6 +424,41 @@ impl Store for DynamoStore {
             }
         }
         Ok(finished)
+    }
+
+    async fn try_lock(&self, tenant: &TenantId, name: &str, ttl_secs: i64) -> Result<bool, PortError> {
+        let (pk, _) = keys::integration(tenant);
+        let now_epoch = now().unix_timestamp();
+        let mut item = Self::key(pk, format!("lock#{name}"));
+        item.insert("tenant".into(), s(tenant.as_str()));
+        item.insert(keys::TTL.into(), n(now_epoch + ttl_secs));
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR #e < :now")
+            .expression_attribute_names("#e", keys::TTL)
+            .expression_attribute_values(":now", n(now_epoch))
+            .send()
+            .await;
+        match r.map_err(port_error) {
+            Ok(_) => Ok(true),
+            Err(PortError::ConditionFailed(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn unlock(&self, tenant: &TenantId, name: &str) -> Result<(), PortError> {
+        let (pk, _) = keys::integration(tenant);
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, format!("lock#{name}"))))
+            .send()
+            .await
+            .map_err(port_error)?;
+        Ok(())
     }
 
     async fn record_seen(

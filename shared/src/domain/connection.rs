@@ -132,6 +132,8 @@ pub struct ConnectionService<'a> {
     pub allowlist: &'a [String],
     /// Attempts per idempotent Tactical call.
     pub max_attempts: u32,
+    /// The HTTP client's request timeout (for messages).
+    pub timeout: std::time::Duration,
 }
 
 fn validate_schedule(kind: ScheduleKind, s: &Schedule) -> Result<(), ApiError> {
@@ -164,6 +166,7 @@ impl<'a> ConnectionService<'a> {
             http: &deps.http,
             allowlist: &deps.config.tactical_host_allowlist,
             max_attempts: deps.config.tactical_max_attempts,
+            timeout: std::time::Duration::from_secs(deps.config.tactical_timeout_secs),
         }
     }
 }
@@ -336,7 +339,7 @@ impl ConnectionService<'_> {
 
     fn tactical(&self, url: InstanceUrl, creds: Credentials) -> TacticalHttp {
         let retry = crate::tactical::http::RetryPolicy { max_attempts: self.max_attempts.max(1), ..Default::default() };
-        TacticalHttp::new(self.http.clone(), url, creds).with_retry(retry)
+        TacticalHttp::new(self.http.clone(), url, creds).with_retry(retry).with_timeout(self.timeout)
     }
 
     /// Test connection: API host (not dashboard), credentials (Knox with TOTP), beta API. On
@@ -367,6 +370,7 @@ impl ConnectionService<'_> {
         if let Err(e) = anon.probe().await {
             return Ok(fail(e));
         }
+        let mut knox_expiry = None;
         let creds = match mode {
             AuthMode::ApiKey => match self.secrets.get(tenant, SecretName::ApiKey).await? {
                 Some(k) => Credentials::ApiKey(k),
@@ -379,12 +383,12 @@ impl ConnectionService<'_> {
                     return Err(ApiError::validation("username", "no username and password saved"));
                 };
                 // checkcreds first (pitfall 3): it hands out the token itself for accounts without TOTP.
-                let token = match anon.check_creds(user.expose_secret(), &pass).await {
-                    Ok(CheckCreds::Token { token, .. }) => token,
+                let (token, expiry) = match anon.check_creds(user.expose_secret(), &pass).await {
+                    Ok(CheckCreds::Token { token, expiry }) => (token, expiry),
                     Ok(CheckCreds::TotpRequired) => match &req.totp_code {
                         None => return Ok(fail(TacticalError::TotpRequired)),
                         Some(code) => match anon.login(user.expose_secret(), &pass, code).await {
-                            Ok(l) => l.token,
+                            Ok(l) => (l.token, l.expiry),
                             Err(TacticalError::BadCredentials) => {
                                 return Ok(TestResult {
                                     success: false,
@@ -404,6 +408,7 @@ impl ConnectionService<'_> {
                     Err(e) => return Ok(fail(e)),
                 };
                 self.secrets.put(tenant, SecretName::KnoxToken, &token).await?;
+                knox_expiry = expiry;
                 Credentials::KnoxToken(token)
             }
         };
@@ -426,6 +431,7 @@ impl ConnectionService<'_> {
                     connected_at: Some(Some(now)),
                     disconnected_at: Some(None),
                     reauth_required: Some(false),
+                    knox_token_expires_at: Some(knox_expiry),
                     ..Default::default()
                 },
             )
@@ -439,14 +445,70 @@ impl ConnectionService<'_> {
         })
     }
 
+    /// Knox token refused (expired after 5 h idle): an account without TOTP logs in again through
+    /// checkcreds, once, under a lock so concurrent workers do not trip Tactical's 10/min login
+    /// throttle. An account with TOTP needs a person: the integration is flagged
+    /// `reauth_required` and scheduled work waits. Returns whether a fresh token is stored.
+    pub async fn relogin(&self, tenant: &TenantId) -> Result<bool, ApiError> {
+        let Some(integ) = self.store.get_integration(tenant).await? else { return Ok(false) };
+        let (Some(AuthMode::Knox), Some(url)) = (integ.auth_mode, integ.instance_url.clone()) else { return Ok(false) };
+        if !self.store.try_lock(tenant, "knox_login", 60).await? {
+            return Ok(false);
+        }
+        let result = self.relogin_locked(tenant, url).await;
+        let _ = self.store.unlock(tenant, "knox_login").await;
+        result
+    }
+
+    async fn relogin_locked(&self, tenant: &TenantId, url: InstanceUrl) -> Result<bool, ApiError> {
+        let (Some(user), Some(pass)) = (
+            self.secrets.get(tenant, SecretName::Username).await?,
+            self.secrets.get(tenant, SecretName::Password).await?,
+        ) else {
+            return Ok(false);
+        };
+        let anon = self.tactical(url, Credentials::None);
+        let reauth = |v: bool| IntegrationPatch { reauth_required: Some(v), ..Default::default() };
+        match anon.check_creds(user.expose_secret(), &pass).await {
+            Ok(CheckCreds::Token { token, expiry }) => {
+                self.secrets.put(tenant, SecretName::KnoxToken, &token).await?;
+                self.store
+                    .patch_integration(
+                        tenant,
+                        &IntegrationPatch { knox_token_expires_at: Some(expiry), ..reauth(false) },
+                    )
+                    .await?;
+                tracing::info!(tenant = %tenant, "knox token renewed");
+                Ok(true)
+            }
+            Ok(CheckCreds::TotpRequired) | Err(TacticalError::BadCredentials) => {
+                self.store.patch_integration(tenant, &reauth(true)).await?;
+                Ok(false)
+            }
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, error = %e, "knox re-login failed");
+                Ok(false)
+            }
+        }
+    }
+
     /// Clears every stored secret and marks the integration inactive. Mappings, assets and
     /// alerts stay, so reconnecting does not start over.
     pub async fn disconnect(&self, tenant: &TenantId) -> Result<RmmIntegration, ApiError> {
-        if self.store.get_integration(tenant).await?.is_none() {
+        let Some(integ) = self.store.get_integration(tenant).await? else {
             return Err(ApiError::new(
                 ErrorCode::IntegrationNotConfigured,
                 "there is no Tactical RMM connection to disconnect",
             ));
+        };
+        // Best effort: tell Tactical to drop the Knox token before we forget it.
+        if let (Some(url), Some(token)) =
+            (integ.instance_url.clone(), self.secrets.get(tenant, SecretName::KnoxToken).await?)
+        {
+            let once = crate::tactical::http::RetryPolicy { max_attempts: 1, ..Default::default() };
+            if let Err(e) = self.tactical(url, Credentials::KnoxToken(token)).with_retry(once).logout().await {
+                tracing::info!(tenant = %tenant, error = %e, "knox logout on disconnect failed (ignored)");
+            }
         }
         for name in SecretName::ALL {
             self.secrets.delete(tenant, name).await?;
@@ -458,6 +520,7 @@ impl ConnectionService<'_> {
                 &IntegrationPatch {
                     is_active: Some(false),
                     disconnected_at: Some(Some(now_rfc3339())),
+                    knox_token_expires_at: Some(None),
                     ..Default::default()
                 },
             )

@@ -105,6 +105,9 @@ pub struct RmmIntegration {
     pub client_sync: Option<Schedule>,
     #[serde(default)]
     pub software_sync: Option<Schedule>,
+    /// The Knox token's expiry as Tactical issued it (Tactical extends it by use: 5 h idle).
+    #[serde(default)]
+    pub knox_token_expires_at: Option<String>,
     /// Until when the webhook secret before the last rotation is still accepted.
     #[serde(default)]
     pub webhook_previous_valid_until: Option<String>,
@@ -179,4 +182,5 @@ pub struct IntegrationPatch {
     pub schedules: Vec<(ScheduleKind, Schedule)>,
     pub last_started: Vec<(String, String)>,
     pub webhook_previous_valid_until: Option<Option<String>>,
+    pub knox_token_expires_at: Option<Option<String>>,
 }

@@ -118,14 +118,18 @@ async fn fail_run(deps: &Deps, tenant: &TenantId, st: SyncType, run_id: &str, ms
         .await;
 }
 
-/// A Knox token Tactical refuses needs a person (TOTP): flag it for the settings page.
-async fn note_auth_failure(deps: &Deps, tenant: &TenantId, e: &TacticalError) {
-    if matches!(e, TacticalError::Unauthorized { .. }) {
-        let _ = deps
-            .store
-            .patch_integration(tenant, &IntegrationPatch { reauth_required: Some(true), ..Default::default() })
-            .await;
+/// Tactical refused the credentials. A Knox account without TOTP gets a new token (true: retry
+/// the work); otherwise the integration is flagged `reauth_required` for a person.
+async fn note_auth_failure(deps: &Deps, tenant: &TenantId, e: &TacticalError) -> bool {
+    if !matches!(e, TacticalError::Unauthorized { .. }) {
+        return false;
     }
+    if connection(deps).relogin(tenant).await.unwrap_or(false) {
+        return true;
+    }
+    let patch = IntegrationPatch { reauth_required: Some(true), ..Default::default() };
+    let _ = deps.store.patch_integration(tenant, &patch).await;
+    false
 }
 
 /// Handles one message of any sync queue.
@@ -177,8 +181,11 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                 Ok(()) => Outcome::Done,
                 Err(e) if e.transient() && !last_attempt => Outcome::Retry(e.message()),
                 Err(e) => {
-                    if let TacticalErrorOrApi::Tactical(t) = &e {
-                        note_auth_failure(deps, &tenant, t).await;
+                    if let TacticalErrorOrApi::Tactical(t) = &e
+                        && note_auth_failure(deps, &tenant, t).await
+                        && !last_attempt
+                    {
+                        return Outcome::Retry("knox token renewed; retrying".into());
                     }
                     tracing::warn!(tenant = %tenant, alert_key, error = %e.message(), "alert follow-up failed");
                     Outcome::Done
@@ -249,8 +256,11 @@ async fn finish_work_item(
             return Outcome::Retry(e.message());
         }
         Err(e) => {
-            if let TacticalErrorOrApi::Tactical(t) = &e {
-                note_auth_failure(deps, tenant, t).await;
+            if let TacticalErrorOrApi::Tactical(t) = &e
+                && note_auth_failure(deps, tenant, t).await
+                && !last_attempt
+            {
+                return Outcome::Retry("knox token renewed; retrying".into());
             }
             tracing::error!(tenant = %tenant, run_id, error = %e.message(), "work item failed for good");
             RunProgress {

@@ -46,7 +46,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let allowed = host_allowed(&host, &self.allowlist);
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
+                .await
+                .map_err(|_| Box::new(DnsError) as Box<dyn std::error::Error + Send + Sync>)?
                 .filter(|a| allowed || !is_blocked_ip(a.ip()))
                 .collect();
             if addrs.is_empty() {
@@ -56,6 +57,15 @@ impl reqwest::dns::Resolve for GuardedResolver {
         })
     }
 }
+
+#[derive(Debug)]
+struct DnsError;
+impl std::fmt::Display for DnsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("name resolution failed")
+    }
+}
+impl std::error::Error for DnsError {}
 
 #[derive(Debug)]
 struct BlockedError;
@@ -143,6 +153,12 @@ impl TacticalHttp {
         Self { http, base, creds, retry: RetryPolicy::default(), request_timeout: Duration::from_secs(30) }
     }
 
+    /// The timeout the shared HTTP client was built with (for messages).
+    pub fn with_timeout(mut self, t: Duration) -> Self {
+        self.request_timeout = t;
+        self
+    }
+
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
@@ -184,20 +200,52 @@ impl TacticalHttp {
         Ok((status, headers, bytes))
     }
 
+    /// Tells network failures apart (DNS, refused, TLS, timeout) so the message says what to fix.
     fn transport_error(&self, e: reqwest::Error) -> TacticalError {
+        let host = self.base.host();
         if e.is_timeout() {
             return TacticalError::Timeout(self.request_timeout);
         }
-        // Walk the source chain: our resolver's refusal must surface as BlockedAddress.
+        let mut tls = false;
         let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(s) = src {
             if s.downcast_ref::<BlockedError>().is_some() {
                 return TacticalError::BlockedAddress;
             }
+            if s.downcast_ref::<DnsError>().is_some() {
+                return TacticalError::Connect(format!(
+                    "the host name {host} does not resolve (DNS); check the instance URL"
+                ));
+            }
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused => {
+                        return TacticalError::Connect(format!(
+                            "{host} refused the connection; check the port and that Tactical's API (nginx) is running"
+                        ));
+                    }
+                    std::io::ErrorKind::TimedOut => return TacticalError::Timeout(self.request_timeout),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof if !e.is_connect() => {
+                        return TacticalError::Decode {
+                            what: "body",
+                            detail: "the connection broke while reading the response".into(),
+                        };
+                    }
+                    _ => {}
+                }
+            }
+            let text = s.to_string().to_ascii_lowercase();
+            if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+                tls = true;
+            }
             src = s.source();
         }
-        if e.is_connect() {
-            TacticalError::Connect(format!("could not connect to {}", self.base.host()))
+        if tls {
+            TacticalError::Connect(format!(
+                "the TLS handshake with {host} failed (certificate not valid for this name, expired, or self-signed); Tactical needs a trusted certificate"
+            ))
+        } else if e.is_connect() {
+            TacticalError::Connect(format!("could not connect to {host}"))
         } else if e.is_body() || e.is_decode() {
             TacticalError::Decode { what: "body", detail: "the connection broke while reading the response".into() }
         } else {
@@ -242,6 +290,7 @@ impl TacticalHttp {
         loop {
             attempt += 1;
             let result: Result<bytes::Bytes, TacticalError> = match self.once(&method, path, query, body).await {
+                Ok((status, _, bytes)) if status == StatusCode::NO_CONTENT => return Ok(bytes),
                 Ok((status, headers, bytes)) if status.is_success() => {
                     if is_html(&headers) || !is_json(&headers) {
                         // 200 + HTML: the dashboard host (pitfall 7). Never retried.
@@ -400,6 +449,10 @@ impl TacticalApi for TacticalHttp {
             });
         }
         self.get_json(&format!("agents/{agent_id}"), &[], "GET /agents/<agent_id>/").await
+    }
+
+    async fn logout(&self) -> Result<(), TacticalError> {
+        self.call(Method::POST, "logout", &[], None, false).await.map(|_| ())
     }
 
     async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, TacticalError> {

@@ -43,6 +43,8 @@ pub trait TacticalApi: Send + Sync {
     async fn check_creds(&self, username: &str, password: &SecretString) -> Result<CheckCreds, TacticalError>;
     /// `POST /v2/login/` with `twofactor` (only for users with TOTP).
     async fn login(&self, username: &str, password: &SecretString, totp: &str) -> Result<KnoxLogin, TacticalError>;
+    /// `POST /logout/`: deletes the Knox token (Knox only; 204).
+    async fn logout(&self) -> Result<(), TacticalError>;
     /// `GET /clients/`: the client → site tree.
     async fn clients(&self) -> Result<Vec<Client>, TacticalError>;
     /// `GET /beta/v1/agent/?client_id=&page=&page_size=`.
