@@ -61,6 +61,16 @@ pub enum SyncMessage {
     DevicePage { tenant: TenantId, run_id: String, client_id: i64, page: u32, page_size: u32 },
     /// A webhook delivery that needs Tactical's authoritative alert / agent (never fetched inline).
     AlertFollowUp { tenant: TenantId, alert_key: String, alert_id: Option<i64>, agent_id: String },
+    /// Software ingest of one batch of agents (agent ids of the tenant's assets), numbered from 1.
+    /// `part` > 0: the agents of that batch that failed transiently, retried on their own.
+    SoftwareBatch {
+        tenant: TenantId,
+        run_id: String,
+        batch: u32,
+        #[serde(default)]
+        part: u32,
+        agent_ids: Vec<String>,
+    },
 }
 
 impl SyncMessage {
@@ -68,7 +78,8 @@ impl SyncMessage {
         match self {
             SyncMessage::StartRun { tenant, .. }
             | SyncMessage::DevicePage { tenant, .. }
-            | SyncMessage::AlertFollowUp { tenant, .. } => tenant,
+            | SyncMessage::AlertFollowUp { tenant, .. }
+            | SyncMessage::SoftwareBatch { tenant, .. } => tenant,
         }
     }
 }

@@ -3,5 +3,6 @@
 
 mod aws_adapters;
 mod connection;
+mod software;
 mod sync;
 mod template;

@@ -113,7 +113,12 @@ pub fn request(method: &str, path: &str, token: Option<&str>, body: Option<serde
     if body.is_some() {
         b = b.header("content-type", "application/json");
     }
-    b.body(body.map(|v| Body::Text(v.to_string())).unwrap_or(Body::Empty)).expect("request")
+    let req = b.body(body.map(|v| Body::Text(v.to_string())).unwrap_or(Body::Empty)).expect("request");
+    // As lambda_http does for a function URL event: the query string becomes the parameters.
+    match req.uri().query().map(|q| q.parse::<lambda_http::aws_lambda_events::query_map::QueryMap>()) {
+        Some(Ok(q)) => lambda_http::RequestExt::with_query_string_parameters(req, q),
+        _ => req,
+    }
 }
 
 /// Status and JSON body of a handler response.
@@ -133,6 +138,7 @@ pub enum Function {
     Connection,
     SyncClients,
     SyncDevices,
+    SyncSoftware,
 }
 
 /// One isolated pipeline: its own stack (table, queues, DLQs), the functions' deps, and an
@@ -164,6 +170,7 @@ impl Pipeline {
             Function::Connection => connection::handle(&self.deps, req).await,
             Function::SyncClients => sync_clients::handle(&self.deps, req).await,
             Function::SyncDevices => sync_devices::handle(&self.deps, req).await,
+            Function::SyncSoftware => sync_software::handle(&self.deps, req).await,
         };
         read(resp)
     }

@@ -315,6 +315,9 @@ impl Store for DynamoStore {
             ("status_online", c.status_online),
             ("status_offline", c.status_offline),
             ("status_overdue", c.status_overdue),
+            ("software_items", c.software_items),
+            ("software_changed", c.software_changed),
+            ("agents_no_inventory", c.agents_no_inventory),
             ("pending", p.pending_delta),
         ] {
             u.add(attr, v);
