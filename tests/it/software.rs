@@ -404,3 +404,229 @@ async fn only_assets_count_and_a_disabled_beta_api_fails_the_run_clearly() {
     assert!(run["message"].as_str().unwrap_or_default().contains("BETA_API_ENABLED"), "{run}");
     assert_eq!(p.dlq_depth("SyncSoftwareQueue").await, 0);
 }
+
+#[tokio::test]
+async fn the_client_reads_one_agent_or_streams_all_and_never_panics_on_a_broken_body() {
+    use futures::StreamExt;
+    use shared::tactical::http::RetryPolicy;
+    use shared::tactical::{Credentials, HttpClientOptions, InstanceUrl, TacticalApi, TacticalError, TacticalHttp};
+    use tactical_sim::{Fault, RouteKind};
+    let sim = simulator(SimConfig::default()).await;
+    let http = shared::tactical::build_http_client(&HttpClientOptions {
+        allowlist: vec!["127.0.0.1".into()],
+        ..Default::default()
+    });
+    let key = secrecy::SecretString::from(tactical_sim::DEFAULT_API_KEY);
+    let api = TacticalHttp::new(http, InstanceUrl::parse(&sim.base_url()).unwrap(), Credentials::ApiKey(key))
+        .with_retry(RetryPolicy { max_attempts: 1, ..Default::default() });
+    let st = sim.state();
+    let agents = st.agents();
+    let with = agents.iter().find(|a| a.software_count.is_some()).unwrap();
+    let without = agents.iter().find(|a| a.software_count.is_none()).unwrap();
+    let items = api.software_for(&with.agent_id).await.unwrap().expect("an inventory");
+    assert_eq!(items.len(), with.software_count.unwrap());
+    assert_eq!(api.software_for(&without.agent_id).await.unwrap(), None, "[] is unknown");
+    assert!(matches!(api.software_for("short").await, Err(TacticalError::NotFound { .. })));
+
+    let rows: Vec<_> = api.software_all().await.unwrap().collect().await;
+    let rows: Vec<_> = rows.into_iter().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), agents.iter().filter(|a| a.software_count.is_some()).count());
+    for r in &rows {
+        let a = st.agent_by_pk(r.agent.unwrap()).expect("rows name agents by pk");
+        assert_eq!(Some(r.software.len()), a.software_count);
+    }
+
+    for fault in [Fault::MalformedJson, Fault::ResetMidBody] {
+        st.set_fault_times(RouteKind::Software, fault.clone(), 1);
+        let got: Vec<_> = api.software_all().await.unwrap().collect().await;
+        let last = got.last().expect("an error item");
+        assert!(matches!(last, Err(TacticalError::Decode { .. })), "{fault:?}: {last:?}");
+        st.set_fault_times(RouteKind::AgentSoftware, fault.clone(), 1);
+        assert!(api.software_for(&with.agent_id).await.is_err(), "{fault:?}");
+    }
+}
+
+// ---- measurement ---------------------------------------------------------------------------
+
+/// Peak resident memory (VmHWM, KiB) of a process since its last reset.
+fn peak_kib(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resets a process's peak resident memory to its current size.
+fn reset_peak(pid: &str) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+/// `GET /software/` streamed vs `GET /software/<agent_id>/` per agent, on a simulated fleet.
+/// Figures in docs/software.md. Run:
+/// `BENCH_AGENTS=10000 BENCH_SOFTWARE=150 TACTICAL_SIM_BIN=$CARGO_TARGET_DIR/release/tactical-sim
+///  cargo test -p integration-tests --test it software_endpoints -- --ignored --nocapture`
+/// (without `TACTICAL_SIM_BIN` the simulator runs in this process and memory figures mix).
+#[tokio::test]
+#[ignore = "measurement; prints figures"]
+async fn software_endpoints_measured() {
+    use futures::{StreamExt, TryStreamExt};
+    use shared::tactical::types::BetaAgentQuery;
+    use shared::tactical::{Credentials, HttpClientOptions, InstanceUrl, TacticalApi, TacticalHttp, build_http_client};
+    use std::time::Instant;
+
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (agents, software) = (env("BENCH_AGENTS", 10_000), env("BENCH_SOFTWARE", 150));
+    let concurrency = env("BENCH_CONCURRENCY", 8);
+    let fleet = FleetSpec { clients: 20, sites_per_client: 3, agents, software_per_agent: software, alerts: 0 };
+    let mut child = None;
+    let mut in_process = None;
+    let (base, sim_pid) = match std::env::var("TACTICAL_SIM_BIN") {
+        Ok(bin) => {
+            use std::io::BufRead;
+            let mut c = std::process::Command::new(bin)
+                .args(["--addr", "127.0.0.1:0", "--agents", &agents.to_string(), "--clients", "20"])
+                .args(["--sites-per-client", "3", "--software-per-agent", &software.to_string(), "--alerts", "0"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("simulator binary starts");
+            let mut line = String::new();
+            std::io::BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
+            let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+            let pid = c.id().to_string();
+            child = Some(c);
+            (base, Some(pid))
+        }
+        Err(_) => {
+            let sim = simulator(SimConfig { fleet, ..Default::default() }).await;
+            let base = sim.base_url();
+            in_process = Some(sim);
+            (base, None)
+        }
+    };
+    let http = build_http_client(&HttpClientOptions { allowlist: vec!["127.0.0.1".into()], ..Default::default() });
+    let key = secrecy::SecretString::from(tactical_sim::DEFAULT_API_KEY);
+    let api = TacticalHttp::new(http.clone(), InstanceUrl::parse(&base).unwrap(), Credentials::ApiKey(key));
+    let me = std::process::id().to_string();
+    let server_mib = |pid: &Option<String>| pid.as_deref().map(|p| peak_kib(p) / 1024).unwrap_or(0);
+
+    // The beta list (pk ↔ agent_id), needed by both ways.
+    let t = Instant::now();
+    let mut ids = Vec::new();
+    let mut pk_to_id = HashMap::new();
+    for page in 1.. {
+        let p = api.beta_agents_page(&BetaAgentQuery { page, page_size: 1000, ..Default::default() }).await.unwrap();
+        for a in p.results {
+            pk_to_id.insert(a.id, a.agent_id.clone());
+            ids.push(a.agent_id);
+        }
+        if p.next.is_none() {
+            break;
+        }
+    }
+    let list_s = t.elapsed().as_secs_f64();
+
+    // Bulk, raw: the body size and what a client that buffers it would hold.
+    let t = Instant::now();
+    let resp = http
+        .get(format!("{base}/software/"))
+        .header("X-API-KEY", tactical_sim::DEFAULT_API_KEY)
+        .timeout(std::time::Duration::from_secs(600))
+        .send()
+        .await
+        .unwrap();
+    let body_bytes: usize =
+        resp.bytes_stream().map_ok(|b| b.len()).try_fold(0, |a, n| async move { Ok(a + n) }).await.unwrap();
+    let raw_s = t.elapsed().as_secs_f64();
+
+    // Bulk, streamed and decoded row by row (the client's software_all).
+    if let Some(p) = &sim_pid {
+        reset_peak(p);
+    }
+    reset_peak(&me);
+    let client_before = peak_kib(&me);
+    let t = Instant::now();
+    let mut rows = api.software_all().await.unwrap();
+    let (mut n_rows, mut n_items, mut mapped) = (0usize, 0usize, 0usize);
+    while let Some(r) = rows.next().await {
+        let r = r.unwrap();
+        n_rows += 1;
+        n_items += r.software.len();
+        mapped += usize::from(r.agent.and_then(|pk| pk_to_id.get(&pk)).is_some());
+    }
+    let bulk_s = t.elapsed().as_secs_f64();
+    let bulk_client_mib = peak_kib(&me).saturating_sub(client_before) / 1024;
+    let bulk_server_mib = server_mib(&sim_pid);
+
+    // Bulk, buffered and decoded at once: what a client that does not stream would need.
+    reset_peak(&me);
+    let client_before = peak_kib(&me);
+    let t = Instant::now();
+    let body = http
+        .get(format!("{base}/software/"))
+        .header("X-API-KEY", tactical_sim::DEFAULT_API_KEY)
+        .timeout(std::time::Duration::from_secs(600))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let all: Vec<shared::tactical::types::SoftwareRow> = serde_json::from_slice(&body).unwrap();
+    let buffered_s = t.elapsed().as_secs_f64();
+    let buffered_client_mib = peak_kib(&me).saturating_sub(client_before) / 1024;
+    drop((all, body));
+
+    // Per agent, `concurrency` calls in flight (one worker).
+    if let Some(p) = &sim_pid {
+        reset_peak(p);
+    }
+    reset_peak(&me);
+    let client_before = peak_kib(&me);
+    let t = Instant::now();
+    let per: Vec<Option<usize>> = futures::stream::iter(ids.iter())
+        .map(|id| {
+            let api = &api;
+            async move { api.software_for(id).await.unwrap().map(|v| v.len()) }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let per_s = t.elapsed().as_secs_f64();
+    let per_client_mib = peak_kib(&me).saturating_sub(client_before) / 1024;
+    let per_server_mib = server_mib(&sim_pid);
+    let per_items: usize = per.iter().flatten().sum();
+    assert_eq!(per_items, n_items, "both ways read the same inventory");
+    assert_eq!(mapped, n_rows, "every row's pk maps to an agent of the beta list");
+
+    println!("fleet: {agents} agents, {n_rows} with inventory, {n_items} items, avg {software}/Windows agent");
+    println!("beta agent list (pk -> agent_id): {:.2} s for {} pages", list_s, agents.div_ceil(1000));
+    println!(
+        "GET /software/ raw: {:.1} MB in {:.2} s ({:.0} MB/s)",
+        body_bytes as f64 / 1e6,
+        raw_s,
+        body_bytes as f64 / 1e6 / raw_s
+    );
+    println!("GET /software/ buffered+decoded at once: {buffered_s:.2} s, client peak +{buffered_client_mib} MiB");
+    println!(
+        "GET /software/ streamed+decoded: {:.2} s, client peak +{} MiB, server peak {} MiB",
+        bulk_s, bulk_client_mib, bulk_server_mib
+    );
+    println!(
+        "GET /software/<id>/ x {}: {:.2} s at {} in flight ({:.2} ms/agent, {:.2} s per 100-agent batch), client peak +{} MiB, server peak {} MiB",
+        ids.len(),
+        per_s,
+        concurrency,
+        per_s * 1000.0 / ids.len() as f64,
+        per_s * 100.0 / ids.len() as f64,
+        per_client_mib,
+        per_server_mib
+    );
+    println!("ratio per-agent / bulk time: {:.2}", per_s / bulk_s);
+    if let Some(mut c) = child {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    drop(in_process);
+}

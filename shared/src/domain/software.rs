@@ -604,7 +604,7 @@ pub(super) async fn software_batch(
 
     let mut counts = SyncCounts::default();
     let mut deltas: BTreeMap<String, CatalogDelta> = BTreeMap::new();
-    let mut errors = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
     let mut fatal: Option<TacticalErrorOrApi> = None;
     let mut transient: Option<TacticalErrorOrApi> = None;
     let mut again: Vec<String> = Vec::new();
@@ -639,7 +639,7 @@ pub(super) async fn software_batch(
                 e @ (TacticalError::Forbidden { .. } | TacticalError::Rejected { .. }),
             )) => {
                 counts.items_failed += 1;
-                errors.push(format!("agent {agent_id}: {e}"));
+                refused.push(format!("agent {agent_id}: {e}"));
             }
             Err(e) if e.transient() => {
                 again.push(agent_id);
@@ -674,7 +674,12 @@ pub(super) async fn software_batch(
         fan_out(deps, tenant, SyncType::Software, run_id, &key, vec![msg]).await?;
         tracing::warn!(tenant = %tenant, run_id, batch, part, error = %e.message(), "some agents failed; retrying them apart");
     }
-    errors.truncate(5);
+    // One error per batch: the run record must stay small however many agents are refused.
+    let errors = match refused.len() {
+        0 => vec![],
+        1 => refused,
+        n => vec![format!("{} (and {} more agents of this batch)", refused[0], n - 1)],
+    };
     Ok(RunProgress { counts, pending_delta: -1, errors, ..Default::default() })
 }
 
