@@ -69,6 +69,16 @@ pub enum SyncMessage {
         #[serde(default)]
         refetch: bool,
     },
+    /// Software ingest of one batch of agents (agent ids of the tenant's assets), numbered from 1.
+    /// `part` > 0: the agents of that batch that failed transiently, retried on their own.
+    SoftwareBatch {
+        tenant: TenantId,
+        run_id: String,
+        batch: u32,
+        #[serde(default)]
+        part: u32,
+        agent_ids: Vec<String>,
+    },
 }
 
 impl SyncMessage {
@@ -76,7 +86,8 @@ impl SyncMessage {
         match self {
             SyncMessage::StartRun { tenant, .. }
             | SyncMessage::DevicePage { tenant, .. }
-            | SyncMessage::AlertFollowUp { tenant, .. } => tenant,
+            | SyncMessage::AlertFollowUp { tenant, .. }
+            | SyncMessage::SoftwareBatch { tenant, .. } => tenant,
         }
     }
 }

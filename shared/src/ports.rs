@@ -94,7 +94,7 @@ pub struct RunProgress {
 
 /// Persistence of the domain. Every key the adapter writes leads with the tenant.
 #[async_trait]
-pub trait Store: InventoryStore + AlertStore + Send + Sync {
+pub trait Store: InventoryStore + AlertStore + SoftwareStore + Send + Sync {
     async fn get_integration(&self, tenant: &TenantId) -> Result<Option<RmmIntegration>, PortError>;
     /// Creates the item if needed and writes only the patched fields; returns the new state.
     async fn patch_integration(&self, tenant: &TenantId, patch: &IntegrationPatch)
@@ -256,4 +256,45 @@ pub trait AlertStore: Send + Sync {
     async fn list_alerts(&self, tenant: &TenantId, q: &AlertQuery) -> Result<AlertPage, PortError>;
     /// Every open (active or suppressed) alert of the tenant.
     async fn open_alerts(&self, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError>;
+}
+
+use crate::domain::software::{AssetSoftware, CatalogDelta, CatalogEntry, SoftwareInventory};
+
+/// Persistence of the software catalog, asset software links and per-asset inventory records
+/// (docs/software.md).
+#[async_trait]
+pub trait SoftwareStore: Send + Sync {
+    /// Inventory records by asset id (assets without one are simply absent).
+    async fn get_software_inventories(
+        &self,
+        tenant: &TenantId,
+        asset_ids: &[String],
+    ) -> Result<Vec<SoftwareInventory>, PortError>;
+    /// Records an asset's new inventory if its record still has `prev_hash` (`None`: no record
+    /// yet). False when another worker recorded it first.
+    async fn record_software_inventory(
+        &self,
+        tenant: &TenantId,
+        record: &SoftwareInventory,
+        prev_hash: Option<&str>,
+    ) -> Result<bool, PortError>;
+    /// Every software link of an asset, current and uninstalled.
+    async fn list_asset_software(&self, tenant: &TenantId, asset_id: &str) -> Result<Vec<AssetSoftware>, PortError>;
+    /// Writes links whole (their state does not depend on what was there: rewriting is harmless).
+    async fn write_asset_software(&self, tenant: &TenantId, links: &[AssetSoftware]) -> Result<(), PortError>;
+    /// Creates missing catalog entries and adds to install counts, atomically per entry, so
+    /// concurrent workers on the same entry neither duplicate it nor lose a count.
+    async fn add_to_software_catalog(
+        &self,
+        tenant: &TenantId,
+        deltas: &[CatalogDelta],
+        now: &str,
+    ) -> Result<(), PortError>;
+    /// Catalog entries whose normalised name and publisher contain the given (normalised) texts.
+    async fn search_software_catalog(
+        &self,
+        tenant: &TenantId,
+        name: Option<&str>,
+        publisher: Option<&str>,
+    ) -> Result<Vec<CatalogEntry>, PortError>;
 }

@@ -5,5 +5,6 @@ mod alerts;
 mod aws_adapters;
 mod connection;
 mod openapi;
+mod software;
 mod sync;
 mod template;

@@ -24,6 +24,7 @@ fn functions(path_item: &Yaml) -> Vec<Function> {
             "sync-clients" => Function::SyncClients,
             "sync-devices" => Function::SyncDevices,
             "sync-alerts" => Function::SyncAlerts,
+            "sync-software" => Function::SyncSoftware,
             other => panic!("unknown function {other}"),
         })
         .collect()
@@ -79,20 +80,7 @@ async fn handlers_answer_every_documented_operation_as_documented() {
                     assert_error(&v, &codes, &format!("{method} {path}"));
                 }
                 // No token: 401 with an Error body.
-                let (status, v) = read(match f {
-                    Function::Connection => {
-                        connection::handle(&p.deps, request(&method.to_uppercase(), &url, None, body.clone())).await
-                    }
-                    Function::SyncClients => {
-                        sync_clients::handle(&p.deps, request(&method.to_uppercase(), &url, None, body.clone())).await
-                    }
-                    Function::SyncDevices => {
-                        sync_devices::handle(&p.deps, request(&method.to_uppercase(), &url, None, body.clone())).await
-                    }
-                    Function::SyncAlerts => {
-                        sync_alerts::handle(&p.deps, request(&method.to_uppercase(), &url, None, body.clone())).await
-                    }
-                });
+                let (status, v) = read(p.handle(f, request(&method.to_uppercase(), &url, None, body.clone())).await);
                 assert_eq!(status, 401, "{method} {path} without a token");
                 assert_error(&v, &codes, path);
                 // The documented permission is enforced: a token without it is refused.
@@ -105,7 +93,13 @@ async fn handlers_answer_every_documented_operation_as_documented() {
     }
     assert!(checked >= 18, "the spec covers the handlers ({checked} operations)");
     // Undocumented paths are not served.
-    for f in [Function::Connection, Function::SyncClients, Function::SyncDevices, Function::SyncAlerts] {
+    for f in [
+        Function::Connection,
+        Function::SyncClients,
+        Function::SyncDevices,
+        Function::SyncAlerts,
+        Function::SyncSoftware,
+    ] {
         let (status, v) = p.call(f, "GET", "/undocumented", &admin, None).await;
         assert_eq!(status, 404, "{f:?}: {v}");
     }

@@ -113,7 +113,12 @@ pub fn request(method: &str, path: &str, token: Option<&str>, body: Option<serde
     if body.is_some() {
         b = b.header("content-type", "application/json");
     }
-    b.body(body.map(|v| Body::Text(v.to_string())).unwrap_or(Body::Empty)).expect("request")
+    let req = b.body(body.map(|v| Body::Text(v.to_string())).unwrap_or(Body::Empty)).expect("request");
+    // As lambda_http does for a function URL event: the query string becomes the parameters.
+    match req.uri().query().map(|q| q.parse::<lambda_http::aws_lambda_events::query_map::QueryMap>()) {
+        Some(Ok(q)) => lambda_http::RequestExt::with_query_string_parameters(req, q),
+        _ => req,
+    }
 }
 
 /// Status and JSON body of a handler response.
@@ -134,6 +139,7 @@ pub enum Function {
     SyncClients,
     SyncDevices,
     SyncAlerts,
+    SyncSoftware,
 }
 
 /// One isolated pipeline: its own stack (table, queues, DLQs), the functions' deps, and an
@@ -165,14 +171,18 @@ impl Pipeline {
         token: &str,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let req = request(method, path, Some(token), body);
-        let resp = match f {
+        read(self.handle(f, request(method, path, Some(token), body)).await)
+    }
+
+    /// Hands a function-URL request to the function's handler.
+    pub async fn handle(&self, f: Function, req: Request) -> lambda_http::Response<Body> {
+        match f {
             Function::Connection => connection::handle(&self.deps, req).await,
             Function::SyncClients => sync_clients::handle(&self.deps, req).await,
             Function::SyncDevices => sync_devices::handle(&self.deps, req).await,
             Function::SyncAlerts => sync_alerts::handle(&self.deps, req).await,
-        };
-        read(resp)
+            Function::SyncSoftware => sync_software::handle(&self.deps, req).await,
+        }
     }
 
     /// Delivers queue messages to their functions until every queue is empty. Returns the number

@@ -324,6 +324,9 @@ impl Store for DynamoStore {
             ("items_missing", c.items_missing),
             ("work_done", c.work_done),
             ("work_total", c.work_total),
+            ("software_items", c.software_items),
+            ("software_changed", c.software_changed),
+            ("agents_no_inventory", c.agents_no_inventory),
             ("pending", p.pending_delta),
         ] {
             u.add(attr, v);

@@ -14,9 +14,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 /// Parallel DynamoDB requests per worker: enough to hide round trips, few enough to stay polite.
-const CONCURRENCY: usize = 8;
+pub(super) const CONCURRENCY: usize = 8;
 /// Attempts for unprocessed batch items before giving up (the message is then retried by SQS).
-const MAX_UNPROCESSED_ROUNDS: u32 = 8;
+pub(super) const MAX_UNPROCESSED_ROUNDS: u32 = 8;
 
 pub mod keys {
     use crate::tenant::TenantId;
@@ -37,7 +37,7 @@ pub mod keys {
     }
 }
 
-fn key(pk: String, sk: String) -> Item {
+pub(super) fn key(pk: String, sk: String) -> Item {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
@@ -57,13 +57,13 @@ fn mapping_item(m: &ExternalEntityMapping) -> Result<Item, PortError> {
     Ok(item)
 }
 
-async fn backoff(round: u32) {
+pub(super) async fn backoff(round: u32) {
     let ms = (25u64 << round.min(6)) + rand::random_range(0..25);
     tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
 impl DynamoStore {
-    async fn query_all(&self, pk: String) -> Result<Vec<Item>, PortError> {
+    pub(super) async fn query_all(&self, pk: String) -> Result<Vec<Item>, PortError> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -85,7 +85,7 @@ impl DynamoStore {
         }
     }
 
-    async fn batch_write(&self, items: Vec<Item>) -> Result<(), PortError> {
+    pub(super) async fn batch_write(&self, items: Vec<Item>) -> Result<(), PortError> {
         let table = self.table().to_owned();
         stream::iter(items.chunks(25).map(|c| c.to_vec()).collect::<Vec<_>>())
             .map(|chunk| {

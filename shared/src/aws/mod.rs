@@ -6,6 +6,7 @@ pub mod dynamo;
 pub mod inventory;
 pub mod item;
 pub mod secrets;
+pub mod software;
 pub mod sqs;
 
 pub use dynamo::DynamoStore;

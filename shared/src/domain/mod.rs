@@ -9,6 +9,7 @@ pub mod connection;
 pub mod integration;
 pub mod mapping;
 pub mod runs_api;
+pub mod software;
 pub mod status;
 pub mod summary;
 pub mod sync;

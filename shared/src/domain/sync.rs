@@ -149,10 +149,7 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                 SyncType::Clients => run_clients(deps, &tenant, &integ, &run_id).await,
                 SyncType::Devices => fan_out_devices(deps, &tenant, &run_id).await,
                 SyncType::Alerts => run_alerts(deps, &tenant, &integ).await,
-                SyncType::Software => Err(TacticalErrorOrApi::Api(ApiError::new(
-                    ErrorCode::Internal,
-                    format!("{} sync is not available yet", sync_type.as_str()),
-                ))),
+                SyncType::Software => super::software::fan_out_software(deps, &tenant, &integ, &run_id).await,
             };
             finish_work_item(deps, &tenant, sync_type, &run_id, "start", result, last_attempt).await
         }
@@ -192,6 +189,19 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                 }
             }
         }
+        SyncMessage::SoftwareBatch { tenant, run_id, batch, part, agent_ids } => {
+            let integ = match active_integration(deps, &tenant).await {
+                Ok(i) => i,
+                Err(reason) => {
+                    tracing::warn!(tenant = %tenant, reason, "dropping software batch");
+                    fail_run(deps, &tenant, SyncType::Software, &run_id, &reason).await;
+                    return Outcome::Done;
+                }
+            };
+            let result = super::software::software_batch(deps, &tenant, &integ, &run_id, batch, part, &agent_ids).await;
+            let item = super::software::batch_item(batch, part);
+            finish_work_item(deps, &tenant, SyncType::Software, &run_id, &item, result, last_attempt).await
+        }
     }
 }
 
@@ -221,13 +231,13 @@ impl From<crate::ports::PortError> for TacticalErrorOrApi {
 }
 
 impl TacticalErrorOrApi {
-    fn transient(&self) -> bool {
+    pub(super) fn transient(&self) -> bool {
         match self {
             Self::Tactical(e) => e.is_transient(),
             Self::Api(e) => e.code == ErrorCode::Internal,
         }
     }
-    fn message(&self) -> String {
+    pub(super) fn message(&self) -> String {
         match self {
             Self::Tactical(e) => e.to_string(),
             Self::Api(e) => e.message.clone(),
@@ -316,6 +326,9 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
     {
         message = Some("no organization has a PSA client with auto-sync on: map organizations first".into());
     }
+    if run.sync_type == SyncType::Software && status == SyncRunStatus::Succeeded && c.items_processed == 0 {
+        message = Some("no Tactical agent is an asset of this tenant yet: sync devices first".into());
+    }
     if status != SyncRunStatus::Succeeded {
         message = Some(run.errors.first().cloned().unwrap_or_else(|| "some work items failed".into()));
     }
@@ -336,7 +349,7 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
     Ok(())
 }
 
-async fn client_for(
+pub(super) async fn client_for(
     deps: &Deps,
     tenant: &TenantId,
     integ: &RmmIntegration,
@@ -387,7 +400,7 @@ async fn run_clients(
 
 /// Adds `n` pending work items once per `key` and queues them; rolls back if queueing fails.
 /// Returns false when this fan-out already happened (a retried message).
-async fn fan_out(
+pub(super) async fn fan_out(
     deps: &Deps,
     tenant: &TenantId,
     st: SyncType,

@@ -50,6 +50,14 @@ pub struct SyncCounts {
     pub work_done: i64,
     #[serde(default)]
     pub work_total: i64,
+    /// Software runs (docs/software.md): items on the agents checked, items whose version or
+    /// details changed, agents without an inventory (left untouched).
+    #[serde(default)]
+    pub software_items: i64,
+    #[serde(default)]
+    pub software_changed: i64,
+    #[serde(default)]
+    pub agents_no_inventory: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

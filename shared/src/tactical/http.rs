@@ -3,14 +3,17 @@
 //! (pitfalls 7, 8, 9), and an address guard against SSRF.
 
 use super::error::TacticalError;
+use super::json_stream::ArraySplitter;
 use super::types::*;
 use super::url::{InstanceUrl, host_allowed, is_blocked_ip};
-use super::{Credentials, TacticalApi};
+use super::{Credentials, SoftwareRows, TacticalApi};
 use async_trait::async_trait;
+use futures::StreamExt;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,6 +150,10 @@ pub struct TacticalHttp {
 
 /// Largest body we read into memory (a beta page of 1000 agents with WMI data is a few MB).
 const MAX_BODY: usize = 64 * 1024 * 1024;
+/// `GET /software/` streams for minutes on a large fleet: its own limit, below Lambda's 300 s.
+const SOFTWARE_ALL_TIMEOUT: Duration = Duration::from_secs(240);
+/// Largest single agent row of `GET /software/` (thousands of programs are a few MB).
+const MAX_SOFTWARE_ROW: usize = 16 * 1024 * 1024;
 
 impl TacticalHttp {
     pub fn new(http: reqwest::Client, base: InstanceUrl, creds: Credentials) -> Self {
@@ -168,15 +175,19 @@ impl TacticalHttp {
         &self.base
     }
 
-    async fn once(
+    async fn send(
         &self,
         method: &Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
-    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), TacticalError> {
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, TacticalError> {
         let url = self.base.endpoint(path);
         let mut req = self.http.request(method.clone(), &url).header("Accept", "application/json");
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
         if !query.is_empty() {
             req = req.query(query);
         }
@@ -188,7 +199,17 @@ impl TacticalHttp {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        req.send().await.map_err(|e| self.transport_error(e))
+    }
+
+    async fn once(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), TacticalError> {
+        let resp = self.send(method, path, query, body, None).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
         if let Some(len) = resp.content_length()
@@ -302,21 +323,58 @@ impl TacticalHttp {
                 Err(e) => Err(e),
             };
             let err = result.unwrap_err();
-            if !idempotent || !err.is_transient() || attempt >= self.retry.max_attempts {
-                tracing::debug!(path, attempt, error = %err, "tactical call failed");
-                return Err(err);
-            }
-            let delay = match &err {
-                TacticalError::RateLimited { retry_after: Some(ra) } => {
-                    if *ra > self.retry.max_retry_after {
-                        return Err(err);
-                    }
-                    *ra
+            self.wait_before_retry(path, attempt, idempotent, err).await?;
+        }
+    }
+
+    /// Sleeps before another attempt, or hands the error back when it is not worth one.
+    async fn wait_before_retry(
+        &self,
+        path: &str,
+        attempt: u32,
+        idempotent: bool,
+        err: TacticalError,
+    ) -> Result<(), TacticalError> {
+        if !idempotent || !err.is_transient() || attempt >= self.retry.max_attempts {
+            tracing::debug!(path, attempt, error = %err, "tactical call failed");
+            return Err(err);
+        }
+        let delay = match &err {
+            TacticalError::RateLimited { retry_after: Some(ra) } => {
+                if *ra > self.retry.max_retry_after {
+                    return Err(err);
                 }
-                _ => backoff(&self.retry, attempt),
+                *ra
+            }
+            _ => backoff(&self.retry, attempt),
+        };
+        tracing::info!(path, attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying tactical call");
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+
+    /// A GET whose body is read as a stream. Retries apply until the headers of a 2xx JSON answer
+    /// arrive; a body that breaks later is the caller's to restart.
+    async fn open_stream(&self, path: &str, timeout: Duration) -> Result<reqwest::Response, TacticalError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self.send(&Method::GET, path, &[], None, Some(timeout)).await {
+                Ok(resp) if resp.status().is_success() => {
+                    if is_html(resp.headers()) || !is_json(resp.headers()) {
+                        return Err(TacticalError::DashboardHost);
+                    }
+                    return Ok(resp);
+                }
+                Ok(resp) => {
+                    let (status, headers) = (resp.status(), resp.headers().clone());
+                    // Error bodies are small pages or JSON details.
+                    let bytes = resp.bytes().await.unwrap_or_default();
+                    Self::classify(path, status, &headers, &bytes)
+                }
+                Err(e) => e,
             };
-            tracing::info!(path, attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying tactical call");
-            tokio::time::sleep(delay).await;
+            self.wait_before_retry(path, attempt, true, err).await?;
         }
     }
 
@@ -333,6 +391,82 @@ impl TacticalHttp {
 
 fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, TacticalError> {
     serde_json::from_slice(bytes).map_err(|e| TacticalError::Decode { what, detail: e.to_string() })
+}
+
+/// Agent ids go into the path: refuse what would change the route (Tactical answers HTML 404 for
+/// ids shorter than 21 characters anyway).
+fn check_agent_id(agent_id: &str, route: &str) -> Result<(), TacticalError> {
+    if agent_id.len() < 21
+        || agent_id.chars().any(|c| matches!(c, '/' | '?' | '#' | '%') || c.is_whitespace() || c.is_control())
+    {
+        return Err(TacticalError::NotFound {
+            path: route.into(),
+            detail: Some("agent ids have at least 21 characters and no /, ?, # or %".into()),
+        });
+    }
+    Ok(())
+}
+
+/// `GET /software/<agent_id>/` answers the agent's row, or `[]` when it has no inventory yet.
+fn decode_software_answer(bytes: &[u8]) -> Result<Option<Vec<SoftwareItem>>, TacticalError> {
+    const WHAT: &str = "GET /software/<agent_id>/";
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(Some(decode::<SoftwareRow>(bytes, WHAT)?.software)),
+        Some(b'[') => Ok(decode::<Vec<SoftwareRow>>(bytes, WHAT)?.into_iter().next().map(|r| r.software)),
+        _ => Err(TacticalError::Decode { what: WHAT, detail: "expected an object or []".into() }),
+    }
+}
+
+/// State of the `GET /software/` row stream.
+struct RowStream {
+    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    splitter: ArraySplitter,
+    ready: VecDeque<Vec<u8>>,
+    ended: bool,
+}
+
+fn software_rows(resp: reqwest::Response) -> SoftwareRows {
+    const WHAT: &str = "GET /software/";
+    let st = RowStream {
+        body: resp.bytes_stream().boxed(),
+        splitter: ArraySplitter::new(MAX_SOFTWARE_ROW),
+        ready: VecDeque::new(),
+        ended: false,
+    };
+    futures::stream::unfold(st, |mut st| async move {
+        loop {
+            if let Some(raw) = st.ready.pop_front() {
+                return Some((decode::<SoftwareRow>(&raw, WHAT), st));
+            }
+            if st.ended {
+                return None;
+            }
+            let failure = match st.body.next().await {
+                Some(Ok(chunk)) => match st.splitter.push(&chunk) {
+                    Ok(elems) => {
+                        st.ready.extend(elems);
+                        continue;
+                    }
+                    Err(e) => TacticalError::Decode { what: WHAT, detail: e.to_string() },
+                },
+                Some(Err(e)) if e.is_timeout() => TacticalError::Timeout(SOFTWARE_ALL_TIMEOUT),
+                Some(Err(_)) => TacticalError::Decode {
+                    what: WHAT,
+                    detail: "the connection broke while reading the response".into(),
+                },
+                None => match st.splitter.finish() {
+                    Ok(()) => {
+                        st.ended = true;
+                        continue;
+                    }
+                    Err(e) => TacticalError::Decode { what: WHAT, detail: e.to_string() },
+                },
+            };
+            st.ended = true;
+            return Some((Err(failure), st));
+        }
+    })
+    .boxed()
 }
 
 fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
@@ -464,5 +598,15 @@ impl TacticalApi for TacticalHttp {
 
     async fn alert(&self, id: i64) -> Result<Alert, TacticalError> {
         self.get_json(&format!("alerts/{id}"), &[], "GET /alerts/<id>/").await
+    }
+
+    async fn software_for(&self, agent_id: &str) -> Result<Option<Vec<SoftwareItem>>, TacticalError> {
+        check_agent_id(agent_id, "software/<agent_id>")?;
+        let bytes = self.call(Method::GET, &format!("software/{agent_id}"), &[], None, true).await?;
+        decode_software_answer(&bytes)
+    }
+
+    async fn software_all(&self) -> Result<SoftwareRows, TacticalError> {
+        Ok(software_rows(self.open_stream("software", SOFTWARE_ALL_TIMEOUT).await?))
     }
 }

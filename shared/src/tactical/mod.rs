@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod http;
+pub mod json_stream;
 pub mod types;
 pub mod url;
 
@@ -58,4 +59,14 @@ pub trait TacticalApi: Send + Sync {
     async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, TacticalError>;
     /// `GET /alerts/<id>/`.
     async fn alert(&self, id: i64) -> Result<Alert, TacticalError>;
+    /// `GET /software/<agent_id>/`: the agent's cached inventory, `None` when Tactical has none
+    /// (it answers `[]`): unknown, which is not the same as empty.
+    async fn software_for(&self, agent_id: &str) -> Result<Option<Vec<SoftwareItem>>, TacticalError>;
+    /// `GET /software/`: every agent's row, decoded one row at a time as the body arrives (the
+    /// body of a large fleet is hundreds of MB). Rows name agents by integer pk.
+    async fn software_all(&self) -> Result<SoftwareRows, TacticalError>;
 }
+
+/// The rows of `GET /software/` as they arrive. A row that does not decode is an `Err` item and
+/// the stream goes on; a broken body ends the stream after its `Err`.
+pub type SoftwareRows = futures::stream::BoxStream<'static, Result<SoftwareRow, TacticalError>>;

@@ -171,6 +171,117 @@ pub struct AgentDetail {
     pub make_model: Option<String>,
 }
 
+/// One agent's row of `GET /software/` and `GET /software/<agent_id>/`: the items are nested
+/// under the agent's integer pk, not its agent_id (pitfall 2).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct SoftwareRow {
+    #[serde(default)]
+    pub id: Option<i64>,
+    /// The agent's integer pk (what the beta agent list calls `id`).
+    #[serde(default)]
+    pub agent: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_items")]
+    pub software: Vec<SoftwareItem>,
+}
+
+/// One installed program as the agent reported it (Go `SoftwareList`). All strings on the wire;
+/// old agents send only `name` and `version`, so everything but `name` is optional, and a value
+/// of another JSON type is read leniently rather than failing the whole row.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct SoftwareItem {
+    /// Empty when missing: such an item is skipped by the ingest, not an error.
+    #[serde(default, deserialize_with = "lenient_name")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub version: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub publisher: Option<String>,
+    /// Go time string, `"0001-01-01 00:00:00 +0000 UTC"` when unknown.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub install_date: Option<String>,
+    /// Human size such as `"5.2 MB"` (go-humanize, decimal units).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub size: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub source: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub location: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub uninstall: Option<String>,
+}
+
+/// Any JSON scalar as text (strings as they are, numbers and booleans printed); `null`, arrays
+/// and objects as `None`. Never fails, so one odd field cannot drop an agent's inventory.
+pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(V)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+fn lenient_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(lenient_string(d)?.unwrap_or_default())
+}
+
+/// The `software` list: `null` as empty, elements that are not objects skipped.
+fn lenient_items<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SoftwareItem>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Elem {
+        Item(SoftwareItem),
+        Other(serde::de::IgnoredAny),
+    }
+    let elems: Option<Vec<Elem>> = Option::deserialize(d)?;
+    Ok(elems
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|e| match e {
+            Elem::Item(i) => Some(i),
+            Elem::Other(_) => None,
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +321,35 @@ mod tests {
         let d: AgentDetail = serde_json::from_str(&fixture("GET_agents_AGENTID_linux.json")).unwrap();
         assert_eq!(d.plat.as_deref(), Some("linux"));
         assert!(d.local_ips.unwrap().contains('/'));
+    }
+
+    #[test]
+    fn decodes_real_software_rows() {
+        let rows: Vec<SoftwareRow> = serde_json::from_str(&fixture("GET_software.json")).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].agent, Some(51));
+        assert_eq!(rows[0].software.len(), 6);
+        let i = &rows[0].software[1];
+        assert_eq!(i.name, "vs_FileTracker_Singleton");
+        assert_eq!(i.size.as_deref(), Some("1.0 MB"));
+        assert_eq!(i.install_date.as_deref(), Some("2019-06-08 00:00:00 +0000 UTC"));
+    }
+
+    #[test]
+    fn software_items_are_lenient() {
+        let row: SoftwareRow = serde_json::from_str(
+            r#"{"id":1,"agent":2,"software":[{"name":"Old","version":"1.0"},{"name":null,"version":3},
+            "junk",{"name":"Odd","size":12,"publisher":["x"],"install_date":null,"extra":true}]}"#,
+        )
+        .unwrap();
+        assert_eq!(row.software.len(), 3);
+        assert_eq!(row.software[0].publisher, None);
+        assert_eq!(row.software[1].name, "");
+        assert_eq!(row.software[1].version.as_deref(), Some("3"));
+        assert_eq!(row.software[2].size.as_deref(), Some("12"));
+        assert_eq!(row.software[2].publisher, None);
+        let row: SoftwareRow = serde_json::from_str(r#"{"id":1,"agent":2,"software":null}"#).unwrap();
+        assert!(row.software.is_empty());
     }
 }
 
