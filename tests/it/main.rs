@@ -3,5 +3,6 @@
 
 mod aws_adapters;
 mod connection;
+mod remote_actions;
 mod sync;
 mod template;

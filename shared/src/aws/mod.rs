@@ -1,6 +1,7 @@
 //! AWS adapters of the ports. Endpoints come from the standard `AWS_ENDPOINT_URL` variables; there
 //! is no LocalStack branch in production code.
 
+pub mod audit;
 pub mod dynamo;
 pub mod inventory;
 pub mod item;

@@ -3,9 +3,11 @@
 //! software catalog, sync runs.
 
 pub mod asset;
+pub mod audit;
 pub mod connection;
 pub mod integration;
 pub mod mapping;
+pub mod remote;
 pub mod runs_api;
 pub mod status;
 pub mod summary;
