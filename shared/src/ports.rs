@@ -94,7 +94,7 @@ pub struct RunProgress {
 
 /// Persistence of the domain. Every key the adapter writes leads with the tenant.
 #[async_trait]
-pub trait Store: InventoryStore + AlertStore + SoftwareStore + Send + Sync {
+pub trait Store: InventoryStore + AlertStore + SoftwareStore + AuditStore + Send + Sync {
     async fn get_integration(&self, tenant: &TenantId) -> Result<Option<RmmIntegration>, PortError>;
     /// Creates the item if needed and writes only the patched fields; returns the new state.
     async fn patch_integration(&self, tenant: &TenantId, patch: &IntegrationPatch)
@@ -297,4 +297,18 @@ pub trait SoftwareStore: Send + Sync {
         name: Option<&str>,
         publisher: Option<&str>,
     ) -> Result<Vec<CatalogEntry>, PortError>;
+}
+
+use crate::domain::audit::{AuditFinish, AuditPage, AuditRecord};
+
+/// rmm_audit_log: records of side-effecting remote actions, per tenant, newest first.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Writes a new record; fails (`ConditionFailed`) if its id exists.
+    async fn put_audit(&self, record: &AuditRecord) -> Result<(), PortError>;
+    /// Completes a record written before the action; fails if it does not exist.
+    async fn finish_audit(&self, tenant: &TenantId, audit_id: &str, finish: &AuditFinish) -> Result<(), PortError>;
+    async fn get_audit(&self, tenant: &TenantId, audit_id: &str) -> Result<Option<AuditRecord>, PortError>;
+    /// Newest first, at most `limit`; `before` is the `next_before` of the previous page.
+    async fn list_audit(&self, tenant: &TenantId, limit: u32, before: Option<&str>) -> Result<AuditPage, PortError>;
 }

@@ -5,6 +5,7 @@ mod alerts;
 mod aws_adapters;
 mod connection;
 mod openapi;
+mod remote_actions;
 mod software;
 mod sync;
 mod template;

@@ -2,6 +2,7 @@
 //! is no LocalStack branch in production code.
 
 pub mod alerts;
+pub mod audit;
 pub mod dynamo;
 pub mod inventory;
 pub mod item;

@@ -5,9 +5,11 @@
 pub mod alert_flow;
 pub mod alerts;
 pub mod asset;
+pub mod audit;
 pub mod connection;
 pub mod integration;
 pub mod mapping;
+pub mod remote;
 pub mod runs_api;
 pub mod software;
 pub mod status;

@@ -199,7 +199,7 @@ impl TacticalHttp {
         if let Some(b) = body {
             req = req.json(b);
         }
-        req.send().await.map_err(|e| self.transport_error(e))
+        req.send().await.map_err(|e| self.transport_error(e, timeout.unwrap_or(self.request_timeout)))
     }
 
     async fn once(
@@ -208,8 +208,9 @@ impl TacticalHttp {
         path: &str,
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
+        timeout: Duration,
     ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), TacticalError> {
-        let resp = self.send(method, path, query, body, None).await?;
+        let resp = self.send(method, path, query, body, Some(timeout)).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
         if let Some(len) = resp.content_length()
@@ -217,15 +218,15 @@ impl TacticalHttp {
         {
             return Err(TacticalError::Decode { what: "body", detail: format!("{len} bytes is over the limit") });
         }
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e, timeout))?;
         Ok((status, headers, bytes))
     }
 
     /// Tells network failures apart (DNS, refused, TLS, timeout) so the message says what to fix.
-    fn transport_error(&self, e: reqwest::Error) -> TacticalError {
+    fn transport_error(&self, e: reqwest::Error, timeout: Duration) -> TacticalError {
         let host = self.base.host();
         if e.is_timeout() {
-            return TacticalError::Timeout(self.request_timeout);
+            return TacticalError::Timeout(timeout);
         }
         let mut tls = false;
         let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
@@ -245,7 +246,7 @@ impl TacticalHttp {
                             "{host} refused the connection; check the port and that Tactical's API (nginx) is running"
                         ));
                     }
-                    std::io::ErrorKind::TimedOut => return TacticalError::Timeout(self.request_timeout),
+                    std::io::ErrorKind::TimedOut => return TacticalError::Timeout(timeout),
                     std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof if !e.is_connect() => {
                         return TacticalError::Decode {
                             what: "body",
@@ -307,10 +308,24 @@ impl TacticalHttp {
         body: Option<&serde_json::Value>,
         idempotent: bool,
     ) -> Result<bytes::Bytes, TacticalError> {
+        self.call_within(method, path, query, body, idempotent, self.request_timeout).await
+    }
+
+    /// [`Self::call`] with a per-request timeout (remote actions wait for the agent).
+    async fn call_within(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        idempotent: bool,
+        timeout: Duration,
+    ) -> Result<bytes::Bytes, TacticalError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result: Result<bytes::Bytes, TacticalError> = match self.once(&method, path, query, body).await {
+            let result: Result<bytes::Bytes, TacticalError> = match self.once(&method, path, query, body, timeout).await
+            {
                 Ok((status, _, bytes)) if status == StatusCode::NO_CONTENT => return Ok(bytes),
                 Ok((status, headers, bytes)) if status.is_success() => {
                     if is_html(&headers) || !is_json(&headers) {
@@ -391,6 +406,56 @@ impl TacticalHttp {
 
 fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, TacticalError> {
     serde_json::from_slice(bytes).map_err(|e| TacticalError::Decode { what, detail: e.to_string() })
+}
+
+/// Most output a command or script returns to the caller (the rest is cut, `truncated: true`).
+pub const MAX_ACTION_OUTPUT: usize = 64 * 1024;
+/// Time Tactical may take beyond the agent-side timeout before answering (it adds 2–3 s itself).
+const ACTION_MARGIN: Duration = Duration::from_secs(15);
+/// Longest we wait for Tactical on one action: its nginx/uWSGI end requests after 300 s anyway,
+/// and the function (330 s in template.yaml) needs time left to write the audit record.
+pub const MAX_ACTION_WAIT: Duration = Duration::from_secs(300);
+
+/// HTTP timeout for an action that lets the agent run for `agent_timeout_secs`.
+pub fn action_http_timeout(agent_timeout_secs: u32) -> Duration {
+    (Duration::from_secs(u64::from(agent_timeout_secs)) + ACTION_MARGIN).min(MAX_ACTION_WAIT)
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary.
+pub fn bound_output(text: String, max: usize) -> ActionOutput {
+    let output_bytes = text.len();
+    if output_bytes <= max {
+        return ActionOutput { output: text, truncated: false, output_bytes };
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    ActionOutput { output: text[..cut].to_owned(), truncated: true, output_bytes }
+}
+
+/// Tactical's agent actions answer bare JSON strings, and some failures come back as 200
+/// (pitfall 10): `"natsdown"` (broker down) and, from a waited-for script, `"timeout"`.
+fn agent_reply(bytes: &[u8], what: &'static str, timeout_is_failure: bool) -> Result<String, TacticalError> {
+    let text: String = decode(bytes, what)?;
+    match text.as_str() {
+        "natsdown" => Err(TacticalError::BrokerDown),
+        "timeout" if timeout_is_failure => Err(TacticalError::AgentTimeout),
+        _ => Ok(text),
+    }
+}
+
+/// Tactical's `notify_error` answers (400 + JSON string) of agent actions, typed.
+fn agent_failure(e: TacticalError) -> TacticalError {
+    match e {
+        TacticalError::Rejected { status: 400, message } => match message.as_str() {
+            "Unable to contact the agent" => TacticalError::AgentUnreachable,
+            "natsdown" => TacticalError::BrokerDown,
+            "timeout" => TacticalError::AgentTimeout,
+            _ => TacticalError::Rejected { status: 400, message },
+        },
+        other => other,
+    }
 }
 
 /// Agent ids go into the path: refuse what would change the route (Tactical answers HTML 404 for
@@ -562,16 +627,14 @@ impl TacticalApi for TacticalHttp {
         if let Some(h) = &q.hostname {
             query.push(("hostname", h.clone()));
         }
+        if let Some(term) = &q.search {
+            query.push(("search", term.clone()));
+        }
         self.get_json("beta/v1/agent", &query, "GET /beta/v1/agent/").await
     }
 
     async fn agent(&self, agent_id: &str) -> Result<AgentDetail, TacticalError> {
-        if agent_id.len() < 21 || agent_id.contains('/') {
-            return Err(TacticalError::NotFound {
-                path: "agents/<agent_id>".into(),
-                detail: Some("agent ids have at least 21 characters".into()),
-            });
-        }
+        check_agent_id(agent_id, "agents/<agent_id>")?;
         self.get_json(&format!("agents/{agent_id}"), &[], "GET /agents/<agent_id>/").await
     }
 
@@ -608,5 +671,105 @@ impl TacticalApi for TacticalHttp {
 
     async fn software_all(&self) -> Result<SoftwareRows, TacticalError> {
         Ok(software_rows(self.open_stream("software", SOFTWARE_ALL_TIMEOUT).await?))
+    }
+
+    async fn scripts(&self, include_community: bool) -> Result<Vec<Script>, TacticalError> {
+        // Hidden scripts stay hidden, as in Tactical's own script picker.
+        let query = [("showCommunityScripts", include_community.to_string())];
+        self.get_json("scripts", &query, "GET /scripts/").await
+    }
+
+    // Remote actions are not idempotent: never retried (`idempotent: false`).
+
+    async fn run_command(&self, agent_id: &str, req: &RunCommand) -> Result<ActionOutput, TacticalError> {
+        check_agent_id(agent_id, "agents/<agent_id>")?;
+        let body = serde_json::json!({
+            "shell": req.shell,
+            "cmd": req.cmd,
+            "timeout": req.timeout,
+            "run_as_user": req.run_as_user,
+            "custom_shell": req.custom_shell,
+        });
+        let path = format!("agents/{agent_id}/cmd");
+        let bytes = self
+            .call_within(Method::POST, &path, &[], Some(&body), false, action_http_timeout(req.timeout))
+            .await
+            .map_err(agent_failure)?;
+        // A command's own output could be "timeout"; Tactical turns its timeout into a 400.
+        let text = agent_reply(&bytes, "POST /agents/<agent_id>/cmd/", false)?;
+        Ok(bound_output(text, MAX_ACTION_OUTPUT))
+    }
+
+    async fn run_script(&self, agent_id: &str, req: &RunScript) -> Result<ScriptRun, TacticalError> {
+        check_agent_id(agent_id, "agents/<agent_id>")?;
+        let body = serde_json::json!({
+            "script": req.script_id,
+            "output": if req.wait { "wait" } else { "forget" },
+            "args": req.args,
+            "env_vars": req.env_vars,
+            "timeout": req.timeout,
+            "run_as_user": req.run_as_user,
+        });
+        let path = format!("agents/{agent_id}/runscript");
+        let timeout = if req.wait { action_http_timeout(req.timeout) } else { self.request_timeout };
+        let bytes =
+            self.call_within(Method::POST, &path, &[], Some(&body), false, timeout).await.map_err(agent_failure)?;
+        let text = agent_reply(&bytes, "POST /agents/<agent_id>/runscript/", req.wait)?;
+        Ok(if req.wait {
+            ScriptRun::Completed(bound_output(text, MAX_ACTION_OUTPUT))
+        } else {
+            ScriptRun::Accepted { message: text.chars().take(300).collect() }
+        })
+    }
+
+    async fn reboot(&self, agent_id: &str) -> Result<(), TacticalError> {
+        check_agent_id(agent_id, "agents/<agent_id>")?;
+        let path = format!("agents/{agent_id}/reboot");
+        let bytes = self.call(Method::POST, &path, &[], None, false).await.map_err(agent_failure)?;
+        agent_reply(&bytes, "POST /agents/<agent_id>/reboot/", true)?;
+        Ok(())
+    }
+
+    async fn reboot_at(&self, agent_id: &str, datetime: &str) -> Result<ScheduledReboot, TacticalError> {
+        check_agent_id(agent_id, "agents/<agent_id>")?;
+        let path = format!("agents/{agent_id}/reboot");
+        let body = serde_json::json!({ "datetime": datetime });
+        let bytes = self.call(Method::PATCH, &path, &[], Some(&body), false).await.map_err(agent_failure)?;
+        decode(&bytes, "PATCH /agents/<agent_id>/reboot/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_cut_on_a_character_boundary() {
+        let out = bound_output("ab".into(), 10);
+        assert_eq!((out.output.as_str(), out.truncated, out.output_bytes), ("ab", false, 2));
+        let out = bound_output("aé".repeat(3), 4);
+        assert_eq!((out.output.as_str(), out.truncated, out.output_bytes), ("aéa", true, 9));
+    }
+
+    #[test]
+    fn tacticals_string_answers_are_typed() {
+        let rejected = |m: &str| TacticalError::Rejected { status: 400, message: m.into() };
+        assert!(matches!(agent_failure(rejected("Unable to contact the agent")), TacticalError::AgentUnreachable));
+        assert!(matches!(agent_failure(rejected("natsdown")), TacticalError::BrokerDown));
+        assert!(matches!(agent_failure(rejected("timeout")), TacticalError::AgentTimeout));
+        assert!(
+            matches!(agent_failure(rejected("Date cannot be set in the past")), TacticalError::Rejected { message, .. } if message == "Date cannot be set in the past")
+        );
+        assert!(matches!(agent_reply(br#""natsdown""#, "x", false), Err(TacticalError::BrokerDown)));
+        assert!(matches!(agent_reply(br#""timeout""#, "x", true), Err(TacticalError::AgentTimeout)));
+        assert_eq!(agent_reply(br#""timeout""#, "x", false).unwrap(), "timeout", "a command may print it");
+        assert!(matches!(agent_reply(br#"{"a":1}"#, "x", false), Err(TacticalError::Decode { .. })));
+    }
+
+    #[test]
+    fn waits_fit_below_the_function_timeout() {
+        assert_eq!(action_http_timeout(30), Duration::from_secs(45));
+        assert_eq!(action_http_timeout(3600), MAX_ACTION_WAIT);
+        assert!(MAX_ACTION_WAIT < Duration::from_secs(330), "template.yaml gives remote-actions 330 s");
     }
 }

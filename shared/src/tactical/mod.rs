@@ -65,6 +65,22 @@ pub trait TacticalApi: Send + Sync {
     /// `GET /software/`: every agent's row, decoded one row at a time as the body arrives (the
     /// body of a large fleet is hundreds of MB). Rows name agents by integer pk.
     async fn software_all(&self) -> Result<SoftwareRows, TacticalError>;
+    /// `GET /scripts/` (hidden scripts left out; community scripts when asked).
+    async fn scripts(&self, include_community: bool) -> Result<Vec<Script>, TacticalError>;
+
+    // Remote actions (tactical-api.md §8). Not idempotent, so never retried. Tactical's string
+    // answers are typed: 400 "Unable to contact the agent" → `AgentUnreachable`, "natsdown" →
+    // `BrokerDown`, "timeout" → `AgentTimeout`; other 400 strings → `Rejected` with the text.
+
+    /// `POST /agents/<agent_id>/cmd/`: the command's output, bounded to [`http::MAX_ACTION_OUTPUT`].
+    async fn run_command(&self, agent_id: &str, req: &RunCommand) -> Result<ActionOutput, TacticalError>;
+    /// `POST /agents/<agent_id>/runscript/` with output `wait` or `forget`.
+    async fn run_script(&self, agent_id: &str, req: &RunScript) -> Result<ScriptRun, TacticalError>;
+    /// `POST /agents/<agent_id>/reboot/`: reboot now.
+    async fn reboot(&self, agent_id: &str) -> Result<(), TacticalError>;
+    /// `PATCH /agents/<agent_id>/reboot/` with `%Y-%m-%dT%H:%M` in the agent's time zone
+    /// (Windows agents only).
+    async fn reboot_at(&self, agent_id: &str, datetime: &str) -> Result<ScheduledReboot, TacticalError>;
 }
 
 /// The rows of `GET /software/` as they arrive. A row that does not decode is an `Err` item and

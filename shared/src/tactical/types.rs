@@ -78,6 +78,8 @@ pub struct BetaAgentQuery {
     pub client_id: Option<i64>,
     pub site: Option<i64>,
     pub hostname: Option<String>,
+    /// `search=`: icontains on hostname (and the services JSON).
+    pub search: Option<String>,
     pub page: u32,
     pub page_size: u32,
 }
@@ -169,6 +171,101 @@ pub struct AgentDetail {
     pub local_ips: Option<String>,
     #[serde(default)]
     pub make_model: Option<String>,
+    #[serde(default)]
+    pub needs_reboot: Option<bool>,
+    #[serde(default)]
+    pub maintenance_mode: Option<bool>,
+    /// The agent's time zone (scheduled reboot times are in it).
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+/// A script of `GET /scripts/` (the fields the bridge shows; `script_body` is never fetched).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Script {
+    pub id: i64,
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub description: String,
+    #[serde(default)]
+    pub script_type: Option<String>,
+    #[serde(default)]
+    pub shell: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub default_timeout: Option<i64>,
+    #[serde(default)]
+    pub hidden: bool,
+    #[serde(default, deserialize_with = "null_default")]
+    pub supported_platforms: Vec<String>,
+    #[serde(default)]
+    pub run_as_user: bool,
+    /// `K=V` defaults; values may be secrets, so only the names leave the bridge.
+    #[serde(default, deserialize_with = "null_default")]
+    pub env_vars: Vec<String>,
+}
+
+/// `POST /agents/<agent_id>/cmd/`. Every key is always sent: Tactical indexes `request.data`
+/// directly and answers HTML 500 for a missing one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunCommand {
+    /// `cmd`, `powershell`, `bash` or `custom`.
+    pub shell: String,
+    pub cmd: String,
+    /// Seconds the agent lets the command run.
+    pub timeout: u32,
+    pub run_as_user: bool,
+    /// Path of the shell when `shell` is `custom` (sent as null otherwise).
+    pub custom_shell: Option<String>,
+}
+
+/// `POST /agents/<agent_id>/runscript/` with output `wait` or `forget`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunScript {
+    pub script_id: i64,
+    pub args: Vec<String>,
+    /// `K=V` strings.
+    pub env_vars: Vec<String>,
+    pub timeout: u32,
+    pub run_as_user: bool,
+    /// `wait` for the output, or `forget` (Tactical answers at once).
+    pub wait: bool,
+}
+
+/// Output of a command or a waited-for script, bounded in size.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionOutput {
+    pub output: String,
+    /// The output was longer than the bound and was cut.
+    pub truncated: bool,
+    /// Size of the whole output as Tactical sent it (bytes of UTF-8).
+    pub output_bytes: usize,
+}
+
+/// What Tactical answered to a script run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScriptRun {
+    /// `wait`: the script's combined stdout and stderr.
+    Completed(ActionOutput),
+    /// `forget`: Tactical's "<script> will now be run on <hostname>" message. Tactical answers
+    /// the same even when the agent is offline: it does not mean the script ran.
+    Accepted { message: String },
+}
+
+/// `PATCH /agents/<agent_id>/reboot/` success body.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct ScheduledReboot {
+    /// Tactical's rendering, e.g. "January 01, 2030 at 10:00 AM" (agent local time).
+    #[serde(default, deserialize_with = "null_default")]
+    pub time: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub agent: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub task_name: String,
 }
 
 /// One agent's row of `GET /software/` and `GET /software/<agent_id>/`: the items are nested
@@ -314,6 +411,15 @@ mod tests {
         assert_eq!(a.offline_time, Some(4));
         assert!(a.boot_time.unwrap() > 1.0e9);
         assert!(a.wmi_detail.is_some());
+    }
+
+    #[test]
+    fn decodes_real_scripts() {
+        let scripts: Vec<Script> = serde_json::from_str(&fixture("GET_scripts.json")).unwrap();
+        let s = scripts.iter().find(|s| s.name == "Disk usage").unwrap();
+        assert_eq!(s.args, vec!["-h"]);
+        assert_eq!(s.shell.as_deref(), Some("shell"));
+        assert!(scripts.iter().all(|s| s.id > 0));
     }
 
     #[test]
