@@ -25,6 +25,7 @@ fn functions(path_item: &Yaml) -> Vec<Function> {
             "sync-devices" => Function::SyncDevices,
             "sync-alerts" => Function::SyncAlerts,
             "sync-software" => Function::SyncSoftware,
+            "remote-actions" => Function::RemoteActions,
             other => panic!("unknown function {other}"),
         })
         .collect()

@@ -142,6 +142,7 @@ pub enum Function {
     SyncDevices,
     SyncAlerts,
     SyncSoftware,
+    RemoteActions,
 }
 
 /// One isolated pipeline: its own stack (table, queues, DLQs), the functions' deps, and an
@@ -184,6 +185,7 @@ impl Pipeline {
             Function::SyncDevices => sync_devices::handle(&self.deps, req).await,
             Function::SyncAlerts => sync_alerts::handle(&self.deps, req).await,
             Function::SyncSoftware => sync_software::handle(&self.deps, req).await,
+            Function::RemoteActions => remote_actions::handle(&self.deps, req).await,
         }
     }
 
