@@ -329,7 +329,7 @@ async fn client_for(
     tenant: &TenantId,
     integ: &RmmIntegration,
 ) -> Result<TacticalHttp, TacticalErrorOrApi> {
-    Ok(connection(deps).client(tenant, integ).await?)
+    Ok(connection(deps).client(tenant, integ).await?.with_retry(deps.config.tactical_retry.clone()))
 }
 
 /// Sync Clients: one organization mapping per Tactical client; person-set fields untouched; a
