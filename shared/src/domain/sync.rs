@@ -111,7 +111,12 @@ async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegra
 }
 
 async fn fail_run(deps: &Deps, tenant: &TenantId, st: SyncType, run_id: &str, msg: &str) {
-    let _ = deps.store.finish_run(tenant, st, run_id, SyncRunStatus::Failed, Some(msg.to_owned())).await;
+    // Only a run that exists (and was not finished yet) is reported on its integration: a message
+    // naming a tenant without an integration must not create one.
+    let finished = deps.store.finish_run(tenant, st, run_id, SyncRunStatus::Failed, Some(msg.to_owned())).await;
+    if !matches!(finished, Ok(true)) {
+        return;
+    }
     let _ = deps
         .store
         .patch_integration(
