@@ -100,15 +100,21 @@ pub enum Outcome {
 }
 
 /// The integration of a message's tenant, or a reason to drop the message (no integration, or
-/// inactive: pitfall 24; a queue message can never act for a tenant without one).
-async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegration, String> {
+/// inactive: pitfall 24; a queue message can never act for a tenant without one). `Err(None)`:
+/// the store could not be read (throttled, unavailable): the message is retried, not dropped.
+async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegration, Option<String>> {
     match deps.store.get_integration(tenant).await {
         Ok(Some(i)) if i.is_active && i.instance_url.is_some() => Ok(i),
-        Ok(Some(_)) => Err("the integration is inactive or disconnected".into()),
-        Ok(None) => Err("no Tactical integration for this tenant".into()),
-        Err(e) => Err(format!("store: {e}")),
+        Ok(Some(_)) => Err(Some("the integration is inactive or disconnected".into())),
+        Ok(None) => Err(Some("no Tactical integration for this tenant".into())),
+        Err(e) => {
+            tracing::warn!(tenant = %tenant, error = %e, "reading the integration failed; the message will be retried");
+            Err(None)
+        }
     }
 }
+
+const RETRY_INTEGRATION: &str = "reading the integration failed";
 
 async fn fail_run(deps: &Deps, tenant: &TenantId, st: SyncType, run_id: &str, msg: &str) {
     // Only a run that exists (and was not finished yet) is reported on its integration: a message
@@ -147,7 +153,8 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
         SyncMessage::StartRun { tenant, run_id, sync_type, .. } => {
             let integ = match active_integration(deps, &tenant).await {
                 Ok(i) => i,
-                Err(reason) => {
+                Err(None) => return Outcome::Retry(RETRY_INTEGRATION.into()),
+                Err(Some(reason)) => {
                     tracing::warn!(tenant = %tenant, reason, "dropping sync message");
                     fail_run(deps, &tenant, sync_type, &run_id, &reason).await;
                     return Outcome::Done;
@@ -167,7 +174,8 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
         SyncMessage::DevicePage { tenant, run_id, client_id, page, page_size } => {
             let integ = match active_integration(deps, &tenant).await {
                 Ok(i) => i,
-                Err(reason) => {
+                Err(None) => return Outcome::Retry(RETRY_INTEGRATION.into()),
+                Err(Some(reason)) => {
                     tracing::warn!(tenant = %tenant, reason, "dropping device page");
                     fail_run(deps, &tenant, SyncType::Devices, &run_id, &reason).await;
                     return Outcome::Done;
@@ -180,7 +188,8 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
         SyncMessage::AlertFollowUp { tenant, alert_key, alert_id, agent_id, refetch } => {
             let integ = match active_integration(deps, &tenant).await {
                 Ok(i) => i,
-                Err(reason) => {
+                Err(None) => return Outcome::Retry(RETRY_INTEGRATION.into()),
+                Err(Some(reason)) => {
                     tracing::warn!(tenant = %tenant, reason, "dropping alert follow-up");
                     return Outcome::Done;
                 }
@@ -641,3 +650,4 @@ async fn flag_missing_assets(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> R
     }
     Ok(missing.len())
 }
+
