@@ -227,10 +227,9 @@ impl From<ApiError> for TacticalErrorOrApi {
 }
 impl From<crate::ports::PortError> for TacticalErrorOrApi {
     fn from(e: crate::ports::PortError) -> Self {
-        match e {
-            crate::ports::PortError::Throttled => Self::Tactical(TacticalError::Server { status: 503 }),
-            other => Self::Api(other.into()),
-        }
+        // Transient (`ErrorCode::Internal`); a throttle reads "the data store is busy", never as
+        // a Tactical failure.
+        Self::Api(e.into())
     }
 }
 
@@ -651,3 +650,17 @@ async fn flag_missing_assets(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> R
     Ok(missing.len())
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::PortError;
+
+    #[test]
+    fn a_throttled_store_is_transient_and_not_blamed_on_tactical() {
+        let e = TacticalErrorOrApi::from(PortError::Throttled);
+        assert!(e.transient(), "SQS retries it");
+        assert!(!e.message().contains("Tactical"), "{}", e.message());
+        assert!(e.message().contains("data store"), "{}", e.message());
+        assert!(TacticalErrorOrApi::from(PortError::Other("x".into())).transient());
+    }
+}
