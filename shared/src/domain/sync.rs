@@ -545,7 +545,7 @@ pub async fn upsert_agents(
 /// Sync Alerts: backfill open alerts and reconcile (see `alert_flow::backfill`).
 async fn run_alerts(deps: &Deps, tenant: &TenantId, integ: &RmmIntegration) -> Result<RunProgress, TacticalErrorOrApi> {
     let api = client_for(deps, tenant, integ).await?;
-    let c = super::alert_flow::backfill(deps.store.as_ref(), &api, tenant).await?;
+    let c = super::alert_flow::backfill::<TacticalErrorOrApi>(deps.store.as_ref(), &api, tenant).await?;
     let counts = SyncCounts {
         items_processed: c.open_in_tactical,
         items_created: c.created,
