@@ -569,18 +569,22 @@ async fn alert_follow_up(
     refetch: bool,
 ) -> Result<(), TacticalErrorOrApi> {
     let api = client_for(deps, tenant, integ).await?;
+    let mut agent_id = agent_id.to_owned();
     if refetch && let Some(id) = alert_id {
         match api.alert(id).await {
             Ok(a) => {
                 if let Some(ev) = super::alerts::AlertEvent::from_tactical(&a, "refetch") {
                     super::alert_flow::record(deps.store.as_ref(), tenant, &ev, false).await?;
+                    // Tactical's word over a body that had to be read leniently: a message that
+                    // imitates `"agent_id": "…"` must not link the alert to another agent.
+                    agent_id = ev.agent_id;
                 }
             }
             Err(TacticalError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let asset_id = super::asset::asset_id_for(tenant, agent_id);
+    let asset_id = super::asset::asset_id_for(tenant, &agent_id);
     let Some(asset) = deps.store.get_assets(tenant, std::slice::from_ref(&asset_id)).await?.into_iter().next() else {
         // Not an asset (yet): the next device sync brings it in if its organization is mapped.
         return Ok(());
