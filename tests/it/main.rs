@@ -3,6 +3,10 @@
 
 mod alerts;
 mod aws_adapters;
+mod concurrency;
 mod connection;
+mod faults;
+mod hygiene;
+mod isolation;
 mod sync;
 mod template;
