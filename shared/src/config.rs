@@ -1,7 +1,9 @@
 //! Configuration from the environment, read once per cold start. A missing or malformed variable
 //! fails the cold start with a message naming it, instead of failing the first request.
 
+use crate::tactical::http::RetryPolicy;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -54,6 +56,9 @@ pub struct Config {
     pub tactical_max_attempts: u32,
     /// Beta API page size of device sync (Tactical allows up to 1000; one page per queue message).
     pub device_page_size: u32,
+    /// Retries of the sync workers' Tactical calls. `TACTICAL_RETRY_BASE_MS` (default 250) sets the
+    /// backoff base (the cap is 32× the base, at most 8 s); tests shorten it, deployments keep it.
+    pub tactical_retry: RetryPolicy,
 }
 
 fn get(env: &BTreeMap<String, String>, name: &'static str) -> Option<String> {
@@ -94,6 +99,15 @@ impl Config {
                 });
             }
         };
+        let mut tactical_retry = RetryPolicy::default();
+        if let Some(v) = get(env, "TACTICAL_RETRY_BASE_MS") {
+            let ms: u64 = v.parse().map_err(|_| ConfigError::Invalid {
+                name: "TACTICAL_RETRY_BASE_MS",
+                reason: format!("expected milliseconds, got {v:?}"),
+            })?;
+            tactical_retry.base_delay = Duration::from_millis(ms);
+            tactical_retry.max_delay = tactical_retry.max_delay.min(Duration::from_millis(ms.saturating_mul(32)));
+        }
         let secret_prefix = get(env, "SECRET_PREFIX").unwrap_or_else(|| "tactical-bridge/".into());
         if !secret_prefix.ends_with('/') {
             return Err(ConfigError::Invalid { name: "SECRET_PREFIX", reason: "must end with '/'".into() });
@@ -137,6 +151,7 @@ impl Config {
             device_page_size,
             tactical_max_attempts,
             tactical_timeout_secs,
+            tactical_retry,
         })
     }
 }
@@ -175,6 +190,20 @@ mod tests {
         assert_eq!(cfg.tactical_host_allowlist, vec!["127.0.0.1", "localhost"]);
         assert_eq!(cfg.secret_prefix, "tactical-bridge/");
         assert!(!cfg.enterprise_remote_actions);
+    }
+
+    #[test]
+    fn retry_base_is_configurable_and_validated() {
+        let mut env = base();
+        assert_eq!(Config::from_map(&env).unwrap().tactical_retry.base_delay, Duration::from_millis(250));
+        env.insert("TACTICAL_RETRY_BASE_MS".into(), "2".into());
+        let r = Config::from_map(&env).unwrap().tactical_retry;
+        assert_eq!(
+            (r.base_delay, r.max_delay, r.max_attempts),
+            (Duration::from_millis(2), Duration::from_millis(64), 4)
+        );
+        env.insert("TACTICAL_RETRY_BASE_MS".into(), "soon".into());
+        assert!(Config::from_map(&env).unwrap_err().to_string().contains("TACTICAL_RETRY_BASE_MS"));
     }
 
     #[test]

@@ -3,7 +3,11 @@
 
 mod alerts;
 mod aws_adapters;
+mod concurrency;
 mod connection;
+mod faults;
+mod hygiene;
+mod isolation;
 mod openapi;
 mod remote_actions;
 mod software;

@@ -4,6 +4,8 @@
 //! Isolation: every test uses its own tenant id; tests that consume queues get their own stack
 //! (table + queues) so no test depends on another's messages or on running order.
 
+pub mod aws_faults;
+pub mod cleanup;
 pub mod schema;
 
 use devtools::provision::{Provisioned, Provisioner, TemplateStack, template_path};

@@ -229,7 +229,7 @@ async fn handle(State(st): State<SimState>, req: Request) -> Response {
     } else {
         None
     };
-    let fault = st.take_fault(kind, &path);
+    let fault = st.take_fault(kind, &path, raw_query.as_deref());
     let mut rec = RequestRecord {
         method: parts.method.to_string(),
         path: path.clone(),

@@ -224,6 +224,9 @@ pub enum FaultTarget {
     Route(RouteKind),
     /// Request path starts with this (e.g. `"/beta/"`).
     PathPrefix(String),
+    /// This route when its query string has this exact `key=value` pair (e.g. one client's beta
+    /// pages: `RouteWithParam(RouteKind::BetaAgents, "client_id=4".into())`).
+    RouteWithParam(RouteKind, String),
     Any,
 }
 
@@ -1052,7 +1055,7 @@ impl SimState {
         lock(&self.inner.faults).clear();
     }
 
-    pub(crate) fn take_fault(&self, route: Option<RouteKind>, path: &str) -> Option<Fault> {
+    pub(crate) fn take_fault(&self, route: Option<RouteKind>, path: &str, query: Option<&str>) -> Option<Fault> {
         let mut rules = lock(&self.inner.faults);
         let pos = rules.iter().position(|r| {
             r.remaining != Some(0)
@@ -1060,6 +1063,9 @@ impl SimState {
                     FaultTarget::Any => true,
                     FaultTarget::Route(k) => Some(*k) == route,
                     FaultTarget::PathPrefix(p) => path.starts_with(p.as_str()),
+                    FaultTarget::RouteWithParam(k, pair) => {
+                        Some(*k) == route && query.is_some_and(|q| q.split('&').any(|kv| kv == pair))
+                    }
                 }
         })?;
         let fault = rules[pos].fault.clone();

@@ -133,3 +133,17 @@ async fn dashboard_html_fault_and_any_target() {
     assert_eq!(get(&sim, "/").await.content_type(), "application/json");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_fault_can_target_one_query_parameter() {
+    let sim = start(SimConfig::default()).await;
+    let st = sim.state();
+    st.set_fault(
+        tactical_sim::FaultTarget::RouteWithParam(RouteKind::BetaAgents, "client_id=1".into()),
+        Fault::Status5xx(500),
+    );
+    assert_eq!(get(&sim, "/beta/v1/agent/?page=1&client_id=1").await.status, 500);
+    assert_ne!(get(&sim, "/beta/v1/agent/?client_id=10&page=1").await.status, 500, "the whole pair must match");
+    assert_eq!(get(&sim, "/beta/v1/agent/").await.status, 200);
+    sim.shutdown().await;
+}

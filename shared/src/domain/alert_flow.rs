@@ -2,10 +2,9 @@
 
 use super::alerts::{AlertEvent, RmmAlert, apply};
 use super::time::now_rfc3339;
-use crate::error::ApiError;
 use crate::ports::{PortError, Store};
-use crate::tactical::TacticalApi;
 use crate::tactical::types::AlertFilter;
+use crate::tactical::{TacticalApi, TacticalError};
 use crate::tenant::TenantId;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -93,7 +92,14 @@ pub struct BackfillCounts {
 /// Sync Alerts: upserts Tactical's open alerts and resolves local open alerts Tactical no longer
 /// has open (`auto_resolved`). Snoozed alerts are asked for too and recorded `suppressed`, so a
 /// snooze in Tactical is not mistaken for a resolve.
-pub async fn backfill(store: &dyn Store, api: &dyn TacticalApi, tenant: &TenantId) -> Result<BackfillCounts, ApiError> {
+///
+/// Generic over the error so the caller keeps Tactical's errors as they are: a sync worker must
+/// know a timeout or an unreadable body is transient (SQS retries it).
+pub async fn backfill<E: From<TacticalError> + From<PortError>>(
+    store: &dyn Store,
+    api: &dyn TacticalApi,
+    tenant: &TenantId,
+) -> Result<BackfillCounts, E> {
     let open =
         api.alerts(&AlertFilter { time_filter: BACKFILL_DAYS, resolved_filter: false, snoozed_filter: true }).await?;
     let mut counts = BackfillCounts { open_in_tactical: open.len() as i64, ..Default::default() };

@@ -130,8 +130,8 @@ pub struct ConnectionService<'a> {
     pub secrets: &'a dyn SecretStore,
     pub http: &'a reqwest::Client,
     pub allowlist: &'a [String],
-    /// Attempts per idempotent Tactical call.
-    pub max_attempts: u32,
+    /// Retries of idempotent Tactical calls (attempts and backoff).
+    pub retry: crate::tactical::http::RetryPolicy,
     /// The HTTP client's request timeout (for messages).
     pub timeout: std::time::Duration,
 }
@@ -165,7 +165,10 @@ impl<'a> ConnectionService<'a> {
             secrets: deps.secrets.as_ref(),
             http: &deps.http,
             allowlist: &deps.config.tactical_host_allowlist,
-            max_attempts: deps.config.tactical_max_attempts,
+            retry: crate::tactical::http::RetryPolicy {
+                max_attempts: deps.config.tactical_max_attempts,
+                ..deps.config.tactical_retry.clone()
+            },
             timeout: std::time::Duration::from_secs(deps.config.tactical_timeout_secs),
         }
     }
@@ -338,8 +341,7 @@ impl ConnectionService<'_> {
     }
 
     fn tactical(&self, url: InstanceUrl, creds: Credentials) -> TacticalHttp {
-        let retry = crate::tactical::http::RetryPolicy { max_attempts: self.max_attempts.max(1), ..Default::default() };
-        TacticalHttp::new(self.http.clone(), url, creds).with_retry(retry).with_timeout(self.timeout)
+        TacticalHttp::new(self.http.clone(), url, creds).with_retry(self.retry.clone()).with_timeout(self.timeout)
     }
 
     /// Test connection: API host (not dashboard), credentials (Knox with TOTP), beta API. On

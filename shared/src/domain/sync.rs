@@ -93,18 +93,29 @@ pub enum Outcome {
 }
 
 /// The integration of a message's tenant, or a reason to drop the message (no integration, or
-/// inactive: pitfall 24; a queue message can never act for a tenant without one).
-async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegration, String> {
+/// inactive: pitfall 24; a queue message can never act for a tenant without one). `Err(None)`:
+/// the store could not be read (throttled, unavailable): the message is retried, not dropped.
+async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegration, Option<String>> {
     match deps.store.get_integration(tenant).await {
         Ok(Some(i)) if i.is_active && i.instance_url.is_some() => Ok(i),
-        Ok(Some(_)) => Err("the integration is inactive or disconnected".into()),
-        Ok(None) => Err("no Tactical integration for this tenant".into()),
-        Err(e) => Err(format!("store: {e}")),
+        Ok(Some(_)) => Err(Some("the integration is inactive or disconnected".into())),
+        Ok(None) => Err(Some("no Tactical integration for this tenant".into())),
+        Err(e) => {
+            tracing::warn!(tenant = %tenant, error = %e, "reading the integration failed; the message will be retried");
+            Err(None)
+        }
     }
 }
 
+const RETRY_INTEGRATION: &str = "reading the integration failed";
+
 async fn fail_run(deps: &Deps, tenant: &TenantId, st: SyncType, run_id: &str, msg: &str) {
-    let _ = deps.store.finish_run(tenant, st, run_id, SyncRunStatus::Failed, Some(msg.to_owned())).await;
+    // Only a run that exists (and was not finished yet) is reported on its integration: a message
+    // naming a tenant without an integration must not create one.
+    let finished = deps.store.finish_run(tenant, st, run_id, SyncRunStatus::Failed, Some(msg.to_owned())).await;
+    if !matches!(finished, Ok(true)) {
+        return;
+    }
     let _ = deps
         .store
         .patch_integration(
@@ -139,7 +150,8 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
         SyncMessage::StartRun { tenant, run_id, sync_type, .. } => {
             let integ = match active_integration(deps, &tenant).await {
                 Ok(i) => i,
-                Err(reason) => {
+                Err(None) => return Outcome::Retry(RETRY_INTEGRATION.into()),
+                Err(Some(reason)) => {
                     tracing::warn!(tenant = %tenant, reason, "dropping sync message");
                     fail_run(deps, &tenant, sync_type, &run_id, &reason).await;
                     return Outcome::Done;
@@ -156,7 +168,8 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
         SyncMessage::DevicePage { tenant, run_id, client_id, page, page_size } => {
             let integ = match active_integration(deps, &tenant).await {
                 Ok(i) => i,
-                Err(reason) => {
+                Err(None) => return Outcome::Retry(RETRY_INTEGRATION.into()),
+                Err(Some(reason)) => {
                     tracing::warn!(tenant = %tenant, reason, "dropping device page");
                     fail_run(deps, &tenant, SyncType::Devices, &run_id, &reason).await;
                     return Outcome::Done;
@@ -169,7 +182,8 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
         SyncMessage::AlertFollowUp { tenant, alert_key, alert_id, agent_id, refetch } => {
             let integ = match active_integration(deps, &tenant).await {
                 Ok(i) => i,
-                Err(reason) => {
+                Err(None) => return Outcome::Retry(RETRY_INTEGRATION.into()),
+                Err(Some(reason)) => {
                     tracing::warn!(tenant = %tenant, reason, "dropping alert follow-up");
                     return Outcome::Done;
                 }
@@ -192,7 +206,8 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
         SyncMessage::SoftwareBatch { tenant, run_id, batch, part, agent_ids } => {
             let integ = match active_integration(deps, &tenant).await {
                 Ok(i) => i,
-                Err(reason) => {
+                Err(None) => return Outcome::Retry(RETRY_INTEGRATION.into()),
+                Err(Some(reason)) => {
                     tracing::warn!(tenant = %tenant, reason, "dropping software batch");
                     fail_run(deps, &tenant, SyncType::Software, &run_id, &reason).await;
                     return Outcome::Done;
@@ -223,10 +238,9 @@ impl From<ApiError> for TacticalErrorOrApi {
 }
 impl From<crate::ports::PortError> for TacticalErrorOrApi {
     fn from(e: crate::ports::PortError) -> Self {
-        match e {
-            crate::ports::PortError::Throttled => Self::Tactical(TacticalError::Server { status: 503 }),
-            other => Self::Api(other.into()),
-        }
+        // Transient (`ErrorCode::Internal`); a throttle reads "the data store is busy", never as
+        // a Tactical failure.
+        Self::Api(e.into())
     }
 }
 
@@ -596,7 +610,7 @@ pub async fn refresh_agent(
 /// Sync Alerts: backfill open alerts and reconcile (see `alert_flow::backfill`).
 async fn run_alerts(deps: &Deps, tenant: &TenantId, integ: &RmmIntegration) -> Result<RunProgress, TacticalErrorOrApi> {
     let api = client_for(deps, tenant, integ).await?;
-    let c = super::alert_flow::backfill(deps.store.as_ref(), &api, tenant).await?;
+    let c = super::alert_flow::backfill::<TacticalErrorOrApi>(deps.store.as_ref(), &api, tenant).await?;
     let counts = SyncCounts {
         items_processed: c.open_in_tactical,
         items_created: c.created,
@@ -620,19 +634,23 @@ async fn alert_follow_up(
     refetch: bool,
 ) -> Result<(), TacticalErrorOrApi> {
     let api = client_for(deps, tenant, integ).await?;
+    let mut agent_id = agent_id.to_owned();
     if refetch && let Some(id) = alert_id {
         match api.alert(id).await {
             Ok(a) => {
                 if let Some(ev) = super::alerts::AlertEvent::from_tactical(&a, "refetch") {
                     super::alert_flow::record(deps.store.as_ref(), tenant, &ev, false).await?;
+                    // Tactical's word over a body that had to be read leniently: a message that
+                    // imitates `"agent_id": "…"` must not link the alert to another agent.
+                    agent_id = ev.agent_id;
                 }
             }
             Err(TacticalError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let asset_id = super::asset::asset_id_for(tenant, agent_id);
-    if !refresh_agent(deps, tenant, &api, agent_id).await? {
+    let asset_id = super::asset::asset_id_for(tenant, &agent_id);
+    if !refresh_agent(deps, tenant, &api, &agent_id).await? {
         // Not an asset (yet): the next device sync brings it in if its organization is mapped.
         return Ok(());
     }
@@ -677,4 +695,19 @@ async fn flag_missing_assets(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> R
         deps.store.flag_assets_missing(tenant, &missing, &now_rfc3339()).await?;
     }
     Ok(missing.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::PortError;
+
+    #[test]
+    fn a_throttled_store_is_transient_and_not_blamed_on_tactical() {
+        let e = TacticalErrorOrApi::from(PortError::Throttled);
+        assert!(e.transient(), "SQS retries it");
+        assert!(!e.message().contains("Tactical"), "{}", e.message());
+        assert!(e.message().contains("data store"), "{}", e.message());
+        assert!(TacticalErrorOrApi::from(PortError::Other("x".into())).transient());
+    }
 }

@@ -82,17 +82,37 @@ pub struct SyncRun {
 }
 
 /// Run ids sort by start time (so the latest run is the first in a descending query) and carry
-/// random bits so two starts in the same second differ.
+/// random bits so two starts at the same instant differ. Microseconds, so a run started in the
+/// same second as the previous one still sorts after it.
 pub fn new_run_id() -> String {
-    let now = crate::domain::time::now();
+    run_id_at(crate::domain::time::now(), rand::random::<u32>())
+}
+
+fn run_id_at(now: time::OffsetDateTime, salt: u32) -> String {
     format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{:08x}",
+        "{:04}{:02}{:02}T{:02}{:02}{:02}{:06}Z-{:08x}",
         now.year(),
         u8::from(now.month()),
         now.day(),
         now.hour(),
         now.minute(),
         now.second(),
-        rand::random::<u32>()
+        now.microsecond(),
+        salt
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_started_later_in_the_same_second_sorts_after() {
+        let t = time::macros::datetime!(2026-11-29 19:16:07.048 UTC);
+        let first = run_id_at(t, u32::MAX);
+        let second = run_id_at(t + time::Duration::milliseconds(1), 0);
+        assert!(second > first, "{second} > {first}");
+        assert_eq!(first, "20261129T191607048000Z-ffffffff");
+        assert!(first.len() <= 64 && first.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    }
 }

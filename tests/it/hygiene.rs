@@ -1,0 +1,269 @@
+//! Issue 10: secret hygiene. A representative end-to-end flow (API key and Knox/TOTP
+//! connections, save, test, syncs, webhook secret create and rotate, webhooks, alerts,
+//! disconnect) runs while every log line of this test process is captured (JSON, debug level)
+//! and every response body kept. No secret value may appear in any of them, except the webhook
+//! secret where it is deliberately shown: `POST /webhook/secret` and `GET /webhook` for callers
+//! with `system_settings:update`.
+
+use integration_tests::*;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use shared::auth::perms;
+use shared::ports::SecretName;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tactical_sim::{ApiKey, SimConfig, User};
+
+/// Every log line of the test process, from the moment the capture is installed.
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the process-wide subscriber (before `shared::telemetry::init`, whose `try_init`
+/// then leaves it in place): JSON like production, at debug level, into memory.
+fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_writer(move || Capture(sink.clone()))
+            .try_init();
+        buf
+    })
+    .clone()
+}
+
+/// One response the flow saw: what was called, and the body.
+struct Seen {
+    what: String,
+    body: String,
+}
+
+struct Flow {
+    p: Pipeline,
+    seen: Vec<Seen>,
+}
+
+impl Flow {
+    async fn call(&mut self, f: Function, method: &str, path: &str, tok: &str, body: Option<Value>) -> Value {
+        let (s, v) = self.p.call(f, method, path, tok, body).await;
+        self.seen.push(Seen { what: format!("{method} {f:?}{path} ({s})"), body: v.to_string() });
+        v
+    }
+
+    async fn webhook(&mut self, cache: &webhook::SecretCache, req: lambda_http::Request) -> u16 {
+        let what = format!("POST webhook{}", req.uri().path());
+        let (s, v) = read(webhook::handle_with(&self.p.deps, cache, req).await);
+        self.seen.push(Seen { what: format!("{what} ({s})"), body: v.to_string() });
+        s
+    }
+
+    async fn drain(&self) {
+        self.p.drain().await;
+    }
+}
+
+fn distinctive(label: &str) -> String {
+    format!("{label}{:016x}", rand::random::<u64>())
+}
+
+#[tokio::test]
+async fn no_secret_reaches_a_log_line_or_a_response() {
+    let logs = capture_logs();
+    tracing::info!(marker = "hygiene-capture-check", "capture installed");
+    assert!(
+        String::from_utf8_lossy(&logs.lock().unwrap()).contains("hygiene-capture-check"),
+        "another subscriber was installed first (run this test without TEST_LOG)"
+    );
+
+    // Distinctive values, so a match can only be a leak.
+    let api_key = distinctive("HYGIENEAPIKEY");
+    let wrong_key = distinctive("HYGIENEWRONGKEY");
+    let password = distinctive("hygiene-password-");
+    let totp_password = distinctive("hygiene-totp-password-");
+    let totp_secret = distinctive("HYGIENETOTPSECRET");
+    let cfg = SimConfig {
+        api_keys: vec![ApiKey::full(api_key.clone())],
+        users: vec![
+            User::new("hygiene-tech", password.clone(), None),
+            User::new("hygiene-admin", totp_password.clone(), Some(totp_secret.as_bytes().to_vec())),
+        ],
+        ..SimConfig::default()
+    };
+    let sim = simulator(cfg).await;
+    let p = Pipeline::new_with("hygiene", |env| {
+        env.insert("WEBHOOK_BASE_URL".into(), "https://hooks.example.test".into());
+    })
+    .await;
+    let mut flow = Flow { p, seen: Vec::new() };
+    let cache = webhook::SecretCache::new(Duration::ZERO, Duration::ZERO);
+    let mut webhook_secrets = Vec::new();
+
+    // 1. API key: save, read, test, sync everything, webhook secret and rotation, alerts.
+    let t = tenant("hygiene-key");
+    let tok = admin_token(&t);
+    let reader = token(&t, &[perms::SETTINGS_READ]);
+    flow.call(
+        Function::Connection,
+        "PATCH",
+        "/settings",
+        &tok,
+        Some(json!({"instance_url": sim.base_url(), "auth_mode": "api_key", "api_key": wrong_key})),
+    )
+    .await;
+    let v = flow.call(Function::Connection, "POST", "/test", &tok, Some(json!({}))).await;
+    assert_eq!(v["error"]["code"], "tactical_auth_failed", "{v}");
+    flow.call(Function::Connection, "PATCH", "/settings", &tok, Some(json!({"api_key": api_key}))).await;
+    flow.call(Function::Connection, "GET", "/settings", &tok, None).await;
+    let v = flow.call(Function::Connection, "POST", "/test", &tok, Some(json!({}))).await;
+    assert_eq!(v["success"], true, "{v}");
+    flow.call(Function::SyncClients, "POST", "/sync", &tok, None).await;
+    flow.drain().await;
+    let v = flow.call(Function::SyncClients, "GET", "/mappings", &tok, None).await;
+    for m in v["mappings"].as_array().unwrap() {
+        let path = format!("/mappings/{}", m["id"].as_str().unwrap());
+        flow.call(Function::SyncClients, "PATCH", &path, &tok, Some(json!({"client_id": "psa-h"}))).await;
+    }
+    flow.call(Function::SyncDevices, "POST", "/sync", &tok, None).await;
+    flow.drain().await;
+    flow.call(Function::SyncDevices, "GET", "/runs/latest", &tok, None).await;
+    flow.call(Function::SyncDevices, "GET", "/assets", &tok, None).await;
+    let v = flow.call(Function::Connection, "GET", "/webhook", &tok, None).await;
+    assert_eq!(v["has_secret"], false);
+    for _ in 0..2 {
+        let v = flow.call(Function::Connection, "POST", "/webhook/secret", &tok, None).await;
+        webhook_secrets.push(v["secret"].as_str().expect("shown on creation").to_owned());
+    }
+    flow.call(Function::Connection, "GET", "/webhook", &tok, None).await;
+    flow.call(Function::Connection, "GET", "/webhook", &reader, None).await;
+    flow.call(Function::Connection, "GET", "/settings", &reader, None).await;
+    let agent = sim.state().agents()[0].agent_id.clone();
+    for (i, secret) in webhook_secrets.iter().enumerate() {
+        let body = json!({"agent_id": agent, "alert_id": (500 + i).to_string(), "event": "failure", "message": "disk \"C:\" full"}).to_string();
+        assert_eq!(flow.webhook(&cache, raw_webhook(t.as_str(), Some(secret), &body, "")).await, 202);
+    }
+    let body = json!({"agent_id": agent, "alert_id": "600", "event": "failure"}).to_string();
+    assert_eq!(flow.webhook(&cache, raw_webhook(t.as_str(), Some(&wrong_key), &body, "")).await, 401);
+    flow.drain().await;
+    flow.call(Function::SyncAlerts, "POST", "/sync", &tok, None).await;
+    flow.drain().await;
+    flow.call(Function::SyncAlerts, "GET", "/runs/latest", &tok, None).await;
+    flow.call(Function::SyncAlerts, "GET", "/alerts?limit=500", &tok, None).await;
+    flow.call(Function::Connection, "POST", "/disconnect", &tok, None).await;
+    assert_eq!(flow.webhook(&cache, raw_webhook(t.as_str(), Some(&webhook_secrets[1]), &body, "")).await, 401);
+
+    // 2. Knox: a user without TOTP (checkcreds token), then one with TOTP (code asked, a wrong
+    //    code, the right one); both syncs use the Knox token.
+    let mut knox_tokens = Vec::new();
+    for (user, pw, totp) in [("hygiene-tech", &password, None), ("hygiene-admin", &totp_password, Some(&totp_secret))] {
+        let t = tenant("hygiene-knox");
+        let tok = admin_token(&t);
+        flow.call(
+            Function::Connection,
+            "PATCH",
+            "/settings",
+            &tok,
+            Some(json!({"instance_url": sim.base_url(), "auth_mode": "knox", "username": user, "password": pw})),
+        )
+        .await;
+        if let Some(secret) = totp {
+            let v = flow.call(Function::Connection, "POST", "/test", &tok, Some(json!({}))).await;
+            assert_eq!(v["totp_required"], true, "{v}");
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+            let good = tactical_sim::totp_code(secret.as_bytes(), now);
+            let bad = format!("{:06}", (good.parse::<u32>().unwrap() + 500_000) % 1_000_000);
+            flow.call(Function::Connection, "POST", "/test", &tok, Some(json!({"totp_code": bad}))).await;
+            let v = flow.call(Function::Connection, "POST", "/test", &tok, Some(json!({"totp_code": good}))).await;
+            assert_eq!(v["success"], true, "{v}");
+        } else {
+            let v = flow.call(Function::Connection, "POST", "/test", &tok, Some(json!({}))).await;
+            assert_eq!(v["success"], true, "{v}");
+        }
+        let knox = flow.p.deps.secrets.get(&t, SecretName::KnoxToken).await.unwrap().expect("knox token stored");
+        knox_tokens.push(knox.expose_secret().to_owned());
+        flow.call(Function::Connection, "GET", "/settings", &tok, None).await;
+        flow.call(Function::SyncClients, "POST", "/sync", &tok, None).await;
+        flow.drain().await;
+        let v = flow.call(Function::SyncClients, "GET", "/runs/latest", &tok, None).await;
+        assert_eq!(v["status"], "succeeded", "{v}");
+        flow.call(Function::Connection, "POST", "/disconnect", &tok, None).await;
+    }
+
+    // What must never show: every credential, the JWT key, the callers' tokens themselves.
+    let mut never: Vec<(&str, String)> = vec![
+        ("API key", api_key.clone()),
+        ("wrong API key", wrong_key.clone()),
+        ("password", password.clone()),
+        ("TOTP user's password", totp_password.clone()),
+        ("TOTP secret", totp_secret.clone()),
+        ("JWT key", shared::auth::DEV_JWT_KEY.to_owned()),
+        ("PSA token", tok.clone()),
+        ("PSA read token", reader.clone()),
+    ];
+    never.extend(knox_tokens.iter().map(|k| ("Knox token", k.clone())));
+    assert!(knox_tokens.iter().all(|k| k.len() >= 20), "real tokens: {knox_tokens:?}");
+
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.contains("\"target\":\"tactical_sim")).collect();
+    assert!(lines.len() > 50, "the flow was logged: {} lines", lines.len());
+    let mut leaks = Vec::new();
+    for (what, secret) in
+        never.iter().chain(webhook_secrets.iter().map(|s| ("webhook secret", s.clone())).collect::<Vec<_>>().iter())
+    {
+        for l in &lines {
+            if l.contains(secret.as_str()) {
+                leaks.push(format!("log: {what} in {l}"));
+            }
+        }
+    }
+    for seen in &flow.seen {
+        for (what, secret) in &never {
+            if seen.body.contains(secret.as_str()) {
+                leaks.push(format!("response: {what} in {}: {}", seen.what, seen.body));
+            }
+        }
+        // The one documented place a secret is returned: the webhook secret, to update callers.
+        let allowed = seen.what.starts_with("POST Connection/webhook/secret (")
+            || seen.what.starts_with("GET Connection/webhook (");
+        for s in &webhook_secrets {
+            if seen.body.contains(s.as_str()) && !allowed {
+                leaks.push(format!("response: webhook secret in {}: {}", seen.what, seen.body));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "leaks found:\n{}", leaks.join("\n"));
+    // And the webhook secret is shown where documented (update callers), not to readers.
+    let shown: Vec<&str> = flow
+        .seen
+        .iter()
+        .filter(|s| webhook_secrets.iter().any(|w| s.body.contains(w.as_str())))
+        .map(|s| s.what.as_str())
+        .collect();
+    assert!(
+        shown
+            .iter()
+            .all(|w| w.starts_with("POST Connection/webhook/secret (") || w.starts_with("GET Connection/webhook (")),
+        "{shown:?}"
+    );
+    assert_eq!(shown.iter().filter(|w| w.starts_with("POST Connection/webhook/secret")).count(), 2, "{shown:?}");
+    let reads: Vec<&Seen> = flow.seen.iter().filter(|s| s.what.starts_with("GET Connection/webhook")).collect();
+    assert!(
+        reads.iter().any(|s| s.body.contains(webhook_secrets[1].as_str())),
+        "update callers see the current secret"
+    );
+    assert!(!reads.last().unwrap().body.contains(webhook_secrets[1].as_str()), "readers do not");
+    eprintln!("hygiene: {} log lines and {} responses checked, 0 leaks", lines.len(), flow.seen.len());
+    integration_tests::cleanup::drop_stack(&flow.p.stack).await;
+}
