@@ -227,6 +227,32 @@ pub async fn batch_write(client: &aws_sdk_dynamodb::Client, table: &str, items: 
     t0.elapsed()
 }
 
+/// The read floor: bare consistent BatchGetItem of `keys` (100 per request, 8 in parallel), what
+/// change detection has to read at least.
+pub async fn batch_get(client: &aws_sdk_dynamodb::Client, table: &str, keys: Vec<Item>) -> Duration {
+    let t0 = Instant::now();
+    let chunks: Vec<Vec<Item>> = keys.chunks(100).map(|c| c.to_vec()).collect();
+    stream::iter(chunks)
+        .map(|chunk| async move {
+            let mut left = chunk;
+            while !left.is_empty() {
+                let ka = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(left))
+                    .consistent_read(true)
+                    .build()
+                    .expect("keys");
+                let out = client.batch_get_item().request_items(table, ka).send().await?;
+                left = out.unprocessed_keys.and_then(|mut u| u.remove(table)).map(|k| k.keys).unwrap_or_default();
+            }
+            Ok::<_, aws_sdk_dynamodb::error::SdkError<_>>(())
+        })
+        .buffer_unordered(FLOOR_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await
+        .expect("batch get");
+    t0.elapsed()
+}
+
 #[derive(Debug, Clone)]
 pub struct DeviceFigures {
     pub agents: u64,
@@ -234,6 +260,8 @@ pub struct DeviceFigures {
     pub full_sync: Duration,
     pub fetch_only: Duration,
     pub write_floor: Duration,
+    /// Not a target: what reading the agents' assets once costs here (explains the re-sync).
+    pub read_floor: Duration,
     pub items_written_full: usize,
     pub resync: Duration,
     pub resync_writes: i64,
@@ -262,6 +290,8 @@ impl DeviceFigures {
             "full_sync_vs_floor": ratio(self.full_sync, self.floor()),
             "resync_s": secs(self.resync),
             "resync_vs_fetch_only": ratio(self.resync, self.fetch_only),
+            "read_floor_batch_get_s": secs(self.read_floor),
+            "resync_vs_fetch_plus_read_floor": ratio(self.resync, self.fetch_only + self.read_floor),
             "resync_asset_writes": self.resync_writes,
             "resync_unchanged": self.resync_unchanged,
             "original_sample_agents": self.original_sample,
@@ -312,6 +342,15 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
     }
     let items_written_full = items.len();
     let write_floor = batch_write(&ddb, &table, items).await;
+    let keys: Vec<Item> = (0..created)
+        .map(|i| {
+            HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(format!("{floor_pk}#assets"))),
+                ("sk".to_owned(), AttributeValue::S(format!("a{i}"))),
+            ])
+        })
+        .collect();
+    let read_floor = batch_get(&ddb, &table, keys).await;
 
     let (fetch2, _) = fetch_pages(&base, &env.clients).await;
     let (resync, rerun) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
@@ -347,6 +386,7 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
         full_sync,
         fetch_only: fetch1.min(fetch2).min(fetch3),
         write_floor,
+        read_floor,
         items_written_full,
         resync,
         resync_writes,
@@ -580,7 +620,7 @@ mod tests {
         assert_eq!(d.items_written_full, 600);
         assert_eq!(d.resync_writes, 0, "an unchanged re-sync writes no asset: {d:?}");
         assert_eq!(d.resync_unchanged, 300);
-        assert!(d.original_per_agent > Duration::ZERO);
+        assert!(d.original_per_agent > Duration::ZERO && d.read_floor > Duration::ZERO);
         let j = d.json();
         assert!(j["full_sync_vs_floor"].as_f64().unwrap() > 0.0, "{j}");
 
