@@ -1,0 +1,645 @@
+//! Benchmarks (issue 9). Every time is compared with a floor measured in the same run against the
+//! same LocalStack and simulator, because absolute times on a shared machine drift.
+//!
+//! The binary (`src/main.rs`) runs everything at the issue's sizes; `tests` below runs the same
+//! functions at a tiny size so the benchmark cannot rot.
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use futures::{StreamExt, TryStreamExt, stream};
+use integration_tests::{Function, Pipeline, admin_token, connect, simulator, tenant, webhook_request};
+use serde_json::{Value, json};
+use shared::tenant::TenantId;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tactical_sim::{FleetSpec, NewAlert, Severity, SimConfig, Simulator, UrlAction};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// DEVICE_PAGE_SIZE for every benchmark (Tactical's maximum, the production default).
+pub const PAGE_SIZE: u32 = 1000;
+/// Same parallelism as the store's batch writes (`shared/src/aws/inventory.rs`).
+const FLOOR_CONCURRENCY: usize = 8;
+const WEBHOOK_BASE: &str = "https://hooks.example.test";
+
+/// The function binaries whose release size is reported.
+pub const FUNCTIONS: [&str; 8] = [
+    "webhook",
+    "connection",
+    "sync-clients",
+    "sync-devices",
+    "sync-alerts",
+    "sync-software",
+    "scheduler",
+    "remote-actions",
+];
+
+#[derive(Debug, Clone)]
+pub struct Sizes {
+    pub agents: usize,
+    pub clients: usize,
+    pub webhooks: usize,
+    /// Agents written in the original's shape (sequential puts); the total is extrapolated
+    /// linearly from this sample (the writes are strictly sequential, so it is linear).
+    pub original_sample: usize,
+    pub rss_agents: usize,
+    pub rss_clients: usize,
+}
+
+impl Sizes {
+    /// The issue's sizes.
+    pub fn full() -> Self {
+        Self {
+            agents: 10_000,
+            clients: 20,
+            webhooks: 1_000,
+            original_sample: 1_000,
+            rss_agents: 50_000,
+            rss_clients: 50,
+        }
+    }
+    /// CI size.
+    pub fn small() -> Self {
+        Self { agents: 300, clients: 3, webhooks: 50, original_sample: 300, rss_agents: 2_000, rss_clients: 2 }
+    }
+}
+
+pub fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    let r = a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+    (r * 1000.0).round() / 1000.0
+}
+
+/// A tenant with its own stack, a simulator, a connection and every organization mapped.
+pub struct DeviceEnv {
+    pub p: Pipeline,
+    pub sim: Simulator,
+    pub t: TenantId,
+    pub tok: String,
+    pub clients: Vec<i64>,
+}
+
+/// Keeps each agent's status stable for hours, so a slow run does not see statuses change
+/// between the sync and the re-sync (which would be real changes, and real writes).
+fn stabilize(sim: &Simulator) {
+    let st = sim.state();
+    for a in st.agents() {
+        match a.status {
+            tactical_sim::AgentStatus::Online => {
+                st.set_agent_thresholds(&a.agent_id, 120, 240).unwrap();
+                st.make_online(&a.agent_id).unwrap();
+            }
+            tactical_sim::AgentStatus::Offline => {
+                st.set_agent_thresholds(&a.agent_id, 4, 10_000).unwrap();
+                st.set_agent_last_seen(&a.agent_id, time::OffsetDateTime::now_utc() - time::Duration::minutes(60))
+                    .unwrap();
+            }
+            tactical_sim::AgentStatus::Overdue => {}
+        }
+    }
+}
+
+pub async fn device_env(label: &str, agents: usize, clients: usize) -> DeviceEnv {
+    let p = Pipeline::new_with(label, |env| {
+        env.insert("DEVICE_PAGE_SIZE".into(), PAGE_SIZE.to_string());
+        env.insert("WEBHOOK_BASE_URL".into(), WEBHOOK_BASE.into());
+    })
+    .await;
+    let sim = simulator(SimConfig {
+        fleet: FleetSpec { clients, sites_per_client: 3, agents, software_per_agent: 0, alerts: 0 },
+        ..Default::default()
+    })
+    .await;
+    stabilize(&sim);
+    let t = tenant(label);
+    let tok = admin_token(&t);
+    connect(&p, &t, &sim).await;
+    let (_, run) = run_sync(&p, Function::SyncClients, &tok).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let (s, v) = p.call(Function::SyncClients, "GET", "/mappings", &tok, None).await;
+    assert_eq!(s, 200, "{v}");
+    let mut ids = Vec::new();
+    for m in v["mappings"].as_array().unwrap() {
+        let id: i64 = m["id"].as_str().unwrap().parse().unwrap();
+        let body = json!({"client_id": format!("psa-{id}")});
+        let (s, v) = p.call(Function::SyncClients, "PATCH", &format!("/mappings/{id}"), &tok, Some(body)).await;
+        assert_eq!(s, 200, "{v}");
+        ids.push(id);
+    }
+    DeviceEnv { p, sim, t, tok, clients: ids }
+}
+
+/// Starts a run through the function URL and delivers the queues until they are empty.
+pub async fn run_sync(p: &Pipeline, f: Function, tok: &str) -> (Duration, Value) {
+    let t0 = Instant::now();
+    let (s, v) = p.call(f, "POST", "/sync", tok, None).await;
+    assert_eq!(s, 202, "{v}");
+    p.drain().await;
+    let took = t0.elapsed();
+    let (s, run) = p.call(f, "GET", &format!("/runs/{}", v["run_id"].as_str().unwrap()), tok, None).await;
+    assert_eq!(s, 200, "{run}");
+    (took, run)
+}
+
+/// The fetch floor: the same beta pages (`client_id`, `page_size` 1000), read with reqwest,
+/// clients in parallel, each client's pages in order. Returns the time and the agent count.
+pub async fn fetch_pages(base: &str, clients: &[i64]) -> (Duration, u64) {
+    let http = reqwest::Client::new();
+    let t0 = Instant::now();
+    let counts: Vec<u64> = stream::iter(clients.iter().copied())
+        .map(|c| {
+            let http = http.clone();
+            async move {
+                let mut page = 1;
+                let mut seen = 0u64;
+                loop {
+                    let resp = http
+                        .get(format!("{base}/beta/v1/agent/?client_id={c}&page={page}&page_size={PAGE_SIZE}"))
+                        .header("X-API-KEY", tactical_sim::DEFAULT_API_KEY)
+                        .send()
+                        .await
+                        .expect("beta page");
+                    if resp.status() == 404 && page == 1 {
+                        return 0;
+                    }
+                    let bytes = resp.error_for_status().expect("beta page status").bytes().await.expect("body");
+                    let v: Value = serde_json::from_slice(&bytes).expect("beta json");
+                    let total = v["count"].as_u64().unwrap_or(0);
+                    seen += v["results"].as_array().map_or(0, |r| r.len() as u64);
+                    if seen >= total || v["next"].is_null() {
+                        return seen;
+                    }
+                    page += 1;
+                }
+            }
+        })
+        .buffer_unordered(FLOOR_CONCURRENCY)
+        .collect()
+        .await;
+    (t0.elapsed(), counts.iter().sum())
+}
+
+fn dynamo_item(client: &aws_sdk_dynamodb::Client, table: &str, pk: String, sk: String) -> impl Future<Output = Item> {
+    let req = client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk.clone()))
+        .key("sk", AttributeValue::S(sk.clone()));
+    async move { req.send().await.expect("get_item").item.unwrap_or_else(|| panic!("no item {pk} / {sk}")) }
+}
+
+fn with_key(template: &Item, pk: &str, sk: String) -> Item {
+    let mut it = template.clone();
+    it.insert("pk".into(), AttributeValue::S(pk.to_owned()));
+    it.insert("sk".into(), AttributeValue::S(sk));
+    it.remove("gsi1pk");
+    it.remove("gsi1sk");
+    it
+}
+
+/// The write floor: bare BatchWriteItem of `items` (25 per request, 8 in parallel, unprocessed
+/// items retried), nothing read first.
+pub async fn batch_write(client: &aws_sdk_dynamodb::Client, table: &str, items: Vec<Item>) -> Duration {
+    let t0 = Instant::now();
+    let chunks: Vec<Vec<Item>> = items.chunks(25).map(|c| c.to_vec()).collect();
+    stream::iter(chunks)
+        .map(|chunk| async move {
+            let mut pending: Vec<WriteRequest> = chunk
+                .into_iter()
+                .map(|i| {
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(i)).build().unwrap())
+                        .build()
+                })
+                .collect();
+            while !pending.is_empty() {
+                let out = client.batch_write_item().request_items(table, pending).send().await?;
+                pending = out.unprocessed_items.and_then(|mut m| m.remove(table)).unwrap_or_default();
+            }
+            Ok::<_, aws_sdk_dynamodb::error::SdkError<_>>(())
+        })
+        .buffer_unordered(FLOOR_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await
+        .expect("batch write");
+    t0.elapsed()
+}
+
+/// The read floor: bare consistent BatchGetItem of `keys` (100 per request, 8 in parallel), what
+/// change detection has to read at least.
+pub async fn batch_get(client: &aws_sdk_dynamodb::Client, table: &str, keys: Vec<Item>) -> Duration {
+    let t0 = Instant::now();
+    let chunks: Vec<Vec<Item>> = keys.chunks(100).map(|c| c.to_vec()).collect();
+    stream::iter(chunks)
+        .map(|chunk| async move {
+            let mut left = chunk;
+            while !left.is_empty() {
+                let ka = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(left))
+                    .consistent_read(true)
+                    .build()
+                    .expect("keys");
+                let out = client.batch_get_item().request_items(table, ka).send().await?;
+                left = out.unprocessed_keys.and_then(|mut u| u.remove(table)).map(|k| k.keys).unwrap_or_default();
+            }
+            Ok::<_, aws_sdk_dynamodb::error::SdkError<_>>(())
+        })
+        .buffer_unordered(FLOOR_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await
+        .expect("batch get");
+    t0.elapsed()
+}
+
+#[derive(Debug, Clone)]
+pub struct DeviceFigures {
+    pub agents: u64,
+    pub pages: i64,
+    pub full_sync: Duration,
+    pub fetch_only: Duration,
+    pub write_floor: Duration,
+    /// Not a target: what reading the agents' assets once costs here (explains the re-sync).
+    pub read_floor: Duration,
+    pub items_written_full: usize,
+    pub resync: Duration,
+    pub resync_writes: i64,
+    pub resync_unchanged: i64,
+    pub original_per_agent: Duration,
+    pub original_sample: usize,
+}
+
+impl DeviceFigures {
+    pub fn floor(&self) -> Duration {
+        self.fetch_only + self.write_floor
+    }
+    /// The original's shape: the same pages, then three sequential puts per agent.
+    pub fn original_total(&self) -> Duration {
+        self.fetch_only + self.original_per_agent * self.agents as u32
+    }
+    pub fn json(&self) -> Value {
+        json!({
+            "agents": self.agents,
+            "pages": self.pages,
+            "full_sync_s": secs(self.full_sync),
+            "floor_s": secs(self.floor()),
+            "floor_fetch_s": secs(self.fetch_only),
+            "floor_batch_write_s": secs(self.write_floor),
+            "floor_items_written": self.items_written_full,
+            "full_sync_vs_floor": ratio(self.full_sync, self.floor()),
+            "resync_s": secs(self.resync),
+            "resync_vs_fetch_only": ratio(self.resync, self.fetch_only),
+            "read_floor_batch_get_s": secs(self.read_floor),
+            "resync_vs_fetch_plus_read_floor": ratio(self.resync, self.fetch_only + self.read_floor),
+            "resync_asset_writes": self.resync_writes,
+            "resync_unchanged": self.resync_unchanged,
+            "original_sample_agents": self.original_sample,
+            "original_per_agent_ms": secs(self.original_per_agent) * 1000.0,
+            "original_total_s": secs(self.original_total()),
+            "original_vs_ours": ratio(self.original_total(), self.full_sync),
+        })
+    }
+}
+
+/// Benchmarks 1–3: full device sync, unchanged re-sync, and the original's shape.
+pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
+    let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
+    let table = env.p.stack.table_name.clone();
+    let base = env.sim.base_url();
+    // Warm the simulator's and the client's connections once, outside any timing.
+    fetch_pages(&base, &env.clients[..1]).await;
+
+    let (fetch1, fetched) = fetch_pages(&base, &env.clients).await;
+    let (full_sync, run) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let created = run["items_created"].as_u64().unwrap_or(0);
+    assert_eq!(created, fetched, "every agent became an asset: {run}");
+
+    // Items as the sync wrote them, as templates for the floor (same size).
+    let agent = env.sim.state().agents()[0].clone();
+    let asset = dynamo_item(
+        &ddb,
+        &table,
+        format!("{}#assets", env.t),
+        shared::domain::asset::asset_id_for(&env.t, &agent.agent_id),
+    )
+    .await;
+    let mapping = dynamo_item(
+        &ddb,
+        &table,
+        format!("{}#tenant_external_entity_mappings", env.t),
+        format!("tacticalrmm#asset#{}", agent.agent_id),
+    )
+    .await;
+    let floor_pk = format!("bench-floor-{}", env.t);
+    let mut items: Vec<Item> = Vec::with_capacity(2 * created as usize);
+    for i in 0..created {
+        items.push(with_key(&mapping, &format!("{floor_pk}#mappings"), format!("m{i}")));
+    }
+    for i in 0..created {
+        items.push(with_key(&asset, &format!("{floor_pk}#assets"), format!("a{i}")));
+    }
+    let items_written_full = items.len();
+    let write_floor = batch_write(&ddb, &table, items).await;
+    let keys: Vec<Item> = (0..created)
+        .map(|i| {
+            HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(format!("{floor_pk}#assets"))),
+                ("sk".to_owned(), AttributeValue::S(format!("a{i}"))),
+            ])
+        })
+        .collect();
+    let read_floor = batch_get(&ddb, &table, keys).await;
+
+    let (fetch2, _) = fetch_pages(&base, &env.clients).await;
+    let (resync, rerun) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    assert_eq!(rerun["status"], "succeeded", "{rerun}");
+    let resync_writes = rerun["items_created"].as_i64().unwrap_or(0) + rerun["items_updated"].as_i64().unwrap_or(0);
+    let (fetch3, _) = fetch_pages(&base, &env.clients).await;
+
+    // The original's shape: per agent, the asset, its vitals and its mapping, one PutItem each,
+    // in sequence.
+    let mut vitals = HashMap::new();
+    for k in ["tenant", "asset_id", "vitals", "last_seen_at", "agent_status"] {
+        if let Some(v) = asset.get(k) {
+            vitals.insert(k.to_owned(), v.clone());
+        }
+    }
+    let sample = original_sample.clamp(1, created.max(1) as usize);
+    let t0 = Instant::now();
+    for i in 0..sample {
+        for (pk, template) in [("orig-assets", &asset), ("orig-vitals", &vitals), ("orig-mappings", &mapping)] {
+            ddb.put_item()
+                .table_name(&table)
+                .set_item(Some(with_key(template, &format!("{floor_pk}#{pk}"), format!("o{i}"))))
+                .send()
+                .await
+                .expect("put_item");
+        }
+    }
+    let original_per_agent = t0.elapsed() / sample as u32;
+
+    DeviceFigures {
+        agents: created,
+        pages: run["work_total"].as_i64().unwrap_or(1) - 1,
+        full_sync,
+        fetch_only: fetch1.min(fetch2).min(fetch3),
+        write_floor,
+        read_floor,
+        items_written_full,
+        resync,
+        resync_writes,
+        resync_unchanged: rerun["items_unchanged"].as_i64().unwrap_or(0),
+        original_per_agent,
+        original_sample: sample,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Latencies {
+    pub p50: Duration,
+    pub p99: Duration,
+    pub mean: Duration,
+}
+
+impl Latencies {
+    pub fn of(mut v: Vec<Duration>) -> Self {
+        assert!(!v.is_empty());
+        v.sort();
+        let n = v.len();
+        let at = |q: f64| v[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
+        Self { p50: at(0.50), p99: at(0.99), mean: v.iter().sum::<Duration>() / n as u32 }
+    }
+    fn json(&self) -> Value {
+        json!({"p50_ms": secs(self.p50) * 1000.0, "p99_ms": secs(self.p99) * 1000.0, "mean_ms": secs(self.mean) * 1000.0})
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookFigures {
+    pub deliveries: usize,
+    pub handler: Latencies,
+    pub floor: Latencies,
+}
+
+impl WebhookFigures {
+    pub fn json(&self) -> Value {
+        json!({
+            "deliveries": self.deliveries,
+            "handler": self.handler.json(),
+            "floor_putitem_sendmessage": self.floor.json(),
+            "p50_vs_floor": ratio(self.handler.p50, self.floor.p50),
+            "p99_vs_floor": ratio(self.handler.p99, self.floor.p99),
+        })
+    }
+}
+
+/// Benchmark 4: `n` deliveries (distinct alerts, bodies rendered by the simulator from our URL
+/// action) through `webhook::handle_with` with the production secret cache, each followed by one
+/// PutItem + one SendMessage of the same size (the floor), interleaved so both see the same load.
+pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
+    let (s, info) = env.p.call(Function::Connection, "POST", "/webhook/secret", &env.tok, None).await;
+    assert_eq!(s, 200, "{info}");
+    let a = &info["url_actions"]["failure"];
+    let action = UrlAction::post(
+        a["pattern"].as_str().unwrap(),
+        a["rest_body"].as_str().unwrap(),
+        a["rest_headers"].as_str().unwrap(),
+    );
+    let st = env.sim.state();
+    let agents = st.agents();
+    let mut requests = Vec::with_capacity(n + 1);
+    for i in 0..=n {
+        let agent = &agents[i % agents.len()];
+        let id = st
+            .raise_alert(NewAlert::check(
+                agent.agent_id.clone(),
+                Severity::Warning,
+                format!("Disk Space Drive C: {i}% used"),
+            ))
+            .unwrap();
+        requests.push(webhook_request(&st.prepare_webhook(&action, id, false).unwrap()));
+    }
+    let cache = webhook::SecretCache::new(Duration::from_secs(60), Duration::from_secs(2));
+    // Warm-up delivery (the cold secret read), not counted: production keeps the cache warm.
+    let mut requests = requests.into_iter();
+    let (s, v) = integration_tests::read(webhook::handle_with(&env.p.deps, &cache, requests.next().unwrap()).await);
+    assert_eq!(s, 202, "{v}");
+
+    let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
+    let table = env.p.stack.table_name.clone();
+    let alerts = ddb
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", AttributeValue::S(format!("{}#rmm_alerts", env.t)))
+        .limit(1)
+        .send()
+        .await
+        .expect("query alerts");
+    let alert_item = alerts.items.unwrap_or_default().into_iter().next().expect("the warm-up alert was recorded");
+    let queue = env.p.stack.queue_urls["SyncAlertsQueue"].clone();
+    let body = json!({"type": "alert_follow_up", "tenant": env.t.as_str(), "alert_key": "id#123456", "alert_id": 123456, "agent_id": agents[0].agent_id, "refetch": false}).to_string();
+    let floor_pk = format!("bench-floor-{}#alerts", env.t);
+
+    let (mut handler, mut floor) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for (i, req) in requests.enumerate() {
+        let t0 = Instant::now();
+        let resp = webhook::handle_with(&env.p.deps, &cache, req).await;
+        handler.push(t0.elapsed());
+        let (s, v) = integration_tests::read(resp);
+        assert_eq!(s, 202, "{v}");
+
+        let t0 = Instant::now();
+        ddb.put_item()
+            .table_name(&table)
+            .set_item(Some(with_key(&alert_item, &floor_pk, format!("w{i}"))))
+            .send()
+            .await
+            .expect("put_item");
+        env.p.sqs.send_message().queue_url(&queue).message_body(&body).send().await.expect("send_message");
+        floor.push(t0.elapsed());
+    }
+    WebhookFigures { deliveries: n, handler: Latencies::of(handler), floor: Latencies::of(floor) }
+}
+
+/// Benchmark 5. The software ingest (issue 7) is not in this build.
+pub fn software_available() -> bool {
+    false
+}
+
+/// Peak resident memory of this process (VmHWM), in bytes.
+pub fn vm_hwm() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// What the RSS child needs to act as the device worker for a run already started.
+pub fn rss_job(env: &DeviceEnv, run_id: &str) -> Value {
+    json!({
+        "stack": {"env": env.p.stack.env, "queue_urls": env.p.stack.queue_urls, "table_name": env.p.stack.table_name},
+        "tenant": env.t.as_str(),
+        "run_id": run_id,
+    })
+}
+
+/// The device worker for a started run: delivers the queue to `sync_devices` (as the Lambda
+/// event source would) until the run is done. Returns the run as the API shows it.
+pub async fn rss_worker(job: &Value) -> Value {
+    let map = |v: &Value| -> std::collections::BTreeMap<String, String> {
+        v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())).collect()
+    };
+    let stack = devtools::provision::Provisioned {
+        env: map(&job["stack"]["env"]),
+        queue_urls: map(&job["stack"]["queue_urls"]),
+        table_name: job["stack"]["table_name"].as_str().unwrap().to_owned(),
+    };
+    let deps = integration_tests::deps_with(&stack, |env| {
+        env.insert("DEVICE_PAGE_SIZE".into(), PAGE_SIZE.to_string());
+    })
+    .await;
+    let sqs = aws_sdk_sqs::Client::new(&integration_tests::sdk().await);
+    let p = Pipeline { stack, deps, sqs };
+    p.drain().await;
+    let t = TenantId::parse(job["tenant"].as_str().unwrap()).unwrap();
+    let (s, run) = p
+        .call(
+            Function::SyncDevices,
+            "GET",
+            &format!("/runs/{}", job["run_id"].as_str().unwrap()),
+            &admin_token(&t),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{run}");
+    run
+}
+
+/// Sets up a tenant of `agents` agents and starts its device run; the caller runs the worker
+/// (in a child process, so the simulator's memory is not counted).
+pub async fn rss_setup(agents: usize, clients: usize) -> (DeviceEnv, String) {
+    let env = device_env("bench-rss", agents, clients).await;
+    let (s, v) = env.p.call(Function::SyncDevices, "POST", "/sync", &env.tok, None).await;
+    assert_eq!(s, 202, "{v}");
+    let run_id = v["run_id"].as_str().unwrap().to_owned();
+    (env, run_id)
+}
+
+/// Release binary sizes of the functions in `dir` (`None` when not built).
+pub fn binary_sizes(dir: &std::path::Path) -> Vec<(&'static str, Option<u64>)> {
+    FUNCTIONS.iter().map(|f| (*f, std::fs::metadata(dir.join(f)).ok().map(|m| m.len()))).collect()
+}
+
+/// Deletes a stack's table and queues (the shared LocalStack keeps everything in memory).
+pub async fn cleanup(p: &Pipeline) {
+    let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
+    let _ = ddb.delete_table().table_name(&p.stack.table_name).send().await;
+    for url in p.stack.queue_urls.values() {
+        let _ = p.sqs.delete_queue().queue_url(url).send().await;
+    }
+}
+
+/// nproc, memory, CPU model and load, for the results file.
+pub fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kb = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    json!({
+        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "memory_mb": mem_kb.map(|k| k / 1024),
+        "cpu_model": model,
+        "loadavg_at_start": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The benchmark at a tiny size: it runs and its figures are sane.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_benchmark_runs_at_a_small_size() {
+        let env = device_env("bench-ci", 300, 3).await;
+        let d = devices(&env, 50).await;
+        assert_eq!(d.agents, 300);
+        assert!(d.pages >= 3, "{d:?}");
+        assert!(d.full_sync > Duration::ZERO && d.fetch_only > Duration::ZERO && d.write_floor > Duration::ZERO);
+        assert_eq!(d.items_written_full, 600);
+        assert_eq!(d.resync_writes, 0, "an unchanged re-sync writes no asset: {d:?}");
+        assert_eq!(d.resync_unchanged, 300);
+        assert!(d.original_per_agent > Duration::ZERO && d.read_floor > Duration::ZERO);
+        let j = d.json();
+        assert!(j["full_sync_vs_floor"].as_f64().unwrap() > 0.0, "{j}");
+
+        let w = webhooks(&env, 20).await;
+        assert!(w.handler.p50 > Duration::ZERO && w.handler.p99 >= w.handler.p50, "{w:?}");
+        assert!(w.floor.p50 > Duration::ZERO, "{w:?}");
+        assert!(w.json()["p50_vs_floor"].as_f64().unwrap() > 0.0);
+
+        // The RSS worker, in process (the binary runs it in a child process). The webhooks'
+        // follow-ups are not part of it.
+        let alerts_queue = &env.p.stack.queue_urls["SyncAlertsQueue"];
+        env.p.sqs.purge_queue().queue_url(alerts_queue).send().await.expect("purge");
+        let (s, v) = env.p.call(Function::SyncDevices, "POST", "/sync", &env.tok, None).await;
+        assert_eq!(s, 202, "{v}");
+        let run = rss_worker(&rss_job(&env, v["run_id"].as_str().unwrap())).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert!(vm_hwm() > 0);
+        assert_eq!(binary_sizes(std::path::Path::new("/nonexistent")).len(), FUNCTIONS.len());
+        assert!(machine()["nproc"].as_u64().unwrap() > 0);
+        cleanup(&env.p).await;
+    }
+}

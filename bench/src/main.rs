@@ -1,0 +1,157 @@
+//! `bench`: the benchmark of issue 9. See docs/benchmarks.md.
+//!
+//! ```text
+//! bench [--small] [--agents N] [--clients C] [--webhooks W] [--original-sample S]
+//!       [--rss-agents N] [--rss-clients C] [--no-rss] [--bin-dir DIR] [--out FILE]
+//! bench --rss-child JOB_FILE     (internal: the device worker whose peak RSS is measured)
+//! ```
+
+use bench::*;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench [--small] [--agents N] [--clients C] [--webhooks W] [--original-sample S] \
+         [--rss-agents N] [--rss-clients C] [--no-rss] [--bin-dir DIR] [--out FILE]"
+    );
+    std::process::exit(2)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--rss-child") {
+        let job: Value = serde_json::from_str(&std::fs::read_to_string(&args[1]).expect("job file")).expect("job");
+        let run = rss_worker(&job).await;
+        println!("{}", json!({"vm_hwm": vm_hwm(), "run": run}));
+        return;
+    }
+    let mut sizes = if args.iter().any(|a| a == "--small") { Sizes::small() } else { Sizes::full() };
+    let mut rss = true;
+    let exe = std::env::current_exe().expect("current exe");
+    let mut bin_dir = exe.parent().expect("exe dir").to_path_buf();
+    if bin_dir.file_name().is_some_and(|n| n != "release") {
+        bin_dir = bin_dir.parent().unwrap_or(&bin_dir).join("release");
+    }
+    let mut out = PathBuf::from("bench/results/latest.json");
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut num = || it.next().and_then(|v| v.parse::<usize>().ok()).unwrap_or_else(|| usage());
+        match a.as_str() {
+            "--small" => {}
+            "--agents" => sizes.agents = num(),
+            "--clients" => sizes.clients = num(),
+            "--webhooks" => sizes.webhooks = num(),
+            "--original-sample" => sizes.original_sample = num(),
+            "--rss-agents" => sizes.rss_agents = num(),
+            "--rss-clients" => sizes.rss_clients = num(),
+            "--no-rss" => rss = false,
+            "--bin-dir" => bin_dir = it.next().map(PathBuf::from).unwrap_or_else(|| usage()),
+            "--out" => out = it.next().map(PathBuf::from).unwrap_or_else(|| usage()),
+            _ => usage(),
+        }
+    }
+    let machine = machine();
+    eprintln!("bench: {sizes:?} on {machine}");
+
+    eprintln!("[1-3] device sync of {} agents ({} clients)…", sizes.agents, sizes.clients);
+    let env = device_env("bench-dev", sizes.agents, sizes.clients).await;
+    let d = devices(&env, sizes.original_sample).await;
+    eprintln!("  {}", d.json());
+
+    eprintln!("[4] {} webhook deliveries…", sizes.webhooks);
+    let w = webhooks(&env, sizes.webhooks).await;
+    eprintln!("  {}", w.json());
+    cleanup(&env.p).await;
+    drop(env);
+
+    let software = if software_available() {
+        json!({"available": true})
+    } else {
+        println!("software ingest: not available in this build");
+        json!({"available": false, "note": "software ingest: not available in this build (issue 7)"})
+    };
+
+    let mut rss_fig = Value::Null;
+    if rss {
+        eprintln!("[6] peak RSS of the device worker, {} agents ({} clients)…", sizes.rss_agents, sizes.rss_clients);
+        let (renv, run_id) = rss_setup(sizes.rss_agents, sizes.rss_clients).await;
+        let job_path = std::env::temp_dir().join(format!("bench-rss-{}.json", std::process::id()));
+        std::fs::write(&job_path, rss_job(&renv, &run_id).to_string()).expect("job file");
+        let t0 = std::time::Instant::now();
+        // The simulator keeps serving from this process's runtime while the child works.
+        let (exe2, job2) = (exe.clone(), job_path.clone());
+        let child = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(exe2)
+                .arg("--rss-child")
+                .arg(job2)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+        })
+        .await
+        .expect("join")
+        .expect("rss child");
+        let took = t0.elapsed();
+        let _ = std::fs::remove_file(&job_path);
+        assert!(child.status.success(), "rss child failed: {}", String::from_utf8_lossy(&child.stdout));
+        let line = String::from_utf8_lossy(&child.stdout).lines().last().unwrap_or_default().to_owned();
+        let v: Value = serde_json::from_str(&line).expect("child output");
+        let run = &v["run"];
+        assert_eq!(run["status"], "succeeded", "{run}");
+        let mb = v["vm_hwm"].as_u64().unwrap_or(0) as f64 / 1_048_576.0;
+        rss_fig = json!({
+            "agents": run["items_processed"],
+            "pages": run["work_total"].as_i64().map(|n| n - 1),
+            "peak_rss_mb": (mb * 10.0).round() / 10.0,
+            "worker_s": took.as_secs_f64(),
+        });
+        eprintln!("  {rss_fig}");
+        cleanup(&renv.p).await;
+    }
+
+    let bins: serde_json::Map<String, Value> = binary_sizes(&bin_dir)
+        .into_iter()
+        .map(|(n, s)| {
+            (n.to_owned(), s.map_or(Value::Null, |b| json!((b as f64 / 1_048_576.0 * 100.0).round() / 100.0)))
+        })
+        .collect();
+
+    let dj = d.json();
+    let wj = w.json();
+    let max_bin =
+        bins.values().filter_map(Value::as_f64).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let targets = json!({
+        "full_sync_vs_floor": {"target": "<= 1.3", "value": dj["full_sync_vs_floor"], "met": dj["full_sync_vs_floor"].as_f64().is_some_and(|r| r <= 1.3)},
+        "resync_vs_fetch_only": {"target": "<= 1.1 with 0 writes", "value": dj["resync_vs_fetch_only"], "writes": dj["resync_asset_writes"],
+            "met": dj["resync_vs_fetch_only"].as_f64().is_some_and(|r| r <= 1.1) && dj["resync_asset_writes"] == 0},
+        "original_vs_ours": {"target": ">= 5", "value": dj["original_vs_ours"], "met": dj["original_vs_ours"].as_f64().is_some_and(|r| r >= 5.0)},
+        "webhook_p50_vs_floor": {"target": "<= 1.5", "value": wj["p50_vs_floor"], "met": wj["p50_vs_floor"].as_f64().is_some_and(|r| r <= 1.5)},
+        "binary_size_mb": {"target": "<= 10 per function", "value": max_bin, "met": max_bin.map(|m| m <= 10.0)},
+        "peak_rss_mb": {"target": "<= 128 at 50,000 agents", "value": rss_fig["peak_rss_mb"],
+            "met": rss_fig["peak_rss_mb"].as_f64().map(|m| m <= 128.0)},
+    });
+    let now =
+        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let result = json!({
+        "date": now,
+        "machine": machine,
+        "sizes": {"agents": sizes.agents, "clients": sizes.clients, "webhooks": sizes.webhooks,
+                  "original_sample": sizes.original_sample, "rss_agents": sizes.rss_agents, "rss_clients": sizes.rss_clients,
+                  "page_size": PAGE_SIZE},
+        "devices": dj,
+        "webhook": wj,
+        "software": software,
+        "rss": rss_fig,
+        "binary_size_mb": bins,
+        "binary_dir": bin_dir.display().to_string(),
+        "targets": targets,
+        "note": "absolute times are noisy on a shared machine; compare the ratios, each against a floor measured in the same run",
+    });
+    if let Some(dir) = out.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&result).unwrap() + "\n").expect("write results");
+    println!("{}", serde_json::to_string_pretty(&result["targets"]).unwrap());
+    eprintln!("results written to {}", out.display());
+}
