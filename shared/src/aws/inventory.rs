@@ -85,6 +85,49 @@ impl DynamoStore {
         }
     }
 
+    /// Reads items by key: 100 keys per BatchGetItem, `CONCURRENCY` at once, unprocessed keys
+    /// retried with backoff (bounded). Missing items are simply absent.
+    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
+        let table = self.table().to_owned();
+        let chunks: Vec<Vec<Item>> = keys.chunks(100).map(|c| c.to_vec()).collect();
+        let results: Vec<Vec<Item>> = stream::iter(chunks)
+            .map(|chunk| {
+                let table = table.clone();
+                async move {
+                    let mut left = chunk;
+                    let mut found = Vec::new();
+                    for round in 0..MAX_UNPROCESSED_ROUNDS {
+                        let out = self
+                            .client()
+                            .batch_get_item()
+                            .request_items(
+                                &table,
+                                KeysAndAttributes::builder()
+                                    .set_keys(Some(left))
+                                    .consistent_read(true)
+                                    .build()
+                                    .map_err(|e| PortError::Other(e.to_string()))?,
+                            )
+                            .send()
+                            .await
+                            .map_err(port_error)?;
+                        found.extend(out.responses.and_then(|mut r| r.remove(&table)).unwrap_or_default());
+                        left =
+                            out.unprocessed_keys.and_then(|mut u| u.remove(&table)).map(|k| k.keys).unwrap_or_default();
+                        if left.is_empty() {
+                            return Ok(found);
+                        }
+                        backoff(round).await;
+                    }
+                    Err(PortError::Throttled)
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(results.into_iter().flatten().collect())
+    }
+
     pub(super) async fn batch_write(&self, items: Vec<Item>) -> Result<(), PortError> {
         let table = self.table().to_owned();
         stream::iter(items.chunks(25).map(|c| c.to_vec()).collect::<Vec<_>>())
@@ -235,47 +278,9 @@ impl InventoryStore for DynamoStore {
     }
 
     async fn get_assets(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<Asset>, PortError> {
-        let table = self.table().to_owned();
         let pk = keys::assets(tenant);
-        let chunks: Vec<Vec<String>> = ids.chunks(100).map(|c| c.to_vec()).collect();
-        let results: Vec<Vec<Asset>> = stream::iter(chunks)
-            .map(|chunk| {
-                let (table, pk) = (table.clone(), pk.clone());
-                async move {
-                    let mut keys_left: Vec<Item> = chunk.iter().map(|id| key(pk.clone(), id.clone())).collect();
-                    let mut found = Vec::new();
-                    for round in 0..MAX_UNPROCESSED_ROUNDS {
-                        let out = self
-                            .client()
-                            .batch_get_item()
-                            .request_items(
-                                &table,
-                                KeysAndAttributes::builder()
-                                    .set_keys(Some(keys_left))
-                                    .consistent_read(true)
-                                    .build()
-                                    .map_err(|e| PortError::Other(e.to_string()))?,
-                            )
-                            .send()
-                            .await
-                            .map_err(port_error)?;
-                        for item in out.responses.and_then(|mut r| r.remove(&table)).unwrap_or_default() {
-                            found.push(from_item::<Asset>(&item)?);
-                        }
-                        keys_left =
-                            out.unprocessed_keys.and_then(|mut u| u.remove(&table)).map(|k| k.keys).unwrap_or_default();
-                        if keys_left.is_empty() {
-                            return Ok(found);
-                        }
-                        backoff(round).await;
-                    }
-                    Err(PortError::Throttled)
-                }
-            })
-            .buffer_unordered(CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(results.into_iter().flatten().collect())
+        let items = self.batch_get(ids.iter().map(|id| key(pk.clone(), id.clone())).collect()).await?;
+        items.iter().map(from_item).collect()
     }
 
     /// An idempotent pair of writes instead of a transaction: every external entity mapping is

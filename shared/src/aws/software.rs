@@ -9,7 +9,7 @@ use crate::domain::software::{AssetSoftware, CatalogDelta, CatalogEntry, Softwar
 use crate::ports::{PortError, SoftwareStore};
 use crate::tenant::TenantId;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{StreamExt, TryStreamExt, stream};
 
 pub mod keys {
@@ -41,49 +41,9 @@ impl SoftwareStore for DynamoStore {
         tenant: &TenantId,
         asset_ids: &[String],
     ) -> Result<Vec<SoftwareInventory>, PortError> {
-        let table = self.table().to_owned();
-        let chunks: Vec<Vec<String>> = asset_ids.chunks(100).map(|c| c.to_vec()).collect();
-        let found: Vec<Vec<SoftwareInventory>> = stream::iter(chunks)
-            .map(|chunk| {
-                let table = table.clone();
-                async move {
-                    let mut left: Vec<Item> = chunk
-                        .iter()
-                        .map(|id| key(keys::asset_software(tenant, id), keys::INVENTORY_SK.into()))
-                        .collect();
-                    let mut found = Vec::new();
-                    for round in 0..MAX_UNPROCESSED_ROUNDS {
-                        let out = self
-                            .client()
-                            .batch_get_item()
-                            .request_items(
-                                &table,
-                                KeysAndAttributes::builder()
-                                    .set_keys(Some(left))
-                                    .consistent_read(true)
-                                    .build()
-                                    .map_err(|e| PortError::Other(e.to_string()))?,
-                            )
-                            .send()
-                            .await
-                            .map_err(port_error)?;
-                        for item in out.responses.and_then(|mut r| r.remove(&table)).unwrap_or_default() {
-                            found.push(from_item::<SoftwareInventory>(&item)?);
-                        }
-                        left =
-                            out.unprocessed_keys.and_then(|mut u| u.remove(&table)).map(|k| k.keys).unwrap_or_default();
-                        if left.is_empty() {
-                            return Ok(found);
-                        }
-                        backoff(round).await;
-                    }
-                    Err(PortError::Throttled)
-                }
-            })
-            .buffer_unordered(CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+        let keys =
+            asset_ids.iter().map(|id| key(keys::asset_software(tenant, id), keys::INVENTORY_SK.into())).collect();
+        self.batch_get(keys).await?.iter().map(from_item).collect()
     }
 
     async fn record_software_inventory(
