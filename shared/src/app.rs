@@ -56,6 +56,7 @@ impl Deps {
                 .map_err(BootError::JwtKey)?;
         let http = build_http_client(&HttpClientOptions {
             allowlist: config.tactical_host_allowlist.clone(),
+            request_timeout: config.tactical_timeout,
             ..Default::default()
         });
         Ok(Self {

@@ -50,8 +50,8 @@ pub struct Config {
     pub webhook_base_url: Option<String>,
     /// Enterprise Edition switch for remote actions.
     pub enterprise_remote_actions: bool,
-    /// Timeout of one Tactical request, seconds.
-    pub tactical_timeout_secs: u64,
+    /// Timeout of one Tactical request (`TACTICAL_TIMEOUT_SECS`, fractions allowed).
+    pub tactical_timeout: std::time::Duration,
     /// Attempts per idempotent Tactical call (1 = no retry).
     pub tactical_max_attempts: u32,
     /// Beta API page size of device sync (Tactical allows up to 1000; one page per queue message).
@@ -119,12 +119,17 @@ impl Config {
                 reason: "must be a number from 1 to 1000 (Tactical's beta API maximum)".into(),
             })?,
         };
-        let tactical_timeout_secs = match get(env, "TACTICAL_TIMEOUT_SECS") {
-            None => 30,
-            Some(v) => v.parse::<u64>().ok().filter(|n| (1..=300).contains(n)).ok_or(ConfigError::Invalid {
-                name: "TACTICAL_TIMEOUT_SECS",
-                reason: "must be a number of seconds from 1 to 300".into(),
-            })?,
+        let tactical_timeout = match get(env, "TACTICAL_TIMEOUT_SECS") {
+            None => std::time::Duration::from_secs(30),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|n| (0.1..=300.0).contains(n))
+                .map(std::time::Duration::from_secs_f64)
+                .ok_or(ConfigError::Invalid {
+                    name: "TACTICAL_TIMEOUT_SECS",
+                    reason: "must be a number of seconds from 0.1 to 300".into(),
+                })?,
         };
         let tactical_max_attempts = match get(env, "TACTICAL_MAX_ATTEMPTS") {
             None => 4,
@@ -150,7 +155,7 @@ impl Config {
             enterprise_remote_actions: enterprise,
             device_page_size,
             tactical_max_attempts,
-            tactical_timeout_secs,
+            tactical_timeout,
             tactical_retry,
         })
     }
@@ -204,6 +209,18 @@ mod tests {
         );
         env.insert("TACTICAL_RETRY_BASE_MS".into(), "soon".into());
         assert!(Config::from_map(&env).unwrap_err().to_string().contains("TACTICAL_RETRY_BASE_MS"));
+    }
+
+    #[test]
+    fn request_timeout_takes_fractions_and_refuses_nonsense() {
+        let mut env = base();
+        assert_eq!(Config::from_map(&env).unwrap().tactical_timeout, Duration::from_secs(30));
+        env.insert("TACTICAL_TIMEOUT_SECS".into(), "0.5".into());
+        assert_eq!(Config::from_map(&env).unwrap().tactical_timeout, Duration::from_millis(500));
+        for bad in ["0", "301", "NaN", "soon"] {
+            env.insert("TACTICAL_TIMEOUT_SECS".into(), bad.into());
+            assert!(Config::from_map(&env).unwrap_err().to_string().contains("TACTICAL_TIMEOUT_SECS"), "{bad}");
+        }
     }
 
     #[test]

@@ -6,13 +6,12 @@
 //! left without its external entity mapping (or the reverse), and what reaches the DLQ.
 //!
 //! The workers' Tactical retry backoff is shortened with `TACTICAL_RETRY_BASE_MS` (attempts and
-//! the Retry-After cap are production's); client timeouts are set per case on `deps.http`.
+//! the Retry-After cap are production's); the request timeout is set per case in the workers' config.
 
 use integration_tests::aws_faults::faulty_pipeline;
 use integration_tests::cleanup::drop_stack;
 use integration_tests::*;
 use serde_json::{Value, json};
-use shared::tactical::{HttpClientOptions, build_http_client};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tactical_sim::{Fault, FaultTarget, RouteKind, SimConfig, Simulator};
@@ -116,12 +115,11 @@ fn small_fleet() -> SimConfig {
     }
 }
 
-fn tactical_http(timeout: Duration) -> reqwest::Client {
-    build_http_client(&HttpClientOptions {
-        connect_timeout: Duration::from_secs(2),
-        request_timeout: timeout,
-        allowlist: vec!["127.0.0.1".into(), "localhost".into()],
-    })
+/// The Tactical request timeout the workers read from their config (`TACTICAL_TIMEOUT_SECS`).
+fn set_tactical_timeout(p: &mut Pipeline, timeout: Duration) {
+    let mut config = (*p.deps.config).clone();
+    config.tactical_timeout = timeout;
+    p.deps.config = std::sync::Arc::new(config);
 }
 
 async fn fast_retry_pipeline(label: &str) -> Pipeline {
@@ -195,12 +193,12 @@ async fn run_matrix(sync: Sync) {
         let started = std::time::Instant::now();
         let t = tenant("faults");
         let tok = admin_token(&t);
-        p.deps.http = tactical_http(Duration::from_secs(3));
+        set_tactical_timeout(&mut p, Duration::from_secs(3));
         connect(&p, &t, &sim).await;
         if sync == Sync::Devices {
             map_everything(&p, &tok).await;
         }
-        p.deps.http = tactical_http(case.timeout);
+        set_tactical_timeout(&mut p, case.timeout);
         st.reset_counters();
         // A persistent device fault hits one organization's pages: the others still land.
         let target: FaultTarget = match (sync, case.times) {
@@ -252,19 +250,16 @@ async fn run_matrix(sync: Sync) {
     drop_stack(&p.stack).await;
 }
 
-#[ignore = "hangs or fails since the merge with the other issue branches (retry settings); see the closing note"]
 #[tokio::test]
 async fn fault_matrix_sync_clients() {
     run_matrix(Sync::Clients).await;
 }
 
-#[ignore = "hangs or fails since the merge with the other issue branches (retry settings); see the closing note"]
 #[tokio::test]
 async fn fault_matrix_sync_devices() {
     run_matrix(Sync::Devices).await;
 }
 
-#[ignore = "hangs or fails since the merge with the other issue branches (retry settings); see the closing note"]
 #[tokio::test]
 async fn fault_matrix_sync_alerts() {
     run_matrix(Sync::Alerts).await;
@@ -282,7 +277,6 @@ async fn faulty(label: &str) -> (Pipeline, std::sync::Arc<integration_tests::aws
     .await
 }
 
-#[ignore = "hangs or fails since the merge with the other issue branches (retry settings); see the closing note"]
 #[tokio::test]
 async fn transient_dynamodb_throttling_is_absorbed_or_retried_and_nothing_is_half_written() {
     let (p, faults) = faulty("aws-ddb").await;
@@ -296,10 +290,11 @@ async fn transient_dynamodb_throttling_is_absorbed_or_retried_and_nothing_is_hal
     // Each rule outlasts the SDK's 3 attempts once, so the error reaches our code.
     let integration = format!("{t}#rmm_integrations");
     faults.throttle("GetItem", &[&integration], 3); // the worker's first read of the integration
-    faults.throttle("TransactWriteItems", &[], 3); // a new asset with its mapping (adapter retries)
+    let assets = format!("{t}#assets");
+    faults.throttle("BatchWriteItem", &[&assets], 3); // new assets, after their mappings were written
     faults.throttle("UpdateItem", &["#sync_runs", "done_items"], 3); // recording a work item's progress
     p.drain().await;
-    for op in ["GetItem", "TransactWriteItems", "UpdateItem"] {
+    for op in ["GetItem", "BatchWriteItem", "UpdateItem"] {
         assert_eq!(faults.throttled(op), 3, "{op} was throttled as armed");
     }
     let (_, run) = p

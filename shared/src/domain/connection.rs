@@ -169,7 +169,7 @@ impl<'a> ConnectionService<'a> {
                 max_attempts: deps.config.tactical_max_attempts,
                 ..deps.config.tactical_retry.clone()
             },
-            timeout: std::time::Duration::from_secs(deps.config.tactical_timeout_secs),
+            timeout: deps.config.tactical_timeout,
         }
     }
 }
