@@ -58,7 +58,19 @@ pub enum SyncMessage {
     /// Begin a run that was recorded (and locked) by whoever enqueued it.
     StartRun { tenant: TenantId, run_id: String, sync_type: SyncType, trigger: Trigger },
     /// One beta-API page of one Tactical client's agents (devices fan-out).
-    DevicePage { tenant: TenantId, run_id: String, client_id: i64, page: u32, page_size: u32 },
+    DevicePage {
+        tenant: TenantId,
+        run_id: String,
+        client_id: i64,
+        page: u32,
+        page_size: u32,
+        /// The previous run, when it succeeded: its hashes of this page spare unchanged reads.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        baseline: Option<String>,
+        /// The tenant had no asset when the run started: nothing to read before writing.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        fresh: bool,
+    },
     /// After a webhook: refresh the agent's asset, link the alert to it, and re-fetch the alert
     /// from Tactical when the body could not be read whole (never done on the request path).
     AlertFollowUp {

@@ -128,7 +128,8 @@ pub trait Store: InventoryStore + AlertStore + SoftwareStore + AuditStore + Send
     /// A short named lock of a tenant (expires after `ttl_secs`); false when someone holds it.
     async fn try_lock(&self, tenant: &TenantId, name: &str, ttl_secs: i64) -> Result<bool, PortError>;
     async fn unlock(&self, tenant: &TenantId, name: &str) -> Result<(), PortError>;
-    /// Records which agents one work item of a run saw (expires with the run's bookkeeping).
+    /// Records which agents one work item of a run saw (expires with the run's bookkeeping), with
+    /// the sync hash each was left at (`hashes`: parallel to `ids`, or empty).
     async fn record_seen(
         &self,
         tenant: &TenantId,
@@ -136,13 +137,27 @@ pub trait Store: InventoryStore + AlertStore + SoftwareStore + AuditStore + Send
         run_id: &str,
         part: &str,
         ids: &[String],
+        hashes: &[String],
     ) -> Result<(), PortError>;
-    /// Everything recorded with `record_seen` for a run.
-    async fn seen_in_run(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str)
-    -> Result<Vec<String>, PortError>;
+    /// What one work item of a run recorded: asset id → sync hash (`None`: nothing recorded, or
+    /// recorded without hashes).
+    async fn seen_hashes(
+        &self,
+        tenant: &TenantId,
+        sync_type: SyncType,
+        run_id: &str,
+        part: &str,
+    ) -> Result<Option<std::collections::HashMap<String, String>>, PortError>;
+    /// Everything recorded with `record_seen` for a run: each part with its ids.
+    async fn seen_in_run(
+        &self,
+        tenant: &TenantId,
+        sync_type: SyncType,
+        run_id: &str,
+    ) -> Result<Vec<(String, Vec<String>)>, PortError>;
 }
 
-use crate::domain::asset::{Asset, ExternalEntityMapping};
+use crate::domain::asset::{Asset, AssetState, ExternalEntityMapping};
 use crate::domain::mapping::{MappingPatch, OrgMapping, TacticalOrg};
 
 /// Result of writing one organization mapping from Tactical's side.
@@ -200,6 +215,12 @@ pub trait InventoryStore: Send + Sync {
     async fn write_assets(&self, tenant: &TenantId, writes: &[AssetWrite]) -> Result<(), PortError>;
     /// Every asset of the tenant (paged internally).
     async fn list_assets(&self, tenant: &TenantId) -> Result<Vec<Asset>, PortError>;
+    /// The change-detection state of assets by id (missing ids are simply absent).
+    async fn asset_states(&self, tenant: &TenantId, asset_ids: &[String]) -> Result<Vec<AssetState>, PortError>;
+    /// The change-detection state of every asset of the tenant.
+    async fn list_asset_states(&self, tenant: &TenantId) -> Result<Vec<AssetState>, PortError>;
+    /// Whether the tenant has any asset at all.
+    async fn has_assets(&self, tenant: &TenantId) -> Result<bool, PortError>;
     /// Up to `limit` assets after the asset id `after` (ordered by asset id), and the id to
     /// continue after when there may be more.
     async fn assets_page(
@@ -237,11 +258,22 @@ pub struct AlertQuery {
     pub cursor: Option<String>,
 }
 
+/// What claiming a webhook delivery found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// First time this delivery was seen; the alert as stored (none yet for a new alert).
+    Claimed(Option<Box<crate::domain::alerts::RmmAlert>>),
+    Duplicate,
+}
+
 /// Persistence of rmm_alerts.
 #[async_trait]
 pub trait AlertStore: Send + Sync {
-    /// Records that a delivery was seen; false when it was seen before (a duplicate).
-    async fn claim_delivery(&self, tenant: &TenantId, alert_key: &str, fingerprint: &str) -> Result<bool, PortError>;
+    /// Records that a delivery was seen, returning the alert as it stands (one round trip, no
+    /// read before); `Duplicate` when the delivery was seen before.
+    async fn claim_delivery(&self, tenant: &TenantId, alert_key: &str, fingerprint: &str) -> Result<Claim, PortError>;
+    /// Forgets a claimed delivery that was not recorded after all (integration inactive).
+    async fn release_delivery(&self, tenant: &TenantId, alert_key: &str, fingerprint: &str) -> Result<(), PortError>;
     async fn get_alert(&self, tenant: &TenantId, alert_key: &str) -> Result<Option<RmmAlert>, PortError>;
     /// Writes the alert if its stored version is still `alert.version - 1` (optimistic lock).
     async fn put_alert(&self, alert: &RmmAlert) -> Result<bool, PortError>;

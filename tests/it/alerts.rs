@@ -184,10 +184,18 @@ async fn refused_deliveries_record_nothing() {
     .await;
     let (st, v) = s.deliver(raw_webhook(t, Some(&s.secret), &body, "")).await;
     assert_eq!((st, v["code"].clone()), (409, json!("integration_inactive")), "{v}");
+    assert!(s.alerts("").await.is_empty(), "nothing recorded while inactive");
+    // Active again: the same delivery is recorded (the refused one did not count as seen).
+    let key = json!({"api_key": tactical_sim::DEFAULT_API_KEY});
+    assert_eq!(s.p.call(Function::Connection, "PATCH", "/settings", &s.tok, Some(key)).await.0, 200);
+    let (st, v) = s.p.call(Function::Connection, "POST", "/test", &s.tok, None).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s.deliver(raw_webhook(t, Some(&s.secret), &body, "")).await;
+    assert_eq!((st, v["recorded"].clone()), (202, json!(true)), "{v}");
     // Disconnected: the secret is gone.
     s.p.call(Function::Connection, "POST", "/disconnect", &s.tok, None).await;
     assert_eq!(s.deliver(raw_webhook(t, Some(&s.secret), &body, "")).await.0, 401);
-    assert!(s.alerts("").await.is_empty());
+    assert_eq!(s.alerts("").await.len(), 1, "only the delivery made while active");
 }
 
 #[tokio::test]

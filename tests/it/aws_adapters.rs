@@ -148,6 +148,8 @@ async fn queue_messages_arrive_as_json_and_poison_goes_to_the_dlq() {
             client_id: 1,
             page: i + 1,
             page_size: 1000,
+            baseline: (i % 2 == 0).then(|| "r0".into()),
+            fresh: i % 3 == 0,
         })
         .collect();
     deps.queue.send(QueueKind::SyncDevices, &msgs).await.unwrap();

@@ -37,7 +37,7 @@ fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
         let sink = buf.clone();
         let _ = tracing_subscriber::fmt()
             .json()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_max_level(tracing::Level::DEBUG)
             .with_writer(move || Capture(sink.clone()))
             .try_init();
         buf

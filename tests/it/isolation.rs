@@ -224,6 +224,8 @@ async fn a_tenant_cannot_see_or_change_another_tenants_data() {
                 client_id: 1,
                 page: 1,
                 page_size: 1000,
+                baseline: None,
+                fresh: true,
             },
         ),
         (

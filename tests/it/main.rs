@@ -3,6 +3,7 @@
 
 mod alerts;
 mod aws_adapters;
+mod change_detection;
 mod concurrency;
 mod connection;
 mod faults;

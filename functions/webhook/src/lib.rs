@@ -8,7 +8,7 @@
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use shared::app::Deps;
-use shared::domain::alert_flow::record;
+use shared::domain::alert_flow::{apply_pointer, record_delivery};
 use shared::domain::alerts::AlertEvent;
 use shared::domain::webhook_payload;
 use shared::domain::webhook_settings::{AcceptedSecrets, HEADER_NAME, accepted_secrets};
@@ -114,13 +114,6 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
         tracing::warn!(tenant = %tenant, "webhook refused: bad secret");
         return Err(unauthorized());
     }
-    let integ = deps.store.get_integration(&tenant).await?;
-    if !integ.as_ref().is_some_and(|i| i.is_active) {
-        return Err(ApiError::new(
-            ErrorCode::IntegrationInactive,
-            "the Tactical RMM integration is disconnected or inactive: nothing was recorded",
-        ));
-    }
     let payload = webhook_payload::parse(body);
     let query_event = http::query_param(req, "event");
     let ev = AlertEvent::from_webhook(&payload, query_event.as_deref()).ok_or_else(|| {
@@ -129,7 +122,14 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
             "no agent_id found in the body; the URL action body must contain \"agent_id\": \"{{agent.agent_id}}\"",
         )
     })?;
-    let recorded = record(deps.store.as_ref(), &tenant, &ev, true).await?;
+    // Whether the integration is active is read alongside the claim (one round trip less).
+    let active = async { Ok::<_, ApiError>(deps.store.get_integration(&tenant).await?.is_some_and(|i| i.is_active)) };
+    let Some((recorded, pointer)) = record_delivery(deps.store.as_ref(), &tenant, &ev, active).await? else {
+        return Err(ApiError::new(
+            ErrorCode::IntegrationInactive,
+            "the Tactical RMM integration is disconnected or inactive: nothing was recorded",
+        ));
+    };
     if !recorded.duplicate {
         let follow_up = SyncMessage::AlertFollowUp {
             tenant: tenant.clone(),
@@ -138,7 +138,13 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
             agent_id: ev.agent_id.clone(),
             refetch: !payload.complete,
         };
-        deps.queue.send(QueueKind::SyncAlerts, &[follow_up]).await?;
+        let follow_up = [follow_up];
+        let (p, q) = tokio::join!(
+            apply_pointer(deps.store.as_ref(), &tenant, pointer),
+            deps.queue.send(QueueKind::SyncAlerts, &follow_up)
+        );
+        p?;
+        q?;
     }
     tracing::info!(tenant = %tenant, alert_key = %recorded.alert_key, status = %recorded.status, duplicate = recorded.duplicate, complete = payload.complete, "webhook recorded");
     Ok((

@@ -5,7 +5,7 @@ use super::dynamo::{DynamoStore, Update};
 use super::item::{Item, from_item, s, to_attr};
 use super::port_error;
 use crate::domain::alerts::RmmAlert;
-use crate::ports::{AlertPage, AlertQuery, AlertStore, PortError};
+use crate::ports::{AlertPage, AlertQuery, AlertStore, Claim, PortError};
 use crate::tenant::TenantId;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -51,7 +51,7 @@ fn decode_cursor(tenant: &TenantId, c: &str) -> Result<Item, PortError> {
 
 #[async_trait]
 impl AlertStore for DynamoStore {
-    async fn claim_delivery(&self, tenant: &TenantId, alert_key: &str, fingerprint: &str) -> Result<bool, PortError> {
+    async fn claim_delivery(&self, tenant: &TenantId, alert_key: &str, fingerprint: &str) -> Result<Claim, PortError> {
         let r = self
             .client()
             .update_item()
@@ -63,13 +63,28 @@ impl AlertStore for DynamoStore {
             .expression_attribute_values(":fp", s(fingerprint))
             .expression_attribute_values(":t", s(tenant.as_str()))
             .expression_attribute_values(":k", s(alert_key))
+            // The item after the claim is the alert as it stands: no GetItem before the write.
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
         match r.map_err(port_error) {
-            Ok(_) => Ok(true),
-            Err(PortError::ConditionFailed(_)) => Ok(false),
+            Ok(out) => Ok(Claim::Claimed(alert_of(&out.attributes.unwrap_or_default())?.map(Box::new))),
+            Err(PortError::ConditionFailed(_)) => Ok(Claim::Duplicate),
             Err(e) => Err(e),
         }
+    }
+
+    async fn release_delivery(&self, tenant: &TenantId, alert_key: &str, fingerprint: &str) -> Result<(), PortError> {
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(pk(tenant), alert_sk(alert_key))))
+            .update_expression("DELETE delivery_ids :fps")
+            .expression_attribute_values(":fps", AttributeValue::Ss(vec![fingerprint.to_owned()]))
+            .send()
+            .await
+            .map_err(port_error)?;
+        Ok(())
     }
 
     async fn get_alert(&self, tenant: &TenantId, alert_key: &str) -> Result<Option<RmmAlert>, PortError> {

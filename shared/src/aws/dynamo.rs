@@ -13,6 +13,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
 
+fn seen_sk(st: SyncType, run_id: &str, part: &str) -> String {
+    format!("seen#{}#{}#{}", st.as_str(), run_id, part)
+}
+
 /// Key builders. Partition keys always start with the tenant id, which cannot contain `#`.
 pub mod keys {
     use crate::messages::SyncType;
@@ -234,6 +238,9 @@ impl Store for DynamoStore {
         }
         for (kind, sched) in &p.schedules {
             u.set(kind.attribute(), to_attr(&serde_json::to_value(sched).unwrap_or_default()));
+        }
+        if let Some(v) = &p.last_complete_device_run {
+            u.set_opt("last_complete_device_run", v.clone().map(s));
         }
         if let Some(v) = &p.knox_token_expires_at {
             u.set_opt("knox_token_expires_at", v.clone().map(s));
@@ -471,17 +478,49 @@ impl Store for DynamoStore {
         run_id: &str,
         part: &str,
         ids: &[String],
+        hashes: &[String],
     ) -> Result<(), PortError> {
-        // One item per work item (a page of at most 1000 ids, ~40 KB), kept for a week.
-        let mut item = Self::key(keys::sync_runs(tenant), format!("seen#{}#{}#{}", st.as_str(), run_id, part));
+        // One item per work item (a page of at most 1000 ids and hashes, ~70 KB), kept for a week.
+        let mut item = Self::key(keys::sync_runs(tenant), seen_sk(st, run_id, part));
         item.insert("tenant".into(), s(tenant.as_str()));
         item.insert("ids".into(), AttributeValue::L(ids.iter().map(|i| s(i.clone())).collect()));
+        if !hashes.is_empty() {
+            item.insert("hashes".into(), AttributeValue::L(hashes.iter().map(|h| s(h.clone())).collect()));
+        }
         item.insert(keys::TTL.into(), n(now().unix_timestamp() + 7 * 24 * 3600));
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(port_error)?;
         Ok(())
     }
 
-    async fn seen_in_run(&self, tenant: &TenantId, st: SyncType, run_id: &str) -> Result<Vec<String>, PortError> {
+    async fn seen_hashes(
+        &self,
+        tenant: &TenantId,
+        st: SyncType,
+        run_id: &str,
+        part: &str,
+    ) -> Result<Option<HashMap<String, String>>, PortError> {
+        let Some(item) = self.get(keys::sync_runs(tenant), seen_sk(st, run_id, part)).await? else {
+            return Ok(None);
+        };
+        let strings = |name: &str| -> Option<Vec<String>> {
+            match item.get(name) {
+                Some(AttributeValue::L(v)) => v.iter().map(|x| x.as_s().ok().cloned()).collect(),
+                _ => None,
+            }
+        };
+        match (strings("ids"), strings("hashes")) {
+            (Some(ids), Some(hashes)) if ids.len() == hashes.len() => Ok(Some(ids.into_iter().zip(hashes).collect())),
+            _ => Ok(None),
+        }
+    }
+
+    async fn seen_in_run(
+        &self,
+        tenant: &TenantId,
+        st: SyncType,
+        run_id: &str,
+    ) -> Result<Vec<(String, Vec<String>)>, PortError> {
+        let prefix = format!("seen#{}#{}#", st.as_str(), run_id);
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -491,15 +530,16 @@ impl Store for DynamoStore {
                 .table_name(&self.table)
                 .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":p", s(keys::sync_runs(tenant)))
-                .expression_attribute_values(":prefix", s(format!("seen#{}#{}#", st.as_str(), run_id)))
+                .expression_attribute_values(":prefix", s(prefix.clone()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(port_error)?;
             for item in page.items() {
-                if let Some(AttributeValue::L(ids)) = item.get("ids") {
-                    out.extend(ids.iter().filter_map(|v| v.as_s().ok().cloned()));
+                let part = item.get("sk").and_then(|v| v.as_s().ok()).and_then(|sk| sk.strip_prefix(&prefix));
+                if let (Some(part), Some(AttributeValue::L(ids))) = (part, item.get("ids")) {
+                    out.push((part.to_owned(), ids.iter().filter_map(|v| v.as_s().ok().cloned()).collect()));
                 }
             }
             match page.last_evaluated_key {

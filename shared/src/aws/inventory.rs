@@ -3,7 +3,7 @@
 use super::dynamo::{DynamoStore, Update};
 use super::item::{Item, from_item, s, to_attr, to_item};
 use super::port_error;
-use crate::domain::asset::{Asset, ExternalEntityMapping};
+use crate::domain::asset::{Asset, AssetState, ExternalEntityMapping};
 use crate::domain::mapping::{MappingPatch, OrgMapping, TacticalOrg};
 use crate::ports::{AssetWrite, InventoryStore, MappingWrite, PortError};
 use crate::tenant::TenantId;
@@ -12,6 +12,26 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, Ret
 use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::HashMap;
 use std::time::Duration;
+
+/// A ProjectionExpression with its attribute names (every name aliased: some are reserved words).
+pub(super) struct Projection {
+    expression: String,
+    names: HashMap<String, String>,
+}
+
+impl Projection {
+    pub(super) fn of(attrs: &[&str]) -> Self {
+        let names: HashMap<String, String> =
+            attrs.iter().enumerate().map(|(i, a)| (format!("#p{i}"), (*a).to_owned())).collect();
+        let expression = (0..attrs.len()).map(|i| format!("#p{i}")).collect::<Vec<_>>().join(", ");
+        Self { expression, names }
+    }
+}
+
+/// What change detection and missing-flagging read of an asset: a tenth of its size (no vitals).
+fn asset_state_projection() -> Projection {
+    Projection::of(&crate::domain::asset::AssetState::ATTRIBUTES)
+}
 
 /// Parallel DynamoDB requests per worker: enough to hide round trips, few enough to stay polite.
 pub(super) const CONCURRENCY: usize = 8;
@@ -64,6 +84,15 @@ pub(super) async fn backoff(round: u32) {
 
 impl DynamoStore {
     pub(super) async fn query_all(&self, pk: String) -> Result<Vec<Item>, PortError> {
+        self.query_projected(pk, None).await
+    }
+
+    /// [`Self::query_all`] reading only the projected attributes.
+    pub(super) async fn query_projected(
+        &self,
+        pk: String,
+        projection: Option<&Projection>,
+    ) -> Result<Vec<Item>, PortError> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -73,6 +102,8 @@ impl DynamoStore {
                 .table_name(self.table())
                 .key_condition_expression("pk = :p")
                 .expression_attribute_values(":p", s(pk.clone()))
+                .set_projection_expression(projection.map(|p| p.expression.clone()))
+                .set_expression_attribute_names(projection.map(|p| p.names.clone()))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -88,6 +119,15 @@ impl DynamoStore {
     /// Reads items by key: 100 keys per BatchGetItem, `CONCURRENCY` at once, unprocessed keys
     /// retried with backoff (bounded). Missing items are simply absent.
     pub(super) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
+        self.batch_get_projected(keys, None).await
+    }
+
+    /// [`Self::batch_get`] reading only the projected attributes.
+    pub(super) async fn batch_get_projected(
+        &self,
+        keys: Vec<Item>,
+        projection: Option<&Projection>,
+    ) -> Result<Vec<Item>, PortError> {
         let table = self.table().to_owned();
         let chunks: Vec<Vec<Item>> = keys.chunks(100).map(|c| c.to_vec()).collect();
         let results: Vec<Vec<Item>> = stream::iter(chunks)
@@ -104,6 +144,8 @@ impl DynamoStore {
                                 &table,
                                 KeysAndAttributes::builder()
                                     .set_keys(Some(left))
+                                    .set_projection_expression(projection.map(|p| p.expression.clone()))
+                                    .set_expression_attribute_names(projection.map(|p| p.names.clone()))
                                     .consistent_read(true)
                                     .build()
                                     .map_err(|e| PortError::Other(e.to_string()))?,
@@ -293,6 +335,33 @@ impl InventoryStore for DynamoStore {
         self.batch_write(mappings).await?;
         let assets = writes.iter().map(|w| asset_item(&w.asset)).collect::<Result<Vec<_>, _>>()?;
         self.batch_write(assets).await
+    }
+
+    async fn asset_states(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<AssetState>, PortError> {
+        let pk = keys::assets(tenant);
+        let keys = ids.iter().map(|id| key(pk.clone(), id.clone())).collect();
+        self.batch_get_projected(keys, Some(&asset_state_projection())).await?.iter().map(from_item).collect()
+    }
+
+    async fn list_asset_states(&self, tenant: &TenantId) -> Result<Vec<AssetState>, PortError> {
+        let items = self.query_projected(keys::assets(tenant), Some(&asset_state_projection())).await?;
+        items.iter().map(from_item).collect()
+    }
+
+    async fn has_assets(&self, tenant: &TenantId) -> Result<bool, PortError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(keys::assets(tenant)))
+            .projection_expression("sk")
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(port_error)?;
+        Ok(out.count > 0)
     }
 
     async fn list_assets(&self, tenant: &TenantId) -> Result<Vec<Asset>, PortError> {

@@ -2,7 +2,7 @@
 
 use super::alerts::{AlertEvent, RmmAlert, apply};
 use super::time::now_rfc3339;
-use crate::ports::{PortError, Store};
+use crate::ports::{Claim, PortError, Store};
 use crate::tactical::types::AlertFilter;
 use crate::tactical::{TacticalApi, TacticalError};
 use crate::tenant::TenantId;
@@ -33,41 +33,116 @@ fn pointer(ev: &AlertEvent) -> String {
         .to_owned()
 }
 
-/// Applies `ev` with an optimistic lock. `dedupe` makes a repeated delivery a no-op.
-pub async fn record(
+/// The open-alert pointer change a recorded alert still needs (applied by [`apply_pointer`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PointerUpdate {
+    Set {
+        pointer: String,
+        alert_key: String,
+    },
+    /// Cleared if it still names this alert.
+    Clear {
+        pointer: String,
+        alert_key: String,
+    },
+}
+
+pub async fn apply_pointer(store: &dyn Store, tenant: &TenantId, p: Option<PointerUpdate>) -> Result<(), PortError> {
+    match p {
+        None => Ok(()),
+        Some(PointerUpdate::Set { pointer, alert_key }) => {
+            store.set_open_alert_pointer(tenant, &pointer, Some(&alert_key)).await
+        }
+        Some(PointerUpdate::Clear { pointer, alert_key }) => {
+            if store.open_alert_pointer(tenant, &pointer).await?.as_deref() == Some(alert_key.as_str()) {
+                store.set_open_alert_pointer(tenant, &pointer, None).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The key an event applies to: a resolve without an id resolves whatever trigger the agent's
+/// alert of this type had.
+async fn key_of(store: &dyn Store, tenant: &TenantId, ev: &AlertEvent) -> Result<String, PortError> {
+    if ev.alert_id.is_none()
+        && ev.resolve
+        && let Some(k) = store.open_alert_pointer(tenant, &pointer(ev)).await?
+    {
+        return Ok(k);
+    }
+    Ok(ev.key())
+}
+
+/// Applies `ev` with an optimistic lock (backfill, re-fetch: no delivery to deduplicate).
+pub async fn record(store: &dyn Store, tenant: &TenantId, ev: &AlertEvent) -> Result<Recorded, PortError> {
+    let key = key_of(store, tenant, ev).await?;
+    let existing = store.get_alert(tenant, &key).await?;
+    let (recorded, p) = write(store, tenant, ev, key, existing).await?;
+    apply_pointer(store, tenant, p).await?;
+    Ok(recorded)
+}
+
+/// A webhook delivery: claims it (a repeated delivery is a no-op), then applies it. `gate`
+/// (whether the integration is active) runs alongside the claim, so it costs no round trip;
+/// when it says no, the claim is released and `None` returned: nothing recorded. The pointer
+/// change is returned for the caller to apply alongside its own follow-up work.
+pub async fn record_delivery<E: From<PortError>>(
     store: &dyn Store,
     tenant: &TenantId,
     ev: &AlertEvent,
-    dedupe: bool,
-) -> Result<Recorded, PortError> {
-    let mut key = ev.key();
-    if ev.alert_id.is_none() && ev.resolve {
-        // A resolve without an id resolves whatever trigger the agent's alert of this type had.
-        if let Some(k) = store.open_alert_pointer(tenant, &pointer(ev)).await? {
-            key = k;
+    gate: impl std::future::Future<Output = Result<bool, E>>,
+) -> Result<Option<(Recorded, Option<PointerUpdate>)>, E> {
+    let key = key_of(store, tenant, ev).await?;
+    let fingerprint = ev.fingerprint();
+    let (open, claim) = tokio::join!(gate, store.claim_delivery(tenant, &key, &fingerprint));
+    let claim = claim?;
+    if !open? {
+        if matches!(claim, Claim::Claimed(_)) {
+            store.release_delivery(tenant, &key, &fingerprint).await?;
         }
+        return Ok(None);
     }
-    if dedupe && !store.claim_delivery(tenant, &key, &ev.fingerprint()).await? {
-        let status = store.get_alert(tenant, &key).await?.map(|a| a.status).unwrap_or_default();
-        return Ok(Recorded { alert_key: key, status, duplicate: true, written: false });
-    }
+    let existing = match claim {
+        Claim::Claimed(existing) => existing.map(|a| *a),
+        Claim::Duplicate => {
+            let status = store.get_alert(tenant, &key).await?.map(|a| a.status).unwrap_or_default();
+            return Ok(Some((Recorded { alert_key: key, status, duplicate: true, written: false }, None)));
+        }
+    };
+    Ok(Some(write(store, tenant, ev, key, existing).await?))
+}
+
+/// The optimistic-lock loop: `existing` is the state read (or returned by the claim) before.
+async fn write(
+    store: &dyn Store,
+    tenant: &TenantId,
+    ev: &AlertEvent,
+    key: String,
+    existing: Option<RmmAlert>,
+) -> Result<(Recorded, Option<PointerUpdate>), PortError> {
+    let mut read = Some(existing);
     for _ in 0..MAX_ATTEMPTS {
-        let existing = store.get_alert(tenant, &key).await?;
+        let existing = match read.take() {
+            Some(e) => e,
+            None => store.get_alert(tenant, &key).await?,
+        };
         let version = existing.as_ref().map(|a| a.version).unwrap_or(0);
         let mut next = apply(tenant, existing.clone(), ev);
         next.alert_key = key.clone();
         if existing.as_ref().is_some_and(|e| same_state(e, &next)) {
-            return Ok(Recorded { alert_key: key, status: next.status, duplicate: false, written: false });
+            return Ok((Recorded { alert_key: key, status: next.status, duplicate: false, written: false }, None));
         }
         next.version = version + 1;
         if store.put_alert(&next).await? {
-            let p = pointer(ev);
-            if next.is_open() {
-                store.set_open_alert_pointer(tenant, &p, Some(&key)).await?;
-            } else if store.open_alert_pointer(tenant, &p).await?.as_deref() == Some(key.as_str()) {
-                store.set_open_alert_pointer(tenant, &p, None).await?;
-            }
-            return Ok(Recorded { alert_key: key, status: next.status, duplicate: false, written: true });
+            let was_open = existing.as_ref().is_some_and(RmmAlert::is_open);
+            let p = match (was_open, next.is_open()) {
+                // Set when the alert opened; a repeat of an open alert needs no write.
+                (true, true) => None,
+                (false, true) => Some(PointerUpdate::Set { pointer: pointer(ev), alert_key: key.clone() }),
+                (_, false) => Some(PointerUpdate::Clear { pointer: pointer(ev), alert_key: key.clone() }),
+            };
+            return Ok((Recorded { alert_key: key, status: next.status, duplicate: false, written: true }, p));
         }
         tokio::task::yield_now().await;
     }
@@ -107,7 +182,7 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
     for a in open.iter().filter(|a| !a.resolved) {
         let Some(ev) = AlertEvent::from_tactical(a, "backfill") else { continue };
         let existed = store.get_alert(tenant, &ev.key()).await?.is_some();
-        let r = record(store, tenant, &ev, false).await?;
+        let r = record(store, tenant, &ev).await?;
         seen.insert(r.alert_key.clone());
         match (existed, r.written) {
             (false, _) => counts.created += 1,

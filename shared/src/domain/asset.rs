@@ -77,6 +77,40 @@ impl Asset {
     }
 }
 
+/// What a sync needs to know of a stored asset (change detection, missing flags): a projection
+/// of [`Asset`] without its vitals.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AssetState {
+    pub asset_id: String,
+    pub rmm_organization_id: String,
+    #[serde(default)]
+    pub site_id: Option<i64>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub sync_hash: String,
+    #[serde(default)]
+    pub missing_since: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub last_sync_run: Option<String>,
+}
+
+impl AssetState {
+    /// The stored attributes it is read from.
+    pub const ATTRIBUTES: [&str; 8] = [
+        "asset_id",
+        "rmm_organization_id",
+        "site_id",
+        "location",
+        "sync_hash",
+        "missing_since",
+        "created_at",
+        "last_sync_run",
+    ];
+}
+
 /// What the organization mapping contributes to an agent's asset.
 pub struct OrgContext<'a> {
     pub tactical_client_id: i64,

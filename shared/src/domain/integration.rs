@@ -111,6 +111,10 @@ pub struct RmmIntegration {
     /// Until when the webhook secret before the last rotation is still accepted.
     #[serde(default)]
     pub webhook_previous_valid_until: Option<String>,
+    /// The last device run, when it succeeded: its per-page hashes let the next run skip reading
+    /// unchanged assets. Cleared by a run that did not succeed (its pages are not all known).
+    #[serde(default)]
+    pub last_complete_device_run: Option<String>,
     /// When each sync type last started (for the scheduler).
     #[serde(default)]
     pub last_started_clients: Option<String>,
@@ -183,4 +187,5 @@ pub struct IntegrationPatch {
     pub last_started: Vec<(String, String)>,
     pub webhook_previous_valid_until: Option<Option<String>>,
     pub knox_token_expires_at: Option<Option<String>>,
+    pub last_complete_device_run: Option<Option<String>>,
 }

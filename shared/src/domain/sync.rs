@@ -159,13 +159,13 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
             };
             let result = match sync_type {
                 SyncType::Clients => run_clients(deps, &tenant, &integ, &run_id).await,
-                SyncType::Devices => fan_out_devices(deps, &tenant, &run_id).await,
+                SyncType::Devices => fan_out_devices(deps, &tenant, &integ, &run_id).await,
                 SyncType::Alerts => run_alerts(deps, &tenant, &integ).await,
                 SyncType::Software => super::software::fan_out_software(deps, &tenant, &integ, &run_id).await,
             };
             finish_work_item(deps, &tenant, sync_type, &run_id, "start", result, last_attempt).await
         }
-        SyncMessage::DevicePage { tenant, run_id, client_id, page, page_size } => {
+        SyncMessage::DevicePage { tenant, run_id, client_id, page, page_size, baseline, fresh } => {
             let integ = match active_integration(deps, &tenant).await {
                 Ok(i) => i,
                 Err(None) => return Outcome::Retry(RETRY_INTEGRATION.into()),
@@ -175,7 +175,8 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                     return Outcome::Done;
                 }
             };
-            let result = device_page(deps, &tenant, &integ, &run_id, client_id, page, page_size).await;
+            let at = PageAt { client_id, page, page_size, baseline: baseline.as_deref(), fresh };
+            let result = device_page(deps, &tenant, &integ, &run_id, &at).await;
             let item = format!("page#{client_id}#{page}");
             finish_work_item(deps, &tenant, SyncType::Devices, &run_id, &item, result, last_attempt).await
         }
@@ -348,6 +349,9 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
     }
     deps.store.finish_run(tenant, run.sync_type, &run.run_id, status, message.clone()).await?;
     let now = now_rfc3339();
+    // Only a run that saw every page may be the next run's baseline.
+    let last_complete_device_run =
+        (run.sync_type == SyncType::Devices).then(|| (status == SyncRunStatus::Succeeded).then(|| run.run_id.clone()));
     deps.store
         .patch_integration(
             tenant,
@@ -355,6 +359,7 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
                 last_sync_at: Some(now),
                 sync_status: Some(if status == SyncRunStatus::Failed { "failed" } else { "completed" }.into()),
                 sync_error: Some(if status == SyncRunStatus::Succeeded { None } else { message }),
+                last_complete_device_run,
                 ..Default::default()
             },
         )
@@ -445,8 +450,17 @@ pub(super) async fn fan_out(
     Ok(true)
 }
 
-/// Sync Devices, step 1: one page-1 message per organization that syncs devices.
-async fn fan_out_devices(deps: &Deps, tenant: &TenantId, run_id: &str) -> Result<RunProgress, TacticalErrorOrApi> {
+/// Sync Devices, step 1: one page-1 message per organization that syncs devices. Each carries
+/// what spares reads: the previous run when it succeeded (its page hashes), or that the tenant
+/// has no asset yet.
+async fn fan_out_devices(
+    deps: &Deps,
+    tenant: &TenantId,
+    integ: &RmmIntegration,
+    run_id: &str,
+) -> Result<RunProgress, TacticalErrorOrApi> {
+    let baseline = integ.last_complete_device_run.clone().filter(|b| b != run_id);
+    let fresh = baseline.is_none() && !deps.store.has_assets(tenant).await?;
     let orgs: Vec<i64> = deps
         .store
         .list_org_mappings(tenant)
@@ -463,6 +477,8 @@ async fn fan_out_devices(deps: &Deps, tenant: &TenantId, run_id: &str) -> Result
             client_id: *c,
             page: 1,
             page_size: deps.config.device_page_size,
+            baseline: baseline.clone(),
+            fresh,
         })
         .collect();
     // Counted before they are sent, so the run cannot finish in between.
@@ -470,31 +486,47 @@ async fn fan_out_devices(deps: &Deps, tenant: &TenantId, run_id: &str) -> Result
     Ok(RunProgress { pending_delta: -1, ..Default::default() })
 }
 
+/// Which page a device work item is, and what the run knows before reading it.
+struct PageAt<'a> {
+    client_id: i64,
+    page: u32,
+    page_size: u32,
+    baseline: Option<&'a str>,
+    fresh: bool,
+}
+
 /// Sync Devices, step 2: one beta page of one Tactical client → assets. Page 1 also queues the
-/// client's other pages. Unchanged agents cost no write.
+/// client's other pages. Unchanged agents cost no write, and no read when the previous
+/// successful run recorded the same hash for them (read alongside the Tactical page).
 async fn device_page(
     deps: &Deps,
     tenant: &TenantId,
     integ: &RmmIntegration,
     run_id: &str,
-    client_id: i64,
-    page: u32,
-    page_size: u32,
+    at: &PageAt<'_>,
 ) -> Result<RunProgress, TacticalErrorOrApi> {
+    let (client_id, page, page_size) = (at.client_id, at.page, at.page_size);
     let mapping = deps.store.get_org_mapping(tenant, &client_id.to_string()).await?;
     let Some(mapping) = mapping.filter(OrgMapping::syncs_devices) else {
         // Unmapped since the run started: nothing to do for this organization.
         return Ok(RunProgress { pending_delta: -1, ..Default::default() });
     };
     let api = client_for(deps, tenant, integ).await?;
-    let result = api
-        .beta_agents_page(&BetaAgentQuery { client_id: Some(client_id), page, page_size, ..Default::default() })
-        .await;
+    let part = format!("{client_id}-{page}");
+    let query = BetaAgentQuery { client_id: Some(client_id), page, page_size, ..Default::default() };
+    let known = async {
+        match at.baseline {
+            Some(b) => deps.store.seen_hashes(tenant, SyncType::Devices, b, &part).await,
+            None => Ok(None),
+        }
+    };
+    let (result, known) = tokio::join!(api.beta_agents_page(&query), known);
+    let known = known?;
     let page_data = match result {
         Ok(p) => p,
         // A client with no agents answers page 1 with "Invalid page." (404).
         Err(TacticalError::NotFound { .. }) if page == 1 => {
-            deps.store.record_seen(tenant, SyncType::Devices, run_id, &format!("{client_id}-{page}"), &[]).await?;
+            deps.store.record_seen(tenant, SyncType::Devices, run_id, &part, &[], &[]).await?;
             return Ok(RunProgress { pending_delta: -1, ..Default::default() });
         }
         Err(e) => return Err(e.into()),
@@ -509,18 +541,32 @@ async fn device_page(
                     client_id,
                     page: p,
                     page_size,
+                    baseline: at.baseline.map(str::to_owned),
+                    fresh: at.fresh,
                 })
                 .collect();
             fan_out(deps, tenant, SyncType::Devices, run_id, &format!("fanout#{client_id}"), msgs).await?;
         }
     }
-    let (counts, ids) = upsert_agents(deps, tenant, client_id, &mapping, &page_data.results, Some(run_id)).await?;
-    deps.store.record_seen(tenant, SyncType::Devices, run_id, &format!("{client_id}-{page}"), &ids).await?;
+    let prior = if at.fresh { Prior::None } else { Prior::Known(known.as_ref()) };
+    let (counts, ids, hashes) =
+        upsert_agents(deps, tenant, client_id, &mapping, &page_data.results, Some(run_id), prior).await?;
+    deps.store.record_seen(tenant, SyncType::Devices, run_id, &part, &ids, &hashes).await?;
     Ok(RunProgress { counts, pending_delta: -1, ..Default::default() })
 }
 
+/// What is known of the stored assets before a page is written.
+#[derive(Clone, Copy)]
+pub enum Prior<'a> {
+    /// The tenant had no asset when the run started: nothing to read.
+    None,
+    /// Asset id → sync hash the previous successful run left (agents whose hash matches are
+    /// unchanged without a read); the others are read.
+    Known(Option<&'a HashMap<String, String>>),
+}
+
 /// Agents of one Tactical client → assets (and their external entity mappings). Unchanged agents
-/// cost no write. Returns the counts and the asset ids seen.
+/// cost no write. Returns the counts, and the asset ids seen with the hash each is left at.
 pub async fn upsert_agents(
     deps: &Deps,
     tenant: &TenantId,
@@ -528,7 +574,8 @@ pub async fn upsert_agents(
     mapping: &OrgMapping,
     agents: &[crate::tactical::types::BetaAgent],
     run_id: Option<&str>,
-) -> Result<(SyncCounts, Vec<String>), TacticalErrorOrApi> {
+    prior: Prior<'_>,
+) -> Result<(SyncCounts, Vec<String>, Vec<String>), TacticalErrorOrApi> {
     let now_t = now();
     let now_s = now_rfc3339();
     let mut assets = Vec::with_capacity(agents.len());
@@ -541,8 +588,22 @@ pub async fn upsert_agents(
         assets.push(asset_from_agent(tenant, agent, &org, now_t));
     }
     let ids: Vec<String> = assets.iter().map(|a| a.asset_id.clone()).collect();
-    let existing: HashMap<String, super::asset::Asset> =
-        deps.store.get_assets(tenant, &ids).await?.into_iter().map(|a| (a.asset_id.clone(), a)).collect();
+    let hashes: Vec<String> = assets.iter().map(|a| a.sync_hash.clone()).collect();
+    // The hash is over every synced field, last_seen included, so a recorded match means the
+    // asset still holds exactly this (a refresh in between would have stored a later state).
+    let known_unchanged = |a: &super::asset::Asset| match prior {
+        Prior::Known(Some(k)) => k.get(&a.asset_id) == Some(&a.sync_hash),
+        _ => false,
+    };
+    let to_read: Vec<String> = match prior {
+        Prior::None => Vec::new(),
+        Prior::Known(_) => assets.iter().filter(|a| !known_unchanged(a)).map(|a| a.asset_id.clone()).collect(),
+    };
+    let existing: HashMap<String, super::asset::AssetState> = if to_read.is_empty() {
+        HashMap::new()
+    } else {
+        deps.store.asset_states(tenant, &to_read).await?.into_iter().map(|a| (a.asset_id.clone(), a)).collect()
+    };
     let mut counts = SyncCounts::default();
     let mut writes = Vec::new();
     for mut a in assets {
@@ -551,6 +612,10 @@ pub async fn upsert_agents(
             super::status::AgentStatus::Online => counts.status_online += 1,
             super::status::AgentStatus::Offline => counts.status_offline += 1,
             super::status::AgentStatus::Overdue => counts.status_overdue += 1,
+        }
+        if known_unchanged(&a) {
+            counts.items_unchanged += 1;
+            continue;
         }
         let old = existing.get(&a.asset_id);
         if let Some(o) = old
@@ -575,7 +640,7 @@ pub async fn upsert_agents(
         writes.push(AssetWrite { asset: a, mapping });
     }
     deps.store.write_assets(tenant, &writes).await?;
-    Ok((counts, ids))
+    Ok((counts, ids, hashes))
 }
 
 /// Single-agent refresh (after a webhook): `GET /agents/<agent_id>/`, then the same upsert as a
@@ -588,7 +653,7 @@ pub async fn refresh_agent(
     agent_id: &str,
 ) -> Result<bool, TacticalErrorOrApi> {
     let asset_id = super::asset::asset_id_for(tenant, agent_id);
-    if deps.store.get_assets(tenant, std::slice::from_ref(&asset_id)).await?.is_empty() {
+    if deps.store.asset_states(tenant, std::slice::from_ref(&asset_id)).await?.is_empty() {
         return Ok(false);
     }
     let row = match api.agent_row(agent_id).await {
@@ -602,7 +667,7 @@ pub async fn refresh_agent(
         return Ok(true);
     };
     if let (true, Some(client_id)) = (mapping.syncs_devices(), mapping.tactical_client_id()) {
-        upsert_agents(deps, tenant, client_id, mapping, std::slice::from_ref(&row), None).await?;
+        upsert_agents(deps, tenant, client_id, mapping, std::slice::from_ref(&row), None, Prior::Known(None)).await?;
     }
     Ok(true)
 }
@@ -639,7 +704,7 @@ async fn alert_follow_up(
         match api.alert(id).await {
             Ok(a) => {
                 if let Some(ev) = super::alerts::AlertEvent::from_tactical(&a, "refetch") {
-                    super::alert_flow::record(deps.store.as_ref(), tenant, &ev, false).await?;
+                    super::alert_flow::record(deps.store.as_ref(), tenant, &ev).await?;
                     // Tactical's word over a body that had to be read leniently: a message that
                     // imitates `"agent_id": "…"` must not link the alert to another agent.
                     agent_id = ev.agent_id;
@@ -670,6 +735,10 @@ async fn alert_follow_up(
 
 /// After a complete device run: assets of synced organizations that no page saw are flagged
 /// `missing_since` (kept, never deleted; cleared when the agent comes back).
+///
+/// Assets are only created by device runs, so when the previous run succeeded too (the
+/// baseline), the only candidates are the assets it saw that this run did not: a few reads
+/// instead of every asset. Without a usable baseline, every asset's state is read.
 async fn flag_missing_assets(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<usize, TacticalErrorOrApi> {
     let covered: HashSet<String> = deps
         .store
@@ -679,12 +748,19 @@ async fn flag_missing_assets(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> R
         .filter(|m| m.syncs_devices())
         .map(|m| m.external_organization_id)
         .collect();
-    let seen: HashSet<String> =
-        deps.store.seen_in_run(tenant, SyncType::Devices, &run.run_id).await?.into_iter().collect();
-    let missing: Vec<String> = deps
+    let seen: HashSet<String> = deps
         .store
-        .list_assets(tenant)
+        .seen_in_run(tenant, SyncType::Devices, &run.run_id)
         .await?
+        .into_iter()
+        .flat_map(|(_, ids)| ids)
+        .collect();
+    let candidates = match baseline_candidates(deps, tenant, run, &covered, &seen).await? {
+        Some(ids) if ids.is_empty() => Vec::new(),
+        Some(ids) => deps.store.asset_states(tenant, &ids).await?,
+        None => deps.store.list_asset_states(tenant).await?,
+    };
+    let missing: Vec<String> = candidates
         .into_iter()
         .filter(|a| {
             a.missing_since.is_none() && covered.contains(&a.rmm_organization_id) && !seen.contains(&a.asset_id)
@@ -695,6 +771,31 @@ async fn flag_missing_assets(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> R
         deps.store.flag_assets_missing(tenant, &missing, &now_rfc3339()).await?;
     }
     Ok(missing.len())
+}
+
+/// The assets the baseline run saw and this one did not, or `None` when the baseline cannot
+/// tell: there is none, its records expired (fewer ids than it counted), or an organization
+/// synced now was not synced then (its assets were in no page of the baseline).
+async fn baseline_candidates(
+    deps: &Deps,
+    tenant: &TenantId,
+    run: &SyncRun,
+    covered: &HashSet<String>,
+    seen: &HashSet<String>,
+) -> Result<Option<Vec<String>>, TacticalErrorOrApi> {
+    let Some(integ) = deps.store.get_integration(tenant).await? else { return Ok(None) };
+    let Some(baseline) = integ.last_complete_device_run.filter(|b| *b != run.run_id) else { return Ok(None) };
+    let Some(prev) = deps.store.get_run(tenant, SyncType::Devices, &baseline).await? else { return Ok(None) };
+    let parts = deps.store.seen_in_run(tenant, SyncType::Devices, &baseline).await?;
+    let recorded: i64 = parts.iter().map(|(_, ids)| ids.len() as i64).sum();
+    let orgs: HashSet<&str> = parts.iter().filter_map(|(p, _)| p.rsplit_once('-').map(|(c, _)| c)).collect();
+    if recorded != prev.counts.items_processed || covered.iter().any(|c| !orgs.contains(c.as_str())) {
+        return Ok(None);
+    }
+    let mut ids: Vec<String> = parts.into_iter().flat_map(|(_, ids)| ids).filter(|id| !seen.contains(id)).collect();
+    ids.sort();
+    ids.dedup();
+    Ok(Some(ids))
 }
 
 #[cfg(test)]
