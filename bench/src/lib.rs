@@ -43,6 +43,9 @@ pub struct Sizes {
     pub original_sample: usize,
     pub rss_agents: usize,
     pub rss_clients: usize,
+    /// Benchmark 5: agents, and average programs per Windows agent.
+    pub software_agents: usize,
+    pub software_items: usize,
 }
 
 impl Sizes {
@@ -55,11 +58,22 @@ impl Sizes {
             original_sample: 1_000,
             rss_agents: 50_000,
             rss_clients: 50,
+            software_agents: 2_000,
+            software_items: 80,
         }
     }
     /// CI size.
     pub fn small() -> Self {
-        Self { agents: 300, clients: 3, webhooks: 50, original_sample: 300, rss_agents: 2_000, rss_clients: 2 }
+        Self {
+            agents: 300,
+            clients: 3,
+            webhooks: 50,
+            original_sample: 300,
+            rss_agents: 2_000,
+            rss_clients: 2,
+            software_agents: 50,
+            software_items: 10,
+        }
     }
 }
 
@@ -102,13 +116,18 @@ fn stabilize(sim: &Simulator) {
 }
 
 pub async fn device_env(label: &str, agents: usize, clients: usize) -> DeviceEnv {
+    device_env_with(label, agents, clients, 0).await
+}
+
+/// [`device_env`] whose Windows agents carry about `software_per_agent` programs each.
+pub async fn device_env_with(label: &str, agents: usize, clients: usize, software_per_agent: usize) -> DeviceEnv {
     let p = Pipeline::new_with(label, |env| {
         env.insert("DEVICE_PAGE_SIZE".into(), PAGE_SIZE.to_string());
         env.insert("WEBHOOK_BASE_URL".into(), WEBHOOK_BASE.into());
     })
     .await;
     let sim = simulator(SimConfig {
-        fleet: FleetSpec { clients, sites_per_client: 3, agents, software_per_agent: 0, alerts: 0 },
+        fleet: FleetSpec { clients, sites_per_client: 3, agents, software_per_agent, alerts: 0 },
         ..Default::default()
     })
     .await;
@@ -504,9 +523,306 @@ pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
     WebhookFigures { deliveries: n, handler: Latencies::of(handler), floor: Latencies::of(floor) }
 }
 
-/// Benchmark 5. The software ingest (issue 7) is not in this build.
-pub fn software_available() -> bool {
-    false
+/// Tactical calls the software worker has in flight: 8 agents per batch message
+/// (`AGENT_CONCURRENCY`, `shared/src/domain/software.rs`) × 4 messages at once per invocation
+/// (`PARALLEL`, `shared/src/worker.rs`), as `Pipeline::drain` delivers them (up to 10 a receive).
+pub const SOFTWARE_FETCH_IN_FLIGHT: usize = 8 * 4;
+/// Beta pages the software run reads at once while listing the fleet (`PAGE_CONCURRENCY`).
+const SOFTWARE_LIST_PAGES_IN_FLIGHT: usize = 3;
+
+/// One read of the fleet's software as the software run reads it.
+#[derive(Debug, Clone)]
+pub struct SoftwareFetch {
+    /// The beta agent list (no client filter, `page_size` 1000, 3 pages at once).
+    pub list: Duration,
+    /// `GET /software/<agent_id>/` for every agent of the list.
+    pub software: Duration,
+    pub agents: u64,
+    /// Agents whose answer was a row with items (not `[]`, not an empty list).
+    pub with_inventory: u64,
+    /// Items as Tactical lists them (before duplicates merge).
+    pub items: u64,
+}
+
+impl SoftwareFetch {
+    pub fn total(&self) -> Duration {
+        self.list + self.software
+    }
+}
+
+async fn beta_page(http: &reqwest::Client, base: &str, page: u32) -> Value {
+    let resp = http
+        .get(format!("{base}/beta/v1/agent/?page={page}&page_size={PAGE_SIZE}"))
+        .header("X-API-KEY", tactical_sim::DEFAULT_API_KEY)
+        .send()
+        .await
+        .expect("beta page");
+    // No agent (or the fleet shrank): Tactical answers "Invalid page." (404).
+    if resp.status() == 404 {
+        return json!({"count": 0, "results": []});
+    }
+    let bytes = resp.error_for_status().expect("beta page status").bytes().await.expect("body");
+    serde_json::from_slice(&bytes).expect("beta json")
+}
+
+/// The software fetch floor: the beta agent list, then one `GET /software/<agent_id>/` per agent,
+/// [`SOFTWARE_FETCH_IN_FLIGHT`] at once, each body decoded into the client's types, read with
+/// reqwest (no retries, no store lookups).
+pub async fn fetch_software(base: &str) -> SoftwareFetch {
+    let http = reqwest::Client::new();
+    let t0 = Instant::now();
+    let first = beta_page(&http, base, 1).await;
+    let pages = first["count"].as_u64().unwrap_or(0).div_ceil(u64::from(PAGE_SIZE)).max(1) as u32;
+    let rest: Vec<Value> = stream::iter(2..=pages)
+        .map(|n| {
+            let http = http.clone();
+            async move { beta_page(&http, base, n).await }
+        })
+        .buffered(SOFTWARE_LIST_PAGES_IN_FLIGHT)
+        .collect()
+        .await;
+    let ids: Vec<String> = std::iter::once(&first)
+        .chain(&rest)
+        .flat_map(|p| p["results"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["agent_id"].as_str().map(str::to_owned))
+        .collect();
+    let list = t0.elapsed();
+
+    let t0 = Instant::now();
+    let per: Vec<Option<u64>> = stream::iter(ids.iter())
+        .map(|id| {
+            let http = http.clone();
+            async move {
+                let bytes = http
+                    .get(format!("{base}/software/{id}/"))
+                    .header("X-API-KEY", tactical_sim::DEFAULT_API_KEY)
+                    .send()
+                    .await
+                    .expect("software")
+                    .error_for_status()
+                    .expect("software status")
+                    .bytes()
+                    .await
+                    .expect("body");
+                match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+                    Some(b'{') => {
+                        let row: shared::tactical::types::SoftwareRow =
+                            serde_json::from_slice(&bytes).expect("software row");
+                        Some(row.software.len() as u64)
+                    }
+                    // `[]`: no inventory.
+                    _ => None,
+                }
+            }
+        })
+        .buffer_unordered(SOFTWARE_FETCH_IN_FLIGHT)
+        .collect()
+        .await;
+    SoftwareFetch {
+        list,
+        software: t0.elapsed(),
+        agents: ids.len() as u64,
+        with_inventory: per.iter().flatten().filter(|n| **n > 0).count() as u64,
+        items: per.iter().flatten().sum(),
+    }
+}
+
+/// Items under `pk` (paginated COUNT query).
+async fn count_items(client: &aws_sdk_dynamodb::Client, table: &str, pk: &str) -> usize {
+    let mut n = 0usize;
+    let mut start: Option<Item> = None;
+    loop {
+        let out = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", AttributeValue::S(pk.to_owned()))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("count query");
+        n += out.count as usize;
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return n;
+        }
+    }
+}
+
+/// The items under `pk` (one page is enough for the templates).
+async fn query_items(client: &aws_sdk_dynamodb::Client, table: &str, pk: &str) -> Vec<Item> {
+    client
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", AttributeValue::S(pk.to_owned()))
+        .send()
+        .await
+        .expect("query")
+        .items
+        .unwrap_or_default()
+}
+
+fn count(run: &Value, field: &str) -> i64 {
+    run[field].as_i64().unwrap_or_else(|| panic!("{field} in {run}"))
+}
+
+#[derive(Debug, Clone)]
+pub struct SoftwareFigures {
+    /// Agents the first run checked (every agent is an asset).
+    pub agents: i64,
+    /// Agents with an inventory (the others are left untouched: Linux, no inventory).
+    pub agents_with_inventory: i64,
+    /// The simulator's average programs per Windows agent.
+    pub items_per_agent: usize,
+    /// Programs on the agents checked, after duplicates merge (the first run's count).
+    pub software_items: i64,
+    pub first_run: Duration,
+    /// Links the first run wrote (installs).
+    pub first_created: i64,
+    pub catalog_entries: usize,
+    /// The fetch floor (list + per agent, the fastest of three reads) and its list part.
+    pub fetch_only: Duration,
+    pub fetch_list: Duration,
+    pub write_floor: Duration,
+    /// Links + inventory records + catalog entries: the least the first run has to write.
+    pub items_written_floor: usize,
+    /// Not a target: reading every agent's asset and inventory record once (what the unchanged
+    /// run has to read at least besides Tactical).
+    pub read_floor: Duration,
+    pub unchanged_run: Duration,
+    pub unchanged_processed: i64,
+    pub unchanged_agents: i64,
+    /// Items created + updated + deleted by the unchanged run (goal 0).
+    pub unchanged_writes: i64,
+}
+
+impl SoftwareFigures {
+    pub fn floor(&self) -> Duration {
+        self.fetch_only + self.write_floor
+    }
+    pub fn json(&self) -> Value {
+        json!({
+            "agents": self.agents,
+            "agents_with_inventory": self.agents_with_inventory,
+            "items_per_agent": self.items_per_agent,
+            "software_items": self.software_items,
+            "first_run_s": secs(self.first_run),
+            "first_run_links_created": self.first_created,
+            "catalog_entries": self.catalog_entries,
+            "floor_s": secs(self.floor()),
+            "floor_fetch_s": secs(self.fetch_only),
+            "floor_fetch_agent_list_s": secs(self.fetch_list),
+            "floor_fetch_in_flight": SOFTWARE_FETCH_IN_FLIGHT,
+            "floor_batch_write_s": secs(self.write_floor),
+            "floor_items_written": self.items_written_floor,
+            "first_vs_floor": ratio(self.first_run, self.floor()),
+            "unchanged_run_s": secs(self.unchanged_run),
+            "unchanged_vs_fetch_only": ratio(self.unchanged_run, self.fetch_only),
+            "read_floor_batch_get_s": secs(self.read_floor),
+            "unchanged_vs_fetch_plus_read_floor": ratio(self.unchanged_run, self.fetch_only + self.read_floor),
+            "unchanged_items_processed": self.unchanged_processed,
+            "unchanged_agents": self.unchanged_agents,
+            "unchanged_writes": self.unchanged_writes,
+        })
+    }
+}
+
+/// Benchmark 5: software ingest of `agents` agents with about `items` programs per Windows agent,
+/// first run and unchanged run, on a tenant and stack of its own (deleted at the end). Devices
+/// are synced first so every agent is an asset.
+pub async fn software(agents: usize, items: usize) -> SoftwareFigures {
+    let clients = (agents / 100).clamp(1, 20);
+    let env = device_env_with("bench-sw", agents, clients, items).await;
+    let figures = software_on(&env, items).await;
+    cleanup(&env.p).await;
+    figures
+}
+
+async fn software_on(env: &DeviceEnv, items: usize) -> SoftwareFigures {
+    let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
+    let table = env.p.stack.table_name.clone();
+    let base = env.sim.base_url();
+    let (_, dev) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    assert_eq!(dev["status"], "succeeded", "{dev}");
+    let agents = env.sim.state().agents();
+    assert_eq!(count(&dev, "items_created"), agents.len() as i64, "every agent became an asset: {dev}");
+
+    let fetch1 = fetch_software(&base).await;
+    let (first_run, run) = run_sync(&env.p, Function::SyncSoftware, &env.tok).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(count(&run, "items_failed"), 0, "{run}");
+    assert_eq!(count(&run, "items_processed"), fetch1.agents as i64, "every agent was checked: {run}");
+    assert_eq!(count(&run, "items_updated"), fetch1.with_inventory as i64, "{run}");
+    let first_created = count(&run, "items_created");
+    let agents_with_inventory = count(&run, "items_updated");
+
+    // Items as the run wrote them, as templates for the floor (same size).
+    let with_inv = agents.iter().find(|a| a.software_count.is_some_and(|n| n > 0)).expect("an agent with an inventory");
+    let asset_id = shared::domain::asset::asset_id_for(&env.t, &with_inv.agent_id);
+    let asset_pk = shared::aws::software::keys::asset_software(&env.t, &asset_id);
+    let inv_sk = shared::aws::software::keys::INVENTORY_SK;
+    let rows = query_items(&ddb, &table, &asset_pk).await;
+    let is_inventory = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == inv_sk);
+    let inventory = rows.iter().find(|i| is_inventory(i)).expect("the inventory record").clone();
+    let link = rows.iter().find(|i| !is_inventory(i)).expect("a software link").clone();
+    let catalog_pk = shared::aws::software::keys::software_catalog(&env.t);
+    let catalog = query_items(&ddb, &table, &catalog_pk).await.into_iter().next().expect("a catalog entry");
+    let catalog_entries = count_items(&ddb, &table, &catalog_pk).await;
+
+    let floor_pk = format!("bench-floor-{}", env.t);
+    let mut floor_items: Vec<Item> = Vec::new();
+    for i in 0..first_created {
+        floor_items.push(with_key(&link, &format!("{floor_pk}#links"), format!("l{i}")));
+    }
+    for i in 0..agents_with_inventory {
+        floor_items.push(with_key(&inventory, &format!("{floor_pk}#inventories"), format!("i{i}")));
+    }
+    for i in 0..catalog_entries {
+        floor_items.push(with_key(&catalog, &format!("{floor_pk}#catalog"), format!("c{i}")));
+    }
+    let items_written_floor = floor_items.len();
+    let write_floor = batch_write(&ddb, &table, floor_items).await;
+
+    // What the unchanged run reads at least: each agent's asset and its inventory record.
+    let key = |pk: String, sk: String| {
+        HashMap::from([("pk".to_owned(), AttributeValue::S(pk)), ("sk".to_owned(), AttributeValue::S(sk))])
+    };
+    let mut keys: Vec<Item> = Vec::with_capacity(2 * agents.len());
+    for a in &agents {
+        let id = shared::domain::asset::asset_id_for(&env.t, &a.agent_id);
+        keys.push(key(shared::aws::software::keys::asset_software(&env.t, &id), inv_sk.to_owned()));
+        keys.push(key(format!("{}#assets", env.t), id));
+    }
+    let read_floor = batch_get(&ddb, &table, keys).await;
+
+    let fetch2 = fetch_software(&base).await;
+    let (unchanged_run, rerun) = run_sync(&env.p, Function::SyncSoftware, &env.tok).await;
+    assert_eq!(rerun["status"], "succeeded", "{rerun}");
+    let unchanged_writes =
+        count(&rerun, "items_created") + count(&rerun, "items_updated") + count(&rerun, "items_deleted");
+    let fetch3 = fetch_software(&base).await;
+    let fastest = [fetch1, fetch2, fetch3].into_iter().min_by_key(SoftwareFetch::total).unwrap();
+
+    SoftwareFigures {
+        agents: count(&run, "items_processed"),
+        agents_with_inventory,
+        items_per_agent: items,
+        software_items: count(&run, "software_items"),
+        first_run,
+        first_created,
+        catalog_entries,
+        fetch_only: fastest.total(),
+        fetch_list: fastest.list,
+        write_floor,
+        items_written_floor,
+        read_floor,
+        unchanged_run,
+        unchanged_processed: count(&rerun, "items_processed"),
+        unchanged_agents: count(&rerun, "items_unchanged"),
+        unchanged_writes,
+    }
 }
 
 /// Peak resident memory of this process (VmHWM), in bytes.
@@ -610,7 +926,6 @@ mod tests {
     use super::*;
 
     /// The benchmark at a tiny size: it runs and its figures are sane.
-    #[ignore = "not yet passed on a quiet LocalStack since its last change; run: cargo test -p bench -- --ignored"]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_benchmark_runs_at_a_small_size() {
         let env = device_env("bench-ci", 300, 3).await;
@@ -642,5 +957,30 @@ mod tests {
         assert_eq!(binary_sizes(std::path::Path::new("/nonexistent")).len(), FUNCTIONS.len());
         assert!(machine()["nproc"].as_u64().unwrap() > 0);
         cleanup(&env.p).await;
+    }
+
+    /// Benchmark 5 at a tiny size: every agent is checked, the unchanged run writes nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_software_benchmark_runs_at_a_small_size() {
+        let s = software(20, 5).await;
+        assert_eq!(s.agents, 20, "{s:?}");
+        assert!(s.agents_with_inventory > 0 && s.agents_with_inventory <= 20, "{s:?}");
+        assert!(s.first_created >= s.agents_with_inventory && s.software_items >= s.first_created, "{s:?}");
+        assert!(s.catalog_entries > 0, "{s:?}");
+        assert_eq!(
+            s.items_written_floor,
+            (s.first_created + s.agents_with_inventory) as usize + s.catalog_entries,
+            "{s:?}"
+        );
+        assert!(s.first_run > Duration::ZERO && s.fetch_only > Duration::ZERO && s.write_floor > Duration::ZERO);
+        assert!(s.unchanged_run > Duration::ZERO && s.read_floor > Duration::ZERO && s.fetch_list > Duration::ZERO);
+        assert_eq!(s.unchanged_processed, 20, "{s:?}");
+        assert_eq!(s.unchanged_agents, s.agents_with_inventory, "{s:?}");
+        assert_eq!(s.unchanged_writes, 0, "an unchanged run writes nothing: {s:?}");
+        let j = s.json();
+        eprintln!("software at a small size: {j}");
+        assert!(j["first_vs_floor"].as_f64().unwrap() > 0.0, "{j}");
+        assert!(j["unchanged_vs_fetch_only"].as_f64().unwrap() > 0.0, "{j}");
+        assert_eq!(j["unchanged_writes"], 0, "{j}");
     }
 }

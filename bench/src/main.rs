@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! bench [--small] [--agents N] [--clients C] [--webhooks W] [--original-sample S]
+//!       [--software-agents N] [--software-items N] [--no-software]
 //!       [--rss-agents N] [--rss-clients C] [--no-rss] [--bin-dir DIR] [--out FILE]
 //! bench --rss-child JOB_FILE     (internal: the device worker whose peak RSS is measured)
 //! ```
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 fn usage() -> ! {
     eprintln!(
         "usage: bench [--small] [--agents N] [--clients C] [--webhooks W] [--original-sample S] \
+         [--software-agents N] [--software-items N] [--no-software] \
          [--rss-agents N] [--rss-clients C] [--no-rss] [--bin-dir DIR] [--out FILE]"
     );
     std::process::exit(2)
@@ -29,6 +31,7 @@ async fn main() {
     }
     let mut sizes = if args.iter().any(|a| a == "--small") { Sizes::small() } else { Sizes::full() };
     let mut rss = true;
+    let mut with_software = true;
     let exe = std::env::current_exe().expect("current exe");
     let mut bin_dir = exe.parent().expect("exe dir").to_path_buf();
     if bin_dir.file_name().is_some_and(|n| n != "release") {
@@ -44,6 +47,9 @@ async fn main() {
             "--clients" => sizes.clients = num(),
             "--webhooks" => sizes.webhooks = num(),
             "--original-sample" => sizes.original_sample = num(),
+            "--software-agents" => sizes.software_agents = num(),
+            "--software-items" => sizes.software_items = num(),
+            "--no-software" => with_software = false,
             "--rss-agents" => sizes.rss_agents = num(),
             "--rss-clients" => sizes.rss_clients = num(),
             "--no-rss" => rss = false,
@@ -66,12 +72,16 @@ async fn main() {
     cleanup(&env.p).await;
     drop(env);
 
-    let software = if software_available() {
-        json!({"available": true})
-    } else {
-        println!("software ingest: not available in this build");
-        json!({"available": false, "note": "software ingest: not available in this build (issue 7)"})
-    };
+    let mut sw = Value::Null;
+    if with_software {
+        eprintln!(
+            "[5] software ingest of {} agents × {} items, first and unchanged…",
+            sizes.software_agents, sizes.software_items
+        );
+        // Its own tenant and stack; `software` deletes them (cleanup) when done.
+        sw = software(sizes.software_agents, sizes.software_items).await.json();
+        eprintln!("  {sw}");
+    }
 
     let mut rss_fig = Value::Null;
     if rss {
@@ -128,6 +138,8 @@ async fn main() {
         "original_vs_ours": {"target": ">= 5", "value": dj["original_vs_ours"], "met": dj["original_vs_ours"].as_f64().is_some_and(|r| r >= 5.0)},
         "webhook_p50_vs_floor": {"target": "<= 1.5", "value": wj["p50_vs_floor"], "met": wj["p50_vs_floor"].as_f64().is_some_and(|r| r <= 1.5)},
         "binary_size_mb": {"target": "<= 10 per function", "value": max_bin, "met": max_bin.map(|m| m <= 10.0)},
+        "software_unchanged_writes": {"target": "0", "value": sw["unchanged_writes"],
+            "met": sw["unchanged_writes"].as_i64().map(|w| w == 0)},
         "peak_rss_mb": {"target": "<= 128 at 50,000 agents", "value": rss_fig["peak_rss_mb"],
             "met": rss_fig["peak_rss_mb"].as_f64().map(|m| m <= 128.0)},
     });
@@ -137,11 +149,12 @@ async fn main() {
         "date": now,
         "machine": machine,
         "sizes": {"agents": sizes.agents, "clients": sizes.clients, "webhooks": sizes.webhooks,
-                  "original_sample": sizes.original_sample, "rss_agents": sizes.rss_agents, "rss_clients": sizes.rss_clients,
+                  "original_sample": sizes.original_sample, "software_agents": sizes.software_agents,
+                  "software_items": sizes.software_items, "rss_agents": sizes.rss_agents, "rss_clients": sizes.rss_clients,
                   "page_size": PAGE_SIZE},
         "devices": dj,
         "webhook": wj,
-        "software": software,
+        "software": sw,
         "rss": rss_fig,
         "binary_size_mb": bins,
         "binary_dir": bin_dir.display().to_string(),
