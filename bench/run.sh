@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . infra/lib.sh
 tb_aws_env
-cargo build --release --workspace --bins
-target="${CARGO_TARGET_DIR:-target}"
-exec "$target/release/bench" --bin-dir "$target/release" "$@"
+# The same build directory as infra/test.sh and infra/demo.sh (one cache of the AWS SDK builds).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tactical-bridge/target}"
+cargo build --release --workspace --bins --locked
+exec "$CARGO_TARGET_DIR/release/bench" --bin-dir "$CARGO_TARGET_DIR/release" "$@"

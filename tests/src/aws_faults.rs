@@ -38,6 +38,8 @@ pub struct AwsFaults {
     rules: Mutex<Vec<Rule>>,
     calls: Mutex<HashMap<String, u64>>,
     throttled: Mutex<HashMap<String, u64>>,
+    /// Counted patterns: op, body fragments, calls seen.
+    watches: Mutex<Vec<(String, Vec<String>, u64)>>,
 }
 
 impl AwsFaults {
@@ -74,6 +76,18 @@ impl AwsFaults {
         self.calls.lock().unwrap().get(op).copied().unwrap_or(0)
     }
 
+    /// Starts counting the calls of `op` whose request body contains every one of
+    /// `body_contains`; read the count with [`Self::watched`].
+    pub fn watch(&self, op: &str, body_contains: &[&str]) -> usize {
+        let mut w = self.watches.lock().unwrap();
+        w.push((op.to_owned(), body_contains.iter().map(|s| (*s).to_owned()).collect(), 0));
+        w.len() - 1
+    }
+
+    pub fn watched(&self, watch: usize) -> u64 {
+        self.watches.lock().unwrap()[watch].2
+    }
+
     /// Calls of `op` answered with a throttling error.
     pub fn throttled(&self, op: &str) -> u64 {
         self.throttled.lock().unwrap().get(op).copied().unwrap_or(0)
@@ -86,6 +100,11 @@ impl AwsFaults {
 
     fn take(&self, op: &str, body: &str) -> Option<Action> {
         *self.calls.lock().unwrap().entry(op.to_owned()).or_default() += 1;
+        for (wop, parts, n) in self.watches.lock().unwrap().iter_mut() {
+            if wop == op && parts.iter().all(|s| body.contains(s.as_str())) {
+                *n += 1;
+            }
+        }
         let mut rules = self.rules.lock().unwrap();
         let i = rules
             .iter()

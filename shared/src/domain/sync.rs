@@ -461,6 +461,10 @@ async fn fan_out_devices(
 ) -> Result<RunProgress, TacticalErrorOrApi> {
     let baseline = integ.last_complete_device_run.clone().filter(|b| b != run_id);
     let fresh = baseline.is_none() && !deps.store.has_assets(tenant).await?;
+    if fresh {
+        // Remembered on the run: every asset at its end was created by it, none can be missing.
+        deps.store.record_seen(tenant, SyncType::Devices, run_id, FRESH_PART, &[], &[]).await?;
+    }
     let orgs: Vec<i64> = deps
         .store
         .list_org_mappings(tenant)
@@ -485,6 +489,9 @@ async fn fan_out_devices(
     fan_out(deps, tenant, SyncType::Devices, run_id, "fanout", msgs).await?;
     Ok(RunProgress { pending_delta: -1, ..Default::default() })
 }
+
+/// The `seen` part of a device run that started on a tenant without assets.
+const FRESH_PART: &str = "fresh";
 
 /// Which page a device work item is, and what the run knows before reading it.
 struct PageAt<'a> {
@@ -740,6 +747,10 @@ async fn alert_follow_up(
 /// baseline), the only candidates are the assets it saw that this run did not: a few reads
 /// instead of every asset. Without a usable baseline, every asset's state is read.
 async fn flag_missing_assets(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<usize, TacticalErrorOrApi> {
+    let parts = deps.store.seen_in_run(tenant, SyncType::Devices, &run.run_id).await?;
+    if parts.iter().any(|(p, _)| p == FRESH_PART) {
+        return Ok(0);
+    }
     let covered: HashSet<String> = deps
         .store
         .list_org_mappings(tenant)
@@ -748,13 +759,7 @@ async fn flag_missing_assets(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> R
         .filter(|m| m.syncs_devices())
         .map(|m| m.external_organization_id)
         .collect();
-    let seen: HashSet<String> = deps
-        .store
-        .seen_in_run(tenant, SyncType::Devices, &run.run_id)
-        .await?
-        .into_iter()
-        .flat_map(|(_, ids)| ids)
-        .collect();
+    let seen: HashSet<String> = parts.into_iter().flat_map(|(_, ids)| ids).collect();
     let candidates = match baseline_candidates(deps, tenant, run, &covered, &seen).await? {
         Some(ids) if ids.is_empty() => Vec::new(),
         Some(ids) => deps.store.asset_states(tenant, &ids).await?,
