@@ -258,22 +258,22 @@ pub struct AlertQuery {
     pub cursor: Option<String>,
 }
 
-/// What claiming a webhook delivery found.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Claim {
-    /// First time this delivery was seen; the alert as stored (none yet for a new alert).
-    Claimed(Option<Box<crate::domain::alerts::RmmAlert>>),
-    Duplicate,
-}
+/// Webhook delivery fingerprints kept on an alert item for deduplication (Tactical never
+/// retries: duplicates come from overlapping URL actions, seconds apart).
+pub const RECENT_DELIVERIES: usize = 50;
 
 /// Persistence of rmm_alerts.
 #[async_trait]
 pub trait AlertStore: Send + Sync {
-    /// Records that a delivery was seen, returning the alert as it stands (one round trip, no
-    /// read before); `Duplicate` when the delivery was seen before.
-    async fn claim_delivery(&self, tenant: &TenantId, alert_key: &str, fingerprint: &str) -> Result<Claim, PortError>;
-    /// Forgets a claimed delivery that was not recorded after all (integration inactive).
-    async fn release_delivery(&self, tenant: &TenantId, alert_key: &str, fingerprint: &str) -> Result<(), PortError>;
+    /// The alert (none if not recorded yet) and the fingerprints of its recent webhook deliveries.
+    async fn get_alert_with_deliveries(
+        &self,
+        tenant: &TenantId,
+        alert_key: &str,
+    ) -> Result<(Option<RmmAlert>, Vec<String>), PortError>;
+    /// Writes the whole alert with its recent deliveries in one write, if its stored version is
+    /// still `alert.version - 1`.
+    async fn put_alert_with_deliveries(&self, alert: &RmmAlert, deliveries: &[String]) -> Result<bool, PortError>;
     async fn get_alert(&self, tenant: &TenantId, alert_key: &str) -> Result<Option<RmmAlert>, PortError>;
     /// Writes the alert if its stored version is still `alert.version - 1` (optimistic lock).
     async fn put_alert(&self, alert: &RmmAlert) -> Result<bool, PortError>;

@@ -173,6 +173,13 @@ async fn refused_deliveries_record_nothing() {
     assert_eq!((st, v["field"].clone()), (400, json!("agent_id")), "{v}");
     assert!(s.alerts("").await.is_empty(), "nothing recorded");
 
+    // A cache that keeps the secret for a minute re-reads the integration's state every time
+    // (its refetch interval is zero here): a cached secret never outlives a deactivation.
+    let warm = webhook::SecretCache::new(Duration::from_secs(60), Duration::ZERO);
+    let other_alert = json!({"agent_id": agent, "alert_id": "6", "event": "failure"}).to_string();
+    let first = read(webhook::handle_with(&s.p.deps, &warm, raw_webhook(t, Some(&s.secret), &other_alert, "")).await);
+    assert_eq!(first.0, 202, "{first:?}");
+
     // Inactive (credentials changed, not re-tested): the secret still authenticates, nothing is recorded.
     s.p.call(
         Function::Connection,
@@ -184,7 +191,9 @@ async fn refused_deliveries_record_nothing() {
     .await;
     let (st, v) = s.deliver(raw_webhook(t, Some(&s.secret), &body, "")).await;
     assert_eq!((st, v["code"].clone()), (409, json!("integration_inactive")), "{v}");
-    assert!(s.alerts("").await.is_empty(), "nothing recorded while inactive");
+    let (st, v) = read(webhook::handle_with(&s.p.deps, &warm, raw_webhook(t, Some(&s.secret), &body, "")).await);
+    assert_eq!((st, v["code"].clone()), (409, json!("integration_inactive")), "through the warm cache too: {v}");
+    assert_eq!(s.alerts("").await.len(), 1, "nothing recorded while inactive");
     // Active again: the same delivery is recorded (the refused one did not count as seen).
     let key = json!({"api_key": tactical_sim::DEFAULT_API_KEY});
     assert_eq!(s.p.call(Function::Connection, "PATCH", "/settings", &s.tok, Some(key)).await.0, 200);
@@ -195,7 +204,7 @@ async fn refused_deliveries_record_nothing() {
     // Disconnected: the secret is gone.
     s.p.call(Function::Connection, "POST", "/disconnect", &s.tok, None).await;
     assert_eq!(s.deliver(raw_webhook(t, Some(&s.secret), &body, "")).await.0, 401);
-    assert_eq!(s.alerts("").await.len(), 1, "only the delivery made while active");
+    assert_eq!(s.alerts("").await.len(), 2, "only the deliveries made while active");
 }
 
 #[tokio::test]
@@ -314,4 +323,23 @@ async fn backfill_upserts_open_alerts_and_reconciles_resolved_ones() {
     assert_eq!(seen, open.len());
     let (s, v) = p.call(Function::SyncAlerts, "GET", "/alerts?status=open", &tok, None).await;
     assert_eq!((s, v["field"].clone()), (400, json!("status")));
+}
+
+#[tokio::test]
+async fn an_alert_remembers_its_recent_deliveries_only() {
+    let s = setup("wh-recent").await;
+    let agent = s.sim.state().agents()[0].agent_id.clone();
+    let body = |i: usize| {
+        json!({"agent_id": agent, "alert_id": "77", "event": "failure", "message": format!("disk {i}%")}).to_string()
+    };
+    let limit = shared::ports::RECENT_DELIVERIES;
+    for i in 0..limit + 10 {
+        let (st, v) = s.deliver(raw_webhook(s.t.as_str(), Some(&s.secret), &body(i), "")).await;
+        assert_eq!((st, v["recorded"].clone()), (202, json!(true)), "{i}: {v}");
+    }
+    let (alert, recent) = s.p.deps.store.get_alert_with_deliveries(&s.t, "id#77").await.unwrap();
+    assert_eq!(alert.unwrap().occurrence_count, (limit + 10) as i64);
+    assert_eq!(recent.len(), limit, "the item stays bounded however often an alert fires");
+    let (_, v) = s.deliver(raw_webhook(s.t.as_str(), Some(&s.secret), &body(limit + 9), "")).await;
+    assert_eq!(v["duplicate"], true, "a recent delivery repeated is a duplicate: {v}");
 }

@@ -27,9 +27,27 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Webhook secrets cached briefly per tenant, so a burst of alerts costs one Secrets Manager read.
 pub struct SecretCache {
     ttl: Duration,
-    /// A mismatch re-reads the secrets (a just-rotated secret works at once), at most this often.
+    /// A mismatch re-reads the secrets (a just-rotated secret works at once), at most this often;
+    /// and the integration's active state is re-read this often (a disconnect or a credentials
+    /// change stops recording within it).
     refetch_after: Duration,
-    entries: Mutex<HashMap<TenantId, (Instant, AcceptedSecrets)>>,
+    entries: Mutex<HashMap<TenantId, Entry>>,
+}
+
+#[derive(Clone)]
+struct Entry {
+    at: Instant,
+    secrets: AcceptedSecrets,
+    active_at: Instant,
+}
+
+/// What the cache says of a delivery's secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Refused,
+    /// The secret is right but the integration is not active: nothing is recorded.
+    Inactive,
+    Accepted,
 }
 
 impl SecretCache {
@@ -37,33 +55,42 @@ impl SecretCache {
         Self { ttl, refetch_after, entries: Mutex::new(HashMap::new()) }
     }
 
-    fn cached(&self, t: &TenantId) -> Option<(Instant, AcceptedSecrets)> {
+    fn cached(&self, t: &TenantId) -> Option<Entry> {
         self.entries.lock().ok()?.get(t).cloned()
     }
 
-    fn store(&self, t: &TenantId, s: AcceptedSecrets) {
+    fn store(&self, t: &TenantId, e: Entry) {
         if let Ok(mut m) = self.entries.lock() {
             if m.len() > 10_000 {
                 m.clear();
             }
-            m.insert(t.clone(), (Instant::now(), s));
+            m.insert(t.clone(), e);
         }
     }
 
-    /// Whether `presented` is an accepted secret of `tenant`.
-    pub async fn verify(&self, deps: &Deps, tenant: &TenantId, presented: &str) -> Result<bool, ApiError> {
-        if let Some((at, s)) = self.cached(tenant) {
-            if s.accepts(presented) && at.elapsed() < self.ttl {
-                return Ok(true);
+    /// Whether `presented` is an accepted secret of `tenant`, and the integration active.
+    pub async fn verify(&self, deps: &Deps, tenant: &TenantId, presented: &str) -> Result<Verdict, ApiError> {
+        let verdict = |active: bool| if active { Verdict::Accepted } else { Verdict::Inactive };
+        if let Some(mut e) = self.cached(tenant) {
+            if e.secrets.accepts(presented) && e.at.elapsed() < self.ttl {
+                if e.active_at.elapsed() < self.refetch_after {
+                    return Ok(verdict(e.secrets.active));
+                }
+                e.secrets.active = deps.store.get_integration(tenant).await?.is_some_and(|i| i.is_active);
+                e.active_at = Instant::now();
+                let active = e.secrets.active;
+                self.store(tenant, e);
+                return Ok(verdict(active));
             }
-            if at.elapsed() < self.refetch_after {
-                return Ok(false);
+            if e.at.elapsed() < self.refetch_after {
+                return Ok(Verdict::Refused);
             }
         }
         let fresh = accepted_secrets(deps.store.as_ref(), deps.secrets.as_ref(), tenant).await?;
-        let ok = fresh.accepts(presented);
-        self.store(tenant, fresh);
-        Ok(ok)
+        let result = if fresh.accepts(presented) { verdict(fresh.active) } else { Verdict::Refused };
+        let now = Instant::now();
+        self.store(tenant, Entry { at: now, secrets: fresh, active_at: now });
+        Ok(result)
     }
 }
 
@@ -110,9 +137,18 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
     }
     let tenant = tenant_of(req).ok_or_else(unauthorized)?;
     let presented = req.headers().get(HEADER_NAME).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
-    if !cache.verify(deps, &tenant, presented).await? {
-        tracing::warn!(tenant = %tenant, "webhook refused: bad secret");
-        return Err(unauthorized());
+    match cache.verify(deps, &tenant, presented).await? {
+        Verdict::Accepted => {}
+        Verdict::Refused => {
+            tracing::warn!(tenant = %tenant, "webhook refused: bad secret");
+            return Err(unauthorized());
+        }
+        Verdict::Inactive => {
+            return Err(ApiError::new(
+                ErrorCode::IntegrationInactive,
+                "the Tactical RMM integration is disconnected or inactive: nothing was recorded",
+            ));
+        }
     }
     let payload = webhook_payload::parse(body);
     let query_event = http::query_param(req, "event");
@@ -122,14 +158,7 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
             "no agent_id found in the body; the URL action body must contain \"agent_id\": \"{{agent.agent_id}}\"",
         )
     })?;
-    // Whether the integration is active is read alongside the claim (one round trip less).
-    let active = async { Ok::<_, ApiError>(deps.store.get_integration(&tenant).await?.is_some_and(|i| i.is_active)) };
-    let Some((recorded, pointer)) = record_delivery(deps.store.as_ref(), &tenant, &ev, active).await? else {
-        return Err(ApiError::new(
-            ErrorCode::IntegrationInactive,
-            "the Tactical RMM integration is disconnected or inactive: nothing was recorded",
-        ));
-    };
+    let (recorded, pointer) = record_delivery(deps.store.as_ref(), &tenant, &ev).await?;
     if !recorded.duplicate {
         let follow_up = SyncMessage::AlertFollowUp {
             tenant: tenant.clone(),

@@ -2,10 +2,10 @@
 //! open-alert pointers sk `tacticalrmm#open#{agent}#{type}#{check}`.
 
 use super::dynamo::{DynamoStore, Update};
-use super::item::{Item, from_item, s, to_attr};
+use super::item::{Item, from_item, s, to_attr, to_item};
 use super::port_error;
 use crate::domain::alerts::RmmAlert;
-use crate::ports::{AlertPage, AlertQuery, AlertStore, Claim, PortError};
+use crate::ports::{AlertPage, AlertQuery, AlertStore, PortError};
 use crate::tenant::TenantId;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -21,11 +21,14 @@ fn alert_sk(key: &str) -> String {
 fn pointer_sk(p: &str) -> String {
     format!("tacticalrmm#open#{p}")
 }
+/// Fingerprints of the alert's recent webhook deliveries (a list, oldest first).
+const DELIVERIES: &str = "recent_deliveries";
+
 fn key(pk: String, sk: String) -> Item {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
-/// An item that only holds claimed deliveries (no state written yet) is no alert.
+/// An item without state (none is written so any more; kept for items from before) is no alert.
 fn alert_of(item: &Item) -> Result<Option<RmmAlert>, PortError> {
     if !item.contains_key("status") {
         return Ok(None);
@@ -51,40 +54,51 @@ fn decode_cursor(tenant: &TenantId, c: &str) -> Result<Item, PortError> {
 
 #[async_trait]
 impl AlertStore for DynamoStore {
-    async fn claim_delivery(&self, tenant: &TenantId, alert_key: &str, fingerprint: &str) -> Result<Claim, PortError> {
-        let r = self
+    async fn get_alert_with_deliveries(
+        &self,
+        tenant: &TenantId,
+        alert_key: &str,
+    ) -> Result<(Option<RmmAlert>, Vec<String>), PortError> {
+        let out = self
             .client()
-            .update_item()
+            .get_item()
             .table_name(self.table())
             .set_key(Some(key(pk(tenant), alert_sk(alert_key))))
-            .update_expression("ADD delivery_ids :fps SET tenant = if_not_exists(tenant, :t), alert_key = if_not_exists(alert_key, :k)")
-            .condition_expression("NOT contains(delivery_ids, :fp)")
-            .expression_attribute_values(":fps", AttributeValue::Ss(vec![fingerprint.to_owned()]))
-            .expression_attribute_values(":fp", s(fingerprint))
-            .expression_attribute_values(":t", s(tenant.as_str()))
-            .expression_attribute_values(":k", s(alert_key))
-            // The item after the claim is the alert as it stands: no GetItem before the write.
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await;
-        match r.map_err(port_error) {
-            Ok(out) => Ok(Claim::Claimed(alert_of(&out.attributes.unwrap_or_default())?.map(Box::new))),
-            Err(PortError::ConditionFailed(_)) => Ok(Claim::Duplicate),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn release_delivery(&self, tenant: &TenantId, alert_key: &str, fingerprint: &str) -> Result<(), PortError> {
-        self.client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(pk(tenant), alert_sk(alert_key))))
-            .update_expression("DELETE delivery_ids :fps")
-            .expression_attribute_values(":fps", AttributeValue::Ss(vec![fingerprint.to_owned()]))
+            .consistent_read(true)
             .send()
             .await
             .map_err(port_error)?;
-        Ok(())
+        let Some(item) = out.item else { return Ok((None, Vec::new())) };
+        let deliveries = match item.get(DELIVERIES) {
+            Some(AttributeValue::L(v)) => v.iter().filter_map(|x| x.as_s().ok().cloned()).collect(),
+            _ => Vec::new(),
+        };
+        Ok((alert_of(&item)?, deliveries))
+    }
+
+    async fn put_alert_with_deliveries(&self, a: &RmmAlert, deliveries: &[String]) -> Result<bool, PortError> {
+        // A whole-item PutItem: the item holds nothing but the alert and its deliveries.
+        let mut item = to_item(a)?;
+        item.extend(key(pk(&a.tenant), alert_sk(&a.alert_key)));
+        item.insert("entity".into(), s("rmm_alert"));
+        item.insert("version".into(), super::item::n(a.version));
+        item.insert(DELIVERIES.into(), AttributeValue::L(deliveries.iter().map(|d| s(d.clone())).collect()));
+        let mut req = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .expression_attribute_names("#ver", "version");
+        req = if a.version <= 1 {
+            req.condition_expression("attribute_not_exists(#ver)")
+        } else {
+            req.condition_expression("#ver = :prev").expression_attribute_values(":prev", super::item::n(a.version - 1))
+        };
+        match req.send().await.map_err(port_error) {
+            Ok(_) => Ok(true),
+            Err(PortError::ConditionFailed(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn get_alert(&self, tenant: &TenantId, alert_key: &str) -> Result<Option<RmmAlert>, PortError> {

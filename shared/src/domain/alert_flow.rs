@@ -2,7 +2,7 @@
 
 use super::alerts::{AlertEvent, RmmAlert, apply};
 use super::time::now_rfc3339;
-use crate::ports::{Claim, PortError, Store};
+use crate::ports::{PortError, RECENT_DELIVERIES, Store};
 use crate::tactical::types::AlertFilter;
 use crate::tactical::{TacticalApi, TacticalError};
 use crate::tenant::TenantId;
@@ -83,37 +83,61 @@ pub async fn record(store: &dyn Store, tenant: &TenantId, ev: &AlertEvent) -> Re
     Ok(recorded)
 }
 
-/// A webhook delivery: claims it (a repeated delivery is a no-op), then applies it. `gate`
-/// (whether the integration is active) runs alongside the claim, so it costs no round trip;
-/// when it says no, the claim is released and `None` returned: nothing recorded. The pointer
-/// change is returned for the caller to apply alongside its own follow-up work.
-pub async fn record_delivery<E: From<PortError>>(
+/// A webhook delivery, deduplicated: the alert item remembers the fingerprints of its last
+/// [`RECENT_DELIVERIES`] deliveries, and the new state is written with them in one conditional
+/// PutItem (optimistic version), so recording and deduplicating are one write; of concurrent
+/// duplicates exactly one wins and the others find their fingerprint on re-read.
+///
+/// A trigger is written first as a new alert without reading (most triggers are): one round
+/// trip; if the alert exists, the condition fails and it is read and applied on top. A resolve
+/// reads first. The pointer change is returned for the caller to apply alongside its own
+/// follow-up work.
+pub async fn record_delivery(
     store: &dyn Store,
     tenant: &TenantId,
     ev: &AlertEvent,
-    gate: impl std::future::Future<Output = Result<bool, E>>,
-) -> Result<Option<(Recorded, Option<PointerUpdate>)>, E> {
+) -> Result<(Recorded, Option<PointerUpdate>), PortError> {
     let key = key_of(store, tenant, ev).await?;
     let fingerprint = ev.fingerprint();
-    let (open, claim) = tokio::join!(gate, store.claim_delivery(tenant, &key, &fingerprint));
-    let claim = claim?;
-    if !open? {
-        if matches!(claim, Claim::Claimed(_)) {
-            store.release_delivery(tenant, &key, &fingerprint).await?;
+    let (mut existing, mut deliveries) =
+        if ev.resolve { store.get_alert_with_deliveries(tenant, &key).await? } else { (None, Vec::new()) };
+    for _ in 0..MAX_ATTEMPTS {
+        if deliveries.contains(&fingerprint) {
+            let status = existing.map(|a| a.status).unwrap_or_default();
+            return Ok((Recorded { alert_key: key, status, duplicate: true, written: false }, None));
         }
-        return Ok(None);
+        let version = existing.as_ref().map(|a| a.version).unwrap_or(0);
+        let mut next = apply(tenant, existing.clone(), ev);
+        next.alert_key = key.clone();
+        if existing.as_ref().is_some_and(|e| same_state(e, &next)) {
+            return Ok((Recorded { alert_key: key, status: next.status, duplicate: false, written: false }, None));
+        }
+        next.version = version + 1;
+        deliveries.push(fingerprint.clone());
+        let excess = deliveries.len().saturating_sub(RECENT_DELIVERIES);
+        deliveries.drain(..excess);
+        if store.put_alert_with_deliveries(&next, &deliveries).await? {
+            let p = pointer_update(existing.as_ref(), &next, ev);
+            return Ok((Recorded { alert_key: key, status: next.status, duplicate: false, written: true }, p));
+        }
+        (existing, deliveries) = store.get_alert_with_deliveries(tenant, &key).await?;
+        tokio::task::yield_now().await;
     }
-    let existing = match claim {
-        Claim::Claimed(existing) => existing.map(|a| *a),
-        Claim::Duplicate => {
-            let status = store.get_alert(tenant, &key).await?.map(|a| a.status).unwrap_or_default();
-            return Ok(Some((Recorded { alert_key: key, status, duplicate: true, written: false }, None)));
-        }
-    };
-    Ok(Some(write(store, tenant, ev, key, existing).await?))
+    Err(PortError::ConditionFailed("the alert kept changing under concurrent updates".into()))
 }
 
-/// The optimistic-lock loop: `existing` is the state read (or returned by the claim) before.
+/// What a written state change does to the open-alert pointer.
+fn pointer_update(before: Option<&RmmAlert>, after: &RmmAlert, ev: &AlertEvent) -> Option<PointerUpdate> {
+    let key = after.alert_key.clone();
+    match (before.is_some_and(RmmAlert::is_open), after.is_open()) {
+        // Set when the alert opened; a repeat of an open alert needs no write.
+        (true, true) => None,
+        (false, true) => Some(PointerUpdate::Set { pointer: pointer(ev), alert_key: key }),
+        (_, false) => Some(PointerUpdate::Clear { pointer: pointer(ev), alert_key: key }),
+    }
+}
+
+/// The optimistic-lock loop of backfill and re-fetch: `existing` is the state read before.
 async fn write(
     store: &dyn Store,
     tenant: &TenantId,
@@ -135,13 +159,7 @@ async fn write(
         }
         next.version = version + 1;
         if store.put_alert(&next).await? {
-            let was_open = existing.as_ref().is_some_and(RmmAlert::is_open);
-            let p = match (was_open, next.is_open()) {
-                // Set when the alert opened; a repeat of an open alert needs no write.
-                (true, true) => None,
-                (false, true) => Some(PointerUpdate::Set { pointer: pointer(ev), alert_key: key.clone() }),
-                (_, false) => Some(PointerUpdate::Clear { pointer: pointer(ev), alert_key: key.clone() }),
-            };
+            let p = pointer_update(existing.as_ref(), &next, ev);
             return Ok((Recorded { alert_key: key, status: next.status, duplicate: false, written: true }, p));
         }
         tokio::task::yield_now().await;

@@ -34,6 +34,8 @@ pub fn matches(presented: &str, stored: &SecretString) -> bool {
 pub struct AcceptedSecrets {
     pub current: Option<SecretString>,
     pub previous: Option<SecretString>,
+    /// Whether the integration was active when these were read (from the same integration read).
+    pub active: bool,
 }
 
 impl AcceptedSecrets {
@@ -51,14 +53,12 @@ pub async fn accepted_secrets(
     tenant: &TenantId,
 ) -> Result<AcceptedSecrets, ApiError> {
     let current = secrets.get(tenant, SecretName::WebhookSecret).await?;
-    let grace_open = store
-        .get_integration(tenant)
-        .await?
-        .and_then(|i| i.webhook_previous_valid_until)
-        .and_then(|t| parse_rfc3339(&t))
-        .is_some_and(|t| t > now());
+    let integ = store.get_integration(tenant).await?;
+    let active = integ.as_ref().is_some_and(|i| i.is_active);
+    let grace_open =
+        integ.and_then(|i| i.webhook_previous_valid_until).and_then(|t| parse_rfc3339(&t)).is_some_and(|t| t > now());
     let previous = if grace_open { secrets.get(tenant, SecretName::WebhookSecretPrevious).await? } else { None };
-    Ok(AcceptedSecrets { current, previous })
+    Ok(AcceptedSecrets { current, previous, active })
 }
 
 /// Creates the secret, or rotates it (the old one stays valid for the grace period).
@@ -165,7 +165,7 @@ mod tests {
         assert!(matches(s.expose_secret(), &s));
         assert!(!matches(&s.expose_secret()[..47], &s));
         assert!(!matches("", &s));
-        let acc = AcceptedSecrets { current: Some(s.clone()), previous: None };
+        let acc = AcceptedSecrets { current: Some(s.clone()), previous: None, active: true };
         assert!(acc.accepts(s.expose_secret()));
         assert!(!acc.accepts(new_secret().expose_secret()));
     }
