@@ -46,6 +46,8 @@ pub struct Sizes {
     /// Benchmark 5: agents, and average programs per Windows agent.
     pub software_agents: usize,
     pub software_items: usize,
+    /// Benchmark 3 again with a network round trip on every AWS call: agents synced.
+    pub rtt_agents: usize,
 }
 
 impl Sizes {
@@ -60,6 +62,7 @@ impl Sizes {
             rss_clients: 50,
             software_agents: 2_000,
             software_items: 80,
+            rtt_agents: 2_000,
         }
     }
     /// CI size.
@@ -73,6 +76,7 @@ impl Sizes {
             rss_clients: 2,
             software_agents: 50,
             software_items: 10,
+            rtt_agents: 200,
         }
     }
 }
@@ -119,13 +123,26 @@ pub async fn device_env(label: &str, agents: usize, clients: usize) -> DeviceEnv
     device_env_with(label, agents, clients, 0).await
 }
 
+/// The functions' environment of every benchmark pipeline.
+fn bench_env(env: &mut std::collections::BTreeMap<String, String>) {
+    env.insert("DEVICE_PAGE_SIZE".into(), PAGE_SIZE.to_string());
+    env.insert("WEBHOOK_BASE_URL".into(), WEBHOOK_BASE.into());
+}
+
 /// [`device_env`] whose Windows agents carry about `software_per_agent` programs each.
 pub async fn device_env_with(label: &str, agents: usize, clients: usize, software_per_agent: usize) -> DeviceEnv {
-    let p = Pipeline::new_with(label, |env| {
-        env.insert("DEVICE_PAGE_SIZE".into(), PAGE_SIZE.to_string());
-        env.insert("WEBHOOK_BASE_URL".into(), WEBHOOK_BASE.into());
-    })
-    .await;
+    let p = Pipeline::new_with(label, bench_env).await;
+    device_env_in(p, label, agents, clients, software_per_agent).await
+}
+
+/// [`device_env_with`] on a given pipeline.
+pub async fn device_env_in(
+    p: Pipeline,
+    label: &str,
+    agents: usize,
+    clients: usize,
+    software_per_agent: usize,
+) -> DeviceEnv {
     let sim = simulator(SimConfig {
         fleet: FleetSpec { clients, sites_per_client: 3, agents, software_per_agent, alerts: 0 },
         ..Default::default()
@@ -317,6 +334,8 @@ impl DeviceFigures {
             "original_per_agent_ms": secs(self.original_per_agent) * 1000.0,
             "original_total_s": secs(self.original_total()),
             "original_vs_ours": ratio(self.original_total(), self.full_sync),
+            // What the floor itself gains on the original's shape here: the most any sync can.
+            "original_vs_floor": ratio(self.original_total(), self.floor()),
         })
     }
 }
@@ -336,21 +355,7 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
     assert_eq!(created, fetched, "every agent became an asset: {run}");
 
     // Items as the sync wrote them, as templates for the floor (same size).
-    let agent = env.sim.state().agents()[0].clone();
-    let asset = dynamo_item(
-        &ddb,
-        &table,
-        format!("{}#assets", env.t),
-        shared::domain::asset::asset_id_for(&env.t, &agent.agent_id),
-    )
-    .await;
-    let mapping = dynamo_item(
-        &ddb,
-        &table,
-        format!("{}#tenant_external_entity_mappings", env.t),
-        format!("tacticalrmm#asset#{}", agent.agent_id),
-    )
-    .await;
+    let (asset, mapping) = written_items(&ddb, env).await;
     let floor_pk = format!("bench-floor-{}", env.t);
     let mut items: Vec<Item> = Vec::with_capacity(2 * created as usize);
     for i in 0..created {
@@ -377,27 +382,8 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
     let resync_writes = rerun["items_created"].as_i64().unwrap_or(0) + rerun["items_updated"].as_i64().unwrap_or(0);
     let (fetch3, _) = fetch_pages(&base, &env.clients).await;
 
-    // The original's shape: per agent, the asset, its vitals and its mapping, one PutItem each,
-    // in sequence.
-    let mut vitals = HashMap::new();
-    for k in ["tenant", "asset_id", "vitals", "last_seen_at", "agent_status"] {
-        if let Some(v) = asset.get(k) {
-            vitals.insert(k.to_owned(), v.clone());
-        }
-    }
     let sample = original_sample.clamp(1, created.max(1) as usize);
-    let t0 = Instant::now();
-    for i in 0..sample {
-        for (pk, template) in [("orig-assets", &asset), ("orig-vitals", &vitals), ("orig-mappings", &mapping)] {
-            ddb.put_item()
-                .table_name(&table)
-                .set_item(Some(with_key(template, &format!("{floor_pk}#{pk}"), format!("o{i}"))))
-                .send()
-                .await
-                .expect("put_item");
-        }
-    }
-    let original_per_agent = t0.elapsed() / sample as u32;
+    let original_per_agent = original_shape(&ddb, &table, &floor_pk, &asset, &mapping, sample).await;
 
     DeviceFigures {
         agents: created,
@@ -413,6 +399,100 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
         original_per_agent,
         original_sample: sample,
     }
+}
+
+/// The original's shape: per agent, the asset, its vitals and its mapping, one PutItem each, in
+/// sequence (copies of the items the sync wrote). Returns the time per agent over `sample`.
+async fn original_shape(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    floor_pk: &str,
+    asset: &Item,
+    mapping: &Item,
+    sample: usize,
+) -> Duration {
+    let mut vitals = HashMap::new();
+    for k in ["tenant", "asset_id", "vitals", "last_seen_at", "agent_status"] {
+        if let Some(v) = asset.get(k) {
+            vitals.insert(k.to_owned(), v.clone());
+        }
+    }
+    let t0 = Instant::now();
+    for i in 0..sample {
+        for (pk, template) in [("orig-assets", asset), ("orig-vitals", &vitals), ("orig-mappings", mapping)] {
+            ddb.put_item()
+                .table_name(table)
+                .set_item(Some(with_key(template, &format!("{floor_pk}#{pk}"), format!("o{i}"))))
+                .send()
+                .await
+                .expect("put_item");
+        }
+    }
+    t0.elapsed() / sample.max(1) as u32
+}
+
+/// The asset and external entity mapping items the sync wrote for `env`'s first agent.
+async fn written_items(ddb: &aws_sdk_dynamodb::Client, env: &DeviceEnv) -> (Item, Item) {
+    let table = &env.p.stack.table_name;
+    let agent = env.sim.state().agents()[0].clone();
+    let asset_id = shared::domain::asset::asset_id_for(&env.t, &agent.agent_id);
+    let asset = dynamo_item(ddb, table, format!("{}#assets", env.t), asset_id).await;
+    let mapping_sk = format!("tacticalrmm#asset#{}", agent.agent_id);
+    let mapping = dynamo_item(ddb, table, format!("{}#tenant_external_entity_mappings", env.t), mapping_sk).await;
+    (asset, mapping)
+}
+
+/// Benchmark 3 with a network round trip: LocalStack on loopback answers in about a millisecond
+/// with no network in between, which flatters sequential writes. Here every AWS call, ours and
+/// the original's shape alike, is delayed by `latency` (a Lambda → DynamoDB round trip is a few
+/// ms) in the SDK's HTTP layer.
+#[derive(Debug, Clone)]
+pub struct RoundTripFigures {
+    pub latency: Duration,
+    pub agents: u64,
+    pub full_sync: Duration,
+    pub fetch_only: Duration,
+    pub original_per_agent: Duration,
+    pub original_sample: usize,
+}
+
+impl RoundTripFigures {
+    pub fn original_total(&self) -> Duration {
+        self.fetch_only + self.original_per_agent * self.agents as u32
+    }
+    pub fn json(&self) -> Value {
+        json!({
+            "latency_ms": secs(self.latency) * 1000.0,
+            "agents": self.agents,
+            "full_sync_s": secs(self.full_sync),
+            "fetch_s": secs(self.fetch_only),
+            "original_sample_agents": self.original_sample,
+            "original_per_agent_ms": secs(self.original_per_agent) * 1000.0,
+            "original_total_s": secs(self.original_total()),
+            "original_vs_ours": ratio(self.original_total(), self.full_sync),
+        })
+    }
+}
+
+pub async fn round_trip(agents: usize, clients: usize, latency: Duration, original_sample: usize) -> RoundTripFigures {
+    let (p, faults) = integration_tests::aws_faults::faulty_pipeline("bench-rtt", bench_env).await;
+    let env = device_env_in(p, "bench-rtt", agents, clients, 0).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::aws_faults::faulty_sdk(faults.clone()).await);
+    fetch_pages(&env.sim.base_url(), &env.clients[..1]).await;
+    faults.set_latency(latency);
+    let (fetch_only, fetched) = fetch_pages(&env.sim.base_url(), &env.clients).await;
+    let (full_sync, run) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["items_created"].as_u64(), Some(fetched), "every agent became an asset: {run}");
+    faults.set_latency(Duration::ZERO);
+    let (asset, mapping) = written_items(&ddb, &env).await;
+    faults.set_latency(latency);
+    let sample = original_sample.clamp(1, fetched.max(1) as usize);
+    let floor_pk = format!("bench-rtt-{}", env.t);
+    let original_per_agent = original_shape(&ddb, &env.p.stack.table_name, &floor_pk, &asset, &mapping, sample).await;
+    faults.set_latency(Duration::ZERO);
+    cleanup(&env.p).await;
+    RoundTripFigures { latency, agents: fetched, full_sync, fetch_only, original_per_agent, original_sample: sample }
 }
 
 #[derive(Debug, Clone)]

@@ -40,6 +40,8 @@ pub struct AwsFaults {
     throttled: Mutex<HashMap<String, u64>>,
     /// Counted patterns: op, body fragments, calls seen.
     watches: Mutex<Vec<(String, Vec<String>, u64)>>,
+    /// Added before every call: a network round trip LocalStack on loopback does not have.
+    latency: Mutex<Duration>,
 }
 
 impl AwsFaults {
@@ -82,6 +84,11 @@ impl AwsFaults {
         let mut w = self.watches.lock().unwrap();
         w.push((op.to_owned(), body_contains.iter().map(|s| (*s).to_owned()).collect(), 0));
         w.len() - 1
+    }
+
+    /// Delays every call by `d` (benchmarks: a real AWS round trip, e.g. 5 ms).
+    pub fn set_latency(&self, d: Duration) {
+        *self.latency.lock().unwrap() = d;
     }
 
     pub fn watched(&self, watch: usize) -> u64 {
@@ -184,7 +191,17 @@ impl HttpConnector for FaultyConnector {
                     inner.call(request).await
                 })
             }
-            _ => self.inner.call(request),
+            _ => {
+                let latency = *self.faults.latency.lock().unwrap();
+                if latency.is_zero() {
+                    return self.inner.call(request);
+                }
+                let inner = self.inner.clone();
+                HttpConnectorFuture::new(async move {
+                    tokio::time::sleep(latency).await;
+                    inner.call(request).await
+                })
+            }
         }
     }
 }

@@ -172,7 +172,14 @@ impl DynamoStore {
 
     pub(super) async fn batch_write(&self, items: Vec<Item>) -> Result<(), PortError> {
         let table = self.table().to_owned();
-        stream::iter(items.chunks(25).map(|c| c.to_vec()).collect::<Vec<_>>())
+        // The items are moved into their chunks, not copied: a page of 1000 agents is thousands
+        // of attribute maps, and copies of them set the worker's peak memory.
+        let mut items = items.into_iter();
+        let chunks = std::iter::from_fn(|| {
+            let chunk: Vec<Item> = items.by_ref().take(25).collect();
+            (!chunk.is_empty()).then_some(chunk)
+        });
+        stream::iter(chunks)
             .map(|chunk| {
                 let table = table.clone();
                 async move {

@@ -557,7 +557,7 @@ async fn device_page(
     }
     let prior = if at.fresh { Prior::None } else { Prior::Known(known.as_ref()) };
     let (counts, ids, hashes) =
-        upsert_agents(deps, tenant, client_id, &mapping, &page_data.results, Some(run_id), prior).await?;
+        upsert_agents(deps, tenant, client_id, &mapping, page_data.results, Some(run_id), prior).await?;
     deps.store.record_seen(tenant, SyncType::Devices, run_id, &part, &ids, &hashes).await?;
     Ok(RunProgress { counts, pending_delta: -1, ..Default::default() })
 }
@@ -579,7 +579,8 @@ pub async fn upsert_agents(
     tenant: &TenantId,
     client_id: i64,
     mapping: &OrgMapping,
-    agents: &[crate::tactical::types::BetaAgent],
+    // Owned: each agent row is dropped once its asset is built (a page is the worker's peak memory).
+    agents: Vec<crate::tactical::types::BetaAgent>,
     run_id: Option<&str>,
     prior: Prior<'_>,
 ) -> Result<(SyncCounts, Vec<String>, Vec<String>), TacticalErrorOrApi> {
@@ -592,7 +593,7 @@ pub async fn upsert_agents(
             psa_client_id: mapping.client_id.as_deref(),
             site_name: mapping.site_name(agent.site),
         };
-        assets.push(asset_from_agent(tenant, agent, &org, now_t));
+        assets.push(asset_from_agent(tenant, &agent, &org, now_t));
     }
     let ids: Vec<String> = assets.iter().map(|a| a.asset_id.clone()).collect();
     let hashes: Vec<String> = assets.iter().map(|a| a.sync_hash.clone()).collect();
@@ -674,7 +675,7 @@ pub async fn refresh_agent(
         return Ok(true);
     };
     if let (true, Some(client_id)) = (mapping.syncs_devices(), mapping.tactical_client_id()) {
-        upsert_agents(deps, tenant, client_id, mapping, std::slice::from_ref(&row), None, Prior::Known(None)).await?;
+        upsert_agents(deps, tenant, client_id, mapping, vec![row], None, Prior::Known(None)).await?;
     }
     Ok(true)
 }
