@@ -17,6 +17,24 @@ fn seen_sk(st: SyncType, run_id: &str, part: &str) -> String {
     format!("seen#{}#{}#{}", st.as_str(), run_id, part)
 }
 
+/// The attribute of a seen record: one line per asset, `{asset id}` or `{asset id} {hash}`.
+const SEEN: &str = "seen";
+
+fn seen_entries(ids: &[String], hashes: &[String]) -> String {
+    let mut out = String::with_capacity(ids.len() * 64);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(id);
+        if let Some(h) = hashes.get(i) {
+            out.push(' ');
+            out.push_str(h);
+        }
+    }
+    out
+}
+
 /// Key builders. Partition keys always start with the tenant id, which cannot contain `#`.
 pub mod keys {
     use crate::messages::SyncType;
@@ -481,11 +499,12 @@ impl Store for DynamoStore {
         hashes: &[String],
     ) -> Result<(), PortError> {
         // One item per work item (a page of at most 1000 ids and hashes, ~70 KB), kept for a week.
+        // One string attribute, not lists of 1000 elements: the same size in DynamoDB, and far
+        // less to (de)serialize for every page on both sides.
         let mut item = Self::key(keys::sync_runs(tenant), seen_sk(st, run_id, part));
         item.insert("tenant".into(), s(tenant.as_str()));
-        item.insert("ids".into(), AttributeValue::L(ids.iter().map(|i| s(i.clone())).collect()));
-        if !hashes.is_empty() {
-            item.insert("hashes".into(), AttributeValue::L(hashes.iter().map(|h| s(h.clone())).collect()));
+        if !ids.is_empty() {
+            item.insert(SEEN.into(), s(seen_entries(ids, hashes)));
         }
         item.insert(keys::TTL.into(), n(now().unix_timestamp() + 7 * 24 * 3600));
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(port_error)?;
@@ -502,16 +521,14 @@ impl Store for DynamoStore {
         let Some(item) = self.get(keys::sync_runs(tenant), seen_sk(st, run_id, part)).await? else {
             return Ok(None);
         };
-        let strings = |name: &str| -> Option<Vec<String>> {
-            match item.get(name) {
-                Some(AttributeValue::L(v)) => v.iter().map(|x| x.as_s().ok().cloned()).collect(),
-                _ => None,
-            }
-        };
-        match (strings("ids"), strings("hashes")) {
-            (Some(ids), Some(hashes)) if ids.len() == hashes.len() => Ok(Some(ids.into_iter().zip(hashes).collect())),
-            _ => Ok(None),
+        let entries = item.get(SEEN).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
+        let mut out = HashMap::new();
+        for line in entries.lines() {
+            // An entry without a hash (recorded without hashes): the record cannot vouch for it.
+            let Some((id, hash)) = line.split_once(' ') else { return Ok(None) };
+            out.insert(id.to_owned(), hash.to_owned());
         }
+        Ok(Some(out))
     }
 
     async fn seen_in_run(
@@ -538,8 +555,10 @@ impl Store for DynamoStore {
                 .map_err(port_error)?;
             for item in page.items() {
                 let part = item.get("sk").and_then(|v| v.as_s().ok()).and_then(|sk| sk.strip_prefix(&prefix));
-                if let (Some(part), Some(AttributeValue::L(ids))) = (part, item.get("ids")) {
-                    out.push((part.to_owned(), ids.iter().filter_map(|v| v.as_s().ok().cloned()).collect()));
+                if let Some(part) = part {
+                    let entries = item.get(SEEN).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
+                    let ids = entries.lines().filter_map(|l| l.split(' ').next()).filter(|id| !id.is_empty());
+                    out.push((part.to_owned(), ids.map(str::to_owned).collect()));
                 }
             }
             match page.last_evaluated_key {
