@@ -106,19 +106,15 @@ pub async fn record_delivery(
             let status = existing.map(|a| a.status).unwrap_or_default();
             return Ok((Recorded { alert_key: key, status, duplicate: true, written: false }, None));
         }
-        let version = existing.as_ref().map(|a| a.version).unwrap_or(0);
-        let mut next = apply(tenant, existing.clone(), ev);
-        next.alert_key = key.clone();
-        if existing.as_ref().is_some_and(|e| same_state(e, &next)) {
-            return Ok((Recorded { alert_key: key, status: next.status, duplicate: false, written: false }, None));
-        }
-        next.version = version + 1;
+        let next = match next_state(tenant, existing.as_ref(), ev, &key) {
+            Ok(next) => next,
+            Err(unchanged) => return Ok((unchanged, None)),
+        };
         deliveries.push(fingerprint.clone());
         let excess = deliveries.len().saturating_sub(RECENT_DELIVERIES);
         deliveries.drain(..excess);
         if store.put_alert_with_deliveries(&next, &deliveries).await? {
-            let p = pointer_update(existing.as_ref(), &next, ev);
-            return Ok((Recorded { alert_key: key, status: next.status, duplicate: false, written: true }, p));
+            return Ok(written(existing.as_ref(), next, ev));
         }
         (existing, deliveries) = store.get_alert_with_deliveries(tenant, &key).await?;
         tokio::task::yield_now().await;
@@ -126,15 +122,33 @@ pub async fn record_delivery(
     Err(PortError::ConditionFailed("the alert kept changing under concurrent updates".into()))
 }
 
-/// What a written state change does to the open-alert pointer.
-fn pointer_update(before: Option<&RmmAlert>, after: &RmmAlert, ev: &AlertEvent) -> Option<PointerUpdate> {
+/// The state `ev` leads to from `existing`, versioned for the optimistic write; `Err` with the
+/// answer when nothing changes (an unchanged state costs no write).
+fn next_state(
+    tenant: &TenantId,
+    existing: Option<&RmmAlert>,
+    ev: &AlertEvent,
+    key: &str,
+) -> Result<RmmAlert, Recorded> {
+    let mut next = apply(tenant, existing.cloned(), ev);
+    next.alert_key = key.to_owned();
+    if existing.is_some_and(|e| same_state(e, &next)) {
+        return Err(Recorded { alert_key: next.alert_key, status: next.status, duplicate: false, written: false });
+    }
+    next.version = existing.map_or(0, |a| a.version) + 1;
+    Ok(next)
+}
+
+/// The answer for a written state change, and what it does to the open-alert pointer.
+fn written(before: Option<&RmmAlert>, after: RmmAlert, ev: &AlertEvent) -> (Recorded, Option<PointerUpdate>) {
     let key = after.alert_key.clone();
-    match (before.is_some_and(RmmAlert::is_open), after.is_open()) {
+    let p = match (before.is_some_and(RmmAlert::is_open), after.is_open()) {
         // Set when the alert opened; a repeat of an open alert needs no write.
         (true, true) => None,
-        (false, true) => Some(PointerUpdate::Set { pointer: pointer(ev), alert_key: key }),
-        (_, false) => Some(PointerUpdate::Clear { pointer: pointer(ev), alert_key: key }),
-    }
+        (false, true) => Some(PointerUpdate::Set { pointer: pointer(ev), alert_key: key.clone() }),
+        (_, false) => Some(PointerUpdate::Clear { pointer: pointer(ev), alert_key: key.clone() }),
+    };
+    (Recorded { alert_key: key, status: after.status, duplicate: false, written: true }, p)
 }
 
 /// The optimistic-lock loop of backfill and re-fetch: `existing` is the state read before.
@@ -151,16 +165,12 @@ async fn write(
             Some(e) => e,
             None => store.get_alert(tenant, &key).await?,
         };
-        let version = existing.as_ref().map(|a| a.version).unwrap_or(0);
-        let mut next = apply(tenant, existing.clone(), ev);
-        next.alert_key = key.clone();
-        if existing.as_ref().is_some_and(|e| same_state(e, &next)) {
-            return Ok((Recorded { alert_key: key, status: next.status, duplicate: false, written: false }, None));
-        }
-        next.version = version + 1;
+        let next = match next_state(tenant, existing.as_ref(), ev, &key) {
+            Ok(next) => next,
+            Err(unchanged) => return Ok((unchanged, None)),
+        };
         if store.put_alert(&next).await? {
-            let p = pointer_update(existing.as_ref(), &next, ev);
-            return Ok((Recorded { alert_key: key, status: next.status, duplicate: false, written: true }, p));
+            return Ok(written(existing.as_ref(), next, ev));
         }
         tokio::task::yield_now().await;
     }
