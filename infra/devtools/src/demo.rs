@@ -2,7 +2,8 @@
 //! infra/demo.sh) holds the data; the functions run under `cargo lambda watch`; the dev bridge
 //! delivers their queue messages; the Tactical side is the simulator, or a real Tactical when
 //! `TACTICAL_URL` and `TACTICAL_API_KEY` are set. The demo then acts as the PSA frontend would:
-//! save settings, test, sync clients, map them, sync devices, and print what landed.
+//! save settings, test, sync clients, map them, sync devices, backfill alerts, deliver one alert
+//! webhook as Tactical would (header secret), ingest software, and print what landed.
 
 use crate::bridge::Bridge;
 use serde_json::{Value, json};
@@ -243,5 +244,71 @@ async fn run(
     if tot.iter().sum::<usize>() == 0 {
         return Err("no assets landed".into());
     }
+
+    println!("\n5. Sync alerts (backfill of the open alerts)");
+    fe.expect("sync-alerts", "POST", "/sync", None).await?;
+    drain().await?;
+    let run = fe.expect("sync-alerts", "GET", "/runs/latest", None).await?;
+    println!(
+        "   run {}: {} (open in Tactical {}, created {}, updated {}, auto-resolved {})",
+        run["run_id"],
+        run["status"],
+        run["items_processed"],
+        run["items_created"],
+        run["items_updated"],
+        run["items_deleted"]
+    );
+
+    println!("6. An alert webhook, as Tactical's URL action sends it (secret in the header)");
+    let hook = fe.expect("connection", "POST", "/webhook/secret", None).await?;
+    let secret = hook["secret"].as_str().ok_or("no webhook secret in the answer")?;
+    let agent = first_agent(&fe).await?;
+    let body = json!({"agent_id": agent, "alert_id": "990001", "event": "failure", "severity": "warning",
+        "message": "Demo: disk space below 10%", "alert_type": "check"});
+    let resp = fe
+        .http
+        .post(format!("{INVOKE}/lambda-url/webhook/webhooks/tacticalrmm/{TENANT}"))
+        .header(shared::domain::webhook_settings::HEADER_NAME, secret)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| format!("webhook: {e}"))?;
+    let status = resp.status().as_u16();
+    let answer: Value = resp.json().await.unwrap_or(Value::Null);
+    if status != 202 {
+        return Err(format!("webhook answered {status}: {answer}"));
+    }
+    drain().await?;
+    let alerts = fe.expect("sync-alerts", "GET", "/alerts?status=active&limit=500", None).await?;
+    let rows = alerts["alerts"].as_array().cloned().unwrap_or_default();
+    let demo = rows.iter().find(|a| a["alert_key"] == answer["alert_key"]);
+    println!(
+        "   202 {}: recorded as {} ({} active alerts in rmm_alerts), linked to asset {}",
+        answer["alert_key"],
+        answer["status"],
+        rows.len(),
+        demo.and_then(|a| a["asset_id"].as_str()).unwrap_or("(not yet)")
+    );
+
+    println!("7. Ingest software (Tactical's cached inventory of the mapped agents)");
+    fe.expect("sync-software", "POST", "/sync", None).await?;
+    drain().await?;
+    let run = fe.expect("sync-software", "GET", "/runs/latest", None).await?;
+    println!(
+        "   run {}: {} (agents {}, programs {}, links created {}, changed {}, agents without inventory {})",
+        run["run_id"],
+        run["status"],
+        run["items_processed"],
+        run["software_items"],
+        run["items_created"],
+        run["software_changed"],
+        run["agents_no_inventory"]
+    );
     Ok(())
+}
+
+/// The agent id of one asset (the webhook step needs an agent Tactical knows).
+async fn first_agent(fe: &Frontend) -> Result<String, String> {
+    let page = fe.expect("sync-devices", "GET", "/assets?limit=1", None).await?;
+    page["assets"][0]["rmm_device_id"].as_str().map(str::to_owned).ok_or_else(|| "no asset to alert on".into())
 }
