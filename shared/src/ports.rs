@@ -341,6 +341,8 @@ pub trait AuditStore: Send + Sync {
     /// Completes a record written before the action; fails if it does not exist.
     async fn finish_audit(&self, tenant: &TenantId, audit_id: &str, finish: &AuditFinish) -> Result<(), PortError>;
     async fn get_audit(&self, tenant: &TenantId, audit_id: &str) -> Result<Option<AuditRecord>, PortError>;
-    /// Newest first, at most `limit`; `before` is the `next_before` of the previous page.
-    async fn list_audit(&self, tenant: &TenantId, limit: u32, before: Option<&str>) -> Result<AuditPage, PortError>;
+    /// Newest first: at most `q.limit` records read per page (filters may leave fewer); continue
+    /// with the page's `next_before` as `q.before`.
+    async fn list_audit(&self, tenant: &TenantId, q: &crate::domain::audit::AuditQuery)
+    -> Result<AuditPage, PortError>;
 }

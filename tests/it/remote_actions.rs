@@ -135,7 +135,12 @@ fn remote_calls(sim: &Simulator) -> u64 {
 }
 
 async fn audit_records(c: &Ctx) -> Vec<Value> {
-    let page = c.p.deps.store.list_audit(&c.t, 200, None).await.unwrap();
+    let page =
+        c.p.deps
+            .store
+            .list_audit(&c.t, &shared::domain::audit::AuditQuery { limit: 200, ..Default::default() })
+            .await
+            .unwrap();
     page.records.iter().map(|r| serde_json::to_value(r).unwrap()).collect()
 }
 
@@ -252,7 +257,12 @@ async fn agents_of_another_tenant_or_never_synced_are_refused_without_a_call() {
         }
     }
     assert_eq!(st.total_requests(), 0, "refused before Tactical");
-    let page = c.p.deps.store.list_audit(&other, 50, None).await.unwrap();
+    let page =
+        c.p.deps
+            .store
+            .list_audit(&other, &shared::domain::audit::AuditQuery { limit: 50, ..Default::default() })
+            .await
+            .unwrap();
     assert_eq!(page.records.len(), 3, "the refused side-effecting attempts are audited");
     assert!(page.records.iter().all(|r| !r.tactical_called && r.error_code.as_deref() == Some("not_found")));
     // The tenant's own Linux agent works for the other tenant.
@@ -628,6 +638,29 @@ async fn the_function_url_takes_tenant_and_permissions_from_the_token_and_serves
     assert!(p2.get("next_before").is_none(), "{p2}");
     let (s, v) = url(&c, Some(&admin), "GET", "/audit?before=x%23y", None).await;
     assert_eq!((s, v["field"].clone()), (400, json!("before")));
+
+    // Filters: by outcome, error, agent, actor, action and start time; they combine.
+    let ids = |v: &Value| -> Vec<String> {
+        v["records"].as_array().unwrap().iter().map(|r| r["audit_id"].as_str().unwrap().to_owned()).collect()
+    };
+    let (_, v) = url(&c, Some(&admin), "GET", "/audit?outcome=ok", None).await;
+    assert_eq!(ids(&v), vec![records[1]["audit_id"].as_str().unwrap()], "{v}");
+    let (_, v) = url(&c, Some(&admin), "GET", "/audit?outcome=error&limit=200", None).await;
+    assert_eq!(ids(&v), vec![records[0]["audit_id"].as_str().unwrap(), records[2]["audit_id"].as_str().unwrap()]);
+    let (_, v) = url(&c, Some(&admin), "GET", &format!("/audit?agent_id={}&outcome=ok", a.agent_id), None).await;
+    assert_eq!(ids(&v).len(), 1, "{v}");
+    let (_, v) = url(&c, Some(&admin), "GET", "/audit?actor=someone-else", None).await;
+    assert!(ids(&v).is_empty(), "{v}");
+    let (_, v) = url(&c, Some(&admin), "GET", "/audit?action=agents.run_command&actor=test-user", None).await;
+    assert_eq!(ids(&v).len(), 3, "{v}");
+    let (_, v) = url(&c, Some(&admin), "GET", "/audit?since=2999-01-01T00:00:00Z", None).await;
+    assert!(ids(&v).is_empty(), "nothing started in the future: {v}");
+    let (_, v) = url(&c, Some(&admin), "GET", "/audit?since=2000-01-01T00:00:00Z", None).await;
+    assert_eq!(ids(&v).len(), 3, "{v}");
+    for (q, field) in [("outcome=maybe", "outcome"), ("since=yesterday", "since"), ("action=", "action")] {
+        let (s, v) = url(&c, Some(&admin), "GET", &format!("/audit?{q}"), None).await;
+        assert_eq!((s, v["field"].clone()), (400, json!(field)), "{q}: {v}");
+    }
 }
 
 async fn url(c: &Ctx, tok: Option<&str>, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {

@@ -10,7 +10,7 @@
 //! | method | path | permission | what |
 //! |---|---|---|---|
 //! | POST | /actions/{action} | the action's (`rmm:*`) | run one action; the body is its input |
-//! | GET | /audit?limit=&before= | system_settings:read | the tenant's audit records, newest first |
+//! | GET | /audit?limit=&before=&since=&action=&asset_id=&agent_id=&actor=&outcome= | system_settings:read | the tenant's audit records, newest first |
 //!
 //! Both answer `{ok: true, result}` or `{ok: false, code, message, field?, vendor_status?}`.
 
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::app::Deps;
 use shared::auth::{Caller, perms};
-use shared::domain::audit::{Via, is_audit_id};
+use shared::domain::audit::{AuditOutcome, AuditQuery, Via, is_audit_id};
 use shared::domain::remote::{ActionError, ActionRequest, execute, parse_object};
 use shared::http::{self, body_bytes, route_path};
 use shared::lambda::{Invocation, http_payload};
@@ -162,7 +162,37 @@ async fn audit(deps: &Deps, caller: &Caller, req: &Request) -> Result<Value, Act
     if before.is_some_and(|b| !is_audit_id(b)) {
         return Err(ApiError::validation("before", "not an audit id (use next_before of the previous page)").into());
     }
-    let page = deps.store.list_audit(&caller.tenant, limit, before).await?;
+    let since = match get("since") {
+        None => None,
+        Some(t) => Some(
+            shared::domain::time::parse_rfc3339(t)
+                .ok_or_else(|| ApiError::validation("since", "not an RFC 3339 time, e.g. 2026-11-29T15:00:00Z"))?,
+        ),
+    };
+    let text = |name: &'static str| -> Result<Option<String>, ApiError> {
+        match get(name) {
+            Some(v) if v.is_empty() || v.len() > 200 => Err(ApiError::validation(name, "must be 1 to 200 characters")),
+            v => Ok(v.map(str::to_owned)),
+        }
+    };
+    let outcome = match get("outcome") {
+        None => None,
+        Some(o) => Some(
+            serde_json::from_value::<AuditOutcome>(Value::String(o.to_owned()))
+                .map_err(|_| ApiError::validation("outcome", "must be pending, ok or error"))?,
+        ),
+    };
+    let q = AuditQuery {
+        limit,
+        before: before.map(str::to_owned),
+        since,
+        action: text("action")?,
+        asset_id: text("asset_id")?,
+        agent_id: text("agent_id")?,
+        actor_user_id: text("actor")?,
+        outcome,
+    };
+    let page = deps.store.list_audit(&caller.tenant, &q).await?;
     Ok(serde_json::to_value(page).unwrap_or_default())
 }
 

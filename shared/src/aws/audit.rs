@@ -4,7 +4,7 @@
 use super::dynamo::{DynamoStore, Update};
 use super::item::{Item, from_item, n, s, to_attr, to_item};
 use super::port_error;
-use crate::domain::audit::{AuditFinish, AuditPage, AuditRecord};
+use crate::domain::audit::{AuditFinish, AuditPage, AuditQuery, AuditRecord, audit_id_floor};
 use crate::ports::{AuditStore, PortError};
 use crate::tenant::TenantId;
 use async_trait::async_trait;
@@ -74,21 +74,44 @@ impl AuditStore for DynamoStore {
         out.item.as_ref().map(from_item).transpose()
     }
 
-    async fn list_audit(&self, tenant: &TenantId, limit: u32, before: Option<&str>) -> Result<AuditPage, PortError> {
-        let limit = limit.clamp(1, 500);
-        let out = self
+    async fn list_audit(&self, tenant: &TenantId, q: &AuditQuery) -> Result<AuditPage, PortError> {
+        let limit = q.limit.clamp(1, 500);
+        let mut req = self
             .client()
             .query()
             .table_name(self.table())
-            .key_condition_expression("pk = :p")
             .expression_attribute_values(":p", s(keys::audit_log(tenant)))
             .scan_index_forward(false)
             .limit(limit as i32)
-            .set_exclusive_start_key(before.map(|b| key(tenant, b)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(port_error)?;
+            .set_exclusive_start_key(q.before.as_deref().map(|b| key(tenant, b)))
+            .consistent_read(true);
+        req = match q.since {
+            Some(t) => req
+                .key_condition_expression("pk = :p AND sk >= :since")
+                .expression_attribute_values(":since", s(audit_id_floor(t))),
+            None => req.key_condition_expression("pk = :p"),
+        };
+        let outcome = q.outcome.map(|o| serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_owned)));
+        let filters = [
+            ("action", q.action.clone()),
+            ("asset_id", q.asset_id.clone()),
+            ("agent_id", q.agent_id.clone()),
+            ("actor_user_id", q.actor_user_id.clone()),
+            ("outcome", outcome.flatten()),
+        ];
+        let mut clauses = Vec::new();
+        for (i, (attr, value)) in filters.into_iter().enumerate() {
+            if let Some(v) = value {
+                clauses.push(format!("#f{i} = :f{i}"));
+                req = req
+                    .expression_attribute_names(format!("#f{i}"), attr)
+                    .expression_attribute_values(format!(":f{i}"), s(v));
+            }
+        }
+        if !clauses.is_empty() {
+            req = req.filter_expression(clauses.join(" AND "));
+        }
+        let out = req.send().await.map_err(port_error)?;
         let records = out.items().iter().map(from_item).collect::<Result<Vec<AuditRecord>, _>>()?;
         let next_before = out
             .last_evaluated_key
@@ -96,7 +119,9 @@ impl AuditStore for DynamoStore {
             .and_then(|k| k.get("sk"))
             .and_then(|v| v.as_s().ok())
             .cloned()
-            .filter(|_| records.len() as u32 >= limit);
+            // Unfiltered, a short page is the last; filtered, only DynamoDB knows (it read
+            // `limit` records, of which fewer matched).
+            .filter(|_| records.len() as u32 >= limit || !clauses.is_empty());
         Ok(AuditPage { records, next_before })
     }
 }

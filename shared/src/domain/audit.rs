@@ -94,6 +94,27 @@ pub struct AuditPage {
 }
 
 /// `20261129T154342.127Z-1a2b3c4d`: sortable by time to the millisecond, unique by the suffix.
+/// What `GET /audit` asks for. Every filter is optional; they combine with AND.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditQuery {
+    pub limit: u32,
+    /// `next_before` of the previous page.
+    pub before: Option<String>,
+    /// Records started at or after this time (read as a key range, not a filter).
+    pub since: Option<time::OffsetDateTime>,
+    pub action: Option<String>,
+    pub asset_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub actor_user_id: Option<String>,
+    pub outcome: Option<AuditOutcome>,
+}
+
+/// The smallest audit id of records started at or after `t` (ids sort by start time).
+pub fn audit_id_floor(t: time::OffsetDateTime) -> String {
+    let id = audit_id_at(t);
+    id.split_once('-').map(|(at, _)| at.to_owned()).unwrap_or(id)
+}
+
 pub fn new_audit_id() -> String {
     audit_id_at(super::time::now())
 }

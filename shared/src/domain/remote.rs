@@ -1351,8 +1351,7 @@ mod tests {
         async fn list_audit(
             &self,
             _: &TenantId,
-            _: u32,
-            _: Option<&str>,
+            _: &super::super::audit::AuditQuery,
         ) -> Result<super::super::audit::AuditPage, PortError> {
             Ok(super::super::audit::AuditPage { records: vec![], next_before: None })
         }
