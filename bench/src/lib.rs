@@ -6,7 +6,9 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::{StreamExt, TryStreamExt, stream};
-use integration_tests::{Function, Pipeline, admin_token, connect, simulator, tenant, webhook_request};
+use integration_tests::{
+    FUNCTIONS, Function, Pipeline, admin_token, connect, simulator, stabilize, tenant, webhook_request,
+};
 use serde_json::{Value, json};
 use shared::tenant::TenantId;
 use std::collections::HashMap;
@@ -20,18 +22,6 @@ pub const PAGE_SIZE: u32 = 1000;
 /// Same parallelism as the store's batch writes (`shared/src/aws/inventory.rs`).
 const FLOOR_CONCURRENCY: usize = 8;
 const WEBHOOK_BASE: &str = "https://hooks.example.test";
-
-/// The function binaries whose release size is reported.
-pub const FUNCTIONS: [&str; 8] = [
-    "webhook",
-    "connection",
-    "sync-clients",
-    "sync-devices",
-    "sync-alerts",
-    "sync-software",
-    "scheduler",
-    "remote-actions",
-];
 
 #[derive(Debug, Clone)]
 pub struct Sizes {
@@ -97,26 +87,6 @@ pub struct DeviceEnv {
     pub t: TenantId,
     pub tok: String,
     pub clients: Vec<i64>,
-}
-
-/// Keeps each agent's status stable for hours, so a slow run does not see statuses change
-/// between the sync and the re-sync (which would be real changes, and real writes).
-fn stabilize(sim: &Simulator) {
-    let st = sim.state();
-    for a in st.agents() {
-        match a.status {
-            tactical_sim::AgentStatus::Online => {
-                st.set_agent_thresholds(&a.agent_id, 120, 240).unwrap();
-                st.make_online(&a.agent_id).unwrap();
-            }
-            tactical_sim::AgentStatus::Offline => {
-                st.set_agent_thresholds(&a.agent_id, 4, 10_000).unwrap();
-                st.set_agent_last_seen(&a.agent_id, time::OffsetDateTime::now_utc() - time::Duration::minutes(60))
-                    .unwrap();
-            }
-            tactical_sim::AgentStatus::Overdue => {}
-        }
-    }
 }
 
 pub async fn device_env(label: &str, agents: usize, clients: usize) -> DeviceEnv {

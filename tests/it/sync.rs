@@ -22,26 +22,6 @@ async fn run_sync(p: &Pipeline, f: Function, tok: &str) -> Value {
     run
 }
 
-/// Keeps each agent's status for hours (per-agent thresholds, as Tactical allows), so a test that
-/// runs slowly on a busy machine does not see online agents decay between two syncs.
-fn stabilize(sim: &tactical_sim::Simulator) {
-    let st = sim.state();
-    for a in st.agents() {
-        match a.status {
-            tactical_sim::AgentStatus::Online => {
-                st.set_agent_thresholds(&a.agent_id, 120, 240).unwrap();
-                st.make_online(&a.agent_id).unwrap();
-            }
-            tactical_sim::AgentStatus::Offline => {
-                st.set_agent_thresholds(&a.agent_id, 4, 10_000).unwrap();
-                st.set_agent_last_seen(&a.agent_id, time::OffsetDateTime::now_utc() - time::Duration::minutes(60))
-                    .unwrap();
-            }
-            tactical_sim::AgentStatus::Overdue => {}
-        }
-    }
-}
-
 async fn map_all(p: &Pipeline, tok: &str, only: Option<&[i64]>) {
     for m in mappings(p, tok).await {
         let id: i64 = m["id"].as_str().unwrap().parse().unwrap();

@@ -1,5 +1,6 @@
 //! template.yaml keeps the promises the architecture makes (queues, DLQs, policies, data safety).
 
+use integration_tests::FUNCTIONS;
 use serde_yaml::Value;
 
 fn template() -> Value {
@@ -60,16 +61,7 @@ fn functions_are_arm64_al2023_cargo_lambda_builds() {
             r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned()
         })
         .collect();
-    for f in [
-        "webhook",
-        "connection",
-        "sync-clients",
-        "sync-devices",
-        "sync-alerts",
-        "sync-software",
-        "scheduler",
-        "remote-actions",
-    ] {
+    for f in FUNCTIONS {
         assert!(names.iter().any(|n| n == f), "{f} missing from template.yaml");
         let manifest = format!("{}/../functions/{f}/Cargo.toml", env!("CARGO_MANIFEST_DIR"));
         assert!(std::path::Path::new(&manifest).exists(), "{f} has no crate");

@@ -312,6 +312,39 @@ pub async fn simulator(cfg: tactical_sim::SimConfig) -> tactical_sim::Simulator 
     tactical_sim::Simulator::start(cfg).await.expect("simulator starts")
 }
 
+/// Keeps each agent's status for hours (per-agent thresholds, as Tactical allows), so a test or a
+/// benchmark that runs slowly on a busy machine does not see online agents decay between two
+/// syncs (which would be real changes, and real writes).
+pub fn stabilize(sim: &tactical_sim::Simulator) {
+    let st = sim.state();
+    for a in st.agents() {
+        match a.status {
+            tactical_sim::AgentStatus::Online => {
+                st.set_agent_thresholds(&a.agent_id, 120, 240).unwrap();
+                st.make_online(&a.agent_id).unwrap();
+            }
+            tactical_sim::AgentStatus::Offline => {
+                st.set_agent_thresholds(&a.agent_id, 4, 10_000).unwrap();
+                st.set_agent_last_seen(&a.agent_id, time::OffsetDateTime::now_utc() - time::Duration::minutes(60))
+                    .unwrap();
+            }
+            tactical_sim::AgentStatus::Overdue => {}
+        }
+    }
+}
+
+/// Every Lambda function of the bundle (crate, binary and template name).
+pub const FUNCTIONS: [&str; 8] = [
+    "webhook",
+    "connection",
+    "sync-clients",
+    "sync-devices",
+    "sync-alerts",
+    "sync-software",
+    "scheduler",
+    "remote-actions",
+];
+
 /// Saves the simulator as the tenant's Tactical (API key) and tests the connection.
 pub async fn connect(p: &Pipeline, tenant: &TenantId, sim: &tactical_sim::Simulator) {
     let t = admin_token(tenant);

@@ -3,7 +3,7 @@
 
 use super::dynamo::{DynamoStore, Update};
 use super::item::{Item, from_item, s, to_attr, to_item};
-use super::port_error;
+use super::{applied, port_error};
 use crate::domain::alerts::RmmAlert;
 use crate::ports::{AlertPage, AlertQuery, AlertStore, PortError};
 use crate::tenant::TenantId;
@@ -26,6 +26,16 @@ const DELIVERIES: &str = "recent_deliveries";
 
 fn key(pk: String, sk: String) -> Item {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+/// The optimistic lock of an alert write at `version`: the stored version must be the one
+/// before it (`:prev`), or absent for a first write.
+fn version_condition(version: i64) -> (&'static str, Option<AttributeValue>) {
+    if version <= 1 {
+        ("attribute_not_exists(#ver)", None)
+    } else {
+        ("#ver = :prev", Some(super::item::n(version - 1)))
+    }
 }
 
 /// An item without state (none is written so any more; kept for items from before) is no alert.
@@ -59,16 +69,7 @@ impl AlertStore for DynamoStore {
         tenant: &TenantId,
         alert_key: &str,
     ) -> Result<(Option<RmmAlert>, Vec<String>), PortError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(pk(tenant), alert_sk(alert_key))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(port_error)?;
-        let Some(item) = out.item else { return Ok((None, Vec::new())) };
+        let Some(item) = self.get(pk(tenant), alert_sk(alert_key)).await? else { return Ok((None, Vec::new())) };
         let deliveries = match item.get(DELIVERIES) {
             Some(AttributeValue::L(v)) => v.iter().filter_map(|x| x.as_s().ok().cloned()).collect(),
             _ => Vec::new(),
@@ -83,35 +84,22 @@ impl AlertStore for DynamoStore {
         item.insert("entity".into(), s("rmm_alert"));
         item.insert("version".into(), super::item::n(a.version));
         item.insert(DELIVERIES.into(), AttributeValue::L(deliveries.iter().map(|d| s(d.clone())).collect()));
-        let mut req = self
+        let (condition, prev) = version_condition(a.version);
+        let r = self
             .client()
             .put_item()
             .table_name(self.table())
             .set_item(Some(item))
-            .expression_attribute_names("#ver", "version");
-        req = if a.version <= 1 {
-            req.condition_expression("attribute_not_exists(#ver)")
-        } else {
-            req.condition_expression("#ver = :prev").expression_attribute_values(":prev", super::item::n(a.version - 1))
-        };
-        match req.send().await.map_err(port_error) {
-            Ok(_) => Ok(true),
-            Err(PortError::ConditionFailed(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+            .condition_expression(condition)
+            .expression_attribute_names("#ver", "version")
+            .set_expression_attribute_values(prev.map(|p| HashMap::from([(":prev".to_owned(), p)])))
+            .send()
+            .await;
+        applied(r.map_err(port_error))
     }
 
     async fn get_alert(&self, tenant: &TenantId, alert_key: &str) -> Result<Option<RmmAlert>, PortError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(pk(tenant), alert_sk(alert_key))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(port_error)?;
-        match out.item {
+        match self.get(pk(tenant), alert_sk(alert_key)).await? {
             Some(i) => alert_of(&i),
             None => Ok(None),
         }
@@ -133,12 +121,8 @@ impl AlertStore for DynamoStore {
         u.set("entity", s("rmm_alert"));
         u.set("version", super::item::n(a.version));
         let mut values = u.values.clone();
-        let condition = if a.version <= 1 {
-            "attribute_not_exists(#ver)".to_owned()
-        } else {
-            values.insert(":prev".into(), super::item::n(a.version - 1));
-            "#ver = :prev".to_owned()
-        };
+        let (condition, prev) = version_condition(a.version);
+        values.extend(prev.map(|p| (":prev".to_owned(), p)));
         let mut names = u.names.clone();
         names.insert("#ver".into(), "version".into());
         let r = self
@@ -152,24 +136,12 @@ impl AlertStore for DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match r.map_err(port_error) {
-            Ok(_) => Ok(true),
-            Err(PortError::ConditionFailed(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        applied(r.map_err(port_error))
     }
 
     async fn open_alert_pointer(&self, tenant: &TenantId, pointer: &str) -> Result<Option<String>, PortError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(pk(tenant), pointer_sk(pointer))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(port_error)?;
-        Ok(out.item.and_then(|i| i.get("alert_key").and_then(|v| v.as_s().ok()).cloned()))
+        let item = self.get(pk(tenant), pointer_sk(pointer)).await?;
+        Ok(item.and_then(|i| i.get("alert_key").and_then(|v| v.as_s().ok()).cloned()))
     }
 
     async fn set_open_alert_pointer(

@@ -62,16 +62,7 @@ impl AuditStore for DynamoStore {
     }
 
     async fn get_audit(&self, tenant: &TenantId, audit_id: &str) -> Result<Option<AuditRecord>, PortError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(tenant, audit_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(port_error)?;
-        out.item.as_ref().map(from_item).transpose()
+        self.get(keys::audit_log(tenant), audit_id.to_owned()).await?.as_ref().map(from_item).transpose()
     }
 
     async fn list_audit(&self, tenant: &TenantId, q: &AuditQuery) -> Result<AuditPage, PortError> {

@@ -2,7 +2,7 @@
 //! the admin guide. Key design: docs/architecture.md.
 
 use super::item::{Item, from_item, n, s, to_attr, to_item};
-use super::port_error;
+use super::{applied, port_error};
 use crate::domain::time::{now, now_rfc3339};
 use crate::domain::{IntegrationPatch, RmmIntegration, SyncRun, SyncRunStatus};
 use crate::messages::SyncType;
@@ -85,7 +85,8 @@ impl DynamoStore {
         HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
     }
 
-    async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, PortError> {
+    /// One item by key, consistently read.
+    pub(super) async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, PortError> {
         let out = self
             .client
             .get_item()
@@ -470,11 +471,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":now", n(now_epoch))
             .send()
             .await;
-        match r.map_err(port_error) {
-            Ok(_) => Ok(true),
-            Err(PortError::ConditionFailed(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        applied(r.map_err(port_error))
     }
 
     async fn unlock(&self, tenant: &TenantId, name: &str) -> Result<(), PortError> {

@@ -225,16 +225,7 @@ impl InventoryStore for DynamoStore {
     }
 
     async fn get_org_mapping(&self, tenant: &TenantId, id: &str) -> Result<Option<OrgMapping>, PortError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(keys::org_mappings(tenant), keys::org_mapping_sk(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(port_error)?;
-        out.item.map(|i| from_item(&i)).transpose()
+        self.get(keys::org_mappings(tenant), keys::org_mapping_sk(id)).await?.map(|i| from_item(&i)).transpose()
     }
 
     async fn write_org_mapping(
@@ -403,16 +394,8 @@ impl InventoryStore for DynamoStore {
         tenant: &TenantId,
         agent_id: &str,
     ) -> Result<Option<ExternalEntityMapping>, PortError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(keys::external_mappings(tenant), keys::external_mapping_sk(agent_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(port_error)?;
-        out.item.map(|i| from_item(&i)).transpose()
+        let item = self.get(keys::external_mappings(tenant), keys::external_mapping_sk(agent_id)).await?;
+        item.map(|i| from_item(&i)).transpose()
     }
 
     async fn list_external_mappings(&self, tenant: &TenantId) -> Result<Vec<ExternalEntityMapping>, PortError> {

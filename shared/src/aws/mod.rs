@@ -17,6 +17,16 @@ pub use sqs::SqsQueue;
 use crate::ports::PortError;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
+/// A conditional write's outcome: `false` when its condition did not hold (lost a race, or the
+/// state moved on), an error for anything else.
+pub(crate) fn applied<T>(r: Result<T, PortError>) -> Result<bool, PortError> {
+    match r {
+        Ok(_) => Ok(true),
+        Err(PortError::ConditionFailed(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Shared AWS SDK configuration, loaded once per cold start.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await

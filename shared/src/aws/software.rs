@@ -4,7 +4,7 @@
 use super::dynamo::{DynamoStore, Update};
 use super::inventory::{CONCURRENCY, MAX_UNPROCESSED_ROUNDS, backoff, key};
 use super::item::{Item, from_item, s, to_item};
-use super::port_error;
+use super::{applied, port_error};
 use crate::domain::software::{AssetSoftware, CatalogDelta, CatalogEntry, SoftwareInventory};
 use crate::ports::{PortError, SoftwareStore};
 use crate::tenant::TenantId;
@@ -64,11 +64,7 @@ impl SoftwareStore for DynamoStore {
                 .expression_attribute_names("#h", "hash")
                 .expression_attribute_values(":prev", s(h)),
         };
-        match req.send().await.map_err(port_error) {
-            Ok(_) => Ok(true),
-            Err(PortError::ConditionFailed(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        applied(req.send().await.map_err(port_error))
     }
 
     async fn list_asset_software(&self, tenant: &TenantId, asset_id: &str) -> Result<Vec<AssetSoftware>, PortError> {

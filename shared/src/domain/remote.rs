@@ -1361,17 +1361,15 @@ mod tests {
         Caller { tenant: TenantId::parse("t1").unwrap(), user_id: "u1".into(), permissions: vec![] }
     }
 
+    fn reboot_request(c: &Caller) -> ActionRequest<'_> {
+        ActionRequest { caller: c, via: Via::Workflow, correlation_id: None, action: "agents.reboot", input: json!({}) }
+    }
+
     #[tokio::test]
     async fn no_audit_record_no_call() {
         let store = FlakyAudit { fail_put: true, ..Default::default() };
         let c = caller();
-        let req = ActionRequest {
-            caller: &c,
-            via: Via::Workflow,
-            correlation_id: None,
-            action: "agents.reboot",
-            input: json!({}),
-        };
+        let req = reboot_request(&c);
         let mut audit = Audit::new(&store, &req, Action::Reboot, Some(AGENT.into()), json!({}));
         let ran = std::sync::atomic::AtomicBool::new(false);
         let r = audit
@@ -1389,13 +1387,7 @@ mod tests {
     async fn a_lost_outcome_is_retried_and_the_result_still_returned() {
         let store = FlakyAudit { fail_finish: true, ..Default::default() };
         let c = caller();
-        let req = ActionRequest {
-            caller: &c,
-            via: Via::Workflow,
-            correlation_id: None,
-            action: "agents.reboot",
-            input: json!({}),
-        };
+        let req = reboot_request(&c);
         let mut audit = Audit::new(&store, &req, Action::Reboot, Some(AGENT.into()), json!({}));
         let r = audit.around(async { Ok((json!({"status": "reboot_sent"}), json!({}))) }).await;
         assert_eq!(r.unwrap()["status"], "reboot_sent", "the reboot happened: say so");

@@ -50,34 +50,25 @@ impl reqwest::dns::Resolve for GuardedResolver {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await
-                .map_err(|_| Box::new(DnsError) as Box<dyn std::error::Error + Send + Sync>)?
+                .map_err(|_| Box::new(ResolveError::Dns) as Box<dyn std::error::Error + Send + Sync>)?
                 .filter(|a| allowed || !is_blocked_ip(a.ip()))
                 .collect();
             if addrs.is_empty() {
-                return Err(Box::new(BlockedError) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(Box::new(ResolveError::Blocked) as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
     }
 }
 
-#[derive(Debug)]
-struct DnsError;
-impl std::fmt::Display for DnsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("name resolution failed")
-    }
+/// Why the guarded resolver gave no address (found again in reqwest's error chain).
+#[derive(Debug, thiserror::Error)]
+enum ResolveError {
+    #[error("name resolution failed")]
+    Dns,
+    #[error("blocked address")]
+    Blocked,
 }
-impl std::error::Error for DnsError {}
-
-#[derive(Debug)]
-struct BlockedError;
-impl std::fmt::Display for BlockedError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("blocked address")
-    }
-}
-impl std::error::Error for BlockedError {}
 
 pub fn build_http_client(opts: &HttpClientOptions) -> reqwest::Client {
     reqwest::Client::builder()
@@ -231,10 +222,10 @@ impl TacticalHttp {
         let mut tls = false;
         let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(s) = src {
-            if s.downcast_ref::<BlockedError>().is_some() {
+            if matches!(s.downcast_ref::<ResolveError>(), Some(ResolveError::Blocked)) {
                 return TacticalError::BlockedAddress;
             }
-            if s.downcast_ref::<DnsError>().is_some() {
+            if matches!(s.downcast_ref::<ResolveError>(), Some(ResolveError::Dns)) {
                 return TacticalError::Connect(format!(
                     "the host name {host} does not resolve (DNS); check the instance URL"
                 ));
