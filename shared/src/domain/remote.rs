@@ -1197,7 +1197,8 @@ async fn find_live(deps: &Deps, tenant: &TenantId, api: &dyn TacticalApi, f: Fin
     let existing: HashSet<String> = if ids.is_empty() {
         HashSet::new()
     } else {
-        deps.store.get_assets(tenant, &ids).await.map_err(store_err)?.into_iter().map(|a| a.asset_id).collect()
+        // Existence only: the projection without vitals.
+        deps.store.asset_states(tenant, &ids).await.map_err(store_err)?.into_iter().map(|a| a.asset_id).collect()
     };
     let agents: Vec<Value> = visible
         .iter()
