@@ -85,3 +85,49 @@ fn data_is_protected_and_secrets_access_is_scoped_to_the_prefix() {
         }
     }
 }
+
+/// Every DLQ has a depth alarm and every function an errors and a throttles alarm, all sent to
+/// the topic given as `AlarmTopicArn`; the webhook has 4xx and 5xx rate alarms.
+#[test]
+fn every_dlq_and_function_has_alarms_to_the_alarm_topic() {
+    let t = template();
+    let res = resources(&t);
+    let alarms: Vec<&Value> =
+        res.iter().filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm").map(|(_, r)| r).collect();
+    let watched = |namespace: &str, metric: &str, dimension_ref: &str| {
+        alarms.iter().any(|a| {
+            let p = &a["Properties"];
+            let to_topic =
+                p["AlarmActions"].as_sequence().is_some_and(|s| s.iter().any(|v| tagged_str(v) == "AlarmTopicArn"));
+            let dims = p["Dimensions"].as_sequence().cloned().unwrap_or_default();
+            to_topic
+                && p["Namespace"] == namespace
+                && p["MetricName"] == metric
+                && dims.iter().any(|d| tagged_str(&d["Value"]).trim_end_matches(".QueueName") == dimension_ref)
+        })
+    };
+    let mut dlqs = 0;
+    let mut functions = 0;
+    for (id, r) in &res {
+        if r["Type"] == "AWS::SQS::Queue" && id.ends_with("DLQ") {
+            dlqs += 1;
+            assert!(watched("AWS/SQS", "ApproximateNumberOfMessagesVisible", id), "{id} has no depth alarm");
+        }
+        if r["Type"] == "AWS::Serverless::Function" {
+            functions += 1;
+            assert!(watched("AWS/Lambda", "Errors", id), "{id} has no errors alarm");
+            assert!(watched("AWS/Lambda", "Throttles", id), "{id} has no throttles alarm");
+        }
+    }
+    assert_eq!(dlqs, 4);
+    assert_eq!(functions, FUNCTIONS.len());
+    let webhook_rates: Vec<&&Value> = alarms
+        .iter()
+        .filter(|a| {
+            a["Properties"]["Metrics"]
+                .as_sequence()
+                .is_some_and(|m| m.iter().any(|q| q["MetricStat"]["Metric"]["Namespace"] == "AWS/ApiGateway"))
+        })
+        .collect();
+    assert_eq!(webhook_rates.len(), 2, "a 4xx and a 5xx rate alarm on the webhook API");
+}
