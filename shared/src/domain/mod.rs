@@ -10,6 +10,7 @@ pub mod connection;
 pub mod integration;
 pub mod mapping;
 pub mod remote;
+pub mod run_metrics;
 pub mod runs_api;
 pub mod software;
 pub mod status;

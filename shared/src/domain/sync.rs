@@ -365,6 +365,7 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
         )
         .await?;
     tracing::info!(tenant = %tenant, run_id = %run.run_id, sync_type = run.sync_type.as_str(), ?status, processed = c.items_processed, "sync run finished");
+    crate::telemetry::emit_metrics(&super::run_metrics::emf_line(run, status, super::time::now()));
     Ok(())
 }
 
