@@ -4,6 +4,8 @@
 //! The binary (`src/main.rs`) runs everything at the sizes; `tests` below runs the same
 //! functions at a tiny size so the benchmark cannot rot.
 
+pub mod cold_start;
+
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::{StreamExt, TryStreamExt, stream};
 use integration_tests::{
