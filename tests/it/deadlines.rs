@@ -41,22 +41,21 @@ async fn a_hung_tactical_gets_a_clean_timeout_answer_from_every_function_url() {
     let t = tenant("hung");
     let tok = admin_token(&t);
     connect(&p, &t, &sim).await;
-    let agent = sim.state().agents()[0].agent_id.clone();
     // Accepts every connection, never answers.
     sim.state().set_fault(FaultTarget::Any, Fault::Hang);
 
     let budget = Duration::from_secs(3);
     let actor = token(&t, &[shared::auth::perms::RMM_READ, shared::auth::perms::RMM_EXECUTE_COMMAND]);
     let cases: Vec<(Function, &str, &str, &str, Option<Value>)> = vec![
-        (Function::Connection, "POST", "/test", &tok, Some(json!({}))),
-        (Function::Connection, "GET", "/settings", &tok, None),
-        (Function::SyncClients, "POST", "/sync", &tok, None),
-        (Function::SyncDevices, "POST", "/sync", &tok, None),
-        (Function::SyncAlerts, "POST", "/sync", &tok, None),
-        (Function::SyncSoftware, "POST", "/sync", &tok, None),
-        (Function::RemoteActions, "POST", "/actions/scripts.list", &actor, Some(json!({}))),
-        (Function::RemoteActions, "POST", "/actions/agents.find", &actor, Some(json!({"hostname": "x", "live": true}))),
-        (Function::Connection, "POST", "/disconnect", &tok, None),
+        (Function::Connection, "POST", "/test", tok.as_str(), Some(json!({}))),
+        (Function::Connection, "GET", "/settings", tok.as_str(), None),
+        (Function::SyncClients, "POST", "/sync", tok.as_str(), None),
+        (Function::SyncDevices, "POST", "/sync", tok.as_str(), None),
+        (Function::SyncAlerts, "POST", "/sync", tok.as_str(), None),
+        (Function::SyncSoftware, "POST", "/sync", tok.as_str(), None),
+        (Function::RemoteActions, "POST", "/actions/scripts.list", actor.as_str(), Some(json!({}))),
+        (Function::RemoteActions, "POST", "/actions/agents.find", actor.as_str(), Some(json!({"hostname": "x", "live": true}))),
+        (Function::Connection, "POST", "/disconnect", tok.as_str(), None),
     ];
     for (f, method, path, bearer, body) in cases {
         let ((status, v), took) = serve(&p, f, request(method, path, Some(bearer), body), budget).await;
@@ -76,8 +75,6 @@ async fn a_hung_tactical_gets_a_clean_timeout_answer_from_every_function_url() {
             _ => assert!((200..300).contains(&status), "{f:?} {path}: {status} {v}"),
         }
     }
-    // The agent id was never needed: nothing reached an agent.
-    assert!(!agent.is_empty());
 }
 
 #[tokio::test]
@@ -87,14 +84,14 @@ async fn a_worker_near_its_deadline_hands_unfinished_records_back() {
     let t = tenant("deadline");
     let tok = admin_token(&t);
     connect(&p, &t, &sim).await;
-    p.call(Function::SyncClients, "POST", "/sync", &tok, None).await;
+    p.call(Function::SyncClients, "POST", "/sync", tok.as_str(), None).await;
     p.drain().await;
-    let (_, v) = p.call(Function::SyncClients, "GET", "/mappings", &tok, None).await;
+    let (_, v) = p.call(Function::SyncClients, "GET", "/mappings", tok.as_str(), None).await;
     for m in v["mappings"].as_array().unwrap() {
         let path = format!("/mappings/{}", m["id"].as_str().unwrap());
-        p.call(Function::SyncClients, "PATCH", &path, &tok, Some(json!({"client_id": "psa-1"}))).await;
+        p.call(Function::SyncClients, "PATCH", &path, tok.as_str(), Some(json!({"client_id": "psa-1"}))).await;
     }
-    let (_, started) = p.call(Function::SyncDevices, "POST", "/sync", &tok, None).await;
+    let (_, started) = p.call(Function::SyncDevices, "POST", "/sync", tok.as_str(), None).await;
     // start_run: no Tactical call; it queues one page per client (6).
     let (n, failed) = one_batch(&p, "SyncDevicesQueue", Duration::from_secs(60)).await;
     assert_eq!((n, failed.len()), (1, 0));
@@ -123,8 +120,8 @@ async fn a_worker_near_its_deadline_hands_unfinished_records_back() {
 
     // The run is still open: nothing was counted as done or failed.
     let (_, run) = p
-        .call(Function::SyncDevices, "GET", &format!("/runs/{}", started["run_id"].as_str().unwrap()), &tok, None)
+        .call(Function::SyncDevices, "GET", &format!("/runs/{}", started["run_id"].as_str().unwrap()), tok.as_str(), None)
         .await;
     assert!(["queued", "running"].contains(&run["status"].as_str().unwrap()), "{run}");
-    assert_eq!(run["counts"]["items_failed"], 0, "{run}");
+    assert_eq!(run["items_failed"], 0, "{run}");
 }

@@ -101,6 +101,8 @@ pub const LOGIN_SPACING_SECS: i64 = 6;
 /// How long a lock loser waits for the winner's token (bounded by the invocation's budget).
 const RENEWAL_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 const RENEWAL_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+/// The most a disconnect waits for Tactical to drop the Knox token.
+const LOGOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl PartialEq for ApiError {
     fn eq(&self, other: &Self) -> bool {
@@ -498,7 +500,9 @@ impl ConnectionService<'_> {
                 // The holder before us may have just finished: its token is as good as ours.
                 let fresh = self.store.get_integration(tenant).await?;
                 if let Some(i) = fresh.filter(|i| i.knox_token_expires_at.as_deref() != seen_expiry || i.reauth_required) {
+                    // Its spacing still holds.
                     let _ = self.store.unlock(tenant, LOGIN_LOCK).await;
+                    let _ = self.store.try_lock(tenant, LOGIN_LOCK, LOGIN_SPACING_SECS).await;
                     integ = i;
                     continue;
                 }
@@ -608,7 +612,11 @@ impl ConnectionService<'_> {
             (integ.instance_url.clone(), self.secrets.get(tenant, SecretName::KnoxToken).await?)
         {
             let once = crate::tactical::http::RetryPolicy { max_attempts: 1, ..Default::default() };
-            if let Err(e) = self.tactical(url, Credentials::KnoxToken(token)).with_retry(once).logout().await {
+            // Best effort: never more than half of what the invocation has left, so a hung
+            // Tactical cannot keep the secrets from being deleted.
+            let wait = crate::deadline::remaining().map_or(LOGOUT_TIMEOUT, |r| LOGOUT_TIMEOUT.min(r / 2));
+            let api = self.tactical(url, Credentials::KnoxToken(token)).with_retry(once).with_timeout(wait);
+            if let Err(e) = api.logout().await {
                 tracing::info!(tenant = %tenant, error = %e, "knox logout on disconnect failed (ignored)");
             }
         }
