@@ -108,7 +108,11 @@ where
 /// Serves one invocation inside the time its context allows: the budget is visible to the work
 /// ([`crate::deadline`]), and an HTTP request whose work is still running at the deadline is
 /// answered `504 timeout` rather than killed without an answer.
-pub async fn within_deadline<F, Fut>(ctx: &lambda_runtime::Context, inv: Invocation, handler: F) -> Result<Value, String>
+pub async fn within_deadline<F, Fut>(
+    ctx: &lambda_runtime::Context,
+    inv: Invocation,
+    handler: F,
+) -> Result<Value, String>
 where
     F: FnOnce(Invocation) -> Fut,
     Fut: Future<Output = Result<Value, String>>,
@@ -124,7 +128,10 @@ where
     match tokio::time::timeout_at(budget.last_call().into(), work).await {
         Ok(out) => out,
         Err(_) => {
-            tracing::error!(budget_ms = budget.total().as_millis() as u64, "request did not finish within its time budget");
+            tracing::error!(
+                budget_ms = budget.total().as_millis() as u64,
+                "request did not finish within its time budget"
+            );
             let e = crate::ApiError::new(
                 crate::ErrorCode::Timeout,
                 "the request did not finish in time (timed out); retry in a moment",

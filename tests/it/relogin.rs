@@ -17,8 +17,8 @@ const PASSWORD: &str = "pw-no-totp";
 /// One batch of `queue` handed to its function as Lambda does, with a context whose deadline is
 /// `budget` away. Finished records are deleted; failed ones stay in flight until their real
 /// visibility timeout (minutes), so nothing here can depend on an early redelivery. Returns the
-/// records received and the ids the function handed back as failures.
-pub(crate) async fn one_batch(p: &Pipeline, queue: &str, budget: Duration) -> (usize, Vec<String>) {
+/// records received, the ids the function handed back as failures, and how long it took.
+pub(crate) async fn one_batch(p: &Pipeline, queue: &str, budget: Duration) -> (usize, Vec<String>, Duration) {
     let url = &p.stack.queue_urls[queue];
     let out = p
         .sqs
@@ -31,7 +31,7 @@ pub(crate) async fn one_batch(p: &Pipeline, queue: &str, budget: Duration) -> (u
         .expect("receive");
     let msgs = out.messages.unwrap_or_default();
     if msgs.is_empty() {
-        return (0, vec![]);
+        return (0, vec![], Duration::ZERO);
     }
     let records: Vec<Value> = msgs
         .iter()
@@ -40,6 +40,7 @@ pub(crate) async fn one_batch(p: &Pipeline, queue: &str, budget: Duration) -> (u
     let inv = classify(json!({ "Records": records })).expect("sqs event");
     let ctx = context_with_deadline(budget);
     let deps = &p.deps;
+    let started = std::time::Instant::now();
     let result = within_deadline(&ctx, inv, |inv: Invocation| async move {
         match queue {
             "SyncClientsQueue" => sync_clients::invoke(deps, inv).await,
@@ -50,6 +51,7 @@ pub(crate) async fn one_batch(p: &Pipeline, queue: &str, budget: Duration) -> (u
     })
     .await
     .expect("the worker answers");
+    let took = started.elapsed();
     let failed: Vec<String> = result["batchItemFailures"]
         .as_array()
         .expect("a partial batch response")
@@ -58,17 +60,23 @@ pub(crate) async fn one_batch(p: &Pipeline, queue: &str, budget: Duration) -> (u
         .collect();
     for m in &msgs {
         if !failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
-            p.sqs.delete_message().queue_url(url).receipt_handle(m.receipt_handle().unwrap()).send().await.expect("delete");
+            p.sqs
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .expect("delete");
         }
     }
-    (msgs.len(), failed)
+    (msgs.len(), failed, took)
 }
 
 /// Delivers `queue` batch after batch until it is empty, asserting no record is ever handed back.
 async fn drain_without_retries(p: &Pipeline, queue: &str) -> usize {
     let mut total = 0;
     for _ in 0..50 {
-        let (n, failed) = one_batch(p, queue, Duration::from_secs(300)).await;
+        let (n, failed, _) = one_batch(p, queue, Duration::from_secs(300)).await;
         assert!(failed.is_empty(), "{queue}: records handed back for a redelivery: {failed:?}");
         if n == 0 {
             return total;

@@ -242,12 +242,8 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
 /// Links events to their agents' assets (asset ids derive from tenant and agent id): one
 /// batched read for all of them. An agent that is not an asset leaves its event unlinked.
 pub async fn link_assets(store: &dyn Store, tenant: &TenantId, events: &mut [AlertEvent]) -> Result<(), PortError> {
-    let ids: Vec<String> = events
-        .iter()
-        .map(|ev| asset_id_for(tenant, &ev.agent_id))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
+    let ids: Vec<String> =
+        events.iter().map(|ev| asset_id_for(tenant, &ev.agent_id)).collect::<HashSet<_>>().into_iter().collect();
     if ids.is_empty() {
         return Ok(());
     }
@@ -265,7 +261,8 @@ pub async fn link_assets(store: &dyn Store, tenant: &TenantId, events: &mut [Ale
 /// assets calls this once): one read of the open alerts, one batched read of their assets, and a
 /// write only per alert linked. Returns how many were linked.
 pub async fn link_open_alerts(store: &dyn Store, tenant: &TenantId) -> Result<usize, PortError> {
-    let unlinked: Vec<RmmAlert> = store.open_alerts(tenant).await?.into_iter().filter(|a| a.asset_id.is_none()).collect();
+    let unlinked: Vec<RmmAlert> =
+        store.open_alerts(tenant).await?.into_iter().filter(|a| a.asset_id.is_none()).collect();
     if unlinked.is_empty() {
         return Ok(0);
     }

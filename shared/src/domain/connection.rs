@@ -499,7 +499,9 @@ impl ConnectionService<'_> {
             if self.store.try_lock(tenant, LOGIN_LOCK, LOGIN_LOCK_SECS).await? {
                 // The holder before us may have just finished: its token is as good as ours.
                 let fresh = self.store.get_integration(tenant).await?;
-                if let Some(i) = fresh.filter(|i| i.knox_token_expires_at.as_deref() != seen_expiry || i.reauth_required) {
+                if let Some(i) =
+                    fresh.filter(|i| i.knox_token_expires_at.as_deref() != seen_expiry || i.reauth_required)
+                {
                     // Its spacing still holds.
                     let _ = self.store.unlock(tenant, LOGIN_LOCK).await;
                     let _ = self.store.try_lock(tenant, LOGIN_LOCK, LOGIN_SPACING_SECS).await;

@@ -1051,10 +1051,14 @@ async fn read(deps: &Deps, caller: &Caller, input: Input) -> Result<Value, Actio
         Input::Get(g) => {
             let asset = tenant_asset(deps, tenant, &g.agent_id).await?;
             let agent_id = &g.agent_id;
-            let fetched = with_client(deps, tenant, &integ, |api| async move {
-                api.agent(agent_id).await.map_err(Failure::Tactical)
-            })
-            .await;
+            let fetched =
+                with_client(
+                    deps,
+                    tenant,
+                    &integ,
+                    |api| async move { api.agent(agent_id).await.map_err(Failure::Tactical) },
+                )
+                .await;
             let detail = match fetched {
                 Ok(d) => d,
                 Err(Failure::Other(e)) => return Err(e),

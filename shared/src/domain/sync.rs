@@ -131,7 +131,12 @@ async fn fail_run(deps: &Deps, tenant: &TenantId, st: SyncType, run_id: &str, ms
 
 /// Runs one work item; when Tactical refuses the Knox token, a new one is taken (or waited
 /// for) and the item runs again at once, not after an SQS redelivery (12 to 30 minutes later).
-async fn with_renewal<T, F, Fut>(deps: &Deps, tenant: &TenantId, integ: &RmmIntegration, work: F) -> Result<T, TacticalErrorOrApi>
+async fn with_renewal<T, F, Fut>(
+    deps: &Deps,
+    tenant: &TenantId,
+    integ: &RmmIntegration,
+    work: F,
+) -> Result<T, TacticalErrorOrApi>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, TacticalErrorOrApi>>,

@@ -95,7 +95,8 @@ pub async fn check_instance_address(url: &InstanceUrl, allowlist: &[String]) -> 
     if bare.eq_ignore_ascii_case("localhost") || bare.to_ascii_lowercase().ends_with(".localhost") {
         return Err(TacticalError::BlockedAddress);
     }
-    let lookup = tokio::time::timeout(crate::deadline::clamp(Duration::from_secs(5)), tokio::net::lookup_host((bare, 0)));
+    let lookup =
+        tokio::time::timeout(crate::deadline::clamp(Duration::from_secs(5)), tokio::net::lookup_host((bare, 0)));
     match lookup.await.unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut))) {
         Ok(addrs) => {
             let addrs: Vec<_> = addrs.collect();
