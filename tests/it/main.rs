@@ -1,15 +1,18 @@
 //! Integration tests. They need LocalStack (infra/localstack.sh start); the README's test command
 //! starts it.
 
+mod alert_links;
 mod alerts;
 mod aws_adapters;
 mod change_detection;
 mod concurrency;
 mod connection;
+mod deadlines;
 mod faults;
 mod hygiene;
 mod isolation;
 mod openapi;
+mod relogin;
 mod remote_actions;
 mod software;
 mod sync;

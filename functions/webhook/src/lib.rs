@@ -8,7 +8,7 @@
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use shared::app::Deps;
-use shared::domain::alert_flow::{apply_pointer, record_delivery};
+use shared::domain::alert_flow::{apply_pointer, link_assets, record_delivery};
 use shared::domain::alerts::AlertEvent;
 use shared::domain::webhook_payload;
 use shared::domain::webhook_settings::{AcceptedSecrets, HEADER_NAME, accepted_secrets};
@@ -152,12 +152,17 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
     }
     let payload = webhook_payload::parse(body);
     let query_event = http::query_param(req, "event");
-    let ev = AlertEvent::from_webhook(&payload, query_event.as_deref()).ok_or_else(|| {
+    let mut ev = AlertEvent::from_webhook(&payload, query_event.as_deref()).ok_or_else(|| {
         ApiError::validation(
             "agent_id",
             "no agent_id found in the body; the URL action body must contain \"agent_id\": \"{{agent.agent_id}}\"",
         )
     })?;
+    if payload.complete {
+        // A body read leniently may imitate another agent's id: the follow-up links it after
+        // re-fetching the alert from Tactical.
+        link_assets(deps.store.as_ref(), &tenant, std::slice::from_mut(&mut ev)).await?;
+    }
     let (recorded, pointer) = record_delivery(deps.store.as_ref(), &tenant, &ev).await?;
     if !recorded.duplicate {
         let follow_up = SyncMessage::AlertFollowUp {

@@ -396,11 +396,16 @@ fn authenticate(st: &SimState, headers: &HeaderMap, knox_only: bool) -> Result<O
             }
             let token = parts[1];
             let mut a = st.auth();
-            let t = now();
+            let t = a.now();
+            let knox = a.knox;
             let user = match a.tokens.get_mut(token) {
                 Some(tok) if tok.expiry > t => {
-                    // AUTO_REFRESH: every use pushes expiry to now + TOKEN_TTL
-                    tok.expiry = t + Duration::hours(5);
+                    // AUTO_REFRESH: a use pushes expiry to now + TOKEN_TTL, saved only when that
+                    // moves it by more than MIN_REFRESH_INTERVAL (knox `renew_token`).
+                    let renewed = t + knox.token_ttl;
+                    if renewed - tok.expiry > knox.min_refresh_interval {
+                        tok.expiry = renewed;
+                    }
                     Some(tok.username.clone())
                 }
                 _ => None,
@@ -607,7 +612,7 @@ fn checkcreds(st: &SimState, ctx: &Ctx, authenticated: bool) -> Response {
     if user.totp_secret.as_ref().is_some_and(|s| !s.is_empty()) {
         return ok(&json!({"totp": true}));
     }
-    let (token, expiry) = st.new_token(&user.username, Duration::seconds(180));
+    let (token, expiry) = st.new_token(&user.username, st.knox_times().checkcreds_ttl);
     ok(&json!({"expiry": Iso(expiry), "token": token, "totp": false}))
 }
 
@@ -653,7 +658,7 @@ fn login(st: &SimState, ctx: &Ctx, authenticated: bool) -> Response {
     if !totp::verify(secret, &code, unix, 10) {
         return notify_error("Bad credentials");
     }
-    let (token, expiry) = st.new_token(&user.username, Duration::hours(5));
+    let (token, expiry) = st.new_token(&user.username, st.knox_times().token_ttl);
     ok(&json!({"expiry": Iso(expiry), "token": token, "username": user.username, "name": null}))
 }
 

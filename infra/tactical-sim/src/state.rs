@@ -18,7 +18,7 @@ use crate::fleet::{self, AgentSeed, Catalog};
 use crate::model::*;
 use crate::routes::RouteKind;
 use crate::util::now;
-use crate::{ApiKey, SimConfig, ThrottleConfig, User};
+use crate::{ApiKey, KnoxTimes, SimConfig, ThrottleConfig, User};
 
 // ------------------------------------------------------------------------------------------
 // Public helper types
@@ -388,6 +388,16 @@ pub(crate) struct AuthState {
     /// (scope, ip, is_day) → request instants, newest first (DRF history order)
     pub history: HashMap<(ThrottleScope, IpAddr, bool), VecDeque<Instant>>,
     pub rng: StdRng,
+    pub knox: KnoxTimes,
+    /// How far the token clock runs ahead of real time ([`SimState::advance_token_clock`]).
+    pub clock_offset: Duration,
+}
+
+impl AuthState {
+    /// The clock Knox token lifetimes are measured on.
+    pub fn now(&self) -> OffsetDateTime {
+        now() + self.clock_offset
+    }
 }
 
 struct FaultRule {
@@ -540,6 +550,8 @@ impl SimState {
             throttle: cfg.throttle,
             history: HashMap::new(),
             rng: StdRng::seed_from_u64(cfg.seed ^ 0x5eed_70ce),
+            knox: KnoxTimes::default(),
+            clock_offset: Duration::ZERO,
         };
         let (tx, _) = watch::channel(false);
         SimState {
@@ -1009,12 +1021,14 @@ impl SimState {
 
     /// Number of live knox tokens.
     pub fn active_tokens(&self) -> usize {
-        let t = now();
-        self.auth().tokens.values().filter(|k| k.expiry > t).count()
+        let a = self.auth();
+        let t = a.now();
+        a.tokens.values().filter(|k| k.expiry > t).count()
     }
 
-    /// Current expiry of a knox token (`None` if unknown). Each authenticated use pushes it
-    /// to now + 5 h; checkcreds tokens of non-TOTP users start at now + 180 s.
+    /// Current expiry of a knox token (`None` if unknown), on the token clock. A use pushes it
+    /// to now + 5 h when that moves it by more than 10 minutes; checkcreds tokens of non-TOTP
+    /// users start at now + 180 s.
     pub fn token_expiry(&self, token: &str) -> Option<OffsetDateTime> {
         self.auth().tokens.get(token).map(|t| t.expiry)
     }
@@ -1022,6 +1036,22 @@ impl SimState {
     /// Expire every knox token (the next use answers 401 "Invalid token.").
     pub fn expire_tokens(&self) {
         self.auth().tokens.clear();
+    }
+
+    /// Runs the token clock `by` ahead: tokens expire as they would that much later (a test
+    /// sees a 5 h idle expiry at once). Throttles keep real time.
+    pub fn advance_token_clock(&self, by: StdDuration) {
+        let mut a = self.auth();
+        a.clock_offset += Duration::try_from(by).unwrap_or(Duration::ZERO);
+    }
+
+    /// Knox token lifetimes (defaults: Tactical's).
+    pub fn set_knox_times(&self, knox: KnoxTimes) {
+        self.auth().knox = knox;
+    }
+
+    pub(crate) fn knox_times(&self) -> KnoxTimes {
+        self.auth().knox
     }
 
     pub fn set_throttle(&self, cfg: ThrottleConfig) {
@@ -1033,7 +1063,7 @@ impl SimState {
     pub(crate) fn new_token(&self, username: &str, ttl: Duration) -> (String, OffsetDateTime) {
         let mut a = self.auth();
         let token: String = (0..32).map(|_| format!("{:02x}", a.rng.random::<u8>())).collect();
-        let expiry = now() + ttl;
+        let expiry = a.now() + ttl;
         a.tokens.insert(token.clone(), Token { username: username.to_string(), expiry });
         (token, expiry)
     }

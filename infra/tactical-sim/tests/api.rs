@@ -210,6 +210,55 @@ async fn knox_checkcreds_login_totp_and_logout() {
 }
 
 #[tokio::test]
+async fn knox_tokens_live_on_the_token_clock_as_tactical_counts_them() {
+    let users = vec![User::new("plain", "pw2", None)];
+    let sim = start(SimConfig { users, ..SimConfig::default() }).await;
+    let st = sim.state();
+    let c = client();
+    let url = |p: &str| format!("{}{p}", sim.base_url());
+    let checkcreds = || async {
+        let r = send(c.post(url("/v2/checkcreds/")).json(&json!({"username": "plain", "password": "pw2"}))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["token"].as_str().unwrap().to_string()
+    };
+    let use_token = |t: String| {
+        let c = c.clone();
+        let u = url("/clients/");
+        async move { send(c.get(u).header("Authorization", format!("Token {t}"))).await.status }
+    };
+
+    // A checkcreds token unused for 180 s is dead.
+    let unused = checkcreds().await;
+    st.advance_token_clock(Duration::from_secs(181));
+    assert_eq!(use_token(unused.clone()).await, 401);
+    assert!(st.token_expiry(&unused).is_none(), "knox deletes an expired token when it is presented");
+
+    // Used once, it lives 5 h from that use; uses within 10 minutes do not move the expiry
+    // (MIN_REFRESH_INTERVAL), a later one does.
+    let t = checkcreds().await;
+    st.advance_token_clock(Duration::from_secs(170));
+    assert_eq!(use_token(t.clone()).await, 200);
+    let first = st.token_expiry(&t).unwrap();
+    st.advance_token_clock(Duration::from_secs(300));
+    assert_eq!(use_token(t.clone()).await, 200);
+    assert_eq!(st.token_expiry(&t).unwrap(), first, "moved by less than 600 s: not saved");
+    st.advance_token_clock(Duration::from_secs(400));
+    assert_eq!(use_token(t.clone()).await, 200);
+    let second = st.token_expiry(&t).unwrap();
+    assert!(second - first >= time::Duration::seconds(700), "{first} → {second}");
+    // 5 h idle kills it.
+    st.advance_token_clock(Duration::from_secs(5 * 3600 + 1));
+    assert_eq!(use_token(t).await, 401);
+
+    // Lifetimes are configurable.
+    st.set_knox_times(KnoxTimes { checkcreds_ttl: time::Duration::seconds(5), ..KnoxTimes::default() });
+    let short = checkcreds().await;
+    st.advance_token_clock(Duration::from_secs(6));
+    assert_eq!(use_token(short).await, 401);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn login_endpoints_are_throttled_per_ip() {
     let users = vec![User::new("plain", "pw", None)];
     let sim =

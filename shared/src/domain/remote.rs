@@ -9,7 +9,7 @@
 use super::asset::{Asset, asset_id_for};
 use super::audit::{AuditFinish, AuditOutcome, AuditRecord, Via, new_audit_id};
 use super::connection::ConnectionService;
-use super::integration::{IntegrationPatch, RmmIntegration};
+use super::integration::RmmIntegration;
 use super::mapping::OrgMapping;
 use super::status::agent_status;
 use super::time::{now, now_rfc3339, parse_rfc3339, to_rfc3339};
@@ -227,7 +227,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FindInput {
     pub agent_id: Option<String>,
@@ -240,13 +240,13 @@ pub struct FindInput {
     pub limit: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetInput {
     pub agent_id: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptsInput {
     pub query: Option<String>,
@@ -304,7 +304,7 @@ pub struct RebootInput {
 }
 
 /// A validated input.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Input {
     Find(FindInput),
     Get(GetInput),
@@ -607,14 +607,32 @@ async fn tenant_asset(deps: &Deps, tenant: &TenantId, agent_id: &str) -> Result<
         })
 }
 
-/// A Knox token Tactical refuses needs a person (TOTP): flag it for the settings page.
-async fn note_auth_failure(deps: &Deps, tenant: &TenantId, e: &TacticalError) {
-    if matches!(e, TacticalError::Unauthorized { .. }) {
-        let patch = IntegrationPatch { reauth_required: Some(true), ..Default::default() };
-        if let Err(err) = deps.store.patch_integration(tenant, &patch).await {
-            tracing::warn!(tenant = %tenant, error = %err, "could not flag reauth_required");
-        }
-    }
+/// Runs `call` with a client built from the stored credentials. A Knox token Tactical refuses
+/// is renewed the way the syncs renew it (a new token, or `reauth_required` for a person) and
+/// `call` runs again at once with the new one. Tactical checks the token before acting, so a
+/// refused action never ran and may be sent again.
+async fn with_client<T, F, Fut>(deps: &Deps, tenant: &TenantId, integ: &RmmIntegration, call: F) -> Result<T, Failure>
+where
+    F: Fn(Box<dyn TacticalApi>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Failure>>,
+{
+    let call = &call;
+    ConnectionService::new(deps)
+        .with_renewal(
+            tenant,
+            integ.knox_token_expires_at.as_deref(),
+            |f| matches!(f, Failure::Tactical(TacticalError::Unauthorized { .. })),
+            |reason| {
+                Failure::Tactical(TacticalError::Unauthorized {
+                    detail: format!("the Knox token is being renewed ({reason}); retry in a moment"),
+                })
+            },
+            move || async move {
+                let api = client(deps, tenant, integ).await.map_err(Failure::Other)?;
+                call(api).await
+            },
+        )
+        .await
 }
 
 // ------------------------------------------------------------------------------------------
@@ -758,11 +776,10 @@ async fn act(deps: &Deps, req: &ActionRequest<'_>, action: Action, input: Input)
                 ),
             ));
         }
-        let api = client(deps, tenant, &integ).await?;
-        Ok((asset, api))
+        Ok((asset, integ))
     }
     .await;
-    let (asset, api) = match prepared {
+    let (asset, integ) = match prepared {
         Ok(p) => p,
         Err(e) => {
             audit.refused(&e).await;
@@ -779,12 +796,15 @@ async fn act(deps: &Deps, req: &ActionRequest<'_>, action: Action, input: Input)
     }
     let outcome = audit
         .around(async {
-            match call_action(api.as_ref(), &agent_id, &asset, input).await {
+            let sent = with_client(deps, tenant, &integ, |api| {
+                let input = input.clone();
+                let (agent_id, asset) = (&agent_id, &asset);
+                async move { call_action(api.as_ref(), agent_id, asset, input).await }
+            })
+            .await;
+            match sent {
                 Ok(r) => Ok(r),
-                Err(Failure::Tactical(t)) => {
-                    note_auth_failure(deps, tenant, &t).await;
-                    Err(map_action_error(t))
-                }
+                Err(Failure::Tactical(t)) => Err(map_action_error(t)),
                 Err(Failure::Other(e)) => Err(e),
             }
         })
@@ -1018,11 +1038,11 @@ async fn read(deps: &Deps, caller: &Caller, input: Input) -> Result<Value, Actio
     match input {
         Input::Find(f) if !f.live => find_local(deps, tenant, f).await,
         Input::Find(f) => {
-            let api = client(deps, tenant, &integ).await?;
-            let r = find_live(deps, tenant, api.as_ref(), f).await;
-            if let Err(Failure::Tactical(e)) = &r {
-                note_auth_failure(deps, tenant, e).await;
-            }
+            let r = with_client(deps, tenant, &integ, |api| {
+                let f = f.clone();
+                async move { find_live(deps, tenant, api.as_ref(), f).await }
+            })
+            .await;
             r.map_err(|f| match f {
                 Failure::Tactical(e) => tactical_error(e, false),
                 Failure::Other(e) => e,
@@ -1030,11 +1050,19 @@ async fn read(deps: &Deps, caller: &Caller, input: Input) -> Result<Value, Actio
         }
         Input::Get(g) => {
             let asset = tenant_asset(deps, tenant, &g.agent_id).await?;
-            let api = client(deps, tenant, &integ).await?;
-            let detail = match api.agent(&g.agent_id).await {
+            let agent_id = &g.agent_id;
+            let fetched =
+                with_client(
+                    deps,
+                    tenant,
+                    &integ,
+                    |api| async move { api.agent(agent_id).await.map_err(Failure::Tactical) },
+                )
+                .await;
+            let detail = match fetched {
                 Ok(d) => d,
-                Err(e) => {
-                    note_auth_failure(deps, tenant, &e).await;
+                Err(Failure::Other(e)) => return Err(e),
+                Err(Failure::Tactical(e)) => {
                     return Err(match e {
                         TacticalError::NotFound { .. } => ActionError::from(ApiError::field(
                             ErrorCode::NotFound,
@@ -1057,13 +1085,15 @@ async fn read(deps: &Deps, caller: &Caller, input: Input) -> Result<Value, Actio
             Ok(json!({ "agent": v }))
         }
         Input::Scripts(s) => {
-            let api = client(deps, tenant, &integ).await?;
-            let scripts = match api.scripts(s.include_community).await {
+            let community = s.include_community;
+            let fetched = with_client(deps, tenant, &integ, |api| async move {
+                api.scripts(community).await.map_err(Failure::Tactical)
+            })
+            .await;
+            let scripts = match fetched {
                 Ok(v) => v,
-                Err(e) => {
-                    note_auth_failure(deps, tenant, &e).await;
-                    return Err(tactical_error(e, false));
-                }
+                Err(Failure::Other(e)) => return Err(e),
+                Err(Failure::Tactical(e)) => return Err(tactical_error(e, false)),
             };
             let q = s.query.as_deref().map(|q| q.trim().to_lowercase());
             let matching: Vec<Value> = scripts

@@ -129,18 +129,28 @@ async fn fail_run(deps: &Deps, tenant: &TenantId, st: SyncType, run_id: &str, ms
         .await;
 }
 
-/// Tactical refused the credentials. A Knox account without TOTP gets a new token (true: retry
-/// the work); otherwise the integration is flagged `reauth_required` for a person.
-async fn note_auth_failure(deps: &Deps, tenant: &TenantId, e: &TacticalError) -> bool {
-    if !matches!(e, TacticalError::Unauthorized { .. }) {
-        return false;
-    }
-    if connection(deps).relogin(tenant).await.unwrap_or(false) {
-        return true;
-    }
-    let patch = IntegrationPatch { reauth_required: Some(true), ..Default::default() };
-    let _ = deps.store.patch_integration(tenant, &patch).await;
-    false
+/// Runs one work item; when Tactical refuses the Knox token, a new one is taken (or waited
+/// for) and the item runs again at once, not after an SQS redelivery (12 to 30 minutes later).
+async fn with_renewal<T, F, Fut>(
+    deps: &Deps,
+    tenant: &TenantId,
+    integ: &RmmIntegration,
+    work: F,
+) -> Result<T, TacticalErrorOrApi>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, TacticalErrorOrApi>>,
+{
+    connection(deps)
+        .with_renewal(
+            tenant,
+            integ.knox_token_expires_at.as_deref(),
+            |e| matches!(e, TacticalErrorOrApi::Tactical(TacticalError::Unauthorized { .. })),
+            // Transient: SQS delivers the item again later.
+            |reason| TacticalErrorOrApi::Api(ApiError::new(ErrorCode::Internal, reason)),
+            work,
+        )
+        .await
 }
 
 /// Handles one message of any sync queue.
@@ -157,12 +167,15 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                     return Outcome::Done;
                 }
             };
-            let result = match sync_type {
-                SyncType::Clients => run_clients(deps, &tenant, &integ, &run_id).await,
-                SyncType::Devices => fan_out_devices(deps, &tenant, &integ, &run_id).await,
-                SyncType::Alerts => run_alerts(deps, &tenant, &integ).await,
-                SyncType::Software => super::software::fan_out_software(deps, &tenant, &integ, &run_id).await,
-            };
+            let result = with_renewal(deps, &tenant, &integ, || async {
+                match sync_type {
+                    SyncType::Clients => run_clients(deps, &tenant, &integ, &run_id).await,
+                    SyncType::Devices => fan_out_devices(deps, &tenant, &integ, &run_id).await,
+                    SyncType::Alerts => run_alerts(deps, &tenant, &integ).await,
+                    SyncType::Software => super::software::fan_out_software(deps, &tenant, &integ, &run_id).await,
+                }
+            })
+            .await;
             finish_work_item(deps, &tenant, sync_type, &run_id, "start", result, last_attempt).await
         }
         SyncMessage::DevicePage { tenant, run_id, client_id, page, page_size, baseline, fresh } => {
@@ -176,7 +189,7 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                 }
             };
             let at = PageAt { client_id, page, page_size, baseline: baseline.as_deref(), fresh };
-            let result = device_page(deps, &tenant, &integ, &run_id, &at).await;
+            let result = with_renewal(deps, &tenant, &integ, || device_page(deps, &tenant, &integ, &run_id, &at)).await;
             let item = format!("page#{client_id}#{page}");
             finish_work_item(deps, &tenant, SyncType::Devices, &run_id, &item, result, last_attempt).await
         }
@@ -189,16 +202,14 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                     return Outcome::Done;
                 }
             };
-            match alert_follow_up(deps, &tenant, &integ, &alert_key, alert_id, &agent_id, refetch).await {
+            let result = with_renewal(deps, &tenant, &integ, || {
+                alert_follow_up(deps, &tenant, &integ, &alert_key, alert_id, &agent_id, refetch)
+            })
+            .await;
+            match result {
                 Ok(()) => Outcome::Done,
                 Err(e) if e.transient() && !last_attempt => Outcome::Retry(e.message()),
                 Err(e) => {
-                    if let TacticalErrorOrApi::Tactical(t) = &e
-                        && note_auth_failure(deps, &tenant, t).await
-                        && !last_attempt
-                    {
-                        return Outcome::Retry("knox token renewed; retrying".into());
-                    }
                     tracing::warn!(tenant = %tenant, alert_key, error = %e.message(), "alert follow-up failed");
                     Outcome::Done
                 }
@@ -214,7 +225,10 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                     return Outcome::Done;
                 }
             };
-            let result = super::software::software_batch(deps, &tenant, &integ, &run_id, batch, part, &agent_ids).await;
+            let result = with_renewal(deps, &tenant, &integ, || {
+                super::software::software_batch(deps, &tenant, &integ, &run_id, batch, part, &agent_ids)
+            })
+            .await;
             let item = super::software::batch_item(batch, part);
             finish_work_item(deps, &tenant, SyncType::Software, &run_id, &item, result, last_attempt).await
         }
@@ -281,12 +295,6 @@ async fn finish_work_item(
             return Outcome::Retry(e.message());
         }
         Err(e) => {
-            if let TacticalErrorOrApi::Tactical(t) = &e
-                && note_auth_failure(deps, tenant, t).await
-                && !last_attempt
-            {
-                return Outcome::Retry("knox token renewed; retrying".into());
-            }
             tracing::error!(tenant = %tenant, run_id, error = %e.message(), "work item failed for good");
             RunProgress {
                 counts: SyncCounts { items_failed: 1, work_done: 1, ..Default::default() },
@@ -332,6 +340,13 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
             };
             deps.store.add_run_progress(tenant, run.sync_type, &run.run_id, &missing).await?;
             message = Some(format!("{flagged} assets flagged missing from Tactical"));
+        }
+    }
+    if run.sync_type == SyncType::Devices && c.items_created > 0 {
+        // Alerts that arrived before their agent was an asset are linked now that it is one.
+        let linked = super::alert_flow::link_open_alerts(deps.store.as_ref(), tenant).await?;
+        if linked > 0 {
+            tracing::info!(tenant = %tenant, run_id = %run.run_id, linked, "open alerts linked to new assets");
         }
     }
     if run.sync_type == SyncType::Devices

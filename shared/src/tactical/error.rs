@@ -25,7 +25,7 @@ pub enum TacticalError {
     NotFound { path: String, detail: Option<String> },
     #[error("Tactical is rate limiting these requests; retry in {} s", retry_after.map(|d| d.as_secs()).unwrap_or(60))]
     RateLimited { retry_after: Option<Duration> },
-    #[error("Tactical did not answer within {0:?}")]
+    #[error("Tactical did not answer in time (timed out after {:.1} s)", .0.as_secs_f64())]
     Timeout(Duration),
     #[error("cannot reach Tactical: {0}")]
     Connect(String),

@@ -95,7 +95,9 @@ pub async fn check_instance_address(url: &InstanceUrl, allowlist: &[String]) -> 
     if bare.eq_ignore_ascii_case("localhost") || bare.to_ascii_lowercase().ends_with(".localhost") {
         return Err(TacticalError::BlockedAddress);
     }
-    match tokio::net::lookup_host((bare, 0)).await {
+    let lookup =
+        tokio::time::timeout(crate::deadline::clamp(Duration::from_secs(5)), tokio::net::lookup_host((bare, 0)));
+    match lookup.await.unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut))) {
         Ok(addrs) => {
             let addrs: Vec<_> = addrs.collect();
             if !addrs.is_empty() && addrs.iter().all(|a| is_blocked_ip(a.ip())) {
@@ -139,6 +141,8 @@ pub struct TacticalHttp {
     request_timeout: Duration,
 }
 
+/// The least time worth starting another attempt with.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
 /// Largest body we read into memory (a beta page of 1000 agents with WMI data is a few MB).
 const MAX_BODY: usize = 64 * 1024 * 1024;
 /// `GET /software/` streams for minutes on a large fleet: its own limit, below Lambda's 300 s.
@@ -175,10 +179,13 @@ impl TacticalHttp {
         timeout: Option<Duration>,
     ) -> Result<reqwest::Response, TacticalError> {
         let url = self.base.endpoint(path);
-        let mut req = self.http.request(method.clone(), &url).header("Accept", "application/json");
-        if let Some(t) = timeout {
-            req = req.timeout(t);
+        // Never past the invocation's deadline: a hung Tactical costs a clear timeout, not the
+        // function killed without an answer.
+        let timeout = crate::deadline::clamp(timeout.unwrap_or(self.request_timeout));
+        if timeout.is_zero() {
+            return Err(TacticalError::Timeout(timeout));
         }
+        let mut req = self.http.request(method.clone(), &url).header("Accept", "application/json").timeout(timeout);
         if !query.is_empty() {
             req = req.query(query);
         }
@@ -190,7 +197,7 @@ impl TacticalHttp {
         if let Some(b) = body {
             req = req.json(b);
         }
-        req.send().await.map_err(|e| self.transport_error(e, timeout.unwrap_or(self.request_timeout)))
+        req.send().await.map_err(|e| self.transport_error(e, timeout))
     }
 
     async fn once(
@@ -201,6 +208,7 @@ impl TacticalHttp {
         body: Option<&serde_json::Value>,
         timeout: Duration,
     ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), TacticalError> {
+        let timeout = crate::deadline::clamp(timeout);
         let resp = self.send(method, path, query, body, Some(timeout)).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -354,6 +362,11 @@ impl TacticalHttp {
             }
             _ => backoff(&self.retry, attempt),
         };
+        // Another attempt only when it can still finish inside the invocation's budget.
+        if crate::deadline::remaining().is_some_and(|r| r < delay + MIN_ATTEMPT) {
+            tracing::debug!(path, attempt, error = %err, "no time left for another attempt");
+            return Err(err);
+        }
         tracing::info!(path, attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying tactical call");
         tokio::time::sleep(delay).await;
         Ok(())
