@@ -45,6 +45,12 @@ async fn tenant_on(p: &Pipeline, label: &str) -> Tenant {
 /// Receives what is visible on `queue` (both tenants' start messages) and hands it to the worker
 /// as ONE batch, as Lambda's event source would. Returns the tenants whose records failed.
 async fn one_batch(p: &Pipeline, queue: &str, f: Function, expect: usize) -> Vec<String> {
+    batch_of(p, queue, f, expect, |_| true).await
+}
+
+/// Like [`one_batch`], but only the messages `take` accepts go to the worker; the others are
+/// made visible again untouched (SQS delivers in any order; this picks one).
+async fn batch_of(p: &Pipeline, queue: &str, f: Function, expect: usize, take: impl Fn(&Value) -> bool) -> Vec<String> {
     let url = p.stack.queue_urls[queue].clone();
     let mut msgs = Vec::new();
     for _ in 0..20 {
@@ -54,7 +60,22 @@ async fn one_batch(p: &Pipeline, queue: &str, f: Function, expect: usize) -> Vec
             break;
         }
     }
-    assert_eq!(msgs.len(), expect, "both tenants' messages are in the batch");
+    assert_eq!(msgs.len(), expect, "the expected messages are visible");
+    let body = |m: &aws_sdk_sqs::types::Message| -> Value {
+        serde_json::from_str(m.body().unwrap_or_default()).expect("json")
+    };
+    let (msgs, skipped): (Vec<_>, Vec<_>) = msgs.into_iter().partition(|m| take(&body(m)));
+    for m in &skipped {
+        let rh = m.receipt_handle().expect("receipt");
+        p.sqs
+            .change_message_visibility()
+            .queue_url(&url)
+            .receipt_handle(rh)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("vis");
+    }
     let records: Vec<Value> = msgs
         .iter()
         .map(|m| json!({"messageId": m.message_id(), "body": m.body(), "attributes": {"ApproximateReceiveCount": "1"}}))
@@ -74,8 +95,7 @@ async fn one_batch(p: &Pipeline, queue: &str, f: Function, expect: usize) -> Vec
     for m in &msgs {
         let rh = m.receipt_handle().expect("receipt");
         if failed.iter().any(|f| Some(*f) == m.message_id()) {
-            let body: Value = serde_json::from_str(m.body().unwrap_or_default()).expect("json");
-            failed_tenants.push(body["tenant"].as_str().unwrap_or_default().to_owned());
+            failed_tenants.push(body(m)["tenant"].as_str().unwrap_or_default().to_owned());
             p.sqs
                 .change_message_visibility()
                 .queue_url(&url)
@@ -329,6 +349,14 @@ async fn a_fan_out_that_fails_half_way_neither_finishes_the_run_early_nor_flags_
     // 3 attempts), after the first was sent.
     faults.throttle("SendMessageBatch", &[r#"\"page\":12,"#], 3);
     p.call(Function::SyncDevices, "POST", "/sync", &tok, None).await;
+    assert!(one_batch(&p, "SyncDevicesQueue", Function::SyncDevices, 1).await.is_empty(), "the start queues page 1");
+    let failed = one_batch(&p, "SyncDevicesQueue", Function::SyncDevices, 1).await;
+    assert_eq!(failed, vec![t.to_string()], "page 1 failed to queue all its pages");
+    // The pages that were sent arrive before page 1's retry.
+    let failed = batch_of(&p, "SyncDevicesQueue", Function::SyncDevices, 11, |m| m["page"] != 1).await;
+    assert!(failed.is_empty(), "{failed:?}");
+    let run = latest_run(&p, Function::SyncDevices, &tok).await;
+    assert_eq!(run["status"], "running", "the run waits for every page it claimed: {run}");
     p.drain().await;
     assert_eq!(faults.throttled("SendMessageBatch"), 3, "the fault fired");
     let run = latest_run(&p, Function::SyncDevices, &tok).await;
