@@ -59,6 +59,9 @@ pub struct Config {
     /// Retries of the sync workers' Tactical calls. `TACTICAL_RETRY_BASE_MS` (default 250) sets the
     /// backoff base (the cap is 32× the base, at most 8 s); tests shorten it, deployments keep it.
     pub tactical_retry: RetryPolicy,
+    /// Caps on what a Tactical `count` can make a run queue (`MAX_PAGES_PER_LISTING`,
+    /// `MAX_WORK_ITEMS_PER_RUN`).
+    pub fan_out: crate::domain::limits::FanOutLimits,
 }
 
 fn get(env: &BTreeMap<String, String>, name: &'static str) -> Option<String> {
@@ -157,6 +160,7 @@ impl Config {
             tactical_max_attempts,
             tactical_timeout,
             tactical_retry,
+            fan_out: crate::domain::limits::FanOutLimits::from_env(env)?,
         })
     }
 }

@@ -9,6 +9,7 @@ mod concurrency;
 mod connection;
 mod deadlines;
 mod faults;
+mod hostile;
 mod hygiene;
 mod isolation;
 mod openapi;

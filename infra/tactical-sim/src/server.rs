@@ -298,11 +298,59 @@ async fn handle(State(st): State<SimState>, req: Request) -> Response {
     let resp = match fault {
         Some(Fault::MalformedJson) => malformed(resp).await,
         Some(Fault::ResetMidBody) => reset_mid_body(resp).await,
+        Some(Fault::Rewrite(sets)) => rewrite(resp, &sets).await,
+        Some(Fault::EndlessBody) => endless_body(),
         _ => resp,
     };
     rec.status = resp.status().as_u16();
     st.log_request(rec);
     resp
+}
+
+async fn rewrite(resp: Response, sets: &[(String, Value)]) -> Response {
+    if !resp.status().is_success() {
+        return resp;
+    }
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap_or_default();
+    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
+        return json_bytes(status, bytes.to_vec());
+    };
+    for (pointer, value) in sets {
+        let parts: Vec<&str> = pointer.split('/').skip(1).collect();
+        put_at(&mut v, &parts, value);
+    }
+    json_bytes(status, serde_json::to_vec(&v).unwrap_or_default())
+}
+
+/// Sets `value` at the pointer `parts` (`*`: every array element); missing object keys are added.
+fn put_at(v: &mut Value, parts: &[&str], value: &Value) {
+    let Some((first, rest)) = parts.split_first() else {
+        *v = value.clone();
+        return;
+    };
+    match v {
+        Value::Array(items) if *first == "*" => items.iter_mut().for_each(|i| put_at(i, rest, value)),
+        Value::Array(items) => {
+            if let Some(i) = first.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                put_at(i, rest, value);
+            }
+        }
+        Value::Object(m) => put_at(m.entry(first.to_string()).or_insert(Value::Null), rest, value),
+        _ => {}
+    }
+}
+
+/// `[{"id":0,...},{"id":1,...},` forever, in 64 KB chunks, without a Content-Length.
+fn endless_body() -> Response {
+    let row = format!("{{\"id\":1,\"agent_id\":\"{}\",\"hostname\":\"x\"}},", "A".repeat(40));
+    let chunk = Bytes::from(row.repeat(64 * 1024 / row.len()));
+    let stream = futures::stream::iter(
+        std::iter::once(Bytes::from_static(b"[")).chain(std::iter::repeat(chunk)).map(Ok::<Bytes, std::io::Error>),
+    );
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
 }
 
 async fn malformed(resp: Response) -> Response {

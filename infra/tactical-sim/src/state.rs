@@ -216,6 +216,12 @@ pub enum Fault {
     ResetMidBody,
     /// 200 `text/html` dashboard SPA page.
     DashboardHtml,
+    /// A hostile server: the real 2xx JSON answer with these values put at these JSON pointers
+    /// (`*` stands for every element of an array, e.g. `/results/*/offline_time`). Serves what a
+    /// stock Tactical never would: extreme numbers, year-9999 times, a giant `count`.
+    Rewrite(Vec<(String, serde_json::Value)>),
+    /// A hostile server: 200 `application/json`, chunked, a JSON array that never ends.
+    EndlessBody,
 }
 
 /// Which requests a [`Fault`] applies to.

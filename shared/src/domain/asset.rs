@@ -73,7 +73,7 @@ impl Asset {
     }
 
     pub fn uptime_seconds(&self, now: OffsetDateTime) -> Option<i64> {
-        self.vitals.boot_time.map(|b| (now.unix_timestamp() - b).max(0))
+        self.vitals.boot_time.map(|b| now.unix_timestamp().saturating_sub(b).max(0))
     }
 }
 

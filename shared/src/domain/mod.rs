@@ -8,6 +8,7 @@ pub mod asset;
 pub mod audit;
 pub mod connection;
 pub mod integration;
+pub mod limits;
 pub mod mapping;
 pub mod remote;
 pub mod run_metrics;

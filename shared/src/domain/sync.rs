@@ -4,6 +4,7 @@
 use super::asset::{ExternalEntityMapping, OrgContext, asset_from_agent};
 use super::connection::ConnectionService;
 use super::integration::{IntegrationPatch, RmmIntegration};
+use super::limits::{check_run_total, page_count};
 use super::mapping::{OrgMapping, TacticalOrg};
 use super::sync_run::{SyncCounts, SyncRun, SyncRunStatus, new_run_id};
 use super::time::{now, now_rfc3339};
@@ -239,6 +240,11 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
 pub enum TacticalErrorOrApi {
     Tactical(TacticalError),
     Api(ApiError),
+    /// Queueing a fan-out's work items failed (some may have been sent): retried; on the last
+    /// attempt the run is failed, since the children it claimed will never all arrive.
+    FanOut(String),
+    /// A cap on the work a Tactical answer may cause (`limits`): never retried.
+    Limit(String),
 }
 
 impl From<TacticalError> for TacticalErrorOrApi {
@@ -264,12 +270,16 @@ impl TacticalErrorOrApi {
         match self {
             Self::Tactical(e) => e.is_transient(),
             Self::Api(e) => e.code == ErrorCode::Internal,
+            Self::FanOut(_) => true,
+            Self::Limit(_) => false,
         }
     }
     pub(super) fn message(&self) -> String {
         match self {
             Self::Tactical(e) => e.to_string(),
             Self::Api(e) => e.message.clone(),
+            Self::FanOut(e) => format!("queueing work items failed: {e}"),
+            Self::Limit(e) => e.clone(),
         }
     }
 }
@@ -296,6 +306,11 @@ async fn finish_work_item(
         }
         Err(e) => {
             tracing::error!(tenant = %tenant, run_id, error = %e.message(), "work item failed for good");
+            if matches!(e, TacticalErrorOrApi::FanOut(_)) {
+                // Its claimed children will never all arrive: end the run now, not at lock expiry.
+                fail_run(deps, tenant, st, run_id, &e.message()).await;
+                return Outcome::Done;
+            }
             RunProgress {
                 counts: SyncCounts { items_failed: 1, work_done: 1, ..Default::default() },
                 pending_delta: -1,
@@ -433,8 +448,11 @@ async fn run_clients(
     Ok(RunProgress { counts, pending_delta: -1, ..Default::default() })
 }
 
-/// Adds `n` pending work items once per `key` and queues them; rolls back if queueing fails.
-/// Returns false when this fan-out already happened (a retried message).
+/// Adds `n` pending work items once per `key`, then queues them, then notes `{key}#sent`. A
+/// retried parent whose children were claimed but maybe not all sent (the send failed half-way,
+/// or the worker died in between) sends them all again without claiming again: each child counts
+/// at most once by its own work-item key, so a duplicate costs work but never a count, and the
+/// run cannot finish before every claimed child has reported. Returns false when nothing was sent.
 pub(super) async fn fan_out(
     deps: &Deps,
     tenant: &TenantId,
@@ -443,25 +461,44 @@ pub(super) async fn fan_out(
     key: &str,
     msgs: Vec<SyncMessage>,
 ) -> Result<bool, TacticalErrorOrApi> {
-    let n = msgs.len() as i64;
+    let n = i64::try_from(msgs.len()).unwrap_or(i64::MAX);
     let claim = RunProgress {
         pending_delta: n,
         work_item: Some(key.to_owned()),
         counts: SyncCounts { work_total: n, ..Default::default() },
         ..Default::default()
     };
-    if deps.store.add_run_progress(tenant, st, run_id, &claim).await?.is_none() {
-        return Ok(false);
-    }
-    if let Err(e) = deps.queue.send(st.queue(), &msgs).await {
-        let undo = RunProgress {
-            pending_delta: -n,
-            undo_item: Some(key.to_owned()),
-            counts: SyncCounts { work_total: -n, ..Default::default() },
-            ..Default::default()
-        };
-        deps.store.add_run_progress(tenant, st, run_id, &undo).await?;
-        return Err(e.into());
+    let sent_key = format!("{key}#sent");
+    let sent = RunProgress { work_item: Some(sent_key.clone()), ..Default::default() };
+    match deps.store.add_run_progress(tenant, st, run_id, &claim).await? {
+        Some(run) => {
+            if let Err(e) = check_run_total(run.counts.work_total, &deps.config.fan_out) {
+                // Nothing was sent: give the claim back, but keep its key (and mark it sent) so
+                // no redelivery of the parent sends these children.
+                let undo = RunProgress {
+                    pending_delta: -n,
+                    counts: SyncCounts { work_total: -n, ..Default::default() },
+                    work_item: Some(sent_key),
+                    ..Default::default()
+                };
+                deps.store.add_run_progress(tenant, st, run_id, &undo).await?;
+                return Err(TacticalErrorOrApi::Limit(e.to_string()));
+            }
+            deps.queue.send(st.queue(), &msgs).await.map_err(|e| TacticalErrorOrApi::FanOut(e.to_string()))?;
+            deps.store.add_run_progress(tenant, st, run_id, &sent).await?;
+        }
+        None => {
+            // Claimed before. Sent completely (or the run is gone or over): nothing to do.
+            match deps.store.add_run_progress(tenant, st, run_id, &sent).await? {
+                Some(run) if !run.status.is_finished() => {}
+                _ => return Ok(false),
+            }
+            if let Err(e) = deps.queue.send(st.queue(), &msgs).await {
+                let unmark = RunProgress { undo_item: Some(sent_key), ..Default::default() };
+                deps.store.add_run_progress(tenant, st, run_id, &unmark).await?;
+                return Err(TacticalErrorOrApi::FanOut(e.to_string()));
+            }
+        }
     }
     Ok(true)
 }
@@ -555,7 +592,9 @@ async fn device_page(
         Err(e) => return Err(e.into()),
     };
     if page == 1 {
-        let pages = page_data.count.div_ceil(u64::from(page_size.max(1))) as u32;
+        let what = format!("client {client_id}");
+        let pages = page_count(page_data.count, page_size, deps.config.fan_out.max_pages_per_listing, &what)
+            .map_err(|e| TacticalErrorOrApi::Limit(e.to_string()))?;
         if pages > 1 {
             let msgs: Vec<SyncMessage> = (2..=pages)
                 .map(|p| SyncMessage::DevicePage {

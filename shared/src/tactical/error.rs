@@ -35,6 +35,9 @@ pub enum TacticalError {
     Rejected { status: u16, message: String },
     #[error("Tactical sent a response that could not be read ({what}): {detail}")]
     Decode { what: &'static str, detail: String },
+    /// Never retried: the same server would send the same body again.
+    #[error("Tactical's answer to {path} is larger than the {limit} bytes this call reads")]
+    BodyTooLarge { path: String, limit: usize },
     #[error("Tactical rejected the user name or password")]
     BadCredentials,
     #[error("this Tactical account uses two-factor authentication: enter the current TOTP code")]
@@ -77,7 +80,9 @@ impl TacticalError {
             BrokerDown => ErrorCode::RmmBrokerDown,
             AgentTimeout => ErrorCode::AgentTimeout,
             NotFound { .. } => ErrorCode::NotFound,
-            Redirect { .. } | Server { .. } | Rejected { .. } | Decode { .. } => ErrorCode::TacticalError,
+            Redirect { .. } | Server { .. } | Rejected { .. } | Decode { .. } | BodyTooLarge { .. } => {
+                ErrorCode::TacticalError
+            }
         }
     }
 }

@@ -145,6 +145,24 @@ pub struct TacticalHttp {
 const MIN_ATTEMPT: Duration = Duration::from_secs(1);
 /// Largest body we read into memory (a beta page of 1000 agents with WMI data is a few MB).
 const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Error answers are short pages or JSON details: only their start is read.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// What one route's answer may weigh, counted while it streams in (a chunked body has no
+/// `Content-Length`, and an endless one must not exhaust the worker's memory).
+pub fn body_limit(path: &str) -> usize {
+    const MB: usize = 1024 * 1024;
+    let first = path.split('/').next().unwrap_or("");
+    match first {
+        // One page of up to 1000 agents (WMI included), or every open alert of a large fleet.
+        "beta" | "alerts" => MAX_BODY,
+        // One agent's inventory (a row of `GET /software/` is at most 16 MB too).
+        "software" => MAX_SOFTWARE_ROW,
+        "clients" | "scripts" => 16 * MB,
+        // One agent, a login answer, an action's output.
+        _ => 4 * MB,
+    }
+}
 /// `GET /software/` streams for minutes on a large fleet: its own limit, below Lambda's 300 s.
 const SOFTWARE_ALL_TIMEOUT: Duration = Duration::from_secs(240);
 /// Largest single agent row of `GET /software/` (thousands of programs are a few MB).
@@ -212,12 +230,19 @@ impl TacticalHttp {
         let resp = self.send(method, path, query, body, Some(timeout)).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        if let Some(len) = resp.content_length()
-            && len as usize > MAX_BODY
-        {
-            return Err(TacticalError::Decode { what: "body", detail: format!("{len} bytes is over the limit") });
-        }
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e, timeout))?;
+        let bytes = if status.is_success() {
+            let limit = body_limit(path);
+            read_capped(resp, limit, false)
+                .await
+                .map_err(|e| self.transport_error(e, timeout))?
+                .ok_or_else(|| TacticalError::BodyTooLarge { path: path.to_owned(), limit })?
+        } else {
+            // Only the start of an error page matters; the rest is never read.
+            read_capped(resp, MAX_ERROR_BODY, true)
+                .await
+                .map_err(|e| self.transport_error(e, timeout))?
+                .unwrap_or_default()
+        };
         Ok((status, headers, bytes))
     }
 
@@ -388,7 +413,7 @@ impl TacticalHttp {
                 Ok(resp) => {
                     let (status, headers) = (resp.status(), resp.headers().clone());
                     // Error bodies are small pages or JSON details.
-                    let bytes = resp.bytes().await.unwrap_or_default();
+                    let bytes = read_capped(resp, MAX_ERROR_BODY, true).await.ok().flatten().unwrap_or_default();
                     Self::classify(path, status, &headers, &bytes)
                 }
                 Err(e) => e,
@@ -406,6 +431,33 @@ impl TacticalHttp {
         let bytes = self.call(Method::GET, path, query, None, true).await?;
         decode(&bytes, what)
     }
+}
+
+/// Reads a body chunk by chunk, stopping at `limit` bytes (`Content-Length` is a hint a hostile
+/// server may omit or lie about). Over the limit: `None`, or with `truncate` the first `limit`
+/// bytes.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: usize,
+    truncate: bool,
+) -> Result<Option<bytes::Bytes>, reqwest::Error> {
+    let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
+    if announced.is_some_and(|n| n > limit) && !truncate {
+        return Ok(None);
+    }
+    let mut buf = bytes::BytesMut::with_capacity(announced.unwrap_or(0).min(limit));
+    while let Some(chunk) = resp.chunk().await? {
+        let room = limit.saturating_sub(buf.len());
+        if chunk.len() > room {
+            if !truncate {
+                return Ok(None);
+            }
+            buf.extend_from_slice(chunk.get(..room).unwrap_or_default());
+            return Ok(Some(buf.freeze()));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Some(buf.freeze()))
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, TacticalError> {
