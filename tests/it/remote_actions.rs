@@ -617,10 +617,12 @@ async fn the_function_url_takes_tenant_and_permissions_from_the_token_and_serves
     .await;
     assert_eq!((s, v["field"].clone()), (400, json!("timeout")));
 
-    // The audit log: settings read, newest first, paged.
+    // The audit log: an rmm permission (not settings), newest first, paged.
     let (s, _) = url(&c, Some(&runner), "GET", "/audit", None).await;
-    assert_eq!(s, 403, "the audit log needs system_settings:read");
-    let admin = admin_token(&c.t);
+    assert_eq!(s, 403, "the audit log needs rmm:audit_read");
+    let (s, _) = url(&c, Some(&admin_token(&c.t)), "GET", "/audit", None).await;
+    assert_eq!(s, 403, "settings administrators do not read what ran where");
+    let admin = token(&c.t, &[perms::RMM_AUDIT_READ]);
     let (s, v) = url(&c, Some(&admin), "GET", "/audit", None).await;
     assert_eq!(s, 200, "{v}");
     let records = v["records"].as_array().unwrap();

@@ -53,10 +53,7 @@ async fn provision(name: &str) -> Provisioned {
     let sdk = sdk().await;
     let p = Provisioner::new(&sdk);
     let prefix = format!("{name}/");
-    let overrides = BTreeMap::from([
-        ("SecretPrefix".to_owned(), prefix.clone()),
-        ("PsaJwtKeySecretId".to_owned(), format!("{prefix}psa-jwt-key")),
-    ]);
+    let overrides = devtools::provision::local_parameters(&prefix);
     let out = p.provision(&template, name, &overrides).await.unwrap_or_else(|e| {
         panic!(
             "provisioning {name} in LocalStack at {} failed: {e}. Is LocalStack running (infra/localstack.sh start)?",
@@ -92,6 +89,7 @@ pub async fn deps(stack: &Provisioned) -> Deps {
 pub async fn deps_with(stack: &Provisioned, tweak: impl FnOnce(&mut BTreeMap<String, String>)) -> Deps {
     let mut env = stack.env.clone();
     env.insert("TACTICAL_HOST_ALLOWLIST".into(), "127.0.0.1,localhost".into());
+    env.insert("LOCAL_DEVELOPMENT".into(), "true".into());
     tweak(&mut env);
     let config = Config::from_map(&env).expect("template environment is a valid config");
     Deps::build(config, &sdk().await).await.expect("deps build")

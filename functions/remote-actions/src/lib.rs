@@ -10,7 +10,7 @@
 //! | method | path | permission | what |
 //! |---|---|---|---|
 //! | POST | /actions/{action} | the action's (`rmm:*`) | run one action; the body is its input |
-//! | GET | /audit?limit=&before=&since=&action=&asset_id=&agent_id=&actor=&outcome= | system_settings:read | the tenant's audit records, newest first |
+//! | GET | /audit?limit=&before=&since=&action=&asset_id=&agent_id=&actor=&outcome= | rmm:audit_read | the tenant's audit records, newest first |
 //!
 //! Both answer `{ok: true, result}` or `{ok: false, code, message, field?, vendor_status?}`.
 
@@ -147,7 +147,7 @@ async fn route(deps: &Deps, req: &Request) -> Result<Value, ActionError> {
 }
 
 async fn audit(deps: &Deps, caller: &Caller, req: &Request) -> Result<Value, ActionError> {
-    caller.require(perms::SETTINGS_READ)?;
+    caller.require(perms::RMM_AUDIT_READ)?;
     let query: Vec<(String, String)> = req.uri().query().map(url_pairs).unwrap_or_default();
     let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let limit = match get("limit") {
