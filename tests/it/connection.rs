@@ -456,7 +456,8 @@ async fn private_hosts_are_allowed_only_by_name_and_never_over_http() {
     .await;
     let t = tenant("onprem");
     let tok = admin_token(&t);
-    let save = |url: &str| request("PATCH", "/settings", Some(&tok), Some(json!({"instance_url": url, "api_key": KEY})));
+    let save =
+        |url: &str| request("PATCH", "/settings", Some(&tok), Some(json!({"instance_url": url, "api_key": KEY})));
     let (s, v) = read(connection::handle(&deps, save("https://10.0.0.5")).await);
     assert_eq!(s, 200, "an on-premises host on TACTICAL_PRIVATE_HOSTS: {v}");
     let (s, v) = read(connection::handle(&deps, save("https://10.0.0.6")).await);

@@ -340,7 +340,12 @@ mod tests {
         for e in ["http://127.0.0.1:4566", "http://localhost:4566", "http://[::1]:4566"] {
             assert!(is_local_endpoint(e), "{e}");
         }
-        for e in ["", "https://secretsmanager.us-east-1.amazonaws.com", "http://169.254.169.254", "http://localhost.evil.com"] {
+        for e in [
+            "",
+            "https://secretsmanager.us-east-1.amazonaws.com",
+            "http://169.254.169.254",
+            "http://localhost.evil.com",
+        ] {
             assert!(!is_local_endpoint(e), "{e}");
         }
     }

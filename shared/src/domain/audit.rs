@@ -190,7 +190,10 @@ fn redact_inline(tok: &str) -> String {
     let mut cut: Vec<(usize, usize)> = Vec::new();
     let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
     let end_of_value = |from: usize| {
-        b[from..].iter().position(|c| matches!(c, b';' | b'&' | b',' | b'"' | b'\'' | b' ')).map_or(b.len(), |p| from + p)
+        b[from..]
+            .iter()
+            .position(|c| matches!(c, b';' | b'&' | b',' | b'"' | b'\'' | b' '))
+            .map_or(b.len(), |p| from + p)
     };
     let mut i = 0;
     while i < b.len() {
@@ -250,7 +253,8 @@ pub fn redact_args(args: &[&str]) -> Vec<String> {
             // `Authorization: Bearer x` and `-Password -String x`: the secret is one further.
             let again = is_secret_prefix(tok) || tok.eq_ignore_ascii_case("-string");
             // A closing quote of a quoted argument split on its spaces stays.
-            let closing = if tok.starts_with(['"', '\'']) { "" } else { &tok[tok.trim_end_matches(['"', '\'']).len()..] };
+            let closing =
+                if tok.starts_with(['"', '\'']) { "" } else { &tok[tok.trim_end_matches(['"', '\'']).len()..] };
             out.push(format!("{REDACTED}{closing}"));
             secret_next = again;
             continue;
@@ -317,13 +321,22 @@ mod tests {
             ("net user bob -Password Hunter2 /add", "net user bob -Password [REDACTED] /add"),
             ("app.exe --token=abc123 --verbose", "app.exe --token=[REDACTED] --verbose"),
             ("mysql -u root -p s3cr3t db", "mysql -u root -p [REDACTED] db"),
-            ("curl -H \"Authorization: Bearer eyJhbGciOi.x.y\" https://x", "curl -H \"Authorization: [REDACTED] [REDACTED]\" https://x"),
-            ("curl -H Authorization: Bearer eyJ.x.y https://x", "curl -H Authorization: [REDACTED] [REDACTED] https://x"),
+            (
+                "curl -H \"Authorization: Bearer eyJhbGciOi.x.y\" https://x",
+                "curl -H \"Authorization: [REDACTED] [REDACTED]\" https://x",
+            ),
+            (
+                "curl -H Authorization: Bearer eyJ.x.y https://x",
+                "curl -H Authorization: [REDACTED] [REDACTED] https://x",
+            ),
             ("wget --header Bearer abc.def", "wget --header Bearer [REDACTED]"),
             ("sqlcmd \"Server=db;User Id=sa;Password=P@ss;\"", "sqlcmd \"Server=db;User Id=sa;Password=[REDACTED];\""),
             ("set password=letmein", "set password=[REDACTED]"),
             ("git clone https://bob:ghp_x@github.com/o/r", "git clone https://bob:[REDACTED]@github.com/o/r"),
-            ("$p = ConvertTo-SecureString 'Pa55' -AsPlainText -Force", "$p = ConvertTo-SecureString [REDACTED] -AsPlainText -Force"),
+            (
+                "$p = ConvertTo-SecureString 'Pa55' -AsPlainText -Force",
+                "$p = ConvertTo-SecureString [REDACTED] -AsPlainText -Force",
+            ),
             ("Set-X -ClientSecret \"a b c\" -Name n", "Set-X -ClientSecret [REDACTED] -Name n"),
             ("export GITHUB_TOKEN=ghp_abc", "export GITHUB_TOKEN=[REDACTED]"),
             ("Get-Service -Name spooler", "Get-Service -Name spooler"),

@@ -1315,8 +1315,11 @@ mod tests {
         .unwrap();
         let s = script.audit_summary().to_string();
         assert!(!s.contains("Hunter2") && s.contains("bob"), "{s}");
-        let cmd = Input::parse(Action::RunCommand, &json!({"agent_id": AGENT, "command": "net user bob Hunter2 --token=tok123"}))
-            .unwrap();
+        let cmd = Input::parse(
+            Action::RunCommand,
+            &json!({"agent_id": AGENT, "command": "net user bob Hunter2 --token=tok123"}),
+        )
+        .unwrap();
         let s = cmd.audit_summary().to_string();
         assert!(!s.contains("tok123"), "{s}");
         assert!(!s.contains(&hex::encode(Sha256::digest(b"net user bob Hunter2 --token=tok123"))), "{s}");
