@@ -11,6 +11,7 @@ mod hygiene;
 mod isolation;
 mod openapi;
 mod remote_actions;
+mod security;
 mod software;
 mod sync;
 mod template;

@@ -267,6 +267,9 @@ impl Store for DynamoStore {
         if let Some(v) = &p.webhook_previous_valid_until {
             u.set_opt("webhook_previous_valid_until", v.clone().map(s));
         }
+        if let Some(v) = &p.webhook_secret_version {
+            u.set("webhook_secret_version", s(v.clone()));
+        }
         for (sync_type, at) in &p.last_started {
             u.set(&format!("last_started_{sync_type}"), s(at.clone()));
         }
