@@ -31,12 +31,22 @@ pub mod perms {
     pub const RMM_AUDIT_READ: &str = "rmm:audit_read";
 }
 
+/// What a tenant has bought, as the PSA says in its token (`entitlements` claim) or the workflow
+/// engine in its event. Per tenant: one deployment serves tenants of every edition.
+pub mod entitlements {
+    /// Remote actions (Enterprise Edition).
+    pub const REMOTE_ACTIONS: &str = "rmm_remote_actions";
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
     pub tenant: String,
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// The tenant's entitlements ([`entitlements`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entitlements: Vec<String>,
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
@@ -55,9 +65,15 @@ pub struct Caller {
     pub tenant: TenantId,
     pub user_id: String,
     pub permissions: Vec<String>,
+    /// The tenant's entitlements, from the same token or event as the tenant.
+    pub entitlements: Vec<String>,
 }
 
 impl Caller {
+    pub fn entitled(&self, entitlement: &str) -> bool {
+        self.entitlements.iter().any(|e| e == entitlement)
+    }
+
     pub fn has(&self, permission: &str) -> bool {
         // `update` implies `read` for settings, as in the PSA's permission model.
         self.permissions
@@ -158,7 +174,12 @@ impl JwtVerifier {
         }
         let tenant = TenantId::parse(&data.claims.tenant)
             .map_err(|_| unauth("the token's tenant claim is not a valid tenant id"))?;
-        Ok(Caller { tenant, user_id: data.claims.sub, permissions: data.claims.permissions })
+        Ok(Caller {
+            tenant,
+            user_id: data.claims.sub,
+            permissions: data.claims.permissions,
+            entitlements: data.claims.entitlements,
+        })
     }
 }
 
@@ -180,6 +201,7 @@ pub fn claims_for(tenant: &str, user: &str, permissions: &[&str], ttl_secs: i64)
         sub: user.to_owned(),
         tenant: tenant.to_owned(),
         permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+        entitlements: Vec::new(),
         exp: now.saturating_add(ttl_secs),
         nbf: Some(now),
         iat: Some(now),

@@ -113,3 +113,35 @@ async fn made_up_tenants_and_wrong_secrets_cost_no_secrets_manager_reads() {
     assert!(after_wrong <= 2, "50 wrong secrets read the secrets once (current, previous): {after_wrong}");
     assert_ne!(delivery(&p, &cache, &t, &secret).await, 401, "the right secret still works");
 }
+
+#[tokio::test]
+async fn enterprise_is_per_tenant_through_both_doors() {
+    let p = Pipeline::new_with("ent", |env| {
+        env.insert("ENTERPRISE_REMOTE_ACTIONS".into(), "true".into());
+    })
+    .await;
+    let sim = simulator(SimConfig::default()).await;
+    let (paying, other) = (tenant("ent-yes"), tenant("ent-no"));
+    connect(&p, &paying, &sim).await;
+    connect(&p, &other, &sim).await;
+    sim.state().reset_counters();
+    let perms = [shared::auth::perms::RMM_READ];
+    let url = |tok: String| request("POST", "/actions/agents.find", Some(&tok), Some(json!({})));
+    let workflow = |t: &TenantId, entitlements: Value| {
+        let ev = json!({"tenant": t.as_str(), "actor": {"user_id": "wf", "permissions": perms}, "action": "agents.find", "input": {}, "entitlements": entitlements});
+        shared::lambda::classify(ev).unwrap()
+    };
+    use serde_json::Value;
+
+    let (s, v) = read(remote_actions::handle(&p.deps, url(token(&other, &perms))).await);
+    assert_eq!((s, v["code"].clone()), (403, json!("enterprise_only")), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("rmm_remote_actions"), "{v}");
+    let v = remote_actions::invoke(&p.deps, workflow(&other, json!([]))).await.unwrap();
+    assert_eq!((v["ok"].clone(), v["code"].clone()), (json!(false), json!("enterprise_only")), "{v}");
+    assert_eq!(sim.state().total_requests(), 0, "nothing of the other tenant reached Tactical");
+
+    let (s, v) = read(remote_actions::handle(&p.deps, url(enterprise_token(&paying, &perms))).await);
+    assert_eq!(s, 200, "the same deployment serves the Enterprise tenant: {v}");
+    let v = remote_actions::invoke(&p.deps, workflow(&paying, json!(["rmm_remote_actions"]))).await.unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+}

@@ -100,6 +100,13 @@ pub fn token(tenant: &TenantId, perms: &[&str]) -> String {
     shared::auth::sign_hs256(DEV_KEY, &shared::auth::claims_for(tenant.as_str(), "test-user", perms, 600))
 }
 
+/// A PSA token for `tenant` with `perms`, the tenant having the Enterprise remote actions.
+pub fn enterprise_token(tenant: &TenantId, perms: &[&str]) -> String {
+    let mut claims = shared::auth::claims_for(tenant.as_str(), "test-user", perms, 600);
+    claims.entitlements = vec![shared::auth::entitlements::REMOTE_ACTIONS.into()];
+    shared::auth::sign_hs256(DEV_KEY, &claims)
+}
+
 pub fn admin_token(tenant: &TenantId) -> String {
     token(tenant, &[shared::auth::perms::SETTINGS_READ, shared::auth::perms::SETTINGS_UPDATE])
 }

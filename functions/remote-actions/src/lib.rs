@@ -46,6 +46,10 @@ pub struct WorkflowEvent {
     /// The engine's run or step id, kept on the audit record.
     #[serde(default)]
     pub correlation_id: Option<String>,
+    /// The tenant's entitlements, as the engine (trusted by IAM, like for the actor) knows them
+    /// from the PSA; `rmm_remote_actions` is needed.
+    #[serde(default)]
+    pub entitlements: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,7 +90,8 @@ pub async fn direct(deps: &Deps, event: Value) -> Value {
     if ev.correlation_id.as_ref().is_some_and(|c| c.len() > 256) {
         return failed(&ApiError::validation("correlation_id", "at most 256 characters").into());
     }
-    let caller = Caller { tenant, user_id: user.to_owned(), permissions: ev.actor.permissions };
+    let caller =
+        Caller { tenant, user_id: user.to_owned(), permissions: ev.actor.permissions, entitlements: ev.entitlements };
     let req = ActionRequest {
         caller: &caller,
         via: Via::Workflow,

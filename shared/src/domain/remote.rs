@@ -176,6 +176,17 @@ pub async fn execute(deps: &Deps, req: ActionRequest<'_>) -> Result<Value, Actio
         )
         .into());
     }
+    // Per tenant: the deployment switch only says the feature exists here.
+    if !req.caller.entitled(crate::auth::entitlements::REMOTE_ACTIONS) {
+        return Err(ApiError::new(
+            ErrorCode::EnterpriseOnly,
+            format!(
+                "remote actions are part of the Enterprise Edition, which this tenant does not have (no {} entitlement)",
+                crate::auth::entitlements::REMOTE_ACTIONS
+            ),
+        )
+        .into());
+    }
     let action = Action::parse(req.action).ok_or_else(|| {
         let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
         ActionError::from(ApiError::field(
@@ -1383,7 +1394,12 @@ mod tests {
     }
 
     fn caller() -> Caller {
-        Caller { tenant: TenantId::parse("t1").unwrap(), user_id: "u1".into(), permissions: vec![] }
+        Caller {
+            tenant: TenantId::parse("t1").unwrap(),
+            user_id: "u1".into(),
+            permissions: vec![],
+            entitlements: vec![crate::auth::entitlements::REMOTE_ACTIONS.into()],
+        }
     }
 
     fn reboot_request(c: &Caller) -> ActionRequest<'_> {
