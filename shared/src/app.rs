@@ -49,7 +49,8 @@ impl Deps {
     }
 
     pub async fn build_with(config: Config, sdk: &aws_config::SdkConfig, psa_key: bool) -> Result<Self, BootError> {
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone());
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone())
+            .with_audit_table(config.audit_table_name.clone());
         let secrets = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk), config.secret_prefix.clone());
         let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), config.queues.clone());
         let jwt = if psa_key {

@@ -41,6 +41,9 @@ pub struct JwtConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table_name: String,
+    /// The audit log's table (`AUDIT_TABLE_NAME`); the main table when unset (older local
+    /// environment files).
+    pub audit_table_name: String,
     /// Prefix of every secret name, e.g. `tactical-bridge/`. IAM is scoped to it.
     pub secret_prefix: String,
     pub queues: QueueUrls,
@@ -173,8 +176,10 @@ impl Config {
                 reason: "must be a number from 1 to 10".into(),
             })?,
         };
+        let table_name = require(env, "TABLE_NAME")?;
         Ok(Self {
-            table_name: require(env, "TABLE_NAME")?,
+            audit_table_name: get(env, "AUDIT_TABLE_NAME").unwrap_or_else(|| table_name.clone()),
+            table_name,
             secret_prefix,
             queues: QueueUrls {
                 sync_clients: require(env, "SYNC_CLIENTS_QUEUE_URL")?,

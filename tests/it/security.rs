@@ -145,3 +145,49 @@ async fn enterprise_is_per_tenant_through_both_doors() {
     let v = remote_actions::invoke(&p.deps, workflow(&paying, json!(["rmm_remote_actions"]))).await.unwrap();
     assert_eq!(v["ok"], true, "{v}");
 }
+
+#[tokio::test]
+async fn audit_records_live_in_their_own_table() {
+    let stack = shared_stack().await;
+    let deps = deps(&stack).await;
+    let t = tenant("audit-table");
+    let record = shared::domain::audit::AuditRecord {
+        tenant: t.clone(),
+        audit_id: shared::domain::audit::new_audit_id(),
+        action: "agents.reboot".into(),
+        actor_user_id: "u".into(),
+        via: shared::domain::audit::Via::Workflow,
+        correlation_id: None,
+        agent_id: None,
+        asset_id: None,
+        input: json!({}),
+        outcome: shared::domain::audit::AuditOutcome::Pending,
+        tactical_called: false,
+        error_code: None,
+        error_message: None,
+        result: None,
+        started_at: shared::domain::time::now_rfc3339(),
+        finished_at: None,
+        duration_ms: None,
+    };
+    deps.store.put_audit(&record).await.unwrap();
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let count = |table: String| {
+        let ddb = ddb.clone();
+        let pk = format!("{t}#rmm_audit_log");
+        async move {
+            ddb.query()
+                .table_name(table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+                .send()
+                .await
+                .unwrap()
+                .count
+        }
+    };
+    let audit_table = stack.env["AUDIT_TABLE_NAME"].clone();
+    assert_ne!(audit_table, stack.table_name);
+    assert_eq!(count(audit_table).await, 1);
+    assert_eq!(count(stack.table_name.clone()).await, 0, "nothing of the audit log in the shared table");
+}

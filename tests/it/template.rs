@@ -211,3 +211,26 @@ fn every_public_permission_is_limited_to_the_function_url() {
     let door = &res["RemoteActionsWorkflowInvokePermission"]["Properties"];
     assert_eq!(door["Principal"]["Ref"], "WorkflowEngineRoleArn", "{door}");
 }
+
+#[test]
+fn only_remote_actions_can_write_the_audit_log_and_nothing_deletes_it() {
+    let t = template();
+    for (id, r) in resources(&t) {
+        if r["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let policies = serde_yaml::to_string(&r["Properties"]["Policies"]).unwrap();
+        let reaches_audit = policies.contains("AuditTable");
+        assert_eq!(reaches_audit, id == "RemoteActionsFunction", "{id}: access to the audit table");
+        if reaches_audit {
+            assert!(
+                !policies.contains("DeleteItem") && !policies.contains("BatchWriteItem"),
+                "{id}: deletes audit records"
+            );
+            assert!(!policies.contains("TableName: !Ref AuditTable"), "{id}: CRUD on the audit table");
+        }
+    }
+    let audit = &t["Resources"]["AuditTable"]["Properties"];
+    assert_eq!(audit["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+    assert!(audit["TimeToLiveSpecification"].is_null(), "no TTL: retention is the operator's decision");
+}

@@ -210,7 +210,9 @@ impl Provisioner {
             let name = sub(props.get("TableName").ok_or_else(|| err(format!("{id}: no TableName")))?, stack, &params)?;
             self.create_table(&name, props).await?;
             refs.insert(id.clone(), name.clone());
-            table_name = name;
+            if id == "BridgeTable" {
+                table_name = name;
+            }
         }
 
         let mut env = BTreeMap::new();
@@ -366,7 +368,8 @@ mod tests {
             assert!(t.function_env.contains_key(var), "{var} missing from Globals");
         }
         assert!(t.function_env.contains_key("PSA_JWT_ISSUER") && t.function_env.contains_key("PSA_JWT_AUDIENCE"));
-        assert_eq!(t.of_type("AWS::DynamoDB::Table").len(), 1);
+        assert_eq!(t.of_type("AWS::DynamoDB::Table").len(), 2, "the bridge table and the audit log's");
+        assert!(t.function_env.contains_key("AUDIT_TABLE_NAME"));
         assert_eq!(t.of_type("AWS::SQS::Queue").len(), 8);
     }
 }

@@ -66,11 +66,14 @@ pub mod keys {
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The remote-action audit log's own table (only remote-actions may write it).
+    audit_table: String,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        let table = table.into();
+        Self { client, audit_table: table.clone(), table }
     }
 
     pub fn client(&self) -> &Client {
@@ -79,6 +82,16 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// Keeps the audit log in its own table.
+    pub fn with_audit_table(mut self, table: impl Into<String>) -> Self {
+        self.audit_table = table.into();
+        self
+    }
+
+    pub fn audit_table(&self) -> &str {
+        &self.audit_table
     }
 
     fn key(pk: String, sk: String) -> Item {
