@@ -15,6 +15,7 @@ mod isolation;
 mod openapi;
 mod relogin;
 mod remote_actions;
+mod security;
 mod software;
 mod sync;
 mod template;

@@ -9,6 +9,9 @@ pub async fn drop_stack(stack: &Provisioned) {
     let sdk = crate::sdk().await;
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let _ = ddb.delete_table().table_name(&stack.table_name).send().await;
+    if let Some(audit) = stack.env.get("AUDIT_TABLE_NAME") {
+        let _ = ddb.delete_table().table_name(audit).send().await;
+    }
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     for url in stack.queue_urls.values() {
         let _ = sqs.delete_queue().queue_url(url).send().await;

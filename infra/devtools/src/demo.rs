@@ -154,7 +154,7 @@ async fn run(
     };
     println!("Functions: starting `cargo lambda watch` on {INVOKE} (the first call compiles them)...");
     wait_for_functions(&fe, child).await?;
-    let bridge = Bridge::new(&crate::sdk_config().await, env, INVOKE)?;
+    let bridge = Bridge::new(&crate::sdk_config().await?, env, INVOKE)?;
     let drain = || bridge.drain(Duration::from_secs(3), Duration::from_secs(900));
 
     println!("\n1. Save settings and test the connection (tenant {TENANT})");

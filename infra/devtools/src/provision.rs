@@ -91,6 +91,25 @@ fn sub(v: &Value, stack: &str, params: &BTreeMap<String, String>) -> Result<Stri
     }
 }
 
+/// Template parameters of a local stack whose secrets live under `prefix`: the PSA key secret
+/// under the prefix, and the issuer and audience of local development tokens.
+pub fn local_parameters(prefix: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("SecretPrefix".to_owned(), prefix.to_owned()),
+        ("PsaJwtKeySecretId".to_owned(), format!("{prefix}psa-jwt-key")),
+        ("PsaJwtIssuer".to_owned(), shared::auth::DEV_JWT_ISSUER.to_owned()),
+        ("PsaJwtAudience".to_owned(), shared::auth::DEV_JWT_AUDIENCE.to_owned()),
+    ])
+}
+
+/// Whether an AWS endpoint is a local one (LocalStack on loopback).
+pub fn is_local_endpoint(endpoint: &str) -> bool {
+    url::Url::parse(endpoint).ok().and_then(|u| u.host_str().map(str::to_owned)).is_some_and(|h| {
+        let h = h.trim_start_matches('[').trim_end_matches(']');
+        h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
 /// What provisioning produced: the environment the functions get, as in AWS.
 #[derive(Debug, Clone)]
 pub struct Provisioned {
@@ -110,6 +129,8 @@ pub struct Provisioner {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// The AWS endpoint the clients talk to (None: the SDK's default, a real account).
+    pub endpoint: Option<String>,
 }
 
 impl Provisioner {
@@ -118,6 +139,7 @@ impl Provisioner {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            endpoint: sdk.endpoint_url().map(str::to_owned),
         }
     }
 
@@ -188,7 +210,9 @@ impl Provisioner {
             let name = sub(props.get("TableName").ok_or_else(|| err(format!("{id}: no TableName")))?, stack, &params)?;
             self.create_table(&name, props).await?;
             refs.insert(id.clone(), name.clone());
-            table_name = name;
+            if id == "BridgeTable" {
+                table_name = name;
+            }
         }
 
         let mut env = BTreeMap::new();
@@ -274,8 +298,16 @@ impl Provisioner {
         Ok(())
     }
 
-    /// Stores the PSA JWT key where the functions read it (Secrets Manager), as in AWS.
+    /// Stores the PSA JWT key where the functions read it (Secrets Manager), as in AWS. Only
+    /// against a local endpoint: a real account's key is never overwritten with a test key.
     pub async fn put_jwt_key(&self, secret_id: &str, key: &str) -> Result<(), ProvisionError> {
+        let endpoint = self.endpoint.clone().unwrap_or_default();
+        if !is_local_endpoint(&endpoint) {
+            return Err(err(format!(
+                "refusing to write the PSA JWT key secret {secret_id} through {}: not a local endpoint",
+                if endpoint.is_empty() { "the default AWS endpoint" } else { endpoint.as_str() }
+            )));
+        }
         match self.secrets.create_secret().name(secret_id).secret_string(key).send().await {
             Ok(_) => Ok(()),
             Err(e) if format!("{e:?}").contains("ResourceExists") => self
@@ -306,6 +338,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_loopback_endpoints_are_local() {
+        for e in ["http://127.0.0.1:4566", "http://localhost:4566", "http://[::1]:4566"] {
+            assert!(is_local_endpoint(e), "{e}");
+        }
+        for e in [
+            "",
+            "https://secretsmanager.us-east-1.amazonaws.com",
+            "http://169.254.169.254",
+            "http://localhost.evil.com",
+        ] {
+            assert!(!is_local_endpoint(e), "{e}");
+        }
+    }
+
+    #[test]
     fn the_template_declares_what_the_functions_read() {
         let t = TemplateStack::load(&template_path()).unwrap();
         for var in [
@@ -320,7 +367,9 @@ mod tests {
         ] {
             assert!(t.function_env.contains_key(var), "{var} missing from Globals");
         }
-        assert_eq!(t.of_type("AWS::DynamoDB::Table").len(), 1);
+        assert!(t.function_env.contains_key("PSA_JWT_ISSUER") && t.function_env.contains_key("PSA_JWT_AUDIENCE"));
+        assert_eq!(t.of_type("AWS::DynamoDB::Table").len(), 2, "the bridge table and the audit log's");
+        assert!(t.function_env.contains_key("AUDIT_TABLE_NAME"));
         assert_eq!(t.of_type("AWS::SQS::Queue").len(), 8);
     }
 }

@@ -66,6 +66,8 @@ pub mod keys {
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The remote-action audit log's own table (only remote-actions may write it).
+    audit_table: String,
 }
 
 /// Errors kept on one run record (each at most 300 characters): far below DynamoDB's 400 KB.
@@ -156,7 +158,8 @@ impl DynamoStore {
     }
 
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        let table = table.into();
+        Self { client, audit_table: table.clone(), table }
     }
 
     pub fn client(&self) -> &Client {
@@ -165,6 +168,16 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// Keeps the audit log in its own table.
+    pub fn with_audit_table(mut self, table: impl Into<String>) -> Self {
+        self.audit_table = table.into();
+        self
+    }
+
+    pub fn audit_table(&self) -> &str {
+        &self.audit_table
     }
 
     fn key(pk: String, sk: String) -> Item {
@@ -352,6 +365,9 @@ impl Store for DynamoStore {
         }
         if let Some(v) = &p.webhook_previous_valid_until {
             u.set_opt("webhook_previous_valid_until", v.clone().map(s));
+        }
+        if let Some(v) = &p.webhook_secret_version {
+            u.set("webhook_secret_version", s(v.clone()));
         }
         for (sync_type, at) in &p.last_started {
             u.set(&format!("last_started_{sync_type}"), s(at.clone()));

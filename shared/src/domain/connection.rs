@@ -6,6 +6,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::ports::{PortError, SecretName, SecretStore, Store};
 use crate::tactical::http::check_instance_address;
 use crate::tactical::types::{BetaAgentQuery, CheckCreds};
+use crate::tactical::url::AddressPolicy;
 use crate::tactical::{Credentials, InstanceUrl, TacticalApi, TacticalError, TacticalHttp};
 use crate::tenant::TenantId;
 use secrecy::{ExposeSecret, SecretString};
@@ -148,12 +149,17 @@ pub struct SettingsView {
     pub schedules: BTreeMap<ScheduleKind, Schedule>,
 }
 
+/// The secrets that authenticate to one Tactical host.
+const CREDENTIALS: [SecretName; 4] =
+    [SecretName::ApiKey, SecretName::Username, SecretName::Password, SecretName::KnoxToken];
+
 /// The connection use cases for one tenant.
 pub struct ConnectionService<'a> {
     pub store: &'a dyn Store,
     pub secrets: &'a dyn SecretStore,
     pub http: &'a reqwest::Client,
-    pub allowlist: &'a [String],
+    /// Which hosts and schemes a tenant may point at.
+    pub addresses: AddressPolicy,
     /// Retries of idempotent Tactical calls (attempts and backoff).
     pub retry: crate::tactical::http::RetryPolicy,
     /// The HTTP client's request timeout (for messages).
@@ -188,7 +194,10 @@ impl<'a> ConnectionService<'a> {
             store: deps.store.as_ref(),
             secrets: deps.secrets.as_ref(),
             http: &deps.http,
-            allowlist: &deps.config.tactical_host_allowlist,
+            addresses: AddressPolicy {
+                dev_hosts: deps.config.tactical_host_allowlist.clone(),
+                private_hosts: deps.config.tactical_private_hosts.clone(),
+            },
             retry: crate::tactical::http::RetryPolicy {
                 max_attempts: deps.config.tactical_max_attempts,
                 ..deps.config.tactical_retry.clone()
@@ -242,9 +251,14 @@ impl ConnectionService<'_> {
 
         if let Some(raw) = &body.instance_url {
             let url = InstanceUrl::parse(raw).map_err(|e| ApiError::validation("instance_url", e.to_string()))?;
-            check_instance_address(&url, self.allowlist)
-                .await
-                .map_err(|e| ApiError::field(ErrorCode::BlockedAddress, "instance_url", e.to_string()))?;
+            check_instance_address(&url, &self.addresses).await.map_err(|e| {
+                let code = if matches!(e, TacticalError::InsecureScheme) {
+                    ErrorCode::ValidationFailed
+                } else {
+                    ErrorCode::BlockedAddress
+                };
+                ApiError::field(code, "instance_url", e.to_string())
+            })?;
             patch.instance_url = Some(url);
         }
         if let Some(k) = &body.api_key {
@@ -283,11 +297,32 @@ impl ConnectionService<'_> {
                 "api_key is for auth_mode api_key; this connection uses knox",
             ));
         }
+        // Credentials are bound to the host they were saved for: a new URL (scheme, host, port or
+        // path) drops them, so a settings-only user cannot send the stored key to their own server.
+        let url_changed = patch.instance_url.is_some()
+            && patch.instance_url.as_ref() != current.as_ref().and_then(|c| c.instance_url.as_ref());
+        let again = |field: &str| {
+            ApiError::validation(
+                field,
+                format!(
+                    "{field} is required again when the instance URL changes: stored credentials are never sent to a new host"
+                ),
+            )
+        };
         match mode {
+            Some(AuthMode::ApiKey) if url_changed && body.api_key.is_none() => return Err(again("api_key")),
             Some(AuthMode::ApiKey)
                 if body.api_key.is_none() && self.secrets.get(tenant, SecretName::ApiKey).await?.is_none() =>
             {
                 return Err(ApiError::validation("api_key", "api_key is required for auth_mode api_key"));
+            }
+            Some(AuthMode::Knox) if url_changed => {
+                if body.username.is_none() {
+                    return Err(again("username"));
+                }
+                if body.password.is_none() {
+                    return Err(again("password"));
+                }
             }
             Some(AuthMode::Knox) => {
                 if body.username.is_none() && self.secrets.get(tenant, SecretName::Username).await?.is_none() {
@@ -302,20 +337,25 @@ impl ConnectionService<'_> {
         if mode.is_some() && mode != current.as_ref().and_then(|c| c.auth_mode) {
             patch.auth_mode = mode;
         }
+        let creds_changed = body.api_key.is_some() || body.username.is_some() || body.password.is_some();
+        if url_changed || creds_changed || patch.auth_mode.is_some() {
+            patch.is_active = Some(false);
+        }
+
+        if url_changed {
+            // Old credentials go first and the new URL is saved before the new credentials: if a
+            // write fails half-way, no stored credential is ever paired with a host it was not
+            // given for.
+            for n in CREDENTIALS {
+                self.secrets.delete(tenant, n).await?;
+            }
+            let saved = self.store.patch_integration(tenant, &patch).await?;
+            self.put_credentials(tenant, &body).await?;
+            return Ok(saved);
+        }
 
         // Secrets first: if a later write fails, the old settings still point at valid secrets.
-        if let Some(k) = &body.api_key {
-            self.secrets
-                .put(tenant, SecretName::ApiKey, &SecretString::from(k.expose_secret().trim().to_owned()))
-                .await?;
-        }
-        if let Some(u) = &body.username {
-            self.secrets.put(tenant, SecretName::Username, &SecretString::from(u.trim().to_owned())).await?;
-        }
-        if let Some(p) = &body.password {
-            self.secrets.put(tenant, SecretName::Password, p).await?;
-        }
-        let creds_changed = body.api_key.is_some() || body.username.is_some() || body.password.is_some();
+        self.put_credentials(tenant, &body).await?;
         if body.username.is_some() || body.password.is_some() {
             // A token of the old account must not outlive the change.
             self.secrets.delete(tenant, SecretName::KnoxToken).await?;
@@ -330,12 +370,28 @@ impl ConnectionService<'_> {
             Some(AuthMode::Knox) => self.secrets.delete(tenant, SecretName::ApiKey).await?,
             None => {}
         }
-        let url_changed = patch.instance_url.is_some()
-            && patch.instance_url.as_ref() != current.as_ref().and_then(|c| c.instance_url.as_ref());
-        if url_changed || creds_changed || patch.auth_mode.is_some() {
-            patch.is_active = Some(false);
-        }
         Ok(self.store.patch_integration(tenant, &patch).await?)
+    }
+
+    async fn put_credentials(&self, tenant: &TenantId, body: &SaveSettings) -> Result<(), ApiError> {
+        if let Some(k) = &body.api_key {
+            self.secrets
+                .put(tenant, SecretName::ApiKey, &SecretString::from(k.expose_secret().trim().to_owned()))
+                .await?;
+        }
+        if let Some(u) = &body.username {
+            self.secrets.put(tenant, SecretName::Username, &SecretString::from(u.trim().to_owned())).await?;
+        }
+        if let Some(p) = &body.password {
+            self.secrets.put(tenant, SecretName::Password, p).await?;
+        }
+        Ok(())
+    }
+
+    /// Refuses to send credentials anywhere the address policy forbids (https, blocked ranges),
+    /// whatever was stored before the policy changed.
+    fn check_transport(&self, url: &InstanceUrl) -> Result<(), ApiError> {
+        self.addresses.check_scheme(url).map_err(|e| ApiError::validation("instance_url", e.to_string()))
     }
 
     /// Builds a Tactical client for the tenant's stored credentials (API key or Knox token).
@@ -343,6 +399,7 @@ impl ConnectionService<'_> {
         let url = integ.instance_url.clone().ok_or_else(|| {
             ApiError::new(ErrorCode::IntegrationNotConfigured, "no instance URL saved for Tactical RMM")
         })?;
+        self.check_transport(&url)?;
         let creds = match integ.auth_mode {
             Some(AuthMode::ApiKey) => {
                 Credentials::ApiKey(self.secrets.get(tenant, SecretName::ApiKey).await?.ok_or_else(|| {
@@ -389,7 +446,7 @@ impl ConnectionService<'_> {
             clients: None,
             agents: None,
         };
-        if let Err(e) = check_instance_address(&url, self.allowlist).await {
+        if let Err(e) = check_instance_address(&url, &self.addresses).await {
             return Ok(fail(e));
         }
         let anon = self.tactical(url.clone(), Credentials::None);
@@ -486,6 +543,8 @@ impl ConnectionService<'_> {
             self.flag_reauth(tenant).await?;
             return Ok(Renewal::NeedsPerson);
         };
+        // Credentials only travel over https (or to a development host).
+        self.check_transport(&url)?;
         let until = tokio::time::Instant::now() + crate::deadline::clamp(RENEWAL_WAIT);
         let mut integ = integ;
         loop {
@@ -612,6 +671,7 @@ impl ConnectionService<'_> {
         // Best effort: tell Tactical to drop the Knox token before we forget it.
         if let (Some(url), Some(token)) =
             (integ.instance_url.clone(), self.secrets.get(tenant, SecretName::KnoxToken).await?)
+            && self.check_transport(&url).is_ok()
         {
             let once = crate::tactical::http::RetryPolicy { max_attempts: 1, ..Default::default() };
             // Best effort: never more than half of what the invocation has left, so a hung

@@ -111,6 +111,10 @@ pub struct RmmIntegration {
     /// Until when the webhook secret before the last rotation is still accepted.
     #[serde(default)]
     pub webhook_previous_valid_until: Option<String>,
+    /// Changes on every rotation of the webhook secret, so warm webhook instances see a rotation
+    /// (a revoked secret stops working) within their short integration re-read.
+    #[serde(default)]
+    pub webhook_secret_version: Option<String>,
     /// The last device run, when it succeeded: its per-page hashes let the next run skip reading
     /// unchanged assets. Cleared by a run that did not succeed (its pages are not all known).
     #[serde(default)]
@@ -186,6 +190,7 @@ pub struct IntegrationPatch {
     pub schedules: Vec<(ScheduleKind, Schedule)>,
     pub last_started: Vec<(String, String)>,
     pub webhook_previous_valid_until: Option<Option<String>>,
+    pub webhook_secret_version: Option<String>,
     pub knox_token_expires_at: Option<Option<String>>,
     pub last_complete_device_run: Option<Option<String>>,
 }

@@ -176,6 +176,17 @@ pub async fn execute(deps: &Deps, req: ActionRequest<'_>) -> Result<Value, Actio
         )
         .into());
     }
+    // Per tenant: the deployment switch only says the feature exists here.
+    if !req.caller.entitled(crate::auth::entitlements::REMOTE_ACTIONS) {
+        return Err(ApiError::new(
+            ErrorCode::EnterpriseOnly,
+            format!(
+                "remote actions are part of the Enterprise Edition, which this tenant does not have (no {} entitlement)",
+                crate::auth::entitlements::REMOTE_ACTIONS
+            ),
+        )
+        .into());
+    }
     let action = Action::parse(req.action).ok_or_else(|| {
         let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
         ActionError::from(ApiError::field(
@@ -540,18 +551,27 @@ impl Input {
     /// command, so a record can be matched against a known command).
     fn audit_summary(&self) -> Value {
         match self {
-            Input::RunCommand { req, .. } => json!({
+            Input::RunCommand { req, .. } => {
+                // Redacted before anything is kept, the hash too: a hash of a command with a
+                // short password in it would let the password be guessed offline.
+                let cmd = super::audit::redact_command(&req.cmd);
+                json!({
                 "shell": req.shell,
                 "custom_shell": req.custom_shell,
-                "command": truncate(&req.cmd, 1000),
+                "command": truncate(&cmd, 1000),
                 "command_bytes": req.cmd.len(),
-                "command_sha256": hex::encode(Sha256::digest(req.cmd.as_bytes())),
+                "command_sha256": hex::encode(Sha256::digest(cmd.as_bytes())),
                 "timeout": req.timeout,
                 "run_as_user": req.run_as_user,
-            }),
+                })
+            }
             Input::RunScript { req, .. } => json!({
                 "script_id": req.script_id,
-                "args": req.args.iter().take(20).map(|a| truncate(a, 200)).collect::<Vec<_>>(),
+                "args": super::audit::redact_args(&req.args.iter().take(21).map(String::as_str).collect::<Vec<_>>())
+                    .iter()
+                    .take(20)
+                    .map(|a| truncate(a, 200))
+                    .collect::<Vec<_>>(),
                 "env_var_names": req.env_vars.iter().map(|e| e.split('=').next().unwrap_or_default()).collect::<Vec<_>>(),
                 "timeout": req.timeout,
                 "run_as_user": req.run_as_user,
@@ -1329,6 +1349,21 @@ mod tests {
         let s = input.audit_summary().to_string();
         assert!(!s.contains("s3cr3t"), "{s}");
         assert!(s.contains("API_TOKEN"), "{s}");
+        let script = Input::parse(
+            Action::RunScript,
+            &json!({"agent_id": AGENT, "script_id": 1, "args": ["-User", "bob", "-Password", "Hunter2"]}),
+        )
+        .unwrap();
+        let s = script.audit_summary().to_string();
+        assert!(!s.contains("Hunter2") && s.contains("bob"), "{s}");
+        let cmd = Input::parse(
+            Action::RunCommand,
+            &json!({"agent_id": AGENT, "command": "net user bob Hunter2 --token=tok123"}),
+        )
+        .unwrap();
+        let s = cmd.audit_summary().to_string();
+        assert!(!s.contains("tok123"), "{s}");
+        assert!(!s.contains(&hex::encode(Sha256::digest(b"net user bob Hunter2 --token=tok123"))), "{s}");
         let cmd = Input::parse(Action::RunCommand, &json!({"agent_id": AGENT, "command": "x".repeat(5000)})).unwrap();
         let v = cmd.audit_summary();
         assert_eq!(v["command"].as_str().unwrap().len(), 1000);
@@ -1389,7 +1424,12 @@ mod tests {
     }
 
     fn caller() -> Caller {
-        Caller { tenant: TenantId::parse("t1").unwrap(), user_id: "u1".into(), permissions: vec![] }
+        Caller {
+            tenant: TenantId::parse("t1").unwrap(),
+            user_id: "u1".into(),
+            permissions: vec![],
+            entitlements: vec![crate::auth::entitlements::REMOTE_ACTIONS.into()],
+        }
     }
 
     fn reboot_request(c: &Caller) -> ActionRequest<'_> {

@@ -42,8 +42,14 @@ pub enum TacticalError {
     BadCredentials,
     #[error("this Tactical account uses two-factor authentication: enter the current TOTP code")]
     TotpRequired,
-    #[error("the instance URL resolves to an address that is not allowed (loopback, link-local or cloud metadata)")]
+    #[error(
+        "the instance URL resolves to an address that is not allowed (loopback, link-local, cloud metadata or a private network; an on-premises Tactical must be on TACTICAL_PRIVATE_HOSTS)"
+    )]
     BlockedAddress,
+    #[error(
+        "the instance URL must use https: credentials are never sent over plain http (http is only for hosts on the development allow-list TACTICAL_HOST_ALLOWLIST)"
+    )]
+    InsecureScheme,
     #[error("Tactical could not contact the agent (it is offline or unreachable)")]
     AgentUnreachable,
     #[error("Tactical's message broker (NATS) is down, so nothing was sent to the agent")]
@@ -76,6 +82,7 @@ impl TacticalError {
             Timeout(_) | Connect(_) => ErrorCode::TacticalUnreachable,
             TotpRequired => ErrorCode::TacticalTotpRequired,
             BlockedAddress => ErrorCode::BlockedAddress,
+            InsecureScheme => ErrorCode::ValidationFailed,
             AgentUnreachable => ErrorCode::AgentUnreachable,
             BrokerDown => ErrorCode::RmmBrokerDown,
             AgentTimeout => ErrorCode::AgentTimeout,

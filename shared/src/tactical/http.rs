@@ -5,7 +5,7 @@
 use super::error::TacticalError;
 use super::json_stream::ArraySplitter;
 use super::types::*;
-use super::url::{InstanceUrl, host_allowed, is_blocked_ip};
+use super::url::{AddressPolicy, InstanceUrl, host_allowed};
 use super::{Credentials, SoftwareRows, TacticalApi};
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -25,6 +25,8 @@ pub struct HttpClientOptions {
     pub request_timeout: Duration,
     /// Hosts allowed even though they resolve to blocked addresses (local development).
     pub allowlist: Vec<String>,
+    /// Hosts allowed to resolve to private ranges (an on-premises Tactical).
+    pub private_hosts: Vec<String>,
 }
 
 impl Default for HttpClientOptions {
@@ -33,25 +35,26 @@ impl Default for HttpClientOptions {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             allowlist: Vec::new(),
+            private_hosts: Vec::new(),
         }
     }
 }
 
-/// Resolves names, then drops blocked addresses unless the name is allow-listed, so a DNS answer
-/// cannot steer us to loopback or the metadata service (checked on every connection).
+/// Resolves names, then drops the addresses the policy refuses, so a DNS answer cannot steer us
+/// to loopback, the metadata service or a private network (checked on every connection).
 struct GuardedResolver {
-    allowlist: Vec<String>,
+    policy: Arc<AddressPolicy>,
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_owned();
-        let allowed = host_allowed(&host, &self.allowlist);
+        let policy = self.policy.clone();
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await
                 .map_err(|_| Box::new(ResolveError::Dns) as Box<dyn std::error::Error + Send + Sync>)?
-                .filter(|a| allowed || !is_blocked_ip(a.ip()))
+                .filter(|a| policy.allows(&host, a.ip()))
                 .collect();
             if addrs.is_empty() {
                 return Err(Box::new(ResolveError::Blocked) as Box<dyn std::error::Error + Send + Sync>);
@@ -76,21 +79,39 @@ pub fn build_http_client(opts: &HttpClientOptions) -> reqwest::Client {
         .connect_timeout(opts.connect_timeout)
         .timeout(opts.request_timeout)
         .user_agent(concat!("tactical-bridge/", env!("CARGO_PKG_VERSION")))
-        .dns_resolver(Arc::new(GuardedResolver { allowlist: opts.allowlist.clone() }))
+        .dns_resolver(Arc::new(GuardedResolver {
+            policy: Arc::new(AddressPolicy {
+                dev_hosts: opts.allowlist.clone(),
+                private_hosts: opts.private_hosts.clone(),
+            }),
+        }))
         .build()
         .expect("reqwest client options are static and valid")
 }
 
-/// Refuses an instance URL whose host is an IP literal in a blocked range (the resolver never
-/// sees IP literals) or a name that resolves only to blocked addresses.
-pub async fn check_instance_address(url: &InstanceUrl, allowlist: &[String]) -> Result<(), TacticalError> {
+/// One message for every way a connection can fail to open (refused, unreachable, blocked).
+fn unreachable_error(host: &str) -> TacticalError {
+    TacticalError::Connect(format!(
+        "could not connect to {host}; check the host, the port and that Tactical's API (nginx) is running and reachable from the internet"
+    ))
+}
+
+/// Refuses an instance URL that would send credentials over plain http, whose host is an IP
+/// literal the policy refuses (the resolver never sees IP literals), or a name that resolves only
+/// to refused addresses.
+pub async fn check_instance_address(url: &InstanceUrl, policy: &AddressPolicy) -> Result<(), TacticalError> {
+    check_address(url, policy).await?;
+    policy.check_scheme(url).map_err(|_| TacticalError::InsecureScheme)
+}
+
+async fn check_address(url: &InstanceUrl, policy: &AddressPolicy) -> Result<(), TacticalError> {
     let host = url.host();
-    if host_allowed(&host, allowlist) {
-        return Ok(());
-    }
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
-        return if is_blocked_ip(ip) { Err(TacticalError::BlockedAddress) } else { Ok(()) };
+        return if policy.allows(&host, ip) { Ok(()) } else { Err(TacticalError::BlockedAddress) };
+    }
+    if host_allowed(&host, &policy.dev_hosts) {
+        return Ok(());
     }
     if bare.eq_ignore_ascii_case("localhost") || bare.to_ascii_lowercase().ends_with(".localhost") {
         return Err(TacticalError::BlockedAddress);
@@ -100,7 +121,7 @@ pub async fn check_instance_address(url: &InstanceUrl, allowlist: &[String]) -> 
     match lookup.await.unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut))) {
         Ok(addrs) => {
             let addrs: Vec<_> = addrs.collect();
-            if !addrs.is_empty() && addrs.iter().all(|a| is_blocked_ip(a.ip())) {
+            if !addrs.is_empty() && addrs.iter().all(|a| !policy.allows(&host, a.ip())) {
                 Err(TacticalError::BlockedAddress)
             } else {
                 Ok(())
@@ -249,14 +270,19 @@ impl TacticalHttp {
     /// Tells network failures apart (DNS, refused, TLS, timeout) so the message says what to fix.
     fn transport_error(&self, e: reqwest::Error, timeout: Duration) -> TacticalError {
         let host = self.base.host();
+        if e.is_connect() && e.is_timeout() {
+            return unreachable_error(&host);
+        }
         if e.is_timeout() {
             return TacticalError::Timeout(timeout);
         }
         let mut tls = false;
         let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(s) = src {
+            // Refused, unreachable and blocked read the same, so the test button cannot map which
+            // hosts and ports exist behind us.
             if matches!(s.downcast_ref::<ResolveError>(), Some(ResolveError::Blocked)) {
-                return TacticalError::BlockedAddress;
+                return unreachable_error(&host);
             }
             if matches!(s.downcast_ref::<ResolveError>(), Some(ResolveError::Dns)) {
                 return TacticalError::Connect(format!(
@@ -265,11 +291,8 @@ impl TacticalHttp {
             }
             if let Some(io) = s.downcast_ref::<std::io::Error>() {
                 match io.kind() {
-                    std::io::ErrorKind::ConnectionRefused => {
-                        return TacticalError::Connect(format!(
-                            "{host} refused the connection; check the port and that Tactical's API (nginx) is running"
-                        ));
-                    }
+                    std::io::ErrorKind::ConnectionRefused => return unreachable_error(&host),
+                    std::io::ErrorKind::TimedOut if e.is_connect() => return unreachable_error(&host),
                     std::io::ErrorKind::TimedOut => return TacticalError::Timeout(timeout),
                     std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof if !e.is_connect() => {
                         return TacticalError::Decode {
@@ -291,7 +314,7 @@ impl TacticalHttp {
                 "the TLS handshake with {host} failed (certificate not valid for this name, expired, or self-signed); Tactical needs a trusted certificate"
             ))
         } else if e.is_connect() {
-            TacticalError::Connect(format!("could not connect to {host}"))
+            unreachable_error(&host)
         } else if e.is_body() || e.is_decode() {
             TacticalError::Decode { what: "body", detail: "the connection broke while reading the response".into() }
         } else {
