@@ -18,6 +18,8 @@ pub mod perms {
     pub const RMM_RUN_SCRIPT: &str = "rmm:run_script";
     pub const RMM_EXECUTE_COMMAND: &str = "rmm:execute_command";
     pub const RMM_REBOOT: &str = "rmm:reboot";
+    /// Resolve, snooze and unsnooze Tactical alerts from the PSA.
+    pub const RMM_MANAGE_ALERTS: &str = "rmm:manage_alerts";
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

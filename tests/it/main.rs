@@ -4,6 +4,7 @@
 mod alerts;
 mod aws_adapters;
 mod change_detection;
+mod close_the_loop;
 mod concurrency;
 mod connection;
 mod faults;
