@@ -463,6 +463,7 @@ async fn a_fire_and_forget_run_is_fetched_later_and_history_is_paged() {
     .await;
     assert_eq!((v["code"].clone(), v["field"].clone()), (json!("not_found"), json!("history_id")));
     let other = tenant("loop-forget-other");
+    connect(&c.p, &other, &c.sim).await;
     let v = fail_with(&c.p.deps, &other, ALL, "agents.history", json!({"agent_id": win.agent_id})).await;
     assert_eq!((v["code"].clone(), v["field"].clone()), (json!("not_found"), json!("agent_id")));
     st.reset_counters();

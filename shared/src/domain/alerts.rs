@@ -391,8 +391,9 @@ mod tests {
             let stale = AlertEvent { source, counts_occurrence: source == "webhook", ..ev(false, Some(7)) };
             assert_eq!(apply(&t, Some(r.clone()), &stale).status, "resolved", "{source}");
         }
-        let next = apply(&t, Some(r.clone()), &ev(false, Some(8)));
-        assert_eq!(next.status, "active", "another Tactical id is another occurrence");
+        let tactical_resolved = apply(&t, Some(a), &ev(true, Some(7)));
+        let backfill = AlertEvent { source: "backfill", counts_occurrence: false, ..ev(false, Some(7)) };
+        assert_eq!(apply(&t, Some(tactical_resolved), &backfill).status, "active", "Tactical's own state still wins");
     }
 
     #[test]
