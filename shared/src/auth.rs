@@ -29,6 +29,8 @@ pub mod perms {
     /// Reading the remote-action audit log (what ran where, by whom): an rmm permission, so
     /// settings administrators do not see it by default.
     pub const RMM_AUDIT_READ: &str = "rmm:audit_read";
+    /// Resolve, snooze and unsnooze Tactical alerts from the PSA.
+    pub const RMM_MANAGE_ALERTS: &str = "rmm:manage_alerts";
 }
 
 /// What a tenant has bought, as the PSA says in its token (`entitlements` claim) or the workflow

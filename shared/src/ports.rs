@@ -288,6 +288,18 @@ pub trait AlertStore: Send + Sync {
     async fn list_alerts(&self, tenant: &TenantId, q: &AlertQuery) -> Result<AlertPage, PortError>;
     /// Every open (active or suppressed) alert of the tenant.
     async fn open_alerts(&self, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError>;
+    /// Adds (or removes) the small index item linking a PSA ticket to an alert.
+    async fn set_ticket_link(
+        &self,
+        tenant: &TenantId,
+        ticket_id: &str,
+        alert_key: &str,
+        linked: bool,
+    ) -> Result<(), PortError>;
+    /// Keys of the alerts linked to a ticket (at most `limit`), from the index items; a key may
+    /// be stale (the alert moved to another ticket), so callers check the alert's `ticket_id`.
+    async fn ticket_alert_keys(&self, tenant: &TenantId, ticket_id: &str, limit: i32)
+    -> Result<Vec<String>, PortError>;
 }
 
 use crate::domain::software::{AssetSoftware, CatalogDelta, CatalogEntry, SoftwareInventory};

@@ -5,6 +5,7 @@ mod alert_links;
 mod alerts;
 mod aws_adapters;
 mod change_detection;
+mod close_the_loop;
 mod concurrency;
 mod connection;
 mod deadlines;

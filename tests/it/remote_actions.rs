@@ -18,8 +18,19 @@ use shared::tenant::TenantId;
 use tactical_sim::{AgentInfo, NewAgent, Plat, RouteKind, SimConfig, Simulator};
 
 const ALL: &[&str] = &[perms::RMM_READ, perms::RMM_RUN_SCRIPT, perms::RMM_EXECUTE_COMMAND, perms::RMM_REBOOT];
-const ACTIONS: &[&str] =
-    &["agents.find", "agents.get", "scripts.list", "agents.run_script", "agents.run_command", "agents.reboot"];
+const ACTIONS: &[&str] = &[
+    "agents.find",
+    "agents.get",
+    "scripts.list",
+    "agents.run_script",
+    "agents.run_command",
+    "agents.reboot",
+    "agents.script_result",
+    "agents.history",
+    "alerts.resolve",
+    "alerts.snooze",
+    "alerts.unsnooze",
+];
 
 struct Ctx {
     p: Pipeline,

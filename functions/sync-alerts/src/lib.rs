@@ -2,7 +2,8 @@
 //! list API.
 //!
 //! Function URL (PSA JWT): `POST /sync` (update), `GET /runs/latest`, `GET /runs/{id}`,
-//! `GET /alerts?status=&asset_id=&limit=&cursor=` (read).
+//! `GET /alerts?status=&asset_id=&ticket_id=&limit=&cursor=` (read), `PATCH /alerts/{key}`
+//! `{"ticket_id": "..." | null}` (update): links an alert to a PSA ticket.
 //! SQS (`sync-alerts` queue): `start_run` and `alert_follow_up` messages.
 
 use lambda_http::http::Method;
@@ -10,6 +11,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::app::Deps;
 use shared::auth::perms;
+use shared::domain::alert_flow;
 use shared::domain::runs_api;
 use shared::http::{self, route_path};
 use shared::lambda::{Invocation, http_payload};
@@ -54,6 +56,21 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                     .filter(|l| (1..=500).contains(l))
                     .ok_or_else(|| ApiError::validation("limit", "limit must be 1-500"))?,
             };
+            if let Some(ticket) = http::query_param(req, "ticket_id") {
+                check_ticket_id(&ticket)?;
+                if http::query_param(req, "cursor").is_some() {
+                    return Err(ApiError::validation("cursor", "a ticket's alerts come in one page"));
+                }
+                let asset = http::query_param(req, "asset_id");
+                let alerts = alert_flow::alerts_of_ticket(deps.store.as_ref(), &caller.tenant, &ticket, limit).await?;
+                let rows: Vec<Value> = alerts
+                    .iter()
+                    .filter(|a| status.as_deref().is_none_or(|s| a.status == s))
+                    .filter(|a| asset.is_none() || a.asset_id == asset)
+                    .map(|a| serde_json::to_value(a).unwrap_or_default())
+                    .collect();
+                return Ok((200, json!({ "alerts": rows, "next_cursor": null })));
+            }
             let query = AlertQuery {
                 status,
                 asset_id: http::query_param(req, "asset_id"),
@@ -68,6 +85,74 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             Ok((200, json!({ "alerts": rows, "next_cursor": page.next })))
         }
         (_, "/alerts") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use GET")),
+        (&Method::PATCH, p) if p.starts_with("/alerts/") => {
+            caller.require(perms::SETTINGS_UPDATE)?;
+            let key = percent_decode(&p["/alerts/".len()..])
+                .filter(|k| !k.is_empty() && k.len() <= 300 && !k.chars().any(char::is_control))
+                .ok_or_else(|| ApiError::validation("alert_key", "not an alert key (URL-encode it: id%2325)"))?;
+            let body: Value = http::parse_json(http::body_bytes(req)?)?;
+            let Some(obj) = body.as_object() else {
+                return Err(ApiError::validation("body", "send {\"ticket_id\": \"...\"} or {\"ticket_id\": null}"));
+            };
+            if let Some(other) = obj.keys().find(|k| *k != "ticket_id") {
+                return Err(ApiError::validation(other, format!("unknown field {other:?}; only ticket_id can be set")));
+            }
+            let ticket = match obj.get("ticket_id") {
+                None => return Err(ApiError::validation("ticket_id", "ticket_id is required (null unlinks)")),
+                Some(Value::Null) => None,
+                Some(Value::String(t)) => {
+                    check_ticket_id(t)?;
+                    Some(t.as_str())
+                }
+                Some(_) => return Err(ApiError::validation("ticket_id", "ticket_id is a string or null")),
+            };
+            let alert = alert_flow::set_ticket(deps.store.as_ref(), &caller.tenant, &key, ticket)
+                .await?
+                .ok_or_else(|| ApiError::field(ErrorCode::NotFound, "alert_key", "no alert with this key"))?;
+            Ok((200, serde_json::to_value(&alert).unwrap_or_default()))
+        }
+        (_, p) if p.starts_with("/alerts/") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use PATCH")),
         _ => Err(http::not_found()),
+    }
+}
+
+/// PSA ticket ids: 1–128 characters, no `#` (the index key separator) and no control characters.
+fn check_ticket_id(t: &str) -> Result<(), ApiError> {
+    if t.is_empty() || t.len() > 128 || t.contains('#') || t.chars().any(char::is_control) {
+        Err(ApiError::validation("ticket_id", "a ticket id is 1–128 characters without '#'"))
+    } else {
+        Ok(())
+    }
+}
+
+/// `%XX` escapes of a path segment; `None` for a broken escape or bytes that are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_keys_come_percent_encoded() {
+        assert_eq!(percent_decode("id%2325").as_deref(), Some("id#25"));
+        assert_eq!(percent_decode("id%2").as_deref(), None);
+        assert_eq!(percent_decode("id%zz").as_deref(), None);
+        assert!(check_ticket_id("T-1").is_ok());
+        assert_eq!(check_ticket_id("a#b").unwrap_err().field.as_deref(), Some("ticket_id"));
     }
 }

@@ -550,3 +550,21 @@ pub(crate) struct AlertTemplate {
     pub id: i64,
     pub name: &'static str,
 }
+
+/// An `AgentHistory` row: a command or script run. The agent reports its results later (a
+/// separate PATCH after its NATS reply), so they show only from `ready_at` on.
+pub(crate) struct HistEntry {
+    pub id: i64,
+    pub agent_pk: i64,
+    pub time: OffsetDateTime,
+    /// `cmd_run` or `script_run`.
+    pub kind: &'static str,
+    pub command: Option<String>,
+    pub username: String,
+    pub script: Option<i64>,
+    pub script_name: Option<&'static str>,
+    /// What the agent will report: (stdout, stderr, retcode, execution_time); `None` when the
+    /// agent never ran it (offline, NATS down).
+    pub outcome: Option<(String, String, i64, f64)>,
+    pub ready_at: OffsetDateTime,
+}

@@ -35,6 +35,8 @@ pub enum RouteKind {
     AgentReboot,
     /// `GET /agents/<agent_id>/ping/`
     AgentPing,
+    /// `GET /agents/<agent_id>/history/`
+    AgentHistory,
     /// `PATCH|POST /alerts/`
     Alerts,
     /// `GET|PUT|DELETE /alerts/<id>/`
@@ -70,8 +72,8 @@ impl RouteKind {
         match self {
             Root => "GET, HEAD, OPTIONS",
             CheckCreds | Login | Logout | LogoutAll | AgentCmd | AgentRunScript | AlertsBulk => "POST, OPTIONS",
-            CoreVersion | Clients | Client | Sites | Site | Agents | AgentPing | Software | Scripts | BetaRoot
-            | BetaAgents | BetaClients | BetaClient | BetaSites | BetaSite => "GET, HEAD, OPTIONS",
+            CoreVersion | Clients | Client | Sites | Site | Agents | AgentPing | AgentHistory | Software | Scripts
+            | BetaRoot | BetaAgents | BetaClients | BetaClient | BetaSites | BetaSite => "GET, HEAD, OPTIONS",
             Agent => "GET, PUT, DELETE, HEAD, OPTIONS",
             AgentReboot => "POST, PATCH, OPTIONS",
             Alerts => "POST, PATCH, OPTIONS",
@@ -132,6 +134,7 @@ pub(crate) fn classify(path: &str, beta: bool) -> Option<Matched> {
         ["agents", id, "runscript"] if agent_id_ok(id) => p(AgentRunScript, id),
         ["agents", id, "reboot"] if agent_id_ok(id) => p(AgentReboot, id),
         ["agents", id, "ping"] if agent_id_ok(id) => p(AgentPing, id),
+        ["agents", id, "history"] if agent_id_ok(id) => p(AgentHistory, id),
         ["alerts"] => m(Alerts),
         ["alerts", "bulk"] => m(AlertsBulk),
         ["alerts", id] if int_ok(id) => p(Alert, id),

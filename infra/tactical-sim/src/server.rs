@@ -607,6 +607,7 @@ async fn drf(st: &SimState, ctx: &Ctx, m: &Matched) -> Response {
                 (AgentReboot, &Method::POST) => agent_reboot(st, &p, param).await,
                 (AgentReboot, _) => agent_sched_reboot(st, ctx, &p, param).await,
                 (AgentPing, _) => agent_ping(st, &p, param),
+                (AgentHistory, _) => agent_history(st, &p, param),
                 (Alerts, &Method::PATCH) => alerts_list(st, ctx, &p),
                 (Alerts, _) => alerts_create(st, ctx, &p),
                 (Alert, &Method::GET) => alert_detail(st, &p, param),
@@ -943,7 +944,7 @@ async fn agent_cmd(st: &SimState, ctx: &Ctx, p: &Principal, agent_id: &str) -> R
     if !role_allows(&p.role, Need::Act) {
         return forbidden();
     }
-    let (host_ok, output, timeout) = {
+    let (host_ok, output, timeout, agent_pk, cmd) = {
         let d = st.read();
         let a = match scoped_agent(&d, p, agent_id) {
             Ok(a) => a,
@@ -976,8 +977,11 @@ async fn agent_cmd(st: &SimState, ctx: &Ctx, p: &Principal, agent_id: &str) -> R
         if let Err(r) = req(&data, "run_as_user") {
             return r;
         }
-        (reachable(a), fake_cmd_output(a, &shell, &cmd), timeout)
+        (reachable(a), fake_cmd_output(a, &shell, &cmd), timeout, a.pk, cmd)
     };
+    let ran = st.nats_up() && host_ok;
+    let user = p.username.clone().unwrap_or_else(|| "api".into());
+    add_history(st, agent_pk, "cmd_run", Some(cmd), None, &user, ran.then(|| (output.clone(), String::new(), 0, 0.1)));
     if !st.nats_up() {
         action_wait(st, StdDuration::from_secs(4)).await;
         return ok("natsdown");
@@ -993,7 +997,7 @@ async fn agent_runscript(st: &SimState, ctx: &Ctx, p: &Principal, agent_id: &str
     if !role_allows(&p.role, Need::Act) {
         return forbidden();
     }
-    let (host_ok, output, forget_msg, mode, timeout) = {
+    let (host_ok, agent_pk, script_ref, outcome, forget_msg, mode, timeout) = {
         let d = st.read();
         let a = match scoped_agent(&d, p, agent_id) {
             Ok(a) => a,
@@ -1026,7 +1030,40 @@ async fn agent_runscript(st: &SimState, ctx: &Ctx, p: &Principal, agent_id: &str
             Ok(t) => t,
             Err(r) => return r,
         };
-        match output_mode.as_str() {
+        let args: Vec<String> = vals[1].as_array().map(|v| v.iter().map(py_str).collect()).unwrap_or_default();
+        let nl = if a.plat == Plat::Windows { "\r\n" } else { "\n" };
+        // Script 9 fails: exit code 3 with a line on stderr.
+        let outcome = if script.id == 9 {
+            (format!("Checking disk space on {}{nl}", a.hostname), format!("C: is 97% full{nl}"), 3, 0.2481)
+        } else {
+            (
+                format!("{} ran on {} with args [{}]{nl}exit status 0{nl}", script.name, a.hostname, args.join(", ")),
+                String::new(),
+                0,
+                0.5123,
+            )
+        };
+        (
+            reachable(a),
+            a.pk,
+            (script.id, script.name),
+            outcome,
+            format!("{} will now be run on {}", script.name, a.hostname),
+            output_mode,
+            timeout,
+        )
+    };
+    // The view reads the mode's own keys after creating the history row (a KeyError is a 500).
+    let ran = st.nats_up() && host_ok;
+    let output = format!("{}{}", outcome.0, outcome.1);
+    let user = p.username.clone().unwrap_or_else(|| "api".into());
+    add_history(st, agent_pk, "script_run", None, Some(script_ref), &user, ran.then_some(outcome));
+    {
+        let data = match ctx.data() {
+            Ok(d) => d,
+            Err(r) => return r,
+        };
+        match mode.as_str() {
             "email" => match req(&data, "emailMode") {
                 Ok(m) if py_str(m) != "default" => {
                     if let Err(r) = req(&data, "emails") {
@@ -1045,11 +1082,7 @@ async fn agent_runscript(st: &SimState, ctx: &Ctx, p: &Principal, agent_id: &str
             }
             _ => {}
         }
-        let args: Vec<String> = vals[1].as_array().map(|v| v.iter().map(py_str).collect()).unwrap_or_default();
-        let nl = if a.plat == Plat::Windows { "\r\n" } else { "\n" };
-        let out = format!("{} ran on {} with args [{}]{nl}exit status 0{nl}", script.name, a.hostname, args.join(", "));
-        (reachable(a), out, format!("{} will now be run on {}", script.name, a.hostname), output_mode, timeout)
-    };
+    }
     match mode.as_str() {
         "wait" | "collector" | "note" => {
             if !st.nats_up() {
@@ -1376,7 +1409,7 @@ fn alert_update(st: &SimState, ctx: &Ctx, p: &Principal, param: &str) -> Respons
         }
         "snooze" => {
             let Some(days) = snooze_days else {
-                return notify_error("Missing 'snoozed days'");
+                return notify_error("Missing 'snoozed_days' when trying to snooze alert");
             };
             let days = match py_int(&days) {
                 Ok(n) => n,
@@ -1389,7 +1422,7 @@ fn alert_update(st: &SimState, ctx: &Ctx, p: &Principal, param: &str) -> Respons
             al.snoozed = false;
             al.snooze_until = None;
         }
-        _ => {}
+        _ => return notify_error("There was an error in the request data"),
     }
     ok("ok")
 }
@@ -1421,38 +1454,126 @@ fn alerts_bulk(st: &SimState, ctx: &Ctx, p: &Principal) -> Response {
         Ok(v) => py_str(v),
         Err(r) => return r,
     };
+    // Only resolve, and snooze with its days: anything else is "The request was invalid".
+    let days = match action.as_str() {
+        "resolve" => None,
+        "snooze" if data.get("snooze_days").is_some() => Some(data["snooze_days"].clone()),
+        _ => return notify_error("The request was invalid"),
+    };
+    // `id__in=request.data["alerts"]`: a missing key or a non-integer id is a 500.
     let ids: Vec<i64> = match req(&data, "alerts") {
-        Ok(v) => v.as_array().map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default(),
+        Ok(Value::Array(a)) => {
+            let mut ids = Vec::with_capacity(a.len());
+            for v in a {
+                match py_int(v) {
+                    Ok(id) if !matches!(v, Value::Bool(_)) => ids.push(id),
+                    _ => return server_error(),
+                }
+            }
+            ids
+        }
+        Ok(_) => return server_error(),
         Err(r) => return r,
     };
-    let days = if action == "snooze" {
-        match req(&data, "snooze_days").and_then(py_int) {
-            Ok(d) => d,
-            Err(r) => return r,
-        }
-    } else {
-        0
+    let days = match days.as_ref().map(py_int).transpose() {
+        Ok(d) => d,
+        Err(r) => return r,
     };
     let t = now();
     let mut d = st.write();
-    for id in ids {
-        if let Some(al) = d.alerts.get_mut(&id) {
-            match action.as_str() {
-                "resolve" => {
-                    al.resolved = true;
-                    al.resolved_on = Some(t);
-                    al.snoozed = false;
-                    al.snooze_until = None;
-                }
-                "snooze" => {
-                    al.snoozed = true;
-                    al.snooze_until = Some(t + Duration::days(days));
-                }
-                _ => {}
+    let visible: Vec<i64> =
+        ids.into_iter().filter(|id| d.alerts.get(id).is_some_and(|al| alert_visible(&d, p, al))).collect();
+    for id in visible {
+        let Some(al) = d.alerts.get_mut(&id) else { continue };
+        match days {
+            None => {
+                al.resolved = true;
+                al.resolved_on = Some(t);
+                al.snoozed = false;
+                al.snooze_until = None;
+            }
+            Some(days) => {
+                al.snoozed = true;
+                al.snooze_until = Some(t + Duration::days(days));
             }
         }
     }
     ok("ok")
+}
+
+// ---- agent history -----------------------------------------------------------------------
+
+/// `AgentHistoryView.get`: every row of the agent, unordered (no `ordering` on the model or the
+/// view); shown here newest-first by kind, so a client must not rely on any order.
+fn agent_history(st: &SimState, p: &Principal, agent_id: &str) -> Response {
+    let d = st.read();
+    let a = match scoped_agent(&d, p, agent_id) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let t = now();
+    let mut rows: Vec<&crate::model::HistEntry> = d.history.iter().filter(|h| h.agent_pk == a.pk).collect();
+    rows.sort_by(|x, y| x.kind.cmp(y.kind).then(y.id.cmp(&x.id)));
+    let out: Vec<Value> = rows
+        .into_iter()
+        .map(|h| {
+            let reported = h.outcome.as_ref().filter(|_| h.ready_at <= t);
+            let (results, script_results) = match (h.kind, reported) {
+                ("cmd_run", Some((out, err, _, _))) => (json!(format!("{out}{err}")), Value::Null),
+                ("script_run", Some((out, err, code, secs))) => (
+                    Value::Null,
+                    json!({"id": h.id, "stdout": out, "stderr": err, "retcode": code, "execution_time": secs}),
+                ),
+                _ => (Value::Null, Value::Null),
+            };
+            json!({
+                "id": h.id,
+                "script_name": h.script_name,
+                "time": crate::util::iso(h.time),
+                "type": h.kind,
+                "command": h.command,
+                "username": h.username,
+                "results": results,
+                "script_results": script_results,
+                "collector_all_output": false,
+                "save_to_agent_note": false,
+                "agent": h.agent_pk,
+                "script": h.script,
+                "custom_field": null,
+            })
+        })
+        .collect();
+    ok(&out)
+}
+
+/// `AgentHistory.objects.create(...)` of the cmd and runscript views: before the agent is asked.
+fn add_history(
+    st: &SimState,
+    agent_pk: i64,
+    kind: &'static str,
+    command: Option<String>,
+    script: Option<(i64, &'static str)>,
+    username: &str,
+    outcome: Option<(String, String, i64, f64)>,
+) -> i64 {
+    let mut d = st.write();
+    let id = d.next_history;
+    d.next_history += 1;
+    let t = now();
+    let ready_at = t + d.report_delay;
+    d.history.push(crate::model::HistEntry {
+        id,
+        agent_pk,
+        time: t,
+        kind,
+        command,
+        username: username.chars().take(50).collect(),
+        script: script.map(|s| s.0),
+        script_name: script.map(|s| s.1),
+        outcome,
+        ready_at,
+    });
+    id
 }
 
 // ---- software / scripts ------------------------------------------------------------------

@@ -299,6 +299,10 @@ pub(crate) struct Data {
     pub next_alert: i64,
     pub software_avg: usize,
     pub globals: Vec<(String, String)>,
+    pub history: Vec<HistEntry>,
+    pub next_history: i64,
+    /// How long after a run the agent's results show in its history.
+    pub report_delay: StdDuration,
 }
 
 impl Data {
@@ -513,6 +517,8 @@ fn scripts() -> Vec<Script> {
             &["windows"],
             &[],
         ),
+        // Exits 3 with a line on stderr (see the runscript view).
+        s(9, "Check disk space", "userdefined", "shell", &[], Some("seed"), 60, false, &[], &[]),
     ];
     for sc in v.iter_mut().filter(|s| s.script_type == "builtin") {
         sc.filename = Some("Win_Script.ps1");
@@ -548,6 +554,9 @@ impl SimState {
             rng: g.rng,
             software_avg: cfg.fleet.software_per_agent,
             globals: Vec::new(),
+            history: Vec::new(),
+            next_history: 1,
+            report_delay: StdDuration::from_millis(150),
         };
         let auth = AuthState {
             api_keys: cfg.api_keys,
@@ -999,6 +1008,36 @@ impl SimState {
     pub fn dashboard_mode(&self) -> bool {
         self.inner.dashboard.load(Ordering::SeqCst)
     }
+    /// How long after a command or script run its results appear in the agent's history
+    /// (default 150 ms; the agent reports after answering).
+    pub fn set_report_delay(&self, d: StdDuration) {
+        self.write().report_delay = d;
+    }
+
+    /// Every run the agent has executed reports its results now.
+    pub fn report_runs_now(&self) -> usize {
+        let mut d = self.write();
+        let t = now();
+        let mut n = 0;
+        for h in d.history.iter_mut().filter(|h| h.outcome.is_some() && h.ready_at > t) {
+            h.ready_at = t;
+            n += 1;
+        }
+        n
+    }
+
+    /// History rows of an agent: (id, kind, reported).
+    pub fn history_of(&self, agent_id: &str) -> Vec<(i64, String, bool)> {
+        let d = self.read();
+        let Some(pk) = d.agent(agent_id).map(|a| a.pk) else { return Vec::new() };
+        let t = now();
+        d.history
+            .iter()
+            .filter(|h| h.agent_pk == pk)
+            .map(|h| (h.id, h.kind.to_owned(), h.outcome.is_some() && h.ready_at <= t))
+            .collect()
+    }
+
     pub fn set_action_wait(&self, w: ActionWait) {
         *lock(&self.inner.action_wait) = w;
     }

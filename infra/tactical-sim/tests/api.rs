@@ -821,3 +821,120 @@ async fn request_counters_and_log() {
     assert!(st.requests().is_empty());
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn alert_changes_validate_like_tactical() {
+    let sim = start(SimConfig::default()).await;
+    let st = sim.state();
+    let agent = st.agents()[0].agent_id.clone();
+    let a = st.raise_alert(NewAlert::check(agent.clone(), Severity::Warning, "Disk C: 95%")).unwrap();
+    let b = st.raise_alert(NewAlert::check(agent, Severity::Error, "Disk D: 99%")).unwrap();
+    let put = |body: Value| {
+        let sim = &sim;
+        async move { req_json(sim, Method::PUT, &format!("/alerts/{a}/"), &body).await }
+    };
+    // PUT: an unknown type and a snooze without days are notify_error strings; bad days a 500.
+    let r = put(json!({"type": "close"})).await;
+    assert_eq!((r.status, r.json()), (400, json!("There was an error in the request data")));
+    let r = put(json!({"type": "snooze"})).await;
+    assert_eq!((r.status, r.json()), (400, json!("Missing 'snoozed_days' when trying to snooze alert")));
+    assert_eq!(put(json!({"type": "snooze", "snooze_days": "two"})).await.status, 500);
+    assert!(!st.alert(a).unwrap().snoozed);
+    let r = req_json(&sim, Method::PUT, "/alerts/999999/", &json!({"type": "resolve"})).await;
+    assert_eq!((r.status, r.json()), (404, json!({"detail": "No Alert matches the given query."})));
+
+    // Bulk: resolve, or snooze with days; anything else "The request was invalid".
+    let bulk = |body: Value| {
+        let sim = &sim;
+        async move { req_json(sim, Method::POST, "/alerts/bulk/", &body).await }
+    };
+    for body in [
+        json!({"bulk_action": "unsnooze", "alerts": [a, b]}),
+        json!({"bulk_action": "snooze", "alerts": [a, b]}),
+        json!({"bulk_action": "close", "alerts": [a]}),
+    ] {
+        let r = bulk(body.clone()).await;
+        assert_eq!((r.status, r.json()), (400, json!("The request was invalid")), "{body}");
+    }
+    assert_eq!(bulk(json!({"bulk_action": "resolve"})).await.status, 500, "a missing key is a KeyError");
+    assert_eq!(bulk(json!({"bulk_action": "resolve", "alerts": ["x"]})).await.status, 500);
+    let r = bulk(json!({"bulk_action": "snooze", "alerts": [a, b, 999999], "snooze_days": 2})).await;
+    assert_eq!((r.status, r.json()), (200, json!("ok")), "unknown ids are skipped silently");
+    assert!(st.alert(a).unwrap().snoozed && st.alert(b).unwrap().snoozed);
+    let r = bulk(json!({"bulk_action": "resolve", "alerts": [a, b]})).await;
+    assert_eq!(r.json(), json!("ok"));
+    let (x, y) = (st.alert(a).unwrap(), st.alert(b).unwrap());
+    assert!(x.resolved && y.resolved && !x.snoozed && !y.snoozed, "a resolve ends the snooze");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn agent_history_reports_results_after_the_run() {
+    let sim = start(SimConfig::default()).await;
+    let st = sim.state();
+    let site = st.sites()[0].id;
+    let on = st.add_agent(NewAgent::new(site, Plat::Linux)).unwrap();
+    let off = st.add_agent(NewAgent::new(site, Plat::Linux)).unwrap();
+    st.make_offline(&off.agent_id).unwrap();
+    st.set_report_delay(Duration::from_secs(3600));
+    let run = |id: &str, script: i64, output: &str| {
+        let p = format!("/agents/{id}/runscript/");
+        let body = json!({"script": script, "output": output, "args": [], "env_vars": ["K=v"], "timeout": 30, "run_as_user": false});
+        let sim = &sim;
+        async move { req_json(sim, Method::POST, &p, &body).await }
+    };
+    // The waited-for answer is stdout then stderr, with no exit code.
+    let r = run(&on.agent_id, 9, "wait").await;
+    assert_eq!(r.json(), json!(format!("Checking disk space on {}\nC: is 97% full\n", on.hostname)));
+    run(&on.agent_id, 1, "forget").await;
+    let r = req_json(
+        &sim,
+        Method::POST,
+        &format!("/agents/{}/cmd/", on.agent_id),
+        &json!({"shell": "bash", "cmd": "hostname", "timeout": 10, "run_as_user": false}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let history = |id: &str| {
+        let p = format!("/agents/{id}/history/");
+        let sim = &sim;
+        async move { get(sim, &p).await }
+    };
+    let r = history(&on.agent_id).await;
+    assert_eq!(r.status, 200);
+    let rows = r.json().as_array().unwrap().clone();
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        let keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
+        for k in
+            ["id", "time", "type", "command", "username", "results", "script_results", "agent", "script", "script_name"]
+        {
+            assert!(keys.contains(&k), "{k} in {row}");
+        }
+        assert!(row["script_results"].is_null() && row["results"].is_null(), "not reported yet: {row}");
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert!(!ids.windows(2).all(|w| w[0] < w[1]), "no order to rely on: {ids:?}");
+    assert_eq!(st.report_runs_now(), 3);
+    let rows = history(&on.agent_id).await.json().as_array().unwrap().clone();
+    let failed = rows.iter().find(|r| r["script"] == 9).unwrap();
+    assert_eq!(failed["type"], "script_run");
+    assert_eq!(failed["script_results"]["retcode"], 3);
+    assert_eq!(failed["script_results"]["stderr"], "C: is 97% full\n");
+    assert_eq!(failed["script_results"]["id"], failed["id"]);
+    assert!(failed["script_results"]["execution_time"].as_f64().unwrap() > 0.0);
+    let cmd = rows.iter().find(|r| r["type"] == "cmd_run").unwrap();
+    assert_eq!(
+        (cmd["command"].clone(), cmd["results"].clone()),
+        (json!("hostname"), json!(format!("{}\n", on.hostname)))
+    );
+    assert!(!serde_json::to_string(&rows).unwrap().contains("K=v"), "env vars are not in the history");
+
+    // An offline agent: the row exists, its results never come.
+    assert_eq!(run(&off.agent_id, 1, "forget").await.status, 200);
+    st.report_runs_now();
+    let rows = history(&off.agent_id).await.json();
+    assert_eq!((rows[0]["type"].clone(), rows[0]["script_results"].clone()), (json!("script_run"), Value::Null));
+    assert_eq!(history("x".repeat(40).as_str()).await.status, 404);
+    sim.shutdown().await;
+}

@@ -1,5 +1,6 @@
 //! DynamoDB side of rmm_alerts. Items: pk `{tenant}#rmm_alerts`, sk `tacticalrmm#alert#{key}`;
-//! open-alert pointers sk `tacticalrmm#open#{agent}#{type}#{check}`.
+//! open-alert pointers sk `tacticalrmm#open#{agent}#{type}#{check}`; ticket links
+//! sk `tacticalrmm#ticket#{ticket_id}#{alert key}` (ticket ids never contain `#`).
 
 use super::dynamo::{DynamoStore, Update};
 use super::item::{Item, from_item, s, to_attr, to_item};
@@ -20,6 +21,9 @@ fn alert_sk(key: &str) -> String {
 }
 fn pointer_sk(p: &str) -> String {
     format!("tacticalrmm#open#{p}")
+}
+fn ticket_prefix(ticket_id: &str) -> String {
+    format!("tacticalrmm#ticket#{ticket_id}#")
 }
 /// Fingerprints of the alert's recent webhook deliveries (a list, oldest first).
 const DELIVERIES: &str = "recent_deliveries";
@@ -208,6 +212,46 @@ impl AlertStore for DynamoStore {
             }
         }
         Ok(AlertPage { alerts, next: out.last_evaluated_key.as_ref().and_then(encode_cursor) })
+    }
+
+    async fn set_ticket_link(
+        &self,
+        tenant: &TenantId,
+        ticket_id: &str,
+        alert_key: &str,
+        linked: bool,
+    ) -> Result<(), PortError> {
+        let k = key(pk(tenant), format!("{}{alert_key}", ticket_prefix(ticket_id)));
+        if linked {
+            let mut item = k;
+            item.insert("entity".into(), s("rmm_alert_ticket"));
+            item.insert("alert_key".into(), s(alert_key));
+            item.insert("ticket_id".into(), s(ticket_id));
+            self.client().put_item().table_name(self.table()).set_item(Some(item)).send().await.map_err(port_error)?;
+        } else {
+            self.client().delete_item().table_name(self.table()).set_key(Some(k)).send().await.map_err(port_error)?;
+        }
+        Ok(())
+    }
+
+    async fn ticket_alert_keys(
+        &self,
+        tenant: &TenantId,
+        ticket_id: &str,
+        limit: i32,
+    ) -> Result<Vec<String>, PortError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":p", s(pk(tenant)))
+            .expression_attribute_values(":prefix", s(ticket_prefix(ticket_id)))
+            .limit(limit.clamp(1, 500))
+            .send()
+            .await
+            .map_err(port_error)?;
+        Ok(out.items().iter().filter_map(|i| i.get("alert_key").and_then(|v| v.as_s().ok()).cloned()).collect())
     }
 
     async fn open_alerts(&self, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError> {

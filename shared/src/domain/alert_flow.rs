@@ -1,6 +1,6 @@
 //! Recording alerts (webhook, backfill, re-fetch) and reconciling them with Tactical.
 
-use super::alerts::{AlertEvent, RmmAlert, apply};
+use super::alerts::{AlertEvent, PsaChange, RmmAlert, apply, apply_psa};
 use super::asset::asset_id_for;
 use super::time::now_rfc3339;
 use crate::ports::{PortError, RECENT_DELIVERIES, Store};
@@ -140,8 +140,17 @@ fn next_state(
     Ok(next)
 }
 
+/// Every written change of an alert passes here, whatever its source (webhook, backfill,
+/// re-fetch, reconciliation, the PSA): the one place to publish alert changes from.
+fn changed(before: Option<&RmmAlert>, after: &RmmAlert, source: &str) {
+    if before.map(|b| b.status.as_str()) != Some(after.status.as_str()) {
+        tracing::debug!(tenant = %after.tenant, alert = %after.alert_key, status = %after.status, source, "alert status changed");
+    }
+}
+
 /// The answer for a written state change, and what it does to the open-alert pointer.
 fn written(before: Option<&RmmAlert>, after: RmmAlert, ev: &AlertEvent) -> (Recorded, Option<PointerUpdate>) {
+    changed(before, &after, ev.source);
     let key = after.alert_key.clone();
     let p = match (before.is_some_and(RmmAlert::is_open), after.is_open()) {
         // Set when the alert opened; a repeat of an open alert needs no write.
@@ -233,6 +242,7 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
         closed.updated_at = closed.resolved_at.clone();
         closed.version = local.version + 1;
         if store.put_alert(&closed).await? {
+            changed(Some(&local), &closed, "reconciliation");
             counts.auto_resolved += 1;
         }
     }
@@ -287,4 +297,81 @@ pub async fn link_open_alerts(store: &dyn Store, tenant: &TenantId) -> Result<us
         }
     }
     Ok(linked)
+}
+
+/// Records a change Tactical accepted from the PSA. `None` when the alert is not recorded.
+pub async fn record_psa_change(
+    store: &dyn Store,
+    tenant: &TenantId,
+    alert_key: &str,
+    change: &PsaChange,
+) -> Result<Option<RmmAlert>, PortError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(existing) = store.get_alert(tenant, alert_key).await? else { return Ok(None) };
+        let mut next = apply_psa(&existing, change);
+        if same_state(&existing, &next) {
+            return Ok(Some(existing));
+        }
+        next.version = existing.version + 1;
+        if store.put_alert(&next).await? {
+            changed(Some(&existing), &next, "psa");
+            return Ok(Some(next));
+        }
+        tokio::task::yield_now().await;
+    }
+    Err(PortError::ConditionFailed("the alert kept changing under concurrent updates".into()))
+}
+
+/// Links an alert to a PSA ticket (or unlinks it with `None`). The index item is written before
+/// the alert and the old one removed after, so a reader that checks the alert's own `ticket_id`
+/// never misses a link. `None` when the alert is not recorded.
+pub async fn set_ticket(
+    store: &dyn Store,
+    tenant: &TenantId,
+    alert_key: &str,
+    ticket_id: Option<&str>,
+) -> Result<Option<RmmAlert>, PortError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(existing) = store.get_alert(tenant, alert_key).await? else { return Ok(None) };
+        if existing.ticket_id.as_deref() == ticket_id {
+            if let Some(t) = ticket_id {
+                // Repairs a link whose index item a crash left unwritten.
+                store.set_ticket_link(tenant, t, alert_key, true).await?;
+            }
+            return Ok(Some(existing));
+        }
+        if let Some(t) = ticket_id {
+            store.set_ticket_link(tenant, t, alert_key, true).await?;
+        }
+        let mut next = existing.clone();
+        next.ticket_id = ticket_id.map(str::to_owned);
+        next.updated_at = Some(now_rfc3339());
+        next.version = existing.version + 1;
+        if store.put_alert(&next).await? {
+            if let Some(old) = existing.ticket_id.as_deref() {
+                store.set_ticket_link(tenant, old, alert_key, false).await?;
+            }
+            return Ok(Some(next));
+        }
+        tokio::task::yield_now().await;
+    }
+    Err(PortError::ConditionFailed("the alert kept changing under concurrent updates".into()))
+}
+
+/// The alerts linked to a ticket (at most `limit`).
+pub async fn alerts_of_ticket(
+    store: &dyn Store,
+    tenant: &TenantId,
+    ticket_id: &str,
+    limit: i32,
+) -> Result<Vec<RmmAlert>, PortError> {
+    let mut out = Vec::new();
+    for key in store.ticket_alert_keys(tenant, ticket_id, limit).await? {
+        if let Some(a) = store.get_alert(tenant, &key).await?
+            && a.ticket_id.as_deref() == Some(ticket_id)
+        {
+            out.push(a);
+        }
+    }
+    Ok(out)
 }

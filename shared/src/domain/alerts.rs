@@ -70,6 +70,13 @@ pub struct RmmAlert {
     pub triggered_at: Option<String>,
     #[serde(default)]
     pub resolved_at: Option<String>,
+    /// Who resolved it from the PSA (`alerts.resolve`); `None` when Tactical resolved it. Such a
+    /// resolve is final for this Tactical alert id: a stale trigger never re-opens it.
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+    /// While `suppressed`: when the snooze ends (Tactical's `snooze_until`).
+    #[serde(default)]
+    pub snoozed_until: Option<String>,
     #[serde(default)]
     pub occurrence_count: i64,
     #[serde(default)]
@@ -111,6 +118,8 @@ pub struct AlertEvent {
     pub resolved_on: Option<String>,
     pub check: Option<String>,
     pub snoozed: bool,
+    /// Tactical's `snooze_until` (backfill, re-fetch).
+    pub snooze_until: Option<String>,
     pub raw: Option<String>,
     pub source: &'static str,
     /// A new occurrence (webhook trigger) rather than a state refresh (backfill, re-fetch).
@@ -140,6 +149,7 @@ impl AlertEvent {
             resolved_on: p.resolved_on.clone(),
             check: p.check.clone(),
             snoozed: false,
+            snooze_until: None,
             raw: Some(p.raw.clone()),
             source: "webhook",
             counts_occurrence: true,
@@ -163,6 +173,7 @@ impl AlertEvent {
             resolved_on: a.resolved_on.as_deref().and_then(super::webhook_payload::parse_time),
             check: None,
             snoozed: a.snoozed,
+            snooze_until: a.snooze_until.as_deref().and_then(super::webhook_payload::parse_time),
             raw: None,
             source,
             counts_occurrence: false,
@@ -209,6 +220,8 @@ pub fn apply(tenant: &TenantId, existing: Option<RmmAlert>, ev: &AlertEvent) -> 
         site_name: None,
         triggered_at: None,
         resolved_at: None,
+        resolved_by: None,
+        snoozed_until: None,
         occurrence_count: 0,
         last_occurrence_at: None,
         raw: None,
@@ -245,16 +258,37 @@ pub fn apply(tenant: &TenantId, existing: Option<RmmAlert>, ev: &AlertEvent) -> 
     if ev.asset_id.is_some() {
         a.asset_id = ev.asset_id.clone();
     }
-    if ev.resolve {
+    let psa_resolved = a.resolved_by.is_some()
+        && a.status == "resolved"
+        && ev.alert_id.is_some()
+        && a.external_alert_id == ev.alert_id.map(|i| i.to_string());
+    if psa_resolved {
+        // Resolved from the PSA: final for this occurrence whatever arrives later (Tactical
+        // gives a new failure a new alert id).
+    } else if ev.resolve {
         a.status = "resolved".into();
         a.resolved_at = ev.resolved_on.clone().or(a.resolved_at.take()).or_else(|| Some(now.clone()));
+        a.snoozed_until = None;
     } else {
         let already_resolved_same_occurrence = a.resolved_at.is_some()
             && ev.alert_id.is_some()
             && a.external_alert_id == ev.alert_id.map(|i| i.to_string())
             && ev.source == "webhook";
         if !already_resolved_same_occurrence {
-            a.status = if ev.snoozed { "suppressed" } else { "active" }.into();
+            // A webhook says nothing of snoozes: a snooze still running keeps the alert
+            // suppressed; one that has ended re-opens it. Tactical's own state (backfill) wins.
+            let snooze_running = ev.source == "webhook"
+                && a.status == "suppressed"
+                && a.snoozed_until.as_deref().is_some_and(|u| u > now.as_str());
+            if ev.snoozed || snooze_running {
+                a.status = "suppressed".into();
+                if ev.snooze_until.is_some() {
+                    a.snoozed_until = ev.snooze_until.clone();
+                }
+            } else {
+                a.status = "active".into();
+                a.snoozed_until = None;
+            }
             a.resolved_at = None;
         }
         if ev.counts_occurrence {
@@ -263,6 +297,40 @@ pub fn apply(tenant: &TenantId, existing: Option<RmmAlert>, ev: &AlertEvent) -> 
         } else if a.occurrence_count == 0 {
             a.occurrence_count = 1;
         }
+    }
+    a.updated_at = Some(now);
+    a
+}
+
+/// A change made from the PSA (`alerts.resolve`, `alerts.snooze`, `alerts.unsnooze`) once
+/// Tactical has accepted it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PsaChange {
+    Resolve { by: String },
+    Snooze { until: String },
+    Unsnooze,
+}
+
+/// The state a PSA change leads to, pure. Unsnoozing a resolved alert leaves it resolved.
+pub fn apply_psa(existing: &RmmAlert, change: &PsaChange) -> RmmAlert {
+    let now = now_rfc3339();
+    let mut a = existing.clone();
+    match change {
+        PsaChange::Resolve { by } => {
+            a.status = "resolved".into();
+            a.resolved_at = Some(now.clone());
+            a.resolved_by = Some(by.clone());
+            a.snoozed_until = None;
+        }
+        PsaChange::Snooze { until } if a.is_open() => {
+            a.status = "suppressed".into();
+            a.snoozed_until = Some(until.clone());
+        }
+        PsaChange::Unsnooze if a.is_open() => {
+            a.status = "active".into();
+            a.snoozed_until = None;
+        }
+        PsaChange::Snooze { .. } | PsaChange::Unsnooze => {}
     }
     a.updated_at = Some(now);
     a
@@ -287,6 +355,7 @@ mod tests {
             resolved_on: None,
             check: None,
             snoozed: false,
+            snooze_until: None,
             raw: None,
             source: "webhook",
             counts_occurrence: true,
@@ -336,6 +405,37 @@ mod tests {
         let late = apply(&t, Some(r), &ev(false, Some(9)));
         assert_eq!(late.status, "resolved", "the trigger arriving late does not reopen it");
         assert_eq!(late.triggered_at.as_deref(), Some("2026-11-29T10:00:00Z"));
+    }
+
+    #[test]
+    fn a_psa_resolve_is_final_for_its_occurrence() {
+        let t = TenantId::parse("t").unwrap();
+        let a = apply(&t, None, &ev(false, Some(7)));
+        let r = apply_psa(&a, &PsaChange::Resolve { by: "u1".into() });
+        assert_eq!((r.status.as_str(), r.resolved_by.as_deref()), ("resolved", Some("u1")));
+        for source in ["webhook", "backfill"] {
+            let stale = AlertEvent { source, counts_occurrence: source == "webhook", ..ev(false, Some(7)) };
+            assert_eq!(apply(&t, Some(r.clone()), &stale).status, "resolved", "{source}");
+        }
+        let tactical_resolved = apply(&t, Some(a), &ev(true, Some(7)));
+        let backfill = AlertEvent { source: "backfill", counts_occurrence: false, ..ev(false, Some(7)) };
+        assert_eq!(apply(&t, Some(tactical_resolved), &backfill).status, "active", "Tactical's own state still wins");
+    }
+
+    #[test]
+    fn snoozes_hold_until_they_end() {
+        let t = TenantId::parse("t").unwrap();
+        let a = apply(&t, None, &ev(false, Some(7)));
+        let later = super::super::time::to_rfc3339(super::super::time::now() + time::Duration::days(2));
+        let s = apply_psa(&a, &PsaChange::Snooze { until: later });
+        assert_eq!(s.status, "suppressed");
+        assert_eq!(apply(&t, Some(s.clone()), &ev(false, Some(7))).status, "suppressed", "a repeat while snoozed");
+        let ended = RmmAlert { snoozed_until: Some("2020-01-01T00:00:00Z".into()), ..s.clone() };
+        assert_eq!(apply(&t, Some(ended), &ev(false, Some(7))).status, "active", "the snooze has ended");
+        let u = apply_psa(&s, &PsaChange::Unsnooze);
+        assert_eq!((u.status.as_str(), u.snoozed_until.as_deref()), ("active", None));
+        let closed = apply(&t, Some(a), &ev(true, Some(7)));
+        assert_eq!(apply_psa(&closed, &PsaChange::Unsnooze).status, "resolved");
     }
 
     #[test]

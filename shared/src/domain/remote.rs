@@ -1,11 +1,14 @@
 //! Enterprise remote actions for workflows (admin guide "Remote actions (Enterprise Edition)"):
-//! find and inspect agents, list scripts, run a script or a command, reboot. docs/remote-actions.md.
+//! find and inspect agents, list scripts, run a script or a command (with its exit code and
+//! history), reboot, and resolve or snooze Tactical alerts. docs/remote-actions.md.
 //!
 //! Order of checks, each before anything later can happen: the Enterprise flag, the action name,
 //! the caller's permission (pitfall 23: before any store read or Tactical call), the input, the
 //! integration (active, pitfall 24), the agent (an asset of the calling tenant), then for
 //! side-effecting actions the audit record, and only then Tactical.
 
+use super::alert_flow::record_psa_change;
+use super::alerts::{PsaChange, RmmAlert};
 use super::asset::{Asset, asset_id_for};
 use super::audit::{AuditFinish, AuditOutcome, AuditRecord, Via, new_audit_id};
 use super::connection::ConnectionService;
@@ -18,7 +21,10 @@ use crate::app::Deps;
 use crate::auth::{Caller, perms};
 use crate::error::{ApiError, ErrorCode};
 use crate::ports::{AuditStore, PortError};
-use crate::tactical::types::{AgentDetail, BetaAgent, BetaAgentQuery, RunCommand, RunScript, ScriptRun};
+use crate::tactical::http::{MAX_ACTION_OUTPUT, bound_output};
+use crate::tactical::types::{
+    AgentDetail, AlertChange, BetaAgent, BetaAgentQuery, HistoryRow, RunCommand, RunScript, ScriptRun,
+};
 use crate::tactical::{TacticalApi, TacticalError};
 use crate::tenant::TenantId;
 use serde::de::DeserializeOwned;
@@ -45,16 +51,26 @@ pub enum Action {
     RunScript,
     RunCommand,
     Reboot,
+    ScriptResult,
+    History,
+    AlertsResolve,
+    AlertsSnooze,
+    AlertsUnsnooze,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 11] = [
         Action::AgentsFind,
         Action::AgentsGet,
         Action::ScriptsList,
         Action::RunScript,
         Action::RunCommand,
         Action::Reboot,
+        Action::ScriptResult,
+        Action::History,
+        Action::AlertsResolve,
+        Action::AlertsSnooze,
+        Action::AlertsUnsnooze,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +81,11 @@ impl Action {
             Action::RunScript => "agents.run_script",
             Action::RunCommand => "agents.run_command",
             Action::Reboot => "agents.reboot",
+            Action::ScriptResult => "agents.script_result",
+            Action::History => "agents.history",
+            Action::AlertsResolve => "alerts.resolve",
+            Action::AlertsSnooze => "alerts.snooze",
+            Action::AlertsUnsnooze => "alerts.unsnooze",
         }
     }
 
@@ -77,15 +98,21 @@ impl Action {
     pub fn permission(self) -> &'static str {
         match self {
             Action::AgentsFind | Action::AgentsGet | Action::ScriptsList => perms::RMM_READ,
-            Action::RunScript => perms::RMM_RUN_SCRIPT,
+            // Script output and run history can hold what a script printed: as for running it.
+            Action::RunScript | Action::ScriptResult | Action::History => perms::RMM_RUN_SCRIPT,
             Action::RunCommand => perms::RMM_EXECUTE_COMMAND,
             Action::Reboot => perms::RMM_REBOOT,
+            Action::AlertsResolve | Action::AlertsSnooze | Action::AlertsUnsnooze => perms::RMM_MANAGE_ALERTS,
         }
     }
 
-    /// Acts on an endpoint: audited.
+    /// Acts on an endpoint or on Tactical's data: audited.
     pub fn side_effecting(self) -> bool {
-        matches!(self, Action::RunScript | Action::RunCommand | Action::Reboot)
+        matches!(self, Action::RunScript | Action::RunCommand | Action::Reboot) || self.on_alerts()
+    }
+
+    pub fn on_alerts(self) -> bool {
+        matches!(self, Action::AlertsResolve | Action::AlertsSnooze | Action::AlertsUnsnooze)
     }
 }
 
@@ -206,8 +233,13 @@ pub async fn execute(deps: &Deps, req: ActionRequest<'_>) -> Result<Value, Actio
         return Err(e);
     }
     let input = Input::parse(action, &req.input)?;
-    let result =
-        if action.side_effecting() { act(deps, &req, action, input).await } else { read(deps, caller, input).await };
+    let result = if action.on_alerts() {
+        act_on_alerts(deps, &req, action, input).await
+    } else if action.side_effecting() {
+        act(deps, &req, action, input).await
+    } else {
+        read(deps, caller, input).await
+    };
     match &result {
         Ok(_) => {
             tracing::info!(tenant = %caller.tenant, user = %caller.user_id, action = action.name(), "remote action done")
@@ -314,15 +346,132 @@ pub struct RebootInput {
     pub at: Option<String>,
 }
 
+fn d_history_limit() -> i64 {
+    20
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptResultInput {
+    pub agent_id: String,
+    pub history_id: IdValue,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryInput {
+    pub agent_id: String,
+    #[serde(default = "d_history_limit")]
+    pub limit: i64,
+    /// Runs older than this history id (the previous page's `next_before_id`).
+    pub before_id: Option<IdValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsInput {
+    pub alert_key: Option<String>,
+    pub alert_keys: Option<Vec<String>>,
+    pub snooze_days: Option<i64>,
+}
+
+/// Most alerts one call can name.
+pub const MAX_ALERTS_PER_CALL: usize = 100;
+/// Longest snooze: Tactical takes any number of days; a year is plenty for a workflow.
+pub const MAX_SNOOZE_DAYS: i64 = 365;
+
 /// A validated input.
 #[derive(Debug, Clone)]
 pub enum Input {
     Find(FindInput),
     Get(GetInput),
     Scripts(ScriptsInput),
-    RunScript { agent_id: String, req: RunScript },
-    RunCommand { agent_id: String, req: RunCommand, shell_given: bool },
-    Reboot { agent_id: String, at: Option<String> },
+    RunScript {
+        agent_id: String,
+        req: RunScript,
+    },
+    RunCommand {
+        agent_id: String,
+        req: RunCommand,
+        shell_given: bool,
+    },
+    Reboot {
+        agent_id: String,
+        at: Option<String>,
+    },
+    ScriptResult {
+        agent_id: String,
+        history_id: i64,
+    },
+    History {
+        agent_id: String,
+        limit: usize,
+        before_id: Option<i64>,
+    },
+    /// `field` names the input the keys came from (`alert_key` or `alert_keys`).
+    Alerts {
+        keys: Vec<String>,
+        field: &'static str,
+        change: AlertChange,
+    },
+}
+
+/// A positive integer id, as a number or a digit string.
+fn positive_id(field: &str, v: &IdValue, what: &str) -> Result<i64, ActionError> {
+    match v {
+        IdValue::Int(i) => Some(*i),
+        IdValue::Text(t) if !t.is_empty() && t.len() <= 18 && t.bytes().all(|b| b.is_ascii_digit()) => t.parse().ok(),
+        IdValue::Text(_) => None,
+    }
+    .filter(|i| *i >= 1)
+    .ok_or_else(|| validation(field, format!("{field} must be a positive integer ({what})")))
+}
+
+fn check_alert_key(field: &str, k: &str) -> Result<(), ActionError> {
+    if k.is_empty() || k.len() > 300 || k.chars().any(char::is_control) {
+        Err(validation(field, "an alert key is 1–300 characters (the alert_key of GET /alerts)"))
+    } else {
+        Ok(())
+    }
+}
+
+fn parse_alerts(action: Action, raw: &Value) -> Result<Input, ActionError> {
+    let a: AlertsInput = from_value(raw)?;
+    let (keys, field) = match (a.alert_key, a.alert_keys) {
+        (Some(k), None) => {
+            check_alert_key("alert_key", &k)?;
+            (vec![k], "alert_key")
+        }
+        (None, Some(keys)) => {
+            if keys.is_empty() || keys.len() > MAX_ALERTS_PER_CALL {
+                return Err(validation("alert_keys", format!("alert_keys holds 1 to {MAX_ALERTS_PER_CALL} keys")));
+            }
+            let mut seen = HashSet::new();
+            let mut unique = Vec::new();
+            for (i, k) in keys.into_iter().enumerate() {
+                check_alert_key(&format!("alert_keys[{i}]"), &k)?;
+                if seen.insert(k.clone()) {
+                    unique.push(k);
+                }
+            }
+            (unique, "alert_keys")
+        }
+        (Some(_), Some(_)) => return Err(validation("alert_keys", "give alert_key or alert_keys, not both")),
+        (None, None) => {
+            return Err(validation("alert_key", "alert_key (one alert) or alert_keys (a list) is required"));
+        }
+    };
+    let change = match (action, a.snooze_days) {
+        (Action::AlertsSnooze, Some(d)) => {
+            check_range("snooze_days", d, 1, MAX_SNOOZE_DAYS)?;
+            AlertChange::Snooze { days: d as u32 }
+        }
+        (Action::AlertsSnooze, None) => return Err(validation("snooze_days", "snooze_days is required (1 to 365)")),
+        (_, Some(_)) => return Err(validation("snooze_days", "only alerts.snooze takes snooze_days")),
+        (Action::AlertsResolve, None) => AlertChange::Resolve,
+        _ => AlertChange::Unsnooze,
+    };
+    Ok(Input::Alerts { keys, field, change })
 }
 
 fn from_value<T: DeserializeOwned>(input: &Value) -> Result<T, ActionError> {
@@ -534,6 +683,23 @@ impl Input {
                 }
                 Ok(Input::Reboot { agent_id: r.agent_id, at: r.at })
             }
+            Action::ScriptResult => {
+                let r: ScriptResultInput = from_value(raw)?;
+                check_agent_id("agent_id", &r.agent_id)?;
+                let history_id = positive_id("history_id", &r.history_id, "the history_id of agents.run_script")?;
+                Ok(Input::ScriptResult { agent_id: r.agent_id, history_id })
+            }
+            Action::History => {
+                let h: HistoryInput = from_value(raw)?;
+                check_agent_id("agent_id", &h.agent_id)?;
+                check_range("limit", h.limit, 1, 100)?;
+                let before_id = match &h.before_id {
+                    Some(b) => Some(positive_id("before_id", b, "a history id")?),
+                    None => None,
+                };
+                Ok(Input::History { agent_id: h.agent_id, limit: h.limit as usize, before_id })
+            }
+            Action::AlertsResolve | Action::AlertsSnooze | Action::AlertsUnsnooze => parse_alerts(action, raw),
         }
     }
 
@@ -543,7 +709,8 @@ impl Input {
                 Some(agent_id)
             }
             Input::Get(g) => Some(&g.agent_id),
-            Input::Find(_) | Input::Scripts(_) => None,
+            Input::ScriptResult { agent_id, .. } | Input::History { agent_id, .. } => Some(agent_id),
+            Input::Find(_) | Input::Scripts(_) | Input::Alerts { .. } => None,
         }
     }
 
@@ -578,6 +745,11 @@ impl Input {
                 "wait_for_output": req.wait,
             }),
             Input::Reboot { at, .. } => json!({ "at": at }),
+            Input::Alerts { keys, change, .. } => json!({
+                "alert_keys": keys.iter().take(MAX_ALERTS_PER_CALL).map(|k| truncate(k, 300)).collect::<Vec<_>>(),
+                "change": change.kind(),
+                "snooze_days": match change { AlertChange::Snooze { days } => Some(*days), _ => None },
+            }),
             _ => Value::Null,
         }
     }
@@ -880,21 +1052,50 @@ async fn call_action(
         }
         Input::RunScript { req, .. } => {
             v["script_id"] = json!(req.script_id);
+            // The run's history row is the first one of this script newer than what was there
+            // before (Tactical creates it before asking the agent; its answer carries no id).
+            let before = match api.agent_history(agent_id).await {
+                Ok(rows) => Some(rows.iter().map(|r| r.id).max().unwrap_or(0)),
+                Err(e) => {
+                    tracing::info!(error = %e, "agent history unreadable; running the script without its history id");
+                    None
+                }
+            };
             match api.run_script(agent_id, &req).await.map_err(Failure::Tactical)? {
                 ScriptRun::Completed(out) => {
                     v["status"] = json!("completed");
                     v["output"] = json!(out.output);
                     v["truncated"] = json!(out.truncated);
                     v["output_bytes"] = json!(out.output_bytes);
-                    Ok((
-                        v,
-                        json!({"status": "completed", "output_bytes": out.output_bytes, "truncated": out.truncated}),
-                    ))
+                    let row = match before {
+                        Some(b) => find_run(api, agent_id, req.script_id, b, true).await,
+                        None => None,
+                    };
+                    v["history_id"] = json!(row.as_ref().map(|r| r.id));
+                    let result = row.as_ref().and_then(run_result);
+                    put_result(&mut v, result.as_ref());
+                    if let Some(r) = &result {
+                        v["truncated"] = json!(out.truncated || r.truncated);
+                    }
+                    let summary = json!({
+                        "status": "completed",
+                        "output_bytes": out.output_bytes,
+                        "truncated": v["truncated"],
+                        "history_id": v["history_id"],
+                        "exit_code": v["exit_code"],
+                    });
+                    Ok((v, summary))
                 }
                 ScriptRun::Accepted { message } => {
                     v["status"] = json!("accepted");
                     v["message"] = json!(message);
-                    Ok((v, json!({"status": "accepted"})))
+                    let row = match before {
+                        Some(b) => find_run(api, agent_id, req.script_id, b, false).await,
+                        None => None,
+                    };
+                    v["history_id"] = json!(row.as_ref().map(|r| r.id));
+                    let summary = json!({"status": "accepted", "history_id": v["history_id"]});
+                    Ok((v, summary))
                 }
             }
         }
@@ -922,9 +1123,7 @@ async fn call_action(
             v["task_name"] = json!(sr.task_name);
             Ok((v, json!({"status": "scheduled", "task_name": sr.task_name})))
         }
-        Input::Find(_) | Input::Get(_) | Input::Scripts(_) => {
-            Err(Failure::Other(ApiError::new(ErrorCode::Internal, "not a side-effecting action").into()))
-        }
+        _ => Err(Failure::Other(ApiError::new(ErrorCode::Internal, "not an agent action").into())),
     }
 }
 
@@ -1146,8 +1345,331 @@ async fn read(deps: &Deps, caller: &Caller, input: Input) -> Result<Value, Actio
             let shown: Vec<Value> = matching.into_iter().take(s.limit as usize).collect();
             Ok(json!({"scripts": shown, "count": shown.len(), "total": total, "has_more": total > shown.len()}))
         }
+        Input::ScriptResult { agent_id, history_id } => {
+            let asset = tenant_asset(deps, tenant, &agent_id).await?;
+            let api = client(deps, tenant, &integ).await?;
+            let rows = history_of(deps, tenant, api.as_ref(), &agent_id).await?;
+            let row = rows.into_iter().find(|r| r.id == history_id).ok_or_else(|| {
+                ActionError::from(ApiError::field(
+                    ErrorCode::NotFound,
+                    "history_id",
+                    "this agent has no run with this history id in Tactical (pruned, or of another agent)",
+                ))
+            })?;
+            let mut v = agent_base(&agent_id, &asset);
+            v["history_id"] = json!(row.id);
+            v["type"] = json!(row.kind);
+            v["script_id"] = json!(row.script);
+            v["script_name"] = json!(row.script_name.as_deref().map(|n| truncate(n, 200)));
+            v["time"] = json!(normalise_time(row.time.as_deref()));
+            let result = run_result(&row);
+            v["status"] = json!(if result.is_some() { "completed" } else { "pending" });
+            put_result(&mut v, result.as_ref());
+            v["truncated"] = json!(result.as_ref().is_some_and(|r| r.truncated));
+            Ok(v)
+        }
+        Input::History { agent_id, limit, before_id } => {
+            let asset = tenant_asset(deps, tenant, &agent_id).await?;
+            let api = client(deps, tenant, &integ).await?;
+            let mut rows = history_of(deps, tenant, api.as_ref(), &agent_id).await?;
+            // Tactical states no order: newest first by id.
+            rows.retain(|r| before_id.is_none_or(|b| r.id < b));
+            rows.sort_by_key(|r| std::cmp::Reverse(r.id));
+            let total = rows.len();
+            let page: Vec<Value> = rows.iter().take(limit).map(history_entry).collect();
+            let has_more = total > page.len();
+            let mut v = agent_base(&agent_id, &asset);
+            v["runs"] = json!(page);
+            v["count"] = json!(page.len());
+            v["has_more"] = json!(has_more);
+            v["next_before_id"] = json!(if has_more { rows.get(limit - 1).map(|r| r.id) } else { None });
+            Ok(v)
+        }
         _ => Err(ApiError::new(ErrorCode::Internal, "not a read action").into()),
     }
+}
+
+async fn history_of(
+    deps: &Deps,
+    tenant: &TenantId,
+    api: &dyn TacticalApi,
+    agent_id: &str,
+) -> Result<Vec<HistoryRow>, ActionError> {
+    let rows = api.agent_history(agent_id).await;
+    if let Err(e) = &rows {
+        note_auth_failure(deps, tenant, e).await;
+    }
+    rows.map_err(|e| match e {
+        TacticalError::NotFound { .. } => ActionError::from(ApiError::field(
+            ErrorCode::NotFound,
+            "agent_id",
+            "Tactical no longer has this agent (removed since the last device sync)",
+        ))
+        .with_vendor(Some(404)),
+        other => tactical_error(other, false),
+    })
+}
+
+/// What an agent reported for a run, each stream bounded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    pub exit_code: Option<i64>,
+    pub stdout: String,
+    pub stderr: String,
+    pub stdout_bytes: usize,
+    pub stderr_bytes: usize,
+    pub execution_time: Option<f64>,
+    pub truncated: bool,
+}
+
+/// The reported result of a history row; `None` while the agent has not reported. Script and
+/// task runs carry `script_results`; command runs their combined output in `results`.
+pub fn run_result(row: &HistoryRow) -> Option<RunResult> {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
+    match &row.script_results {
+        Some(Value::Object(m)) if m.contains_key("retcode") || m.contains_key("stdout") || m.contains_key("stderr") => {
+            let out = bound_output(text(m.get("stdout")), MAX_ACTION_OUTPUT);
+            let err = bound_output(text(m.get("stderr")), MAX_ACTION_OUTPUT);
+            let exit_code = m.get("retcode").and_then(|c| c.as_i64().or_else(|| c.as_str()?.trim().parse().ok()));
+            // A float from the agent, a "%.4f" string from a server-side run.
+            let execution_time = m
+                .get("execution_time")
+                .and_then(|t| t.as_f64().or_else(|| t.as_str()?.trim().parse().ok()))
+                .filter(|t: &f64| t.is_finite() && *t >= 0.0);
+            Some(RunResult {
+                exit_code,
+                truncated: out.truncated || err.truncated,
+                stdout_bytes: out.output_bytes,
+                stderr_bytes: err.output_bytes,
+                stdout: out.output,
+                stderr: err.output,
+                execution_time,
+            })
+        }
+        _ if row.kind.as_deref() == Some("cmd_run") => row.results.as_ref().map(|r| {
+            let out = bound_output(r.clone(), MAX_ACTION_OUTPUT);
+            RunResult {
+                exit_code: None,
+                truncated: out.truncated,
+                stdout_bytes: out.output_bytes,
+                stdout: out.output,
+                stderr: String::new(),
+                stderr_bytes: 0,
+                execution_time: None,
+            }
+        }),
+        _ => None,
+    }
+}
+
+fn put_result(v: &mut Value, r: Option<&RunResult>) {
+    v["exit_code"] = json!(r.and_then(|r| r.exit_code));
+    v["stdout"] = json!(r.map(|r| r.stdout.as_str()));
+    v["stderr"] = json!(r.map(|r| r.stderr.as_str()));
+    v["stdout_bytes"] = json!(r.map(|r| r.stdout_bytes));
+    v["stderr_bytes"] = json!(r.map(|r| r.stderr_bytes));
+    v["execution_time"] = json!(r.and_then(|r| r.execution_time));
+}
+
+/// One run of `agents.history`: what ran, who ran it, when, and how it ended (no output).
+fn history_entry(row: &HistoryRow) -> Value {
+    let result = run_result(row);
+    json!({
+        "history_id": row.id,
+        "type": row.kind.as_deref().map(|k| truncate(k, 50)),
+        "command": row.command.as_deref().map(|c| truncate(c, 1000)),
+        "script_id": row.script,
+        "script_name": row.script_name.as_deref().map(|n| truncate(n, 200)),
+        "user": row.username.as_deref().map(|u| truncate(u, 255)),
+        "time": normalise_time(row.time.as_deref()),
+        "status": if result.is_some() { "completed" } else { "pending" },
+        "exit_code": result.and_then(|r| r.exit_code),
+    })
+}
+
+/// Delays between reads of the history while the agent's report of a waited-for run is on its
+/// way (it reports after answering): about 3 s in all.
+const REPORT_POLL_MS: [u64; 6] = [50, 100, 200, 400, 800, 1500];
+
+/// The history row of the run just started: the oldest row of this script newer than `before`.
+/// `reported`: wait (bounded) until the agent's results are in it.
+async fn find_run(
+    api: &dyn TacticalApi,
+    agent_id: &str,
+    script_id: i64,
+    before: i64,
+    reported: bool,
+) -> Option<HistoryRow> {
+    let mut found = None;
+    for (attempt, delay) in std::iter::once(0).chain(REPORT_POLL_MS).enumerate() {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
+        let rows = match api.agent_history(agent_id).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::info!(error = %e, "agent history unreadable after a script run");
+                return found;
+            }
+        };
+        found = rows
+            .into_iter()
+            .filter(|r| r.id > before && r.kind.as_deref() == Some("script_run") && r.script == Some(script_id))
+            .min_by_key(|r| r.id);
+        match &found {
+            Some(row) if !reported || run_result(row).is_some() => return found,
+            // Tactical creates the row before answering: none at all means none is coming.
+            None if attempt >= 1 => return None,
+            _ => {}
+        }
+    }
+    found
+}
+
+// ------------------------------------------------------------------------------------------
+// Alert actions
+
+async fn act_on_alerts(
+    deps: &Deps,
+    req: &ActionRequest<'_>,
+    action: Action,
+    input: Input,
+) -> Result<Value, ActionError> {
+    let tenant = &req.caller.tenant;
+    let mut audit = Audit::new(deps.store.as_ref(), req, action, None, input.audit_summary());
+    let Input::Alerts { keys, field, change } = input else {
+        return Err(ApiError::new(ErrorCode::Internal, "not an alert action").into());
+    };
+    let prepared = async {
+        let integ = active_integration(deps, tenant).await?;
+        let mut targets: Vec<(RmmAlert, i64)> = Vec::with_capacity(keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            let name = if field == "alert_key" { field.to_owned() } else { format!("alert_keys[{i}]") };
+            let alert = deps.store.get_alert(tenant, key).await?.ok_or_else(|| {
+                ActionError::from(ApiError::field(
+                    ErrorCode::NotFound,
+                    &name,
+                    "no alert with this key in your organization's alerts (GET /alerts lists them)",
+                ))
+            })?;
+            let id = alert.external_alert_id.as_deref().and_then(|i| i.parse::<i64>().ok()).ok_or_else(|| {
+                validation(
+                    &name,
+                    "Tactical sent this alert without its alert id (check the webhook template's alert_id), so it can only be changed in Tactical",
+                )
+            })?;
+            targets.push((alert, id));
+        }
+        let api = client(deps, tenant, &integ).await?;
+        Ok((targets, api))
+    }
+    .await;
+    let (targets, api) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            audit.refused(&e).await;
+            return Err(e);
+        }
+    };
+    let outcome = audit
+        .around(async {
+            let r = change_alerts(deps, req, api.as_ref(), &targets, field, change).await;
+            if let Err(Failure::Tactical(t)) = &r {
+                note_auth_failure(deps, tenant, t).await;
+            }
+            r.map_err(|f| match f {
+                Failure::Tactical(e) => tactical_error(e, true),
+                Failure::Other(e) => e,
+            })
+        })
+        .await;
+    outcome.map(|mut v| {
+        v["audit_id"] = json!(audit.record.audit_id);
+        v["duration_ms"] = json!(audit.record.duration_ms);
+        v
+    })
+}
+
+/// Asks Tactical, then records what it accepted. Several alerts go in one bulk call when
+/// Tactical has one (resolve, snooze); unsnooze is one call per alert.
+async fn change_alerts(
+    deps: &Deps,
+    req: &ActionRequest<'_>,
+    api: &dyn TacticalApi,
+    targets: &[(RmmAlert, i64)],
+    field: &str,
+    change: AlertChange,
+) -> Result<(Value, Value), Failure> {
+    let ids: Vec<i64> = targets.iter().map(|(_, id)| *id).collect();
+    let bulk = ids.len() > 1 && change != AlertChange::Unsnooze;
+    if bulk {
+        api.change_alerts_bulk(&ids, change).await.map_err(Failure::Tactical)?;
+    } else {
+        for (i, id) in ids.iter().enumerate() {
+            match api.change_alert(*id, change).await {
+                Ok(()) => {}
+                Err(TacticalError::NotFound { .. }) => {
+                    let name = if field == "alert_key" { field.to_owned() } else { format!("alert_keys[{i}]") };
+                    // Earlier alerts of the list were changed: record them before failing.
+                    record_changes(deps, req, &targets[..i], change).await.map_err(|e| Failure::Other(e.into()))?;
+                    return Err(Failure::Other(
+                        ActionError::from(ApiError::field(
+                            ErrorCode::NotFound,
+                            &name,
+                            "Tactical no longer has this alert (deleted there)",
+                        ))
+                        .with_vendor(Some(404)),
+                    ));
+                }
+                Err(e) => {
+                    record_changes(deps, req, &targets[..i], change).await.map_err(|e| Failure::Other(e.into()))?;
+                    return Err(Failure::Tactical(e));
+                }
+            }
+        }
+    }
+    let recorded = record_changes(deps, req, targets, change).await.map_err(|e| Failure::Other(e.into()))?;
+    let alerts: Vec<Value> = recorded
+        .iter()
+        .map(|a| {
+            json!({
+                "alert_key": a.alert_key,
+                "tactical_alert_id": a.external_alert_id.as_deref().and_then(|i| i.parse::<i64>().ok()),
+                "agent_id": a.external_device_id,
+                "asset_id": a.asset_id,
+                "status": a.status,
+                "snoozed_until": a.snoozed_until,
+                "resolved_at": a.resolved_at,
+                "resolved_by": a.resolved_by,
+                "ticket_id": a.ticket_id,
+            })
+        })
+        .collect();
+    let v = json!({"change": change.kind(), "alerts": alerts, "count": alerts.len(), "bulk": bulk});
+    let summary = json!({"change": change.kind(), "tactical_alert_ids": ids, "bulk": bulk});
+    Ok((v, summary))
+}
+
+async fn record_changes(
+    deps: &Deps,
+    req: &ActionRequest<'_>,
+    targets: &[(RmmAlert, i64)],
+    change: AlertChange,
+) -> Result<Vec<RmmAlert>, PortError> {
+    let psa = match change {
+        AlertChange::Resolve => PsaChange::Resolve { by: truncate(&req.caller.user_id, 256) },
+        AlertChange::Snooze { days } => {
+            PsaChange::Snooze { until: to_rfc3339(now() + time::Duration::days(i64::from(days))) }
+        }
+        AlertChange::Unsnooze => PsaChange::Unsnooze,
+    };
+    let mut out = Vec::with_capacity(targets.len());
+    for (alert, _) in targets {
+        if let Some(a) = record_psa_change(deps.store.as_ref(), &req.caller.tenant, &alert.alert_key, &psa).await? {
+            out.push(a);
+        }
+    }
+    Ok(out)
 }
 
 async fn find_local(deps: &Deps, tenant: &TenantId, f: FindInput) -> Result<Value, ActionError> {

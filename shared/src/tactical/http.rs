@@ -524,6 +524,21 @@ fn agent_reply(bytes: &[u8], what: &'static str, timeout_is_failure: bool) -> Re
     }
 }
 
+/// Tactical's alert changes answer the JSON string `"ok"`.
+fn expect_ok(bytes: &[u8], what: &'static str) -> Result<(), TacticalError> {
+    match decode::<String>(bytes, what)?.as_str() {
+        "ok" => Ok(()),
+        other => Err(TacticalError::Decode {
+            what,
+            detail: format!("expected \"ok\", got {:?}", truncate_chars(other, 100)),
+        }),
+    }
+}
+
+fn truncate_chars(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
 /// Tactical's `notify_error` answers (400 + JSON string) of agent actions, typed.
 fn agent_failure(e: TacticalError) -> TacticalError {
     match e {
@@ -740,6 +755,33 @@ impl TacticalApi for TacticalHttp {
 
     async fn alert(&self, id: i64) -> Result<Alert, TacticalError> {
         self.get_json(&format!("alerts/{id}"), &[], "GET /alerts/<id>/").await
+    }
+
+    async fn change_alert(&self, id: i64, change: AlertChange) -> Result<(), TacticalError> {
+        let mut body = serde_json::json!({ "type": change.kind() });
+        if let AlertChange::Snooze { days } = change {
+            body["snooze_days"] = serde_json::json!(days);
+        }
+        let bytes = self.call(Method::PUT, &format!("alerts/{id}"), &[], Some(&body), false).await?;
+        expect_ok(&bytes, "PUT /alerts/<id>/")
+    }
+
+    async fn change_alerts_bulk(&self, ids: &[i64], change: AlertChange) -> Result<(), TacticalError> {
+        let mut body = serde_json::json!({ "bulk_action": change.kind(), "alerts": ids });
+        match change {
+            AlertChange::Snooze { days } => body["snooze_days"] = serde_json::json!(days),
+            AlertChange::Unsnooze => {
+                return Err(TacticalError::Rejected { status: 400, message: "Tactical has no bulk unsnooze".into() });
+            }
+            AlertChange::Resolve => {}
+        }
+        let bytes = self.call(Method::POST, "alerts/bulk", &[], Some(&body), false).await?;
+        expect_ok(&bytes, "POST /alerts/bulk/")
+    }
+
+    async fn agent_history(&self, agent_id: &str) -> Result<Vec<HistoryRow>, TacticalError> {
+        check_agent_id(agent_id, "agents/<agent_id>/history")?;
+        self.get_json(&format!("agents/{agent_id}/history"), &[], "GET /agents/<agent_id>/history/").await
     }
 
     async fn software_for(&self, agent_id: &str) -> Result<Option<Vec<SoftwareItem>>, TacticalError> {

@@ -59,6 +59,13 @@ pub trait TacticalApi: Send + Sync {
     async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, TacticalError>;
     /// `GET /alerts/<id>/`.
     async fn alert(&self, id: i64) -> Result<Alert, TacticalError>;
+    /// `PUT /alerts/<id>/` with `{"type": ...}` (and `snooze_days`): `"ok"`.
+    async fn change_alert(&self, id: i64, change: AlertChange) -> Result<(), TacticalError>;
+    /// `POST /alerts/bulk/` with `bulk_action` resolve or snooze (Tactical has no bulk
+    /// unsnooze). Alerts outside the key's role are skipped silently by Tactical.
+    async fn change_alerts_bulk(&self, ids: &[i64], change: AlertChange) -> Result<(), TacticalError>;
+    /// `GET /agents/<agent_id>/history/`: every history row of the agent, in no stated order.
+    async fn agent_history(&self, agent_id: &str) -> Result<Vec<HistoryRow>, TacticalError>;
     /// `GET /software/<agent_id>/`: the agent's cached inventory, `None` when Tactical has none
     /// (it answers `[]`): unknown, which is not the same as empty.
     async fn software_for(&self, agent_id: &str) -> Result<Option<Vec<SoftwareItem>>, TacticalError>;

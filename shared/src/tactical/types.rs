@@ -488,6 +488,54 @@ pub struct Alert {
     pub severity: Option<String>,
     #[serde(default, deserialize_with = "null_default")]
     pub hidden: bool,
+    /// Set while snoozed (Tactical unsnoozes it when the time has passed).
+    #[serde(default)]
+    pub snooze_until: Option<String>,
+}
+
+/// What `PUT /alerts/<id>/` (`type`) or `POST /alerts/bulk/` (`bulk_action`) does to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertChange {
+    Resolve,
+    Snooze { days: u32 },
+    Unsnooze,
+}
+
+impl AlertChange {
+    pub fn kind(self) -> &'static str {
+        match self {
+            AlertChange::Resolve => "resolve",
+            AlertChange::Snooze { .. } => "snooze",
+            AlertChange::Unsnooze => "unsnooze",
+        }
+    }
+}
+
+/// One row of `GET /agents/<agent_id>/history/` (`AgentHistorySerializer`, all model fields).
+/// Every field but the id is optional: rows of other kinds (task runs) carry other shapes.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct HistoryRow {
+    pub id: i64,
+    #[serde(default)]
+    pub time: Option<String>,
+    /// `cmd_run`, `script_run` or `task_run`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// A command's combined output.
+    #[serde(default)]
+    pub results: Option<String>,
+    /// The script's pk (null once the script was deleted).
+    #[serde(default)]
+    pub script: Option<i64>,
+    #[serde(default)]
+    pub script_name: Option<String>,
+    /// `{id, stdout, stderr, retcode, execution_time}` once the agent has reported; any JSON.
+    #[serde(default)]
+    pub script_results: Option<serde_json::Value>,
 }
 
 /// The open-alerts filter the dashboard itself sends, with our window.
