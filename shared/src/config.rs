@@ -48,6 +48,8 @@ pub struct Config {
     pub tactical_host_allowlist: Vec<String>,
     /// Public base URL of the webhook route (API Gateway), used to show admins their webhook URL.
     pub webhook_base_url: Option<String>,
+    /// `EVENT_BUS_NAME`: the EventBridge bus events go to (none: events are not published).
+    pub event_bus_name: Option<String>,
     /// Enterprise Edition switch for remote actions.
     pub enterprise_remote_actions: bool,
     /// Timeout of one Tactical request (`TACTICAL_TIMEOUT_SECS`, fractions allowed).
@@ -152,6 +154,7 @@ impl Config {
                 .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
                 .unwrap_or_default(),
             webhook_base_url: get(env, "WEBHOOK_BASE_URL"),
+            event_bus_name: get(env, "EVENT_BUS_NAME"),
             enterprise_remote_actions: enterprise,
             device_page_size,
             tactical_max_attempts,

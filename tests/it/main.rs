@@ -12,5 +12,6 @@ mod isolation;
 mod openapi;
 mod remote_actions;
 mod software;
+mod status;
 mod sync;
 mod template;

@@ -1,4 +1,4 @@
-//! `scheduler`: every 5 minutes (EventBridge), starts each active tenant's syncs that are due by
+//! `scheduler`: every minute (EventBridge), starts each active tenant's syncs that are due by
 //! their schedule. Starting goes through the same run lock as a manual start, so a schedule never
 //! doubles a run in progress.
 
@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use shared::app::Deps;
 use shared::domain::integration::ScheduleKind;
+use shared::domain::status_refresh;
 use shared::domain::sync::start;
 use shared::domain::time::{now, parse_rfc3339};
 use shared::lambda::Invocation;
@@ -45,11 +46,23 @@ pub async fn tick(deps: &Deps) -> Result<Tick, String> {
                 continue;
             }
             let st = kind.sync_type();
-            let due = match integ.last_started(st).and_then(parse_rfc3339) {
+            let last = if kind == ScheduleKind::StatusRefresh {
+                integ.last_started_status.as_deref()
+            } else {
+                integ.last_started(st)
+            };
+            let due = match last.and_then(parse_rfc3339) {
                 None => true,
                 Some(last) => now - last >= time::Duration::minutes(i64::from(sched.interval_minutes)),
             };
             if !due {
+                continue;
+            }
+            if kind == ScheduleKind::StatusRefresh {
+                match status_refresh::request(deps, &integ.tenant).await {
+                    Ok(_) => out.started.push(format!("{}:status", integ.tenant)),
+                    Err(e) => out.errors.push(format!("{}:status: {}", integ.tenant, e.message)),
+                }
                 continue;
             }
             match start(deps, &integ.tenant, st, Trigger::Schedule).await {

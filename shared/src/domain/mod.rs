@@ -13,6 +13,7 @@ pub mod remote;
 pub mod runs_api;
 pub mod software;
 pub mod status;
+pub mod status_refresh;
 pub mod summary;
 pub mod sync;
 pub mod sync_run;

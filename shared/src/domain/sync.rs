@@ -95,7 +95,7 @@ pub enum Outcome {
 /// The integration of a message's tenant, or a reason to drop the message (no integration, or
 /// inactive: pitfall 24; a queue message can never act for a tenant without one). `Err(None)`:
 /// the store could not be read (throttled, unavailable): the message is retried, not dropped.
-async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegration, Option<String>> {
+pub(super) async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegration, Option<String>> {
     match deps.store.get_integration(tenant).await {
         Ok(Some(i)) if i.is_active && i.instance_url.is_some() => Ok(i),
         Ok(Some(_)) => Err(Some("the integration is inactive or disconnected".into())),
@@ -131,7 +131,7 @@ async fn fail_run(deps: &Deps, tenant: &TenantId, st: SyncType, run_id: &str, ms
 
 /// Tactical refused the credentials. A Knox account without TOTP gets a new token (true: retry
 /// the work); otherwise the integration is flagged `reauth_required` for a person.
-async fn note_auth_failure(deps: &Deps, tenant: &TenantId, e: &TacticalError) -> bool {
+pub(super) async fn note_auth_failure(deps: &Deps, tenant: &TenantId, e: &TacticalError) -> bool {
     if !matches!(e, TacticalError::Unauthorized { .. }) {
         return false;
     }
@@ -204,6 +204,7 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                 }
             }
         }
+        SyncMessage::StatusRefresh { tenant, .. } => super::status_refresh::handle(deps, &tenant, last_attempt).await,
         SyncMessage::SoftwareBatch { tenant, run_id, batch, part, agent_ids } => {
             let integ = match active_integration(deps, &tenant).await {
                 Ok(i) => i,
@@ -556,8 +557,9 @@ async fn device_page(
         }
     }
     let prior = if at.fresh { Prior::None } else { Prior::Known(known.as_ref()) };
+    let keep = keep_status(integ);
     let (counts, ids, hashes) =
-        upsert_agents(deps, tenant, client_id, &mapping, page_data.results, Some(run_id), prior).await?;
+        upsert_agents(deps, tenant, client_id, &mapping, page_data.results, Some(run_id), prior, keep).await?;
     deps.store.record_seen(tenant, SyncType::Devices, run_id, &part, &ids, &hashes).await?;
     Ok(RunProgress { counts, pending_delta: -1, ..Default::default() })
 }
@@ -574,6 +576,7 @@ pub enum Prior<'a> {
 
 /// Agents of one Tactical client → assets (and their external entity mappings). Unchanged agents
 /// cost no write. Returns the counts, and the asset ids seen with the hash each is left at.
+#[allow(clippy::too_many_arguments)]
 pub async fn upsert_agents(
     deps: &Deps,
     tenant: &TenantId,
@@ -583,6 +586,7 @@ pub async fn upsert_agents(
     agents: Vec<crate::tactical::types::BetaAgent>,
     run_id: Option<&str>,
     prior: Prior<'_>,
+    keep_status: bool,
 ) -> Result<(SyncCounts, Vec<String>, Vec<String>), TacticalErrorOrApi> {
     let now_t = now();
     let now_s = now_rfc3339();
@@ -597,8 +601,8 @@ pub async fn upsert_agents(
     }
     let ids: Vec<String> = assets.iter().map(|a| a.asset_id.clone()).collect();
     let hashes: Vec<String> = assets.iter().map(|a| a.sync_hash.clone()).collect();
-    // The hash is over every synced field, last_seen included, so a recorded match means the
-    // asset still holds exactly this (a refresh in between would have stored a later state).
+    // The hash is over every synced field but the check-in times, so a recorded match means the
+    // asset holds this inventory and status.
     let known_unchanged = |a: &super::asset::Asset| match prior {
         Prior::Known(Some(k)) => k.get(&a.asset_id) == Some(&a.sync_hash),
         _ => false,
@@ -633,6 +637,15 @@ pub async fn upsert_agents(
             counts.items_unchanged += 1;
             continue;
         }
+        if keep_status
+            && let Some(o) = old
+            && let Some(st) = o.agent_status
+        {
+            // The status refresh owns an existing asset's status (and publishes its changes).
+            a.agent_status = st;
+            a.status_as_of = o.status_as_of.clone();
+            a.status_changed_at = o.status_changed_at.clone();
+        }
         a.created_at = old.and_then(|o| o.created_at.clone()).or_else(|| Some(now_s.clone()));
         a.last_rmm_sync_at = Some(now_s.clone());
         a.last_sync_run = run_id.map(str::to_owned).or_else(|| old.and_then(|o| o.last_sync_run.clone()));
@@ -649,6 +662,11 @@ pub async fn upsert_agents(
     }
     deps.store.write_assets(tenant, &writes).await?;
     Ok((counts, ids, hashes))
+}
+
+/// Whether an existing asset's status is left to the status refresh (when it runs).
+pub fn keep_status(integ: &RmmIntegration) -> bool {
+    integ.schedule(super::integration::ScheduleKind::StatusRefresh).enabled
 }
 
 /// Single-agent refresh (after a webhook): `GET /agents/<agent_id>/`, then the same upsert as a
@@ -675,7 +693,8 @@ pub async fn refresh_agent(
         return Ok(true);
     };
     if let (true, Some(client_id)) = (mapping.syncs_devices(), mapping.tactical_client_id()) {
-        upsert_agents(deps, tenant, client_id, mapping, vec![row], None, Prior::Known(None)).await?;
+        let keep = deps.store.get_integration(tenant).await?.is_some_and(|i| keep_status(&i));
+        upsert_agents(deps, tenant, client_id, mapping, vec![row], None, Prior::Known(None), keep).await?;
     }
     Ok(true)
 }
