@@ -213,6 +213,7 @@ async fn status_follows_tactical_through_a_simulated_hour_with_one_event_per_tra
     assert_eq!(got, expected, "one event per transition");
     let ids: BTreeSet<&str> = events.iter().map(|e| e["detail"]["event_id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), events.len(), "event ids are unique per transition");
+    let _ = p.sqs.delete_queue().queue_url(&queue).send().await;
     drop_stack(&p.stack).await;
 }
 
@@ -305,5 +306,48 @@ async fn a_transition_is_recorded_only_once_its_event_is_published() {
     let dup = of(&second);
     assert_eq!(dup.len(), 2, "published twice: {events:?}");
     assert_eq!(dup[0]["detail"]["event_id"], dup[1]["detail"]["event_id"], "with one event id");
+    let _ = p.sqs.delete_queue().queue_url(&queue).send().await;
+    drop_stack(&p.stack).await;
+}
+
+#[tokio::test]
+async fn an_availability_alert_sets_the_status_at_once() {
+    let p = Pipeline::new("status-avail").await;
+    let sim = simulator(small_fleet()).await;
+    all_online(&sim);
+    let st = sim.state();
+    let t = tenant("avail");
+    let tok = admin_token(&t);
+    setup(&p, &sim, &t).await;
+    let (s, info) = p.call(Function::Connection, "POST", "/webhook/secret", &tok, None).await;
+    assert_eq!(s, 200, "{info}");
+    let action = |event: &str| {
+        let a = &info["url_actions"][event];
+        tactical_sim::UrlAction::post(
+            a["pattern"].as_str().unwrap(),
+            a["rest_body"].as_str().unwrap(),
+            a["rest_headers"].as_str().unwrap(),
+        )
+    };
+    let cache = webhook::SecretCache::new(std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let agent = st.agents()[0].agent_id.clone();
+
+    // Tactical's overdue alert: the asset reads overdue as soon as the follow-up ran.
+    st.make_overdue(&agent).unwrap();
+    let id = st.raise_alert(tactical_sim::NewAlert::availability(agent.clone())).unwrap();
+    let w = st.prepare_webhook(&action("failure"), id, false).unwrap();
+    let (s, v) = read(webhook::handle_with(&p.deps, &cache, webhook_request(&w)).await);
+    assert_eq!(s, 202, "{v}");
+    p.drain().await;
+    assert_eq!(assets_by_agent(&p, &tok).await[&agent]["agent_status"], "overdue");
+
+    // Back and resolved: online at once.
+    st.resume_checkins(&agent).unwrap();
+    st.resolve_alert(id).unwrap();
+    let w = st.prepare_webhook(&action("resolved"), id, true).unwrap();
+    let (s, v) = read(webhook::handle_with(&p.deps, &cache, webhook_request(&w)).await);
+    assert_eq!(s, 202, "{v}");
+    p.drain().await;
+    assert_eq!(assets_by_agent(&p, &tok).await[&agent]["agent_status"], "online");
     drop_stack(&p.stack).await;
 }

@@ -746,6 +746,7 @@ async fn alert_follow_up(
         // Not an asset (yet): the next device sync brings it in if its organization is mapped.
         return Ok(());
     }
+    availability_status(deps, tenant, alert_key, &asset_id).await?;
     for _ in 0..4 {
         let Some(mut alert) = deps.store.get_alert(tenant, alert_key).await? else { return Ok(()) };
         if alert.asset_id.as_deref() == Some(asset_id.as_str()) {
@@ -757,6 +758,34 @@ async fn alert_follow_up(
             return Ok(());
         }
     }
+    Ok(())
+}
+
+/// An availability alert is Tactical's word on its agent: overdue while the alert is open, back
+/// online once Tactical resolves it. Written onto the asset at once; the next status refresh
+/// sees the same change against its snapshot and publishes it (one event per transition).
+async fn availability_status(
+    deps: &Deps,
+    tenant: &TenantId,
+    alert_key: &str,
+    asset_id: &str,
+) -> Result<(), TacticalErrorOrApi> {
+    let Some(alert) = deps.store.get_alert(tenant, alert_key).await? else { return Ok(()) };
+    if alert.alert_class.as_deref() != Some("availability") {
+        return Ok(());
+    }
+    let status = match alert.status.as_str() {
+        "active" => super::status::AgentStatus::Overdue,
+        "resolved" => super::status::AgentStatus::Online,
+        _ => return Ok(()),
+    };
+    let change = super::status_refresh::StatusChange {
+        asset_id: asset_id.to_owned(),
+        status,
+        last_seen_at: None,
+        observed_at: now_rfc3339(),
+    };
+    deps.store.apply_status(tenant, &change).await?;
     Ok(())
 }
 
