@@ -211,6 +211,12 @@ async fn status_follows_tactical_through_a_simulated_hour_with_one_event_per_tra
     got.sort();
     expected.sort();
     assert_eq!(got, expected, "one event per transition");
+    println!(
+        "simulated hour: {} transitions, {} events, {} asset writes",
+        expected.len(),
+        events.len(),
+        faults.watched(asset_writes)
+    );
     let ids: BTreeSet<&str> = events.iter().map(|e| e["detail"]["event_id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), events.len(), "event ids are unique per transition");
     let _ = p.sqs.delete_queue().queue_url(&queue).send().await;
@@ -312,7 +318,10 @@ async fn a_transition_is_recorded_only_once_its_event_is_published() {
 
 #[tokio::test]
 async fn an_availability_alert_sets_the_status_at_once() {
-    let p = Pipeline::new("status-avail").await;
+    let p = Pipeline::new_with("status-avail", |env| {
+        env.insert("WEBHOOK_BASE_URL".into(), "https://hooks.example.test".into());
+    })
+    .await;
     let sim = simulator(small_fleet()).await;
     all_online(&sim);
     let st = sim.state();

@@ -23,13 +23,8 @@ async fn drop_bus(events: &aws_sdk_eventbridge::Client, bus: &str) {
     let rules = events.list_rules().event_bus_name(bus).send().await.ok().and_then(|r| r.rules).unwrap_or_default();
     for rule in rules.iter().filter_map(|r| r.name()) {
         let targets = events.list_targets_by_rule().rule(rule).event_bus_name(bus).send().await;
-        let ids: Vec<String> = targets
-            .ok()
-            .and_then(|t| t.targets)
-            .unwrap_or_default()
-            .iter()
-            .map(|t| t.id().to_owned())
-            .collect();
+        let ids: Vec<String> =
+            targets.ok().and_then(|t| t.targets).unwrap_or_default().iter().map(|t| t.id().to_owned()).collect();
         if !ids.is_empty() {
             let _ = events.remove_targets().rule(rule).event_bus_name(bus).set_ids(Some(ids)).send().await;
         }

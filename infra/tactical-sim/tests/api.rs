@@ -797,7 +797,10 @@ async fn agents_check_in_on_the_simulated_clock_and_stop_when_told() {
     let after = st.agent(&agents[2].agent_id).unwrap();
     assert!(after.last_seen.unwrap() > before.last_seen.unwrap() + time::Duration::minutes(9), "{after:?}");
     // Nothing but last_seen changes on its own.
-    assert_eq!((after.boot_time, &after.public_ip, &after.local_ips), (before.boot_time, &before.public_ip, &before.local_ips));
+    assert_eq!(
+        (after.boot_time, &after.public_ip, &after.local_ips),
+        (before.boot_time, &before.public_ip, &before.local_ips)
+    );
     // Told to stop: offline after 10 minutes, overdue after 30, as Tactical computes it.
     assert_eq!(row(&quiet.agent_id)["status"], json!("offline"));
     assert_eq!(row(&down.agent_id)["status"], json!("offline"), "a down agent does not come back by itself");
