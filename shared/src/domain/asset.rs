@@ -192,8 +192,21 @@ pub fn asset_from_agent(tenant: &TenantId, a: &BetaAgent, org: &OrgContext<'_>, 
 /// check-in (`last_seen_at`, the observation times): an online agent that keeps checking in
 /// hashes the same, so an hourly sync writes only agents whose inventory or status changed.
 pub fn sync_hash(a: &Asset) -> String {
+    hash_of(a, true)
+}
+
+/// [`sync_hash`] without the status: what the device sync compares while the status refresh owns
+/// the status, so a status change alone costs the device sync no write.
+pub fn inventory_hash(a: &Asset) -> String {
+    hash_of(a, false)
+}
+
+fn hash_of(a: &Asset, with_status: bool) -> String {
     let mut v = serde_json::to_value(a).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
+        if !with_status {
+            o.remove("agent_status");
+        }
         for k in [
             "sync_hash",
             "last_rmm_sync_at",
@@ -299,7 +312,9 @@ mod tests {
         );
         let mut down = agent();
         down.last_seen = Some("2026-11-29T10:00:00.000000Z".into());
-        assert_ne!(asset_from_agent(&t, &down, &org, now).sync_hash, h, "a status change is one");
+        let down = asset_from_agent(&t, &down, &org, now);
+        assert_ne!(down.sync_hash, h, "a status change is one");
+        assert_eq!(inventory_hash(&down), inventory_hash(&a), "but not to the inventory");
         let moved = asset_from_agent(&t, &agent(), &OrgContext { tactical_client_id: 6, ..org }, now);
         assert_ne!(moved.sync_hash, h);
         assert_eq!(moved.asset_id, a.asset_id, "a move keeps the asset");

@@ -599,10 +599,15 @@ pub async fn upsert_agents(
         };
         assets.push(asset_from_agent(tenant, &agent, &org, now_t));
     }
+    if keep_status {
+        for a in &mut assets {
+            a.sync_hash = super::asset::inventory_hash(a);
+        }
+    }
     let ids: Vec<String> = assets.iter().map(|a| a.asset_id.clone()).collect();
     let hashes: Vec<String> = assets.iter().map(|a| a.sync_hash.clone()).collect();
-    // The hash is over every synced field but the check-in times, so a recorded match means the
-    // asset holds this inventory and status.
+    // The hash is over every synced field but the check-in times (and the status while the
+    // status refresh owns it), so a recorded match means the asset holds this state.
     let known_unchanged = |a: &super::asset::Asset| match prior {
         Prior::Known(Some(k)) => k.get(&a.asset_id) == Some(&a.sync_hash),
         _ => false,
