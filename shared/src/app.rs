@@ -1,9 +1,9 @@
 //! Dependencies of a function, built once per cold start and shared by every invocation.
 
 use crate::auth::JwtVerifier;
-use crate::aws::{DynamoStore, SecretsManagerStore, SqsQueue, load_sdk_config};
+use crate::aws::{DynamoStore, EventBridgePublisher, NoEvents, SecretsManagerStore, SqsQueue, load_sdk_config};
 use crate::config::{Config, ConfigError};
-use crate::ports::{MessageQueue, SecretStore, Store};
+use crate::ports::{EventPublisher, MessageQueue, SecretStore, Store};
 use crate::tactical::{HttpClientOptions, build_http_client};
 use secrecy::ExposeSecret;
 use std::sync::Arc;
@@ -23,6 +23,8 @@ pub struct Deps {
     pub store: Arc<dyn Store>,
     pub secrets: Arc<dyn SecretStore>,
     pub queue: Arc<dyn MessageQueue>,
+    /// The stack's EventBridge bus (status transitions, alert changes).
+    pub events: Arc<dyn EventPublisher>,
     /// One HTTP client (connection pool, TLS config) for every tenant's Tactical.
     pub http: reqwest::Client,
     pub jwt: Arc<JwtVerifier>,
@@ -75,7 +77,12 @@ impl Deps {
             request_timeout: config.tactical_timeout,
             ..Default::default()
         });
+        let events: Arc<dyn EventPublisher> = match &config.event_bus_name {
+            Some(bus) => Arc::new(EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(sdk), bus.clone())),
+            None => Arc::new(NoEvents),
+        };
         Ok(Self {
+            events,
             config: Arc::new(config),
             store: Arc::new(store),
             secrets: Arc::new(secrets),

@@ -60,6 +60,8 @@ pub struct Config {
     pub local_development: bool,
     /// Public base URL of the webhook route (API Gateway), used to show admins their webhook URL.
     pub webhook_base_url: Option<String>,
+    /// `EVENT_BUS_NAME`: the EventBridge bus events go to (none: events are not published).
+    pub event_bus_name: Option<String>,
     /// Enterprise Edition switch for remote actions.
     pub enterprise_remote_actions: bool,
     /// Timeout of one Tactical request (`TACTICAL_TIMEOUT_SECS`, fractions allowed).
@@ -195,6 +197,7 @@ impl Config {
             tactical_private_hosts: host_list(env, "TACTICAL_PRIVATE_HOSTS"),
             local_development,
             webhook_base_url: get(env, "WEBHOOK_BASE_URL"),
+            event_bus_name: get(env, "EVENT_BUS_NAME"),
             enterprise_remote_actions: enterprise,
             device_page_size,
             tactical_max_attempts,

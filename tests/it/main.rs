@@ -18,5 +18,6 @@ mod relogin;
 mod remote_actions;
 mod security;
 mod software;
+mod status;
 mod sync;
 mod template;

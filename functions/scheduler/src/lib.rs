@@ -1,4 +1,4 @@
-//! `scheduler`: every 5 minutes (EventBridge), starts each active tenant's syncs that are due by
+//! `scheduler`: every minute (EventBridge), starts each active tenant's syncs that are due by
 //! their schedule. Starting goes through the same run lock as a manual start, so a schedule never
 //! doubles a run in progress.
 
@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use shared::app::Deps;
 use shared::domain::integration::ScheduleKind;
+use shared::domain::status_refresh;
 use shared::domain::sync::start;
 use shared::domain::time::{now, parse_rfc3339};
 use shared::lambda::Invocation;
@@ -61,36 +62,46 @@ pub async fn tick_within(deps: &Deps, budget: std::time::Duration) -> Result<Tic
             if !sched.enabled {
                 continue;
             }
-            let st = kind.sync_type();
-            let last = integ.last_started(st).and_then(parse_rfc3339);
+            let last = if kind == ScheduleKind::StatusRefresh {
+                integ.last_started_status.as_deref()
+            } else {
+                integ.last_started(kind.sync_type())
+            }
+            .and_then(parse_rfc3339);
             let is_due = match last {
                 None => true,
                 Some(last) => now - last >= time::Duration::minutes(i64::from(sched.interval_minutes)),
             };
             if is_due {
-                due.push((last, integ.tenant.clone(), st));
+                due.push((last, integ.tenant.clone(), kind));
             }
         }
     }
     // Never started first, then the oldest start.
     due.sort_by_key(|(last, _, _)| *last);
     let results: Vec<_> = stream::iter(due)
-        .map(|(_, tenant, st)| async move {
+        .map(|(_, tenant, kind)| async move {
             if started_at.elapsed() >= budget {
-                return (tenant, st, None);
+                return (tenant, kind, None);
             }
-            let r = start(deps, &tenant, st, Trigger::Schedule).await;
-            (tenant, st, Some(r))
+            // A status refresh is one message, not a run: nothing to lock or record.
+            let r = if kind == ScheduleKind::StatusRefresh {
+                status_refresh::request(deps, &tenant).await.map(|_| true)
+            } else {
+                start(deps, &tenant, kind.sync_type(), Trigger::Schedule).await.map(|s| s.started)
+            };
+            (tenant, kind, Some(r))
         })
         .buffer_unordered(PARALLEL_STARTS)
         .collect()
         .await;
-    for (tenant, st, r) in results {
+    for (tenant, kind, r) in results {
+        let what = if kind == ScheduleKind::StatusRefresh { "status" } else { kind.sync_type().as_str() };
         match r {
             None => out.deferred += 1,
-            Some(Ok(s)) if s.started => out.started.push(format!("{tenant}:{}", st.as_str())),
-            Some(Ok(_)) => out.skipped_running += 1,
-            Some(Err(e)) => out.errors.push(format!("{tenant}:{}: {}", st.as_str(), e.message)),
+            Some(Ok(true)) => out.started.push(format!("{tenant}:{what}")),
+            Some(Ok(false)) => out.skipped_running += 1,
+            Some(Err(e)) => out.errors.push(format!("{tenant}:{what}: {}", e.message)),
         }
     }
     tracing::info!(

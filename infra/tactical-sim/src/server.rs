@@ -792,7 +792,7 @@ fn agents_list(st: &SimState, ctx: &Ctx, p: &Principal) -> Response {
     };
     let full = ctx.q("detail").is_none_or(|v| v == "true");
     let d = st.read();
-    let t = now();
+    let t = st.now();
     let iter = d.agents.iter().filter(|a| {
         let cid = d.client_of(a);
         in_scope(&p.role, cid)
@@ -821,7 +821,7 @@ fn scoped_agent<'a>(d: &'a Data, p: &Principal, agent_id: &str) -> Result<&'a cr
 fn agent_detail(st: &SimState, p: &Principal, agent_id: &str) -> Response {
     let d = st.read();
     match scoped_agent(&d, p, agent_id) {
-        Ok(a) => ok(&rows::agent_detail(&d, a, now())),
+        Ok(a) => ok(&rows::agent_detail(&d, a, st.now())),
         Err(r) => r,
     }
 }
@@ -1883,7 +1883,7 @@ fn beta_agents(st: &SimState, ctx: &Ctx) -> Response {
 fn beta_agent_detail(st: &SimState, param: &str) -> Response {
     let d = st.read();
     match param.parse::<i64>().ok().and_then(|pk| d.agent_by_pk(pk)) {
-        Some(a) => ok(&rows::beta_agent_detail(&d, a, now())),
+        Some(a) => ok(&rows::beta_agent_detail(&d, a, st.now())),
         None => not_found("Agent"),
     }
 }

@@ -936,5 +936,46 @@ async fn agent_history_reports_results_after_the_run() {
     let rows = history(&off.agent_id).await.json();
     assert_eq!((rows[0]["type"].clone(), rows[0]["script_results"].clone()), (json!("script_run"), Value::Null));
     assert_eq!(history("x".repeat(40).as_str()).await.status, 404);
+}
+
+#[tokio::test]
+async fn agents_check_in_on_the_simulated_clock_and_stop_when_told() {
+    let sim = start(SimConfig { fleet: FleetSpec::sized(1, 1, 6), ..SimConfig::default() }).await;
+    let st = sim.state();
+    let agents = st.agents();
+    for a in &agents {
+        st.set_agent_thresholds(&a.agent_id, 4, 30).unwrap();
+        st.make_online(&a.agent_id).unwrap();
+    }
+    let (quiet, down) = (&agents[0], &agents[1]);
+    st.make_offline(&down.agent_id).unwrap();
+    st.stop_checkins(&quiet.agent_id).unwrap();
+    let before = st.agent(&agents[2].agent_id).unwrap();
+    let t0 = st.now();
+    st.advance_clock(time::Duration::minutes(10));
+    assert!(st.now() - t0 >= time::Duration::minutes(10));
+    let rows = get(&sim, "/agents/").await.json();
+    let row = |id: &str| rows.as_array().unwrap().iter().find(|r| r["agent_id"] == json!(id)).cloned().unwrap();
+    // Checking in: last_seen moved with the clock (within the check-in interval), still online.
+    let r = row(&agents[2].agent_id);
+    assert_eq!(r["status"], json!("online"));
+    let after = st.agent(&agents[2].agent_id).unwrap();
+    assert!(after.last_seen.unwrap() > before.last_seen.unwrap() + time::Duration::minutes(9), "{after:?}");
+    // Nothing but last_seen changes on its own.
+    assert_eq!(
+        (after.boot_time, &after.public_ip, &after.local_ips),
+        (before.boot_time, &before.public_ip, &before.local_ips)
+    );
+    // Told to stop: offline after 10 minutes, overdue after 30, as Tactical computes it.
+    assert_eq!(row(&quiet.agent_id)["status"], json!("offline"));
+    assert_eq!(row(&down.agent_id)["status"], json!("offline"), "a down agent does not come back by itself");
+    st.advance_clock(time::Duration::minutes(25));
+    assert_eq!(st.agent(&quiet.agent_id).unwrap().status, AgentStatus::Overdue);
+    let d = get(&sim, &format!("/agents/{}/", quiet.agent_id)).await.json();
+    assert_eq!(d["status"], json!("overdue"));
+    // Resumed: online at once, and it keeps checking in.
+    st.resume_checkins(&quiet.agent_id).unwrap();
+    st.advance_clock(time::Duration::minutes(20));
+    assert_eq!(st.agent(&quiet.agent_id).unwrap().status, AgentStatus::Online);
     sim.shutdown().await;
 }

@@ -46,6 +46,7 @@ pub struct SchedulesPatch {
     pub device_sync: Option<Schedule>,
     pub client_sync: Option<Schedule>,
     pub software_sync: Option<Schedule>,
+    pub status_refresh: Option<Schedule>,
 }
 
 impl SchedulesPatch {
@@ -55,6 +56,7 @@ impl SchedulesPatch {
             (ScheduleKind::DeviceSync, self.device_sync),
             (ScheduleKind::ClientSync, self.client_sync),
             (ScheduleKind::SoftwareSync, self.software_sync),
+            (ScheduleKind::StatusRefresh, self.status_refresh),
         ]
         .into_iter()
         .filter_map(|(k, s)| s.map(|s| (k, s)))

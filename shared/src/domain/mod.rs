@@ -15,6 +15,7 @@ pub mod run_metrics;
 pub mod runs_api;
 pub mod software;
 pub mod status;
+pub mod status_refresh;
 pub mod summary;
 pub mod sync;
 pub mod sync_run;

@@ -1180,7 +1180,8 @@ fn normalise_time(t: Option<&str>) -> Option<String> {
 }
 
 fn view_of_asset(a: &Asset, orgs: &Orgs) -> AgentView {
-    let status = a.status_now(now());
+    // As last observed: never recomputed from an old last_seen.
+    let status = a.agent_status;
     let org = orgs.site(a.site_id);
     AgentView {
         agent_id: a.rmm_device_id.clone(),

@@ -96,7 +96,7 @@ pub enum Outcome {
 /// The integration of a message's tenant, or a reason to drop the message (no integration, or
 /// inactive: pitfall 24; a queue message can never act for a tenant without one). `Err(None)`:
 /// the store could not be read (throttled, unavailable): the message is retried, not dropped.
-async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegration, Option<String>> {
+pub(super) async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegration, Option<String>> {
     match deps.store.get_integration(tenant).await {
         Ok(Some(i)) if i.is_active && i.instance_url.is_some() => Ok(i),
         Ok(Some(_)) => Err(Some("the integration is inactive or disconnected".into())),
@@ -152,6 +152,17 @@ where
             work,
         )
         .await
+}
+
+/// Tactical refused the credentials of work that does not run again inline: a Knox account
+/// without TOTP gets a new token (true: the work may be retried), otherwise the integration is
+/// flagged `reauth_required` for a person ([`ConnectionService::renew_token`]).
+pub(super) async fn note_auth_failure(deps: &Deps, tenant: &TenantId, e: &TacticalError) -> bool {
+    if !matches!(e, TacticalError::Unauthorized { .. }) {
+        return false;
+    }
+    let seen = deps.store.get_integration(tenant).await.ok().flatten().and_then(|i| i.knox_token_expires_at);
+    matches!(connection(deps).renew_token(tenant, seen.as_deref()).await, Ok(super::connection::Renewal::Renewed))
 }
 
 /// Handles one message of any sync queue.
@@ -216,6 +227,7 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                 }
             }
         }
+        SyncMessage::StatusRefresh { tenant, .. } => super::status_refresh::handle(deps, &tenant, last_attempt).await,
         SyncMessage::SoftwareBatch { tenant, run_id, batch, part, agent_ids } => {
             let integ = match active_integration(deps, &tenant).await {
                 Ok(i) => i,
@@ -611,8 +623,9 @@ async fn device_page(
         }
     }
     let prior = if at.fresh { Prior::None } else { Prior::Known(known.as_ref()) };
+    let keep = keep_status(integ);
     let (counts, ids, hashes) =
-        upsert_agents(deps, tenant, client_id, &mapping, page_data.results, Some(run_id), prior).await?;
+        upsert_agents(deps, tenant, client_id, &mapping, page_data.results, Some(run_id), prior, keep).await?;
     deps.store.record_seen(tenant, SyncType::Devices, run_id, &part, &ids, &hashes).await?;
     Ok(RunProgress { counts, pending_delta: -1, ..Default::default() })
 }
@@ -629,6 +642,7 @@ pub enum Prior<'a> {
 
 /// Agents of one Tactical client → assets (and their external entity mappings). Unchanged agents
 /// cost no write. Returns the counts, and the asset ids seen with the hash each is left at.
+#[allow(clippy::too_many_arguments)]
 pub async fn upsert_agents(
     deps: &Deps,
     tenant: &TenantId,
@@ -638,6 +652,7 @@ pub async fn upsert_agents(
     agents: Vec<crate::tactical::types::BetaAgent>,
     run_id: Option<&str>,
     prior: Prior<'_>,
+    keep_status: bool,
 ) -> Result<(SyncCounts, Vec<String>, Vec<String>), TacticalErrorOrApi> {
     let now_t = now();
     let now_s = now_rfc3339();
@@ -650,10 +665,15 @@ pub async fn upsert_agents(
         };
         assets.push(asset_from_agent(tenant, &agent, &org, now_t));
     }
+    if keep_status {
+        for a in &mut assets {
+            a.sync_hash = super::asset::inventory_hash(a);
+        }
+    }
     let ids: Vec<String> = assets.iter().map(|a| a.asset_id.clone()).collect();
     let hashes: Vec<String> = assets.iter().map(|a| a.sync_hash.clone()).collect();
-    // The hash is over every synced field, last_seen included, so a recorded match means the
-    // asset still holds exactly this (a refresh in between would have stored a later state).
+    // The hash is over every synced field but the check-in times (and the status while the
+    // status refresh owns it), so a recorded match means the asset holds this state.
     let known_unchanged = |a: &super::asset::Asset| match prior {
         Prior::Known(Some(k)) => k.get(&a.asset_id) == Some(&a.sync_hash),
         _ => false,
@@ -688,6 +708,15 @@ pub async fn upsert_agents(
             counts.items_unchanged += 1;
             continue;
         }
+        if keep_status
+            && let Some(o) = old
+            && let Some(st) = o.agent_status
+        {
+            // The status refresh owns an existing asset's status (and publishes its changes).
+            a.agent_status = st;
+            a.status_as_of = o.status_as_of.clone();
+            a.status_changed_at = o.status_changed_at.clone();
+        }
         a.created_at = old.and_then(|o| o.created_at.clone()).or_else(|| Some(now_s.clone()));
         a.last_rmm_sync_at = Some(now_s.clone());
         a.last_sync_run = run_id.map(str::to_owned).or_else(|| old.and_then(|o| o.last_sync_run.clone()));
@@ -704,6 +733,11 @@ pub async fn upsert_agents(
     }
     deps.store.write_assets(tenant, &writes).await?;
     Ok((counts, ids, hashes))
+}
+
+/// Whether an existing asset's status is left to the status refresh (when it runs).
+pub fn keep_status(integ: &RmmIntegration) -> bool {
+    integ.schedule(super::integration::ScheduleKind::StatusRefresh).enabled
 }
 
 /// Single-agent refresh (after a webhook): `GET /agents/<agent_id>/`, then the same upsert as a
@@ -730,7 +764,8 @@ pub async fn refresh_agent(
         return Ok(true);
     };
     if let (true, Some(client_id)) = (mapping.syncs_devices(), mapping.tactical_client_id()) {
-        upsert_agents(deps, tenant, client_id, mapping, vec![row], None, Prior::Known(None)).await?;
+        let keep = deps.store.get_integration(tenant).await?.is_some_and(|i| keep_status(&i));
+        upsert_agents(deps, tenant, client_id, mapping, vec![row], None, Prior::Known(None), keep).await?;
     }
     Ok(true)
 }
@@ -782,6 +817,7 @@ async fn alert_follow_up(
         // Not an asset (yet): the next device sync brings it in if its organization is mapped.
         return Ok(());
     }
+    availability_status(deps, tenant, alert_key, &asset_id).await?;
     for _ in 0..4 {
         let Some(mut alert) = deps.store.get_alert(tenant, alert_key).await? else { return Ok(()) };
         if alert.asset_id.as_deref() == Some(asset_id.as_str()) {
@@ -793,6 +829,34 @@ async fn alert_follow_up(
             return Ok(());
         }
     }
+    Ok(())
+}
+
+/// An availability alert is Tactical's word on its agent: overdue while the alert is open, back
+/// online once Tactical resolves it. Written onto the asset at once; the next status refresh
+/// sees the same change against its snapshot and publishes it (one event per transition).
+async fn availability_status(
+    deps: &Deps,
+    tenant: &TenantId,
+    alert_key: &str,
+    asset_id: &str,
+) -> Result<(), TacticalErrorOrApi> {
+    let Some(alert) = deps.store.get_alert(tenant, alert_key).await? else { return Ok(()) };
+    if alert.alert_class.as_deref() != Some("availability") {
+        return Ok(());
+    }
+    let status = match alert.status.as_str() {
+        "active" => super::status::AgentStatus::Overdue,
+        "resolved" => super::status::AgentStatus::Online,
+        _ => return Ok(()),
+    };
+    let change = super::status_refresh::StatusChange {
+        asset_id: asset_id.to_owned(),
+        status,
+        last_seen_at: None,
+        observed_at: now_rfc3339(),
+    };
+    deps.store.apply_status(tenant, &change).await?;
     Ok(())
 }
 
