@@ -135,7 +135,6 @@ proptest! {
         if let Some(a) = agent(offline, overdue, &seen, boot, ram) {
             let org = OrgContext { tactical_client_id: 1, psa_client_id: Some("p"), site_name: None };
             let asset = asset_from_agent(&tenant(), &a, &org, now);
-            let _ = asset.status_now(now);
             let _ = asset.uptime_seconds(now);
             if let Some(t) = &asset.last_seen_at {
                 prop_assert!(parse_rfc3339(t).is_some(), "{t}");

@@ -261,7 +261,7 @@ async fn run(
         let r = fe.expect("sync-devices", "POST", "/status/refresh", None).await?;
         drain().await?;
         println!("   {} ({}) stopped; refresh {}", agent.hostname, agent.agent_id, r["refresh_id"]);
-        let sqs = aws_sdk_sqs::Client::new(&crate::sdk_config().await);
+        let sqs = aws_sdk_sqs::Client::new(&crate::sdk_config().await?);
         println!("   events on the example rule's queue (offline or overdue → AgentDownQueue):");
         let mut seen = 0;
         for _ in 0..5 {

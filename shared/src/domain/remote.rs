@@ -1398,7 +1398,7 @@ async fn history_of(
 ) -> Result<Vec<HistoryRow>, ActionError> {
     let rows = api.agent_history(agent_id).await;
     if let Err(e) = &rows {
-        note_auth_failure(deps, tenant, e).await;
+        super::sync::note_auth_failure(deps, tenant, e).await;
     }
     rows.map_err(|e| match e {
         TacticalError::NotFound { .. } => ActionError::from(ApiError::field(
@@ -1561,11 +1561,10 @@ async fn act_on_alerts(
             })?;
             targets.push((alert, id));
         }
-        let api = client(deps, tenant, &integ).await?;
-        Ok((targets, api))
+        Ok((targets, integ))
     }
     .await;
-    let (targets, api) = match prepared {
+    let (targets, integ) = match prepared {
         Ok(p) => p,
         Err(e) => {
             audit.refused(&e).await;
@@ -1574,10 +1573,13 @@ async fn act_on_alerts(
     };
     let outcome = audit
         .around(async {
-            let r = change_alerts(deps, req, api.as_ref(), &targets, field, change).await;
-            if let Err(Failure::Tactical(t)) = &r {
-                note_auth_failure(deps, tenant, t).await;
-            }
+            // A refused Knox token is renewed and the change sent again at once: Tactical checks
+            // the token before acting, so nothing was changed by the refused call.
+            let targets = &targets;
+            let r = with_client(deps, tenant, &integ, |api| async move {
+                change_alerts(deps, req, api.as_ref(), targets, field, change).await
+            })
+            .await;
             r.map_err(|f| match f {
                 Failure::Tactical(e) => tactical_error(e, true),
                 Failure::Other(e) => e,
