@@ -88,6 +88,7 @@ async fn invoke(deps: &Deps, t: &TenantId, perms: &[&str], action: &str, input: 
     let ev = json!({
         "tenant": t.as_str(),
         "actor": {"user_id": "wf-user-1", "permissions": perms},
+        "entitlements": ["rmm_remote_actions"],
         "action": action,
         "input": input,
         "correlation_id": "ticket-closed-42",
