@@ -14,7 +14,7 @@ async fn alerts(p: &Pipeline, tok: &str) -> Vec<Value> {
     v["alerts"].as_array().unwrap().clone()
 }
 
-fn by_id<'a>(all: &'a [Value], id: i64) -> &'a Value {
+fn by_id(all: &[Value], id: i64) -> &Value {
     all.iter().find(|a| a["external_alert_id"] == json!(id.to_string())).unwrap_or_else(|| panic!("alert {id}"))
 }
 
