@@ -808,7 +808,24 @@ where
     F: Fn(Box<dyn TacticalApi>) -> Fut,
     Fut: std::future::Future<Output = Result<T, Failure>>,
 {
+    with_first_client(deps, tenant, integ, None, call).await
+}
+
+/// [`with_client`] whose first attempt uses `first`, a client already built (so a missing
+/// credential is reported before the action is audited as attempted).
+async fn with_first_client<T, F, Fut>(
+    deps: &Deps,
+    tenant: &TenantId,
+    integ: &RmmIntegration,
+    first: Option<Box<dyn TacticalApi>>,
+    call: F,
+) -> Result<T, Failure>
+where
+    F: Fn(Box<dyn TacticalApi>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Failure>>,
+{
     let call = &call;
+    let first = &std::sync::Mutex::new(first);
     ConnectionService::new(deps)
         .with_renewal(
             tenant,
@@ -820,7 +837,11 @@ where
                 })
             },
             move || async move {
-                let api = client(deps, tenant, integ).await.map_err(Failure::Other)?;
+                let built = first.lock().ok().and_then(|mut f| f.take());
+                let api = match built {
+                    Some(api) => api,
+                    None => client(deps, tenant, integ).await.map_err(Failure::Other)?,
+                };
                 call(api).await
             },
         )
@@ -968,10 +989,11 @@ async fn act(deps: &Deps, req: &ActionRequest<'_>, action: Action, input: Input)
                 ),
             ));
         }
-        Ok((asset, integ))
+        let api = client(deps, tenant, &integ).await?;
+        Ok((asset, integ, api))
     }
     .await;
-    let (asset, integ) = match prepared {
+    let (asset, integ, api) = match prepared {
         Ok(p) => p,
         Err(e) => {
             audit.refused(&e).await;
@@ -988,7 +1010,7 @@ async fn act(deps: &Deps, req: &ActionRequest<'_>, action: Action, input: Input)
     }
     let outcome = audit
         .around(async {
-            let sent = with_client(deps, tenant, &integ, |api| {
+            let sent = with_first_client(deps, tenant, &integ, Some(api), |api| {
                 let input = input.clone();
                 let (agent_id, asset) = (&agent_id, &asset);
                 async move { call_action(api.as_ref(), agent_id, asset, input).await }
