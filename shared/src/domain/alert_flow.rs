@@ -205,7 +205,8 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
 ) -> Result<BackfillCounts, E> {
     let open =
         api.alerts(&AlertFilter { time_filter: BACKFILL_DAYS, resolved_filter: false, snoozed_filter: true }).await?;
-    let mut counts = BackfillCounts { open_in_tactical: open.len() as i64, ..Default::default() };
+    let mut counts =
+        BackfillCounts { open_in_tactical: i64::try_from(open.len()).unwrap_or(i64::MAX), ..Default::default() };
     let mut seen = HashSet::new();
     for a in open.iter().filter(|a| !a.resolved) {
         let Some(ev) = AlertEvent::from_tactical(a, "backfill") else { continue };

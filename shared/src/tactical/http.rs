@@ -70,6 +70,8 @@ enum ResolveError {
     Blocked,
 }
 
+// Built once per cold start from static options: a failure is a build bug, not data.
+#[allow(clippy::expect_used)]
 pub fn build_http_client(opts: &HttpClientOptions) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -340,8 +342,7 @@ impl TacticalHttp {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result: Result<bytes::Bytes, TacticalError> = match self.once(&method, path, query, body, timeout).await
-            {
+            let err = match self.once(&method, path, query, body, timeout).await {
                 Ok((status, _, bytes)) if status == StatusCode::NO_CONTENT => return Ok(bytes),
                 Ok((status, headers, bytes)) if status.is_success() => {
                     if is_html(&headers) || !is_json(&headers) {
@@ -350,10 +351,9 @@ impl TacticalHttp {
                     }
                     return Ok(bytes);
                 }
-                Ok((status, headers, bytes)) => Err(Self::classify(path, status, &headers, &bytes)),
-                Err(e) => Err(e),
+                Ok((status, headers, bytes)) => Self::classify(path, status, &headers, &bytes),
+                Err(e) => e,
             };
-            let err = result.unwrap_err();
             self.wait_before_retry(path, attempt, idempotent, err).await?;
         }
     }
@@ -379,7 +379,7 @@ impl TacticalHttp {
             }
             _ => backoff(&self.retry, attempt),
         };
-        tracing::info!(path, attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying tactical call");
+        tracing::info!(path, attempt, delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), error = %err, "retrying tactical call");
         tokio::time::sleep(delay).await;
         Ok(())
     }
@@ -582,7 +582,7 @@ fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
     let capped = exp.min(p.max_delay);
     // Full jitter between half and all of the capped delay.
     let half = capped / 2;
-    half + Duration::from_millis(rand::random_range(0..=half.as_millis().max(1) as u64))
+    half + Duration::from_millis(rand::random_range(0..=u64::try_from(half.as_millis()).unwrap_or(u64::MAX).max(1)))
 }
 
 fn is_html(h: &HeaderMap) -> bool {
