@@ -368,3 +368,33 @@ async fn a_fan_out_that_fails_half_way_neither_finishes_the_run_early_nor_flags_
     assert_eq!(missing, 0, "no present asset is flagged missing");
     drop_stack(&p.stack).await;
 }
+
+/// Fairness in the template: every function has reserved concurrency (one function's flood cannot
+/// take another's capacity), and each queue's event source leaves part of it to the function URL.
+#[test]
+fn every_function_reserves_concurrency_and_queues_leave_room_for_the_function_url() {
+    use serde_yaml::Value as Y;
+    let text = std::fs::read_to_string(devtools::provision::template_path()).expect("template");
+    let t: Y = serde_yaml::from_str(&text).expect("yaml");
+    let mut seen = 0;
+    for (id, r) in t["Resources"].as_mapping().expect("resources") {
+        if r["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        seen += 1;
+        // `!If [ReserveConcurrency, N, !Ref AWS::NoValue]`
+        let reserved = match &r["Properties"]["ReservedConcurrentExecutions"] {
+            Y::Tagged(tag) => tag.value[1].as_u64(),
+            _ => None,
+        };
+        let reserved = reserved.unwrap_or_else(|| panic!("{id:?} reserves concurrency"));
+        for (_, ev) in r["Properties"]["Events"].as_mapping().into_iter().flatten() {
+            if ev["Type"] == "SQS" {
+                let max =
+                    ev["Properties"]["ScalingConfig"]["MaximumConcurrency"].as_u64().expect("queue concurrency cap");
+                assert!((2..reserved).contains(&max), "{id:?}: the queue takes {max} of {reserved}");
+            }
+        }
+    }
+    assert_eq!(seen, FUNCTIONS.len());
+}
