@@ -398,3 +398,91 @@ fn every_function_reserves_concurrency_and_queues_leave_room_for_the_function_ur
     }
     assert_eq!(seen, FUNCTIONS.len());
 }
+
+#[tokio::test]
+async fn a_runs_error_list_stays_bounded_and_a_finished_run_takes_no_more_progress() {
+    use shared::domain::sync_run::{SyncRun, SyncRunStatus, new_run_id};
+    use shared::messages::{SyncType, Trigger};
+    use shared::ports::{RunProgress, StartOutcome};
+    let stack = shared_stack().await;
+    let deps = deps(&stack).await;
+    let t = tenant("hostile-errors");
+    let run = SyncRun {
+        tenant: t.clone(),
+        run_id: new_run_id(),
+        sync_type: SyncType::Devices,
+        trigger: Trigger::Manual,
+        status: SyncRunStatus::Queued,
+        started_at: shared::domain::time::now_rfc3339(),
+        finished_at: None,
+        counts: Default::default(),
+        pending: 100,
+        errors: vec![],
+        message: None,
+    };
+    let StartOutcome::Started(run) = deps.store.try_start_run(&run, 600).await.expect("start") else {
+        panic!("a fresh tenant starts")
+    };
+    // 60 failing items, each with the most errors one progress carries, 300+ characters each.
+    for i in 0..60 {
+        let p = RunProgress {
+            counts: shared::domain::SyncCounts { items_failed: 1, ..Default::default() },
+            pending_delta: -1,
+            errors: vec!["e".repeat(1000); 5],
+            work_item: Some(format!("page#1#{i}")),
+            undo_item: None,
+        };
+        let after = deps.store.add_run_progress(&t, SyncType::Devices, &run.run_id, &p).await.expect("progress");
+        assert!(after.is_some(), "item {i} counts even when the error list is full");
+    }
+    let after = deps.store.get_run(&t, SyncType::Devices, &run.run_id).await.expect("get").expect("run");
+    assert_eq!(after.counts.items_failed, 60, "every item counted");
+    assert!((20..25).contains(&after.errors.len()), "errors kept: {}", after.errors.len());
+    assert!(after.errors.iter().all(|e| e.chars().count() <= 300));
+    // Finished: a late duplicate or straggler cannot reopen it.
+    assert!(
+        deps.store.finish_run(&t, SyncType::Devices, &run.run_id, SyncRunStatus::Failed, None).await.expect("finish")
+    );
+    let late = RunProgress { pending_delta: -1, work_item: Some("page#2#1".into()), ..Default::default() };
+    assert!(deps.store.add_run_progress(&t, SyncType::Devices, &run.run_id, &late).await.expect("late").is_none());
+    let after = deps.store.get_run(&t, SyncType::Devices, &run.run_id).await.expect("get").expect("run");
+    assert_eq!(after.status, SyncRunStatus::Failed);
+}
+
+#[tokio::test]
+async fn a_run_over_its_work_item_cap_fails_and_queues_nothing() {
+    let p = Pipeline::new_with("hostile-cap", |env| {
+        env.insert("DEVICE_PAGE_SIZE".into(), "1".into());
+        env.insert("MAX_WORK_ITEMS_PER_RUN".into(), "5".into());
+    })
+    .await;
+    let sim = simulator(SimConfig {
+        fleet: tactical_sim::FleetSpec {
+            clients: 1,
+            sites_per_client: 1,
+            agents: 10,
+            software_per_agent: 0,
+            alerts: 0,
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let t = tenant("hostile-cap");
+    let tok = admin_token(&t);
+    connect(&p, &t, &sim).await;
+    p.call(Function::SyncClients, "POST", "/sync", &tok, None).await;
+    p.drain().await;
+    let (_, v) = p.call(Function::SyncClients, "GET", "/mappings", &tok, None).await;
+    let id = v["mappings"][0]["id"].as_str().expect("a mapping").to_owned();
+    p.call(Function::SyncClients, "PATCH", &format!("/mappings/{id}"), &tok, Some(json!({"client_id": "psa-1"}))).await;
+    let before = sim.state().request_count(RouteKind::BetaAgents);
+    p.call(Function::SyncDevices, "POST", "/sync", &tok, None).await;
+    p.drain().await;
+    let run = latest_run(&p, Function::SyncDevices, &tok).await;
+    // start + page 1 + 9 more pages = 11 work items, over 5.
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(message(&run).contains("MAX_WORK_ITEMS_PER_RUN"), "{run}");
+    assert_eq!(sim.state().request_count(RouteKind::BetaAgents) - before, 1, "no page beyond page 1 was queued");
+    assert_eq!(assert_assets_match_mappings(&p, &t).await, 0, "the refused page wrote nothing");
+    drop_stack(&p.stack).await;
+}
