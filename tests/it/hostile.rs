@@ -486,3 +486,43 @@ async fn a_run_over_its_work_item_cap_fails_and_queues_nothing() {
     assert_eq!(assert_assets_match_mappings(&p, &t).await, 0, "the refused page wrote nothing");
     drop_stack(&p.stack).await;
 }
+
+#[tokio::test]
+async fn a_webhook_with_year_9999_times_and_negative_offsets_is_recorded_without_them() {
+    let p = Pipeline::new_with("hostile-webhook", |env| {
+        env.insert("WEBHOOK_BASE_URL".into(), "https://hooks.example.test".into());
+    })
+    .await;
+    let good = tenant_on(&p, "hostile-wh-good").await;
+    let evil = tenant_on(&p, "hostile-wh-evil").await;
+    let cache = webhook::SecretCache::new(std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let mut secrets = Vec::new();
+    for t in [&good, &evil] {
+        let (s, info) = p.call(Function::Connection, "POST", "/webhook/secret", &t.tok, None).await;
+        assert_eq!(s, 200, "{info}");
+        secrets.push(info["secret"].as_str().expect("secret").to_owned());
+    }
+    let times = |t: &str| {
+        json!({"agent_id": "A".repeat(40), "alert_id": "7", "event": "failure", "alert_time": t, "resolved_on": t})
+            .to_string()
+    };
+    let hostile = times("9999-12-31 23:59:59.999999-05:00");
+    let fine = times("2026-11-21 00:19:35.527811+00:00");
+    let (s, v) = read(
+        webhook::handle_with(&p.deps, &cache, raw_webhook(evil.id.as_str(), Some(&secrets[1]), &hostile, "")).await,
+    );
+    assert!((200..300).contains(&s), "the hostile delivery is answered, not a crash: {s} {v}");
+    let (s, v) =
+        read(webhook::handle_with(&p.deps, &cache, raw_webhook(good.id.as_str(), Some(&secrets[0]), &fine, "")).await);
+    assert!((200..300).contains(&s), "{s} {v}");
+    let (_, v) = p.call(Function::SyncAlerts, "GET", "/alerts", &evil.tok, None).await;
+    let alerts = v["alerts"].as_array().expect("alerts");
+    assert_eq!(alerts.len(), 1, "{v}");
+    let a = &alerts[0];
+    for f in ["triggered_at", "resolved_at", "last_occurrence_at"] {
+        assert!(!a[f].as_str().unwrap_or_default().starts_with("9999"), "the impossible time is unknown ({f}): {v}");
+    }
+    let (_, v) = p.call(Function::SyncAlerts, "GET", "/alerts", &good.tok, None).await;
+    assert_eq!(v["alerts"][0]["triggered_at"].as_str().map(|t| &t[..19]), Some("2026-11-21T00:19:35"), "{v}");
+    drop_stack(&p.stack).await;
+}
