@@ -156,8 +156,9 @@ pub fn body_limit(path: &str) -> usize {
         "beta" | "alerts" => MAX_BODY,
         // One agent's inventory (a row of `GET /software/` is at most 16 MB too).
         "software" => MAX_SOFTWARE_ROW,
-        "clients" | "scripts" => 16 * MB,
-        // One agent, a login answer, an action's output.
+        // One agent's detail (WMI, custom fields) or a command's whole output (cut to 64 KB later).
+        "agents" | "clients" | "scripts" => 16 * MB,
+        // A login answer, the version check.
         _ => 4 * MB,
     }
 }
