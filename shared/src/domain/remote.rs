@@ -534,10 +534,9 @@ fn check_timeout(v: i64, waits: bool) -> Result<u32, ActionError> {
     } else {
         (MAX_TIMEOUT_SECS, "")
     };
-    if (1..=max).contains(&v) {
-        Ok(v as u32)
-    } else {
-        Err(validation("timeout", format!("timeout must be between 1 and {max} seconds{why}")))
+    match u32::try_from(v) {
+        Ok(n) if (1..=max).contains(&v) => Ok(n),
+        _ => Err(validation("timeout", format!("timeout must be between 1 and {max} seconds{why}"))),
     }
 }
 
@@ -898,7 +897,7 @@ impl<'a> Audit<'a> {
             error_message,
             result,
             finished_at: now_rfc3339(),
-            duration_ms: self.started.elapsed().as_millis() as u64,
+            duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
         }
     }
 
@@ -1365,7 +1364,7 @@ async fn read(deps: &Deps, caller: &Caller, input: Input) -> Result<Value, Actio
                 })
                 .collect();
             let total = matching.len();
-            let shown: Vec<Value> = matching.into_iter().take(s.limit as usize).collect();
+            let shown: Vec<Value> = matching.into_iter().take(usize::try_from(s.limit).unwrap_or(0)).collect();
             Ok(json!({"scripts": shown, "count": shown.len(), "total": total, "has_more": total > shown.len()}))
         }
         Input::ScriptResult { agent_id, history_id } => {
@@ -1718,7 +1717,8 @@ async fn find_local(deps: &Deps, tenant: &TenantId, f: FindInput) -> Result<Valu
     hits.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.rmm_device_id.cmp(&b.rmm_device_id)));
     let total = hits.len();
     let orgs = Orgs::of(&deps.store.list_org_mappings(tenant).await?);
-    let agents: Vec<Value> = hits.iter().take(f.limit as usize).map(|a| to_json(&view_of_asset(a, &orgs))).collect();
+    let agents: Vec<Value> =
+        hits.iter().take(usize::try_from(f.limit).unwrap_or(0)).map(|a| to_json(&view_of_asset(a, &orgs))).collect();
     Ok(
         json!({"agents": agents, "count": agents.len(), "total": total, "has_more": total > agents.len(), "source": "local"}),
     )
@@ -1782,7 +1782,7 @@ async fn find_live(deps: &Deps, tenant: &TenantId, api: &dyn TacticalApi, f: Fin
             hostname: f.hostname.as_deref().map(|h| h.trim().to_owned()),
             search: q.clone(),
             page: 1,
-            page_size: f.limit as u32,
+            page_size: u32::try_from(f.limit).unwrap_or(1),
             ..Default::default()
         })
         .await
