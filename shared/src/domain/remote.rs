@@ -464,7 +464,8 @@ fn parse_alerts(action: Action, raw: &Value) -> Result<Input, ActionError> {
     let change = match (action, a.snooze_days) {
         (Action::AlertsSnooze, Some(d)) => {
             check_range("snooze_days", d, 1, MAX_SNOOZE_DAYS)?;
-            AlertChange::Snooze { days: d as u32 }
+            // In range (checked above), so the conversion cannot fail.
+            AlertChange::Snooze { days: u32::try_from(d).unwrap_or(1) }
         }
         (Action::AlertsSnooze, None) => return Err(validation("snooze_days", "snooze_days is required (1 to 365)")),
         (_, Some(_)) => return Err(validation("snooze_days", "only alerts.snooze takes snooze_days")),
@@ -696,7 +697,7 @@ impl Input {
                     Some(b) => Some(positive_id("before_id", b, "a history id")?),
                     None => None,
                 };
-                Ok(Input::History { agent_id: h.agent_id, limit: h.limit as usize, before_id })
+                Ok(Input::History { agent_id: h.agent_id, limit: usize::try_from(h.limit).unwrap_or(1), before_id })
             }
             Action::AlertsResolve | Action::AlertsSnooze | Action::AlertsUnsnooze => parse_alerts(action, raw),
         }
