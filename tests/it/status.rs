@@ -360,3 +360,30 @@ async fn an_availability_alert_sets_the_status_at_once() {
     assert_eq!(assets_by_agent(&p, &tok).await[&agent]["agent_status"], "online");
     drop_stack(&p.stack).await;
 }
+
+#[tokio::test]
+async fn the_scheduler_queues_a_refresh_at_the_tenant_interval_and_not_when_off() {
+    let p = Pipeline::new("status-sched").await;
+    let sim = simulator(small_fleet()).await;
+    let t = tenant("sched");
+    let tok = admin_token(&t);
+    connect(&p, &t, &sim).await;
+    for bad in [0, 61] {
+        let body = json!({"schedules": {"status_refresh": {"enabled": true, "interval_minutes": bad}}});
+        let (s, v) = p.call(Function::Connection, "PATCH", "/settings", &tok, Some(body)).await;
+        assert_eq!((s, v["field"].as_str()), (400, Some("schedules.status_refresh.interval_minutes")), "{v}");
+    }
+    let (_, v) = p.call(Function::Connection, "GET", "/settings", &tok, None).await;
+    assert_eq!(v["schedules"]["status_refresh"], json!({"enabled": true, "interval_minutes": 5}), "{v}");
+    let mine = format!("{t}:status");
+    let tick = scheduler::tick(&p.deps).await.unwrap();
+    assert!(tick.started.contains(&mine), "{tick:?}");
+    let tick = scheduler::tick(&p.deps).await.unwrap();
+    assert!(!tick.started.contains(&mine), "not due again within 5 minutes: {tick:?}");
+    let off = json!({"schedules": {"status_refresh": {"enabled": false, "interval_minutes": 1}}});
+    let (s, v) = p.call(Function::Connection, "PATCH", "/settings", &tok, Some(off)).await;
+    assert_eq!(s, 200, "{v}");
+    let integ = p.deps.store.get_integration(&t).await.unwrap().unwrap();
+    assert!(!shared::domain::sync::keep_status(&integ), "off: the device sync writes the status again");
+    drop_stack(&p.stack).await;
+}
