@@ -219,6 +219,11 @@ async fn status_follows_tactical_through_a_simulated_hour_with_one_event_per_tra
     );
     let ids: BTreeSet<&str> = events.iter().map(|e| e["detail"]["event_id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), events.len(), "event ids are unique per transition");
+    // The template's example rule: the transitions to offline or overdue, on the PSA's queue.
+    let down = expected.iter().filter(|(_, _, to)| to != "online").count();
+    let on_down_queue = take_events(&p, &p.stack.queue_urls["AgentDownQueue"], down).await;
+    assert_eq!(on_down_queue.len(), down, "{on_down_queue:?}");
+    assert!(on_down_queue.iter().all(|e| e["detail"]["to"] != "online"));
     let _ = p.sqs.delete_queue().queue_url(&queue).send().await;
     drop_stack(&p.stack).await;
 }
