@@ -1552,8 +1552,32 @@ async fn change_alerts(
 ) -> Result<(Value, Value), Failure> {
     let ids: Vec<i64> = targets.iter().map(|(_, id)| *id).collect();
     let bulk = ids.len() > 1 && change != AlertChange::Unsnooze;
+    let mut applied: Vec<(RmmAlert, i64)> = targets.to_vec();
+    let mut not_changed = Vec::new();
     if bulk {
         api.change_alerts_bulk(&ids, change).await.map_err(Failure::Tactical)?;
+        // Tactical's bulk answer is "ok" even for alerts it skipped (outside the API key's role,
+        // or deleted): each alert is read back, and only those it changed are recorded.
+        applied.clear();
+        for (alert, id) in targets {
+            let reason = match api.alert(*id).await {
+                Ok(a) if took_effect(&a, change) => None,
+                Ok(_) => Some("Tactical did not change this alert (outside the API key's role?)"),
+                Err(TacticalError::Forbidden { .. }) => Some("outside the Tactical API key's role"),
+                Err(TacticalError::NotFound { .. }) => Some("Tactical no longer has this alert (deleted there)"),
+                // Tactical said ok and cannot be asked now: trust its answer.
+                Err(e) => {
+                    tracing::info!(error = %e, "could not read an alert back after a bulk change");
+                    None
+                }
+            };
+            match reason {
+                None => applied.push((alert.clone(), *id)),
+                Some(r) => {
+                    not_changed.push(json!({"alert_key": alert.alert_key, "tactical_alert_id": id, "reason": r}))
+                }
+            }
+        }
     } else {
         for (i, id) in ids.iter().enumerate() {
             match api.change_alert(*id, change).await {
@@ -1578,7 +1602,7 @@ async fn change_alerts(
             }
         }
     }
-    let recorded = record_changes(deps, req, targets, change).await.map_err(|e| Failure::Other(e.into()))?;
+    let recorded = record_changes(deps, req, &applied, change).await.map_err(|e| Failure::Other(e.into()))?;
     let alerts: Vec<Value> = recorded
         .iter()
         .map(|a| {
@@ -1595,9 +1619,25 @@ async fn change_alerts(
             })
         })
         .collect();
-    let v = json!({"change": change.kind(), "alerts": alerts, "count": alerts.len(), "bulk": bulk});
-    let summary = json!({"change": change.kind(), "tactical_alert_ids": ids, "bulk": bulk});
+    let v = json!({
+        "change": change.kind(),
+        "alerts": alerts,
+        "count": alerts.len(),
+        "bulk": bulk,
+        "not_changed": not_changed,
+    });
+    let summary =
+        json!({"change": change.kind(), "tactical_alert_ids": ids, "bulk": bulk, "not_changed": not_changed.len()});
     Ok((v, summary))
+}
+
+/// Whether Tactical's alert shows the bulk change.
+fn took_effect(a: &crate::tactical::types::Alert, change: AlertChange) -> bool {
+    match change {
+        AlertChange::Resolve => a.resolved,
+        AlertChange::Snooze { .. } => a.snoozed || a.resolved,
+        AlertChange::Unsnooze => !a.snoozed,
+    }
 }
 
 async fn record_changes(
