@@ -401,6 +401,12 @@ async fn a_failing_script_returns_its_exit_code_and_streams_and_env_values_stay_
     assert_eq!(r["output"], json!(format!("{}{}", r["stdout"].as_str().unwrap(), r["stderr"].as_str().unwrap())));
     assert!(r["execution_time"].as_f64().unwrap() > 0.0);
     let hid = r["history_id"].as_i64().expect("the run's history id");
+    // One run; the history is read once before it and, while the report is on its way, a few
+    // times after (bounded).
+    let st = c.sim.state();
+    let reads = st.request_count(RouteKind::AgentHistory);
+    assert_eq!(st.request_count(RouteKind::AgentRunScript), 1);
+    assert!((2..=8).contains(&reads), "{reads} history reads");
     let runs = c.sim.state().history_of(&win.agent_id);
     assert!(runs.iter().any(|(id, kind, _)| *id == hid && kind == "script_run"), "{runs:?}");
     // The audit keeps the exit code and the env var's name, never its value or the output.
