@@ -16,4 +16,22 @@ bash "$here/setup.sh"
 bash "$here/localstack.sh" start
 tb_aws_env
 cargo build --workspace
-exec "$CARGO_TARGET_DIR/debug/devtools" demo "$@"
+"$CARGO_TARGET_DIR/debug/devtools" demo "$@"
+
+# What the demo leaves behind, and how to go on from here.
+cat <<EOF
+
+Still running: LocalStack at $TB_LOCALSTACK_ENDPOINT (pid $(cat "$TB_LOCALSTACK_PID_FILE" 2>/dev/null || echo "?"),
+log $TB_LOCALSTACK_LOG), holding the demo's data (stack tactical-bridge-demo, tenant demo-tenant).
+The functions, the dev bridge and the simulator stopped with the demo.
+  Stop LocalStack:    infra/localstack.sh stop
+
+Keep exploring (the data stays until LocalStack stops):
+  . infra/lib.sh && tb_aws_env
+  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 --ignore-changes --env-file .local/functions.env &
+  TOKEN=\$("$CARGO_TARGET_DIR/debug/devtools" token --tenant demo-tenant --perm system_settings:read)
+  curl -s -H "Authorization: Bearer \$TOKEN" 'http://127.0.0.1:9000/lambda-url/sync-devices/assets?limit=5'
+Function URLs: http://127.0.0.1:9000/lambda-url/<function>/<path>, functions: connection, sync-clients,
+sync-devices, sync-alerts, sync-software, remote-actions (routes: docs/openapi.yaml).
+Queue messages and schedules need the dev bridge: devtools bridge --env-file .local/functions.env
+EOF

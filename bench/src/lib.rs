@@ -4,6 +4,8 @@
 //! The binary (`src/main.rs`) runs everything at the sizes; `tests` below runs the same
 //! functions at a tiny size so the benchmark cannot rot.
 
+pub mod cold_start;
+
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::{StreamExt, TryStreamExt, stream};
 use integration_tests::{
@@ -945,6 +947,9 @@ pub fn binary_sizes(dir: &std::path::Path) -> Vec<(&'static str, Option<u64>)> {
 pub async fn cleanup(p: &Pipeline) {
     let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
     let _ = ddb.delete_table().table_name(&p.stack.table_name).send().await;
+    if let Some(audit) = p.stack.env.get("AUDIT_TABLE_NAME") {
+        let _ = ddb.delete_table().table_name(audit).send().await;
+    }
     for url in p.stack.queue_urls.values() {
         let _ = p.sqs.delete_queue().queue_url(url).send().await;
     }

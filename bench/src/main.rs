@@ -23,6 +23,22 @@ fn usage() -> ! {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--cold-floor") {
+        if let Err(e) = cold_start::floor_function().await {
+            eprintln!("cold floor: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if args.first().map(String::as_str) == Some("--cold-start") {
+        // Only the cold starts: `bench --cold-start [RUNS]`, printed as JSON.
+        let runs = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(5);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&cold_starts(&std::env::current_exe().expect("exe"), runs).await).unwrap()
+        );
+        return;
+    }
     if args.first().map(String::as_str) == Some("--rss-child") {
         let job: Value = serde_json::from_str(&std::fs::read_to_string(&args[1]).expect("job file")).expect("job");
         let run = rss_worker(&job).await;
@@ -146,6 +162,10 @@ async fn main() {
         })
         .collect();
 
+    eprintln!("[7] cold starts of every function (5 each) against the smallest Rust function…");
+    let cold = cold_starts(&exe, 5).await;
+    eprintln!("  {cold}");
+
     let dj = d.json();
     let wj = w.json();
     let max_bin =
@@ -181,6 +201,7 @@ async fn main() {
         "software": sw,
         "rss": rss_fig,
         "binary_size_mb": bins,
+        "cold_start": cold,
         "binary_dir": bin_dir.display().to_string(),
         "targets": targets,
         "note": "absolute times are noisy on a shared machine; compare the ratios, each against a floor measured in the same run",
@@ -191,4 +212,12 @@ async fn main() {
     std::fs::write(&out, serde_json::to_string_pretty(&result).unwrap() + "\n").expect("write results");
     println!("{}", serde_json::to_string_pretty(&result["targets"]).unwrap());
     eprintln!("results written to {}", out.display());
+}
+
+/// Cold starts of the binaries beside `exe` (its build profile), against a fresh stack's
+/// environment on LocalStack.
+async fn cold_starts(exe: &std::path::Path, runs: usize) -> Value {
+    let stack = integration_tests::own_stack("bench-cold").await;
+    let dir = exe.parent().expect("exe dir");
+    cold_start::measure(dir, &integration_tests::FUNCTIONS, &stack.env, exe, runs).await
 }

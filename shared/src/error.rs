@@ -28,6 +28,8 @@ pub enum ErrorCode {
     RmmBrokerDown,
     AgentTimeout,
     BlockedAddress,
+    /// The invocation's time ran out before the work finished.
+    Timeout,
     Internal,
 }
 
@@ -53,6 +55,7 @@ impl ErrorCode {
             | AgentUnreachable
             | RmmBrokerDown
             | AgentTimeout => 502,
+            Timeout => 504,
             Internal => 500,
         }
     }

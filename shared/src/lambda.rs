@@ -99,10 +99,54 @@ where
         let handler = handler.clone();
         async move {
             let inv = classify(event.payload).map_err(lambda_runtime::Error::from)?;
-            handler(inv).await.map_err(lambda_runtime::Error::from)
+            within_deadline(&event.context, inv, handler).await.map_err(lambda_runtime::Error::from)
         }
     }))
     .await
+}
+
+/// Serves one invocation inside the time its context allows: the budget is visible to the work
+/// ([`crate::deadline`]), and an HTTP request whose work is still running at the deadline is
+/// answered `504 timeout` rather than killed without an answer.
+pub async fn within_deadline<F, Fut>(
+    ctx: &lambda_runtime::Context,
+    inv: Invocation,
+    handler: F,
+) -> Result<Value, String>
+where
+    F: FnOnce(Invocation) -> Fut,
+    Fut: Future<Output = Result<Value, String>>,
+{
+    let Some(budget) = crate::deadline::Budget::from_epoch_millis(ctx.deadline) else {
+        return handler(inv).await;
+    };
+    let http = matches!(inv, Invocation::Http(_));
+    let work = crate::deadline::scope(budget, handler(inv));
+    if !http {
+        return work.await;
+    }
+    match tokio::time::timeout_at(budget.last_call().into(), work).await {
+        Ok(out) => out,
+        Err(_) => {
+            tracing::error!(
+                budget_ms = budget.total().as_millis() as u64,
+                "request did not finish within its time budget"
+            );
+            let e = crate::ApiError::new(
+                crate::ErrorCode::Timeout,
+                "the request did not finish in time (timed out); retry in a moment",
+            );
+            Ok(http_payload(crate::http::error(&e)))
+        }
+    }
+}
+
+/// A Lambda context whose deadline is `d` from now (tests, local tools).
+pub fn context_with_deadline(d: std::time::Duration) -> lambda_runtime::Context {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let mut ctx = lambda_runtime::Context::default();
+    ctx.deadline = (now + d).as_millis() as u64;
+    ctx
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod aws;
 pub mod config;
+pub mod deadline;
 pub mod domain;
 pub mod error;
 pub mod http;

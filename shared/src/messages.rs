@@ -81,6 +81,9 @@ pub enum SyncMessage {
         #[serde(default)]
         refetch: bool,
     },
+    /// A live-status refresh of the tenant (devices queue): one light listing per mapped client,
+    /// only transitions written and published. `refresh_id` names the request in logs.
+    StatusRefresh { tenant: TenantId, refresh_id: String },
     /// Software ingest of one batch of agents (agent ids of the tenant's assets), numbered from 1.
     /// `part` > 0: the agents of that batch that failed transiently, retried on their own.
     SoftwareBatch {
@@ -99,7 +102,8 @@ impl SyncMessage {
             SyncMessage::StartRun { tenant, .. }
             | SyncMessage::DevicePage { tenant, .. }
             | SyncMessage::AlertFollowUp { tenant, .. }
-            | SyncMessage::SoftwareBatch { tenant, .. } => tenant,
+            | SyncMessage::SoftwareBatch { tenant, .. }
+            | SyncMessage::StatusRefresh { tenant, .. } => tenant,
         }
     }
 }

@@ -94,7 +94,7 @@ pub struct RunProgress {
 
 /// Persistence of the domain. Every key the adapter writes leads with the tenant.
 #[async_trait]
-pub trait Store: InventoryStore + AlertStore + SoftwareStore + AuditStore + Send + Sync {
+pub trait Store: InventoryStore + AlertStore + SoftwareStore + AuditStore + StatusStore + Send + Sync {
     async fn get_integration(&self, tenant: &TenantId) -> Result<Option<RmmIntegration>, PortError>;
     /// Creates the item if needed and writes only the patched fields; returns the new state.
     async fn patch_integration(&self, tenant: &TenantId, patch: &IntegrationPatch)
@@ -357,4 +357,59 @@ pub trait AuditStore: Send + Sync {
     /// with the page's `next_before` as `q.before`.
     async fn list_audit(&self, tenant: &TenantId, q: &crate::domain::audit::AuditQuery)
     -> Result<AuditPage, PortError>;
+}
+
+/// One event for the stack's EventBridge bus (source `tactical-bridge`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusEvent {
+    /// `Asset Status Changed`, `RMM Alert Changed`.
+    pub detail_type: &'static str,
+    /// The JSON detail; carries a stable `event_id` so consumers can drop duplicates.
+    pub detail: serde_json::Value,
+}
+
+/// Publishes domain events. A call returns only when every event was accepted: failed entries
+/// are retried, and an error means some event may not have been published (the caller must not
+/// record what the event announces).
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    async fn publish(&self, events: &[BusEvent]) -> Result<(), PortError>;
+}
+
+/// Live status: per-client snapshots of the statuses last observed, and transitions applied to
+/// assets. Keys under `{tenant}#status`.
+#[async_trait]
+pub trait StatusStore: Send + Sync {
+    /// The snapshot of one Tactical client, if one was recorded.
+    async fn status_snapshot(
+        &self,
+        tenant: &TenantId,
+        client_id: i64,
+    ) -> Result<Option<crate::domain::status_refresh::Snapshot>, PortError>;
+    async fn put_status_snapshot(
+        &self,
+        tenant: &TenantId,
+        client_id: i64,
+        snapshot: &crate::domain::status_refresh::Snapshot,
+    ) -> Result<(), PortError>;
+    /// The stored status of these assets (absent: no such asset).
+    async fn asset_statuses(
+        &self,
+        tenant: &TenantId,
+        asset_ids: &[String],
+    ) -> Result<Vec<(String, crate::domain::status::AgentStatus)>, PortError>;
+    /// Writes a transition onto its asset; `false` when the asset does not exist.
+    async fn apply_status(
+        &self,
+        tenant: &TenantId,
+        change: &crate::domain::status_refresh::StatusChange,
+    ) -> Result<bool, PortError>;
+    /// When each Tactical client's statuses were last observed (client id → RFC 3339).
+    async fn status_observed(&self, tenant: &TenantId)
+    -> Result<std::collections::BTreeMap<String, String>, PortError>;
+    async fn record_status_observed(
+        &self,
+        tenant: &TenantId,
+        observed: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), PortError>;
 }

@@ -26,6 +26,14 @@ pub fn init() {
     let _ = result;
 }
 
+/// Writes one CloudWatch Embedded Metric Format line to stdout, where Lambda's log capture sees it
+/// as it is (the tracing JSON layer would wrap it, and CloudWatch would not extract the metrics).
+pub fn emit_metrics(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::filter;

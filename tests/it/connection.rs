@@ -241,7 +241,18 @@ async fn loopback_and_metadata_addresses_are_refused_without_the_allowlist() {
     .await;
     let t = tenant("ssrf");
     let tok = admin_token(&t);
-    for url in ["http://127.0.0.1:8000", "http://169.254.169.254/latest", "http://[::1]:80", "http://localhost:9000"] {
+    for url in [
+        "http://127.0.0.1:8000",
+        "http://169.254.169.254/latest",
+        "http://[::1]:80",
+        "http://localhost:9000",
+        "https://10.0.0.5",
+        "https://172.16.4.4:8443",
+        "https://192.168.1.10",
+        "https://100.64.0.7",
+        "https://[fd00::5]",
+        "https://[64:ff9b::a00:5]",
+    ] {
         let req = request("PATCH", "/settings", Some(&tok), Some(json!({"instance_url": url, "api_key": KEY})));
         let (s, v) = read(connection::handle(&deps, req).await);
         assert_eq!(
@@ -318,7 +329,8 @@ async fn network_failures_are_told_apart() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let cases = [
         ("https://tactical.example.invalid".to_owned(), "does not resolve"),
-        (format!("http://{closed}"), "refused"),
+        // Refused reads like unreachable or blocked: the test button is not a port scanner.
+        (format!("http://{closed}"), "could not connect"),
         (hanging.base_url(), "did not answer"),
     ];
     for (url, words) in cases {
@@ -432,4 +444,128 @@ async fn the_summary_counts_mappings_assets_and_alerts() {
     for st in ["clients", "devices", "alerts"] {
         assert_eq!(s["last_runs"][st]["status"], "succeeded", "{st}: {s}");
     }
+}
+
+#[tokio::test]
+async fn private_hosts_are_allowed_only_by_name_and_never_over_http() {
+    let stack = shared_stack().await;
+    let deps = deps_with(&stack, |env| {
+        env.remove("TACTICAL_HOST_ALLOWLIST");
+        env.insert("TACTICAL_PRIVATE_HOSTS".into(), "10.0.0.5".into());
+    })
+    .await;
+    let t = tenant("onprem");
+    let tok = admin_token(&t);
+    let save =
+        |url: &str| request("PATCH", "/settings", Some(&tok), Some(json!({"instance_url": url, "api_key": KEY})));
+    let (s, v) = read(connection::handle(&deps, save("https://10.0.0.5")).await);
+    assert_eq!(s, 200, "an on-premises host on TACTICAL_PRIVATE_HOSTS: {v}");
+    let (s, v) = read(connection::handle(&deps, save("https://10.0.0.6")).await);
+    assert_eq!((s, v["code"].clone()), (400, json!("blocked_address")), "{v}");
+    for url in ["http://10.0.0.5", "http://api.example.com"] {
+        let (s, v) = read(connection::handle(&deps, save(url)).await);
+        assert_eq!(
+            (s, v["code"].clone(), v["field"].clone()),
+            (400, json!("validation_failed"), json!("instance_url")),
+            "{url}: {v}"
+        );
+        assert!(v["message"].as_str().unwrap().contains("https"), "{v}");
+    }
+}
+
+#[tokio::test]
+async fn a_new_instance_url_never_receives_the_stored_credentials() {
+    let p = Pipeline::new("rebind").await;
+    let real = simulator(SimConfig::default()).await;
+    let evil = simulator(SimConfig::default()).await;
+    let t = tenant("rebind");
+    let admin = admin_token(&t);
+    let settings_only = token(&t, &[perms::SETTINGS_UPDATE]);
+    let (s, v) = p
+        .call(
+            Function::Connection,
+            "PATCH",
+            "/settings",
+            &admin,
+            Some(json!({"instance_url": real.base_url(), "api_key": KEY})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(p.call(Function::Connection, "POST", "/test", &admin, None).await.1["success"], true);
+
+    // Host, port or path: any change needs the credentials again, in the same save.
+    let other_path = format!("{}/rmm", real.base_url());
+    for url in [evil.base_url(), other_path] {
+        let (s, v) = p
+            .call(Function::Connection, "PATCH", "/settings", &settings_only, Some(json!({"instance_url": url})))
+            .await;
+        assert_eq!(
+            (s, v["code"].clone(), v["field"].clone()),
+            (400, json!("validation_failed"), json!("api_key")),
+            "{url}: {v}"
+        );
+    }
+    let (_, v) = p.call(Function::Connection, "GET", "/settings", &admin, None).await;
+    assert_eq!(v["instance_url"], json!(real.base_url()), "the refused save changed nothing");
+    let (_, v) = p.call(Function::Connection, "POST", "/test", &settings_only, None).await;
+    assert_eq!(v["success"], true, "{v}");
+    assert_eq!(evil.state().total_requests(), 0, "nothing was sent to the new host");
+
+    // With new credentials the new host is saved; the old key is gone, not kept for it.
+    let new_key = "EVILKEY0000000000000000000000000";
+    let (s, v) = p
+        .call(
+            Function::Connection,
+            "PATCH",
+            "/settings",
+            &settings_only,
+            Some(json!({"instance_url": evil.base_url(), "api_key": new_key})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["is_active"], false);
+    assert_eq!(v["credentials"]["api_key_masked"], json!(format!("••••{}", &new_key[new_key.len() - 4..])));
+    let (_, v) = p.call(Function::Connection, "POST", "/test", &settings_only, None).await;
+    // The new host accepts the old key: a refusal shows it only ever saw the new one.
+    assert_eq!(v["error"]["code"], "tactical_auth_failed", "{v}");
+}
+
+#[tokio::test]
+async fn a_new_instance_url_drops_the_knox_account_and_token() {
+    let p = Pipeline::new("rebind-knox").await;
+    let users = vec![User::new("tech", "correct horse battery", None)];
+    let real = simulator(SimConfig { users: users.clone(), ..Default::default() }).await;
+    let other = simulator(SimConfig { users, ..Default::default() }).await;
+    let t = tenant("rebind-knox");
+    let tok = admin_token(&t);
+    let knox = json!({"instance_url": real.base_url(), "auth_mode": "knox", "username": "tech", "password": "correct horse battery"});
+    assert_eq!(p.call(Function::Connection, "PATCH", "/settings", &tok, Some(knox)).await.0, 200);
+    assert_eq!(p.call(Function::Connection, "POST", "/test", &tok, None).await.1["success"], true);
+
+    let (s, v) = p
+        .call(
+            Function::Connection,
+            "PATCH",
+            "/settings",
+            &tok,
+            Some(json!({"instance_url": other.base_url(), "username": "tech"})),
+        )
+        .await;
+    assert_eq!((s, v["field"].clone()), (400, json!("password")), "{v}");
+    let (_, v) = p.call(Function::Connection, "GET", "/settings", &tok, None).await;
+    assert_eq!(v["credentials"]["has_knox_token"], true, "a refused save keeps everything");
+
+    let (s, v) = p
+        .call(
+            Function::Connection,
+            "PATCH",
+            "/settings",
+            &tok,
+            Some(json!({"instance_url": other.base_url(), "username": "tech", "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["credentials"]["has_knox_token"], false, "the old host's token is gone");
+    assert_eq!(v["credentials"]["has_password"], true);
+    assert_eq!(other.state().total_requests(), 0);
 }

@@ -1,17 +1,23 @@
 //! Integration tests. They need LocalStack (infra/localstack.sh start); the README's test command
 //! starts it.
 
+mod alert_links;
 mod alerts;
 mod aws_adapters;
 mod change_detection;
 mod close_the_loop;
 mod concurrency;
 mod connection;
+mod deadlines;
 mod faults;
+mod hostile;
 mod hygiene;
 mod isolation;
 mod openapi;
+mod relogin;
 mod remote_actions;
+mod security;
 mod software;
+mod status;
 mod sync;
 mod template;

@@ -109,6 +109,7 @@ async fn invoke(deps: &Deps, t: &TenantId, perms: &[&str], action: &str, input: 
         "action": action,
         "input": input,
         "correlation_id": "workflow-run-7",
+        "entitlements": ["rmm_remote_actions"],
     });
     let inv = shared::lambda::classify(ev).unwrap();
     assert!(matches!(inv, shared::lambda::Invocation::Direct(_)));
@@ -197,7 +198,7 @@ async fn community_edition_refuses_every_action_without_calling_tactical() {
             fail_with(&p.deps, &t, ALL, action, json!({"agent_id": a.agent_id, "command": "x", "script_id": 1})).await;
         assert_eq!(v["code"], "enterprise_only", "{action}: {v}");
     }
-    let req = request("POST", "/actions/agents.find", Some(&token(&t, ALL)), Some(json!({})));
+    let req = request("POST", "/actions/agents.find", Some(&enterprise_token(&t, ALL)), Some(json!({})));
     let (s, v) = read(remote_actions::handle(&p.deps, req).await);
     assert_eq!((s, v["code"].clone()), (403, json!("enterprise_only")));
     assert_eq!(sim.state().total_requests(), 0, "nothing reached Tactical");
@@ -597,12 +598,12 @@ async fn the_function_url_takes_tenant_and_permissions_from_the_token_and_serves
     let input = json!({"agent_id": a.agent_id, "command": "whoami"});
     let (s, v) = url(&c, None, "POST", "/actions/agents.run_command", Some(input.clone())).await;
     assert_eq!((s, v["code"].clone()), (401, json!("unauthenticated")));
-    let reader = token(&c.t, &[perms::RMM_READ]);
+    let reader = enterprise_token(&c.t, &[perms::RMM_READ]);
     let (s, v) = url(&c, Some(&reader), "POST", "/actions/agents.run_command", Some(input.clone())).await;
     assert_eq!((s, v["code"].clone()), (403, json!("forbidden")));
     assert_eq!(remote_calls(&c.sim), 0);
 
-    let runner = token(&c.t, &[perms::RMM_EXECUTE_COMMAND]);
+    let runner = enterprise_token(&c.t, &[perms::RMM_EXECUTE_COMMAND]);
     let (s, v) =
         url(&c, Some(&runner), "POST", "/lambda-url/remote-actions/actions/agents.run_command", Some(input.clone()))
             .await;
@@ -610,7 +611,7 @@ async fn the_function_url_takes_tenant_and_permissions_from_the_token_and_serves
     assert_eq!(v["ok"], true);
     Schema::remote("agents.run_command", "output").assert_valid(&v["result"]);
     // A token of another tenant cannot reach this tenant's agent.
-    let stranger = token(&tenant("ra-url-x"), &[perms::RMM_EXECUTE_COMMAND]);
+    let stranger = enterprise_token(&tenant("ra-url-x"), &[perms::RMM_EXECUTE_COMMAND]);
     let (s, v) = url(&c, Some(&stranger), "POST", "/actions/agents.run_command", Some(input.clone())).await;
     assert_eq!(s, 409, "that tenant has no integration: {v}");
     st_offline(&c, &a.agent_id);
@@ -628,10 +629,12 @@ async fn the_function_url_takes_tenant_and_permissions_from_the_token_and_serves
     .await;
     assert_eq!((s, v["field"].clone()), (400, json!("timeout")));
 
-    // The audit log: settings read, newest first, paged.
+    // The audit log: an rmm permission (not settings), newest first, paged.
     let (s, _) = url(&c, Some(&runner), "GET", "/audit", None).await;
-    assert_eq!(s, 403, "the audit log needs system_settings:read");
-    let admin = admin_token(&c.t);
+    assert_eq!(s, 403, "the audit log needs rmm:audit_read");
+    let (s, _) = url(&c, Some(&admin_token(&c.t)), "GET", "/audit", None).await;
+    assert_eq!(s, 403, "settings administrators do not read what ran where");
+    let admin = enterprise_token(&c.t, &[perms::RMM_AUDIT_READ]);
     let (s, v) = url(&c, Some(&admin), "GET", "/audit", None).await;
     assert_eq!(s, 200, "{v}");
     let records = v["records"].as_array().unwrap();
@@ -694,7 +697,7 @@ async fn the_workflow_event_is_validated() {
         ),
         (json!({"tenant": "t1", "actor": {"user_id": "u"}, "action": "agents.find", "tenant_id": "t2"}), "tenant_id"),
         (
-            json!({"tenant": "t1", "actor": {"user_id": "u", "permissions": ["rmm:read"]}, "action": "agents.find", "input": [1]}),
+            json!({"tenant": "t1", "actor": {"user_id": "u", "permissions": ["rmm:read"]}, "action": "agents.find", "input": [1], "entitlements": ["rmm_remote_actions"]}),
             "input",
         ),
     ];

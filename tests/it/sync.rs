@@ -196,7 +196,8 @@ async fn devices_land_as_assets_with_true_status_and_a_resync_writes_nothing() {
     assert_eq!(run["items_unchanged"], json!(agents.len()), "{run}");
     assert_eq!((run["items_created"].clone(), run["items_updated"].clone()), (json!(0), json!(0)));
 
-    // Agents go offline and come back: the next sync follows, and only they are written.
+    // Agents go offline and come back. With the status refresh on (the default) it follows them
+    // and the device sync writes nothing; with it off, the device sync writes only them.
     let st = sim.state();
     let online: Vec<_> = agents.iter().filter(|a| a.status == tactical_sim::AgentStatus::Online).take(2).collect();
     let down = agents.iter().find(|a| a.status == tactical_sim::AgentStatus::Overdue).unwrap();
@@ -204,11 +205,29 @@ async fn devices_land_as_assets_with_true_status_and_a_resync_writes_nothing() {
     st.make_overdue(&online[1].agent_id).unwrap();
     st.make_online(&down.agent_id).unwrap();
     let run = run_sync(&p, Function::SyncDevices, &tok).await;
-    assert_eq!(run["items_updated"], 3, "{run}");
+    assert_eq!(run["items_updated"], 0, "a status change alone is the refresh's: {run}");
+    let (s, v) = p.call(Function::SyncDevices, "POST", "/status/refresh", &tok, None).await;
+    assert_eq!(s, 202, "{v}");
+    p.drain().await;
     let got = assets(&p, &tok).await;
     assert_eq!(got[&online[0].agent_id]["agent_status"], "offline");
     assert_eq!(got[&online[1].agent_id]["agent_status"], "overdue");
     assert_eq!(got[&down.agent_id]["agent_status"], "online");
+    let off = json!({"schedules": {"status_refresh": {"enabled": false, "interval_minutes": 5}}});
+    let (s, v) = p.call(Function::Connection, "PATCH", "/settings", &tok, Some(off)).await;
+    assert_eq!(s, 200, "{v}");
+    // The hash then covers the status again: one sync rewrites every asset once.
+    let run = run_sync(&p, Function::SyncDevices, &tok).await;
+    assert_eq!(run["items_updated"], json!(agents.len()), "{run}");
+    st.make_online(&online[0].agent_id).unwrap();
+    st.make_online(&online[1].agent_id).unwrap();
+    st.make_overdue(&down.agent_id).unwrap();
+    let run = run_sync(&p, Function::SyncDevices, &tok).await;
+    assert_eq!(run["items_updated"], 3, "{run}");
+    let got = assets(&p, &tok).await;
+    assert_eq!(got[&online[0].agent_id]["agent_status"], "online");
+    assert_eq!(got[&online[1].agent_id]["agent_status"], "online");
+    assert_eq!(got[&down.agent_id]["agent_status"], "overdue");
 }
 
 #[tokio::test]
@@ -297,7 +316,10 @@ async fn moved_gone_and_returning_agents_keep_their_asset() {
     let link = p.deps.store.get_external_mapping(&t, &mover.agent_id).await.unwrap().unwrap();
     assert_eq!(link.external_realm_id, other_site.client_id.to_string(), "the mapping follows the move");
     assert!(after[&gone.agent_id]["missing_since"].is_string(), "gone agents are flagged, not deleted");
-    assert_eq!(after[&sleeper.agent_id]["agent_status"], "overdue");
+    let (s, v) = p.call(Function::SyncDevices, "POST", "/status/refresh", &tok, None).await;
+    assert_eq!(s, 202, "{v}");
+    p.drain().await;
+    assert_eq!(assets(&p, &tok).await[&sleeper.agent_id]["agent_status"], "overdue", "the status refresh follows it");
 
     // The agent comes back: the flag is cleared.
     let mut spec = tactical_sim::NewAgent::new(gone.site_id, gone.plat);

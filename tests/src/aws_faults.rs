@@ -228,6 +228,7 @@ pub async fn faulty_pipeline(
     let faults = Arc::new(AwsFaults::default());
     let mut env = stack.env.clone();
     env.insert("TACTICAL_HOST_ALLOWLIST".into(), "127.0.0.1,localhost".into());
+    env.insert("LOCAL_DEVELOPMENT".into(), "true".into());
     tweak(&mut env);
     let config = Config::from_map(&env).expect("template environment is a valid config");
     let deps = Deps::build(config, &faulty_sdk(faults.clone()).await).await.expect("deps build");

@@ -53,10 +53,7 @@ async fn provision(name: &str) -> Provisioned {
     let sdk = sdk().await;
     let p = Provisioner::new(&sdk);
     let prefix = format!("{name}/");
-    let overrides = BTreeMap::from([
-        ("SecretPrefix".to_owned(), prefix.clone()),
-        ("PsaJwtKeySecretId".to_owned(), format!("{prefix}psa-jwt-key")),
-    ]);
+    let overrides = devtools::provision::local_parameters(&prefix);
     let out = p.provision(&template, name, &overrides).await.unwrap_or_else(|e| {
         panic!(
             "provisioning {name} in LocalStack at {} failed: {e}. Is LocalStack running (infra/localstack.sh start)?",
@@ -92,6 +89,7 @@ pub async fn deps(stack: &Provisioned) -> Deps {
 pub async fn deps_with(stack: &Provisioned, tweak: impl FnOnce(&mut BTreeMap<String, String>)) -> Deps {
     let mut env = stack.env.clone();
     env.insert("TACTICAL_HOST_ALLOWLIST".into(), "127.0.0.1,localhost".into());
+    env.insert("LOCAL_DEVELOPMENT".into(), "true".into());
     tweak(&mut env);
     let config = Config::from_map(&env).expect("template environment is a valid config");
     Deps::build(config, &sdk().await).await.expect("deps build")
@@ -100,6 +98,13 @@ pub async fn deps_with(stack: &Provisioned, tweak: impl FnOnce(&mut BTreeMap<Str
 /// A PSA token for `tenant` with `perms`.
 pub fn token(tenant: &TenantId, perms: &[&str]) -> String {
     shared::auth::sign_hs256(DEV_KEY, &shared::auth::claims_for(tenant.as_str(), "test-user", perms, 600))
+}
+
+/// A PSA token for `tenant` with `perms`, the tenant having the Enterprise remote actions.
+pub fn enterprise_token(tenant: &TenantId, perms: &[&str]) -> String {
+    let mut claims = shared::auth::claims_for(tenant.as_str(), "test-user", perms, 600);
+    claims.entitlements = vec![shared::auth::entitlements::REMOTE_ACTIONS.into()];
+    shared::auth::sign_hs256(DEV_KEY, &claims)
 }
 
 pub fn admin_token(tenant: &TenantId) -> String {

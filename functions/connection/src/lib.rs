@@ -33,6 +33,15 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     http::respond(route(deps, &req).await)
 }
 
+/// Body of `POST /webhook/secret` (optional).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateRequest {
+    /// The old secret stops working at once instead of after the grace period (it leaked).
+    #[serde(default)]
+    revoke_previous: bool,
+}
+
 fn service(deps: &Deps) -> ConnectionService<'_> {
     ConnectionService::new(deps)
 }
@@ -90,9 +99,17 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
         }
         ("/webhook/secret", Method::POST) => {
             caller.require(perms::SETTINGS_UPDATE)?;
-            let fresh = webhook_settings::rotate(deps.store.as_ref(), deps.secrets.as_ref(), tenant).await?;
+            let body: RotateRequest = parse_json(body_bytes(req)?)?;
+            let fresh =
+                webhook_settings::rotate(deps.store.as_ref(), deps.secrets.as_ref(), tenant, body.revoke_previous)
+                    .await?;
             let integ = deps.store.get_integration(tenant).await?;
-            tracing::info!(tenant = %tenant, user = %caller.user_id, "webhook secret created or rotated");
+            tracing::info!(
+                tenant = %tenant,
+                user = %caller.user_id,
+                revoke_previous = body.revoke_previous,
+                "webhook secret created or rotated"
+            );
             let info = webhook_settings::info(
                 tenant,
                 deps.config.webhook_base_url.as_deref(),

@@ -10,7 +10,7 @@
 //! | method | path | permission | what |
 //! |---|---|---|---|
 //! | POST | /actions/{action} | the action's (`rmm:*`) | run one action; the body is its input |
-//! | GET | /audit?limit=&before=&since=&action=&asset_id=&agent_id=&actor=&outcome= | system_settings:read | the tenant's audit records, newest first |
+//! | GET | /audit?limit=&before=&since=&action=&asset_id=&agent_id=&actor=&outcome= | rmm:audit_read | the tenant's audit records, newest first |
 //!
 //! Both answer `{ok: true, result}` or `{ok: false, code, message, field?, vendor_status?}`.
 
@@ -46,6 +46,10 @@ pub struct WorkflowEvent {
     /// The engine's run or step id, kept on the audit record.
     #[serde(default)]
     pub correlation_id: Option<String>,
+    /// The tenant's entitlements, as the engine (trusted by IAM, like for the actor) knows them
+    /// from the PSA; `rmm_remote_actions` is needed.
+    #[serde(default)]
+    pub entitlements: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,7 +90,8 @@ pub async fn direct(deps: &Deps, event: Value) -> Value {
     if ev.correlation_id.as_ref().is_some_and(|c| c.len() > 256) {
         return failed(&ApiError::validation("correlation_id", "at most 256 characters").into());
     }
-    let caller = Caller { tenant, user_id: user.to_owned(), permissions: ev.actor.permissions };
+    let caller =
+        Caller { tenant, user_id: user.to_owned(), permissions: ev.actor.permissions, entitlements: ev.entitlements };
     let req = ActionRequest {
         caller: &caller,
         via: Via::Workflow,
@@ -147,7 +152,7 @@ async fn route(deps: &Deps, req: &Request) -> Result<Value, ActionError> {
 }
 
 async fn audit(deps: &Deps, caller: &Caller, req: &Request) -> Result<Value, ActionError> {
-    caller.require(perms::SETTINGS_READ)?;
+    caller.require(perms::RMM_AUDIT_READ)?;
     let query: Vec<(String, String)> = req.uri().query().map(url_pairs).unwrap_or_default();
     let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let limit = match get("limit") {

@@ -3,8 +3,9 @@
 //!
 //! Function URL (PSA JWT): `POST /sync` (update), `GET /runs/latest`, `GET /runs/{id}`,
 //! `GET /assets` (read; filters `client_id`, `organization`, `status`, `name`; `limit`, `cursor`),
-//! `GET /assets/{asset_id}` (read; vitals and external entity mapping).
-//! SQS (`sync-devices` queue): `start_run` and `device_page` messages.
+//! `GET /assets/{asset_id}` (read; vitals and external entity mapping), `POST /status/refresh`
+//! (update; queues a live-status refresh).
+//! SQS (`sync-devices` queue): `start_run`, `device_page` and `status_refresh` messages.
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -13,11 +14,13 @@ use shared::app::Deps;
 use shared::auth::perms;
 use shared::domain::asset::Asset;
 use shared::domain::runs_api;
-use shared::domain::time::now;
+use shared::domain::status_refresh;
+use shared::domain::time::{now, parse_rfc3339, to_rfc3339};
 use shared::http::{self, query_param, route_path};
 use shared::lambda::{Invocation, http_payload};
 use shared::messages::SyncType;
 use shared::{ApiError, ErrorCode};
+use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
@@ -32,16 +35,24 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     http::respond(route(deps, &req).await)
 }
 
-/// An asset as the frontend sees it: status and uptime computed at the time of the answer.
-fn view(a: &Asset, now: OffsetDateTime) -> Value {
+/// An asset as the frontend sees it: the status Tactical last reported, `status_as_of` when it
+/// was last observed (the later of the asset's own observation and its client's last status
+/// refresh), and uptime at the time of the answer.
+fn view(a: &Asset, now: OffsetDateTime, observed: &BTreeMap<String, String>) -> Value {
     let mut v = serde_json::to_value(a).unwrap_or_default();
-    v["agent_status"] = json!(a.status_now(now).as_str());
+    v["status_as_of"] = json!(status_as_of(a, observed));
     v["uptime_seconds"] = json!(a.uptime_seconds(now));
     if let Some(o) = v.as_object_mut() {
         o.remove("sync_hash");
         o.remove("last_sync_run");
     }
     v
+}
+
+fn status_as_of(a: &Asset, observed: &BTreeMap<String, String>) -> Option<String> {
+    let own = a.status_as_of.as_deref().and_then(parse_rfc3339);
+    let client = observed.get(&a.rmm_organization_id).and_then(|t| parse_rfc3339(t));
+    own.max(client).map(to_rfc3339)
 }
 
 struct Filters {
@@ -52,10 +63,10 @@ struct Filters {
 }
 
 impl Filters {
-    fn matches(&self, a: &Asset, now: OffsetDateTime) -> bool {
+    fn matches(&self, a: &Asset) -> bool {
         self.client_id.as_deref().is_none_or(|c| a.client_id.as_deref() == Some(c))
             && self.organization.as_deref().is_none_or(|o| a.rmm_organization_id == o)
-            && self.status.as_deref().is_none_or(|s| a.status_now(now).as_str() == s)
+            && self.status.as_deref().is_none_or(|s| a.agent_status.as_str() == s)
             && self.name.as_deref().is_none_or(|n| a.name.to_lowercase().contains(n))
     }
 }
@@ -94,8 +105,9 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             {
                 return Err(ApiError::validation("cursor", "not a cursor of this list"));
             }
-            // Read in chunks until the page is full: filters (status is computed now) apply here.
+            // Read in chunks until the page is full: filters apply here.
             let now = now();
+            let observed = deps.store.status_observed(&caller.tenant).await?;
             let mut rows = Vec::new();
             let next = loop {
                 let (chunk, after) = deps.store.assets_page(&caller.tenant, cursor.as_deref(), 500).await?;
@@ -105,8 +117,8 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                         break;
                     }
                     last_taken = Some(a.asset_id.clone());
-                    if filters.matches(a, now) {
-                        rows.push(view(a, now));
+                    if filters.matches(a) {
+                        rows.push(view(a, now, &observed));
                     }
                 }
                 if rows.len() == limit {
@@ -131,10 +143,17 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 return Err(ApiError::new(ErrorCode::NotFound, "no asset with this id for this tenant"));
             };
             let mapping = deps.store.get_external_mapping(&caller.tenant, &asset.rmm_device_id).await?;
-            let mut v = view(&asset, now());
+            let observed = deps.store.status_observed(&caller.tenant).await?;
+            let mut v = view(&asset, now(), &observed);
             v["external_entity_mapping"] = serde_json::to_value(mapping).unwrap_or_default();
             Ok((200, v))
         }
+        (&Method::POST, "/status/refresh") => {
+            caller.require(perms::SETTINGS_UPDATE)?;
+            let refresh_id = status_refresh::request(deps, &caller.tenant).await?;
+            Ok((202, json!({ "refresh_id": refresh_id })))
+        }
+        (_, "/status/refresh") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use POST")),
         (_, "/assets") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use GET")),
         _ => Err(http::not_found()),
     }

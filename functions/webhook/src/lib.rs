@@ -8,7 +8,7 @@
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use shared::app::Deps;
-use shared::domain::alert_flow::{apply_pointer, record_delivery};
+use shared::domain::alert_flow::{apply_pointer, link_assets, record_delivery};
 use shared::domain::alerts::AlertEvent;
 use shared::domain::webhook_payload;
 use shared::domain::webhook_settings::{AcceptedSecrets, HEADER_NAME, accepted_secrets};
@@ -32,7 +32,14 @@ pub struct SecretCache {
     /// change stops recording within it).
     refetch_after: Duration,
     entries: Mutex<HashMap<TenantId, Entry>>,
+    /// Tenant ids without an integration, refused without any read for `unknown_ttl`; kept apart
+    /// so a flood of made-up ids never evicts real tenants' secrets.
+    unknown: Mutex<HashMap<TenantId, Instant>>,
+    unknown_ttl: Duration,
 }
+
+/// Most entries of each map; past it the map starts over (bounded memory per instance).
+const MAX_ENTRIES: usize = 10_000;
 
 #[derive(Clone)]
 struct Entry {
@@ -52,7 +59,26 @@ pub enum Verdict {
 
 impl SecretCache {
     pub fn new(ttl: Duration, refetch_after: Duration) -> Self {
-        Self { ttl, refetch_after, entries: Mutex::new(HashMap::new()) }
+        Self {
+            ttl,
+            refetch_after,
+            entries: Mutex::new(HashMap::new()),
+            unknown: Mutex::new(HashMap::new()),
+            unknown_ttl: refetch_after.saturating_mul(5),
+        }
+    }
+
+    fn known_unknown(&self, t: &TenantId) -> bool {
+        self.unknown.lock().ok().and_then(|m| m.get(t).map(|at| at.elapsed() < self.unknown_ttl)).unwrap_or(false)
+    }
+
+    fn remember_unknown(&self, t: &TenantId) {
+        if let Ok(mut m) = self.unknown.lock() {
+            if m.len() >= MAX_ENTRIES {
+                m.clear();
+            }
+            m.insert(t.clone(), Instant::now());
+        }
     }
 
     fn cached(&self, t: &TenantId) -> Option<Entry> {
@@ -61,7 +87,7 @@ impl SecretCache {
 
     fn store(&self, t: &TenantId, e: Entry) {
         if let Ok(mut m) = self.entries.lock() {
-            if m.len() > 10_000 {
+            if m.len() >= MAX_ENTRIES && !m.contains_key(t) {
                 m.clear();
             }
             m.insert(t.clone(), e);
@@ -71,22 +97,34 @@ impl SecretCache {
     /// Whether `presented` is an accepted secret of `tenant`, and the integration active.
     pub async fn verify(&self, deps: &Deps, tenant: &TenantId, presented: &str) -> Result<Verdict, ApiError> {
         let verdict = |active: bool| if active { Verdict::Accepted } else { Verdict::Inactive };
+        if self.known_unknown(tenant) {
+            return Ok(Verdict::Refused);
+        }
         if let Some(mut e) = self.cached(tenant) {
-            if e.secrets.accepts(presented) && e.at.elapsed() < self.ttl {
+            let grace_over = e.secrets.previous_until.is_some_and(|t| t <= shared::domain::time::now());
+            if e.secrets.accepts(presented) && e.at.elapsed() < self.ttl && !grace_over {
                 if e.active_at.elapsed() < self.refetch_after {
                     return Ok(verdict(e.secrets.active));
                 }
-                e.secrets.active = deps.store.get_integration(tenant).await?.is_some_and(|i| i.is_active);
-                e.active_at = Instant::now();
-                let active = e.secrets.active;
-                self.store(tenant, e);
-                return Ok(verdict(active));
-            }
-            if e.at.elapsed() < self.refetch_after {
+                let integ = deps.store.get_integration(tenant).await?;
+                // A rotation since the secrets were read (a revoked secret): read them again.
+                if integ.as_ref().map(|i| &i.webhook_secret_version) == Some(&e.secrets.version) {
+                    e.secrets.active = integ.is_some_and(|i| i.is_active);
+                    e.active_at = Instant::now();
+                    let active = e.secrets.active;
+                    self.store(tenant, e);
+                    return Ok(verdict(active));
+                }
+            } else if e.at.elapsed() < self.refetch_after {
+                // A wrong secret: refused from the cache until the next re-read.
                 return Ok(Verdict::Refused);
             }
         }
         let fresh = accepted_secrets(deps.store.as_ref(), deps.secrets.as_ref(), tenant).await?;
+        if !fresh.known {
+            self.remember_unknown(tenant);
+            return Ok(Verdict::Refused);
+        }
         let result = if fresh.accepts(presented) { verdict(fresh.active) } else { Verdict::Refused };
         let now = Instant::now();
         self.store(tenant, Entry { at: now, secrets: fresh, active_at: now });
@@ -152,12 +190,17 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
     }
     let payload = webhook_payload::parse(body);
     let query_event = http::query_param(req, "event");
-    let ev = AlertEvent::from_webhook(&payload, query_event.as_deref()).ok_or_else(|| {
+    let mut ev = AlertEvent::from_webhook(&payload, query_event.as_deref()).ok_or_else(|| {
         ApiError::validation(
             "agent_id",
             "no agent_id found in the body; the URL action body must contain \"agent_id\": \"{{agent.agent_id}}\"",
         )
     })?;
+    if payload.complete {
+        // A body read leniently may imitate another agent's id: the follow-up links it after
+        // re-fetching the alert from Tactical.
+        link_assets(deps.store.as_ref(), &tenant, std::slice::from_mut(&mut ev)).await?;
+    }
     let (recorded, pointer) = record_delivery(deps.store.as_ref(), &tenant, &ev).await?;
     if !recorded.duplicate {
         let follow_up = SyncMessage::AlertFollowUp {

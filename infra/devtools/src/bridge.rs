@@ -161,7 +161,7 @@ pub async fn main(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let invoke = crate::arg_value(args, "--invoke").unwrap_or_else(|| "http://127.0.0.1:9000".into());
     let tick = Duration::from_secs(crate::arg_value(args, "--tick").and_then(|v| v.parse().ok()).unwrap_or(300));
     let env = crate::read_env_file(&env_file)?;
-    let bridge = Bridge::new(&crate::sdk_config().await, &env, &invoke)?;
+    let bridge = Bridge::new(&crate::sdk_config().await?, &env, &invoke)?;
     println!("dev bridge: queues → {invoke}, scheduler every {}s (ctrl-c to stop)", tick.as_secs());
     let mut last_tick = Instant::now() - tick;
     loop {

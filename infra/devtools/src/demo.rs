@@ -133,7 +133,8 @@ pub async fn main(_args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         .spawn()
         .map_err(|e| format!("cannot start `cargo lambda watch` (run infra/setup.sh, then . infra/lib.sh): {e}"))?;
 
-    let result = run(&prov.env, &tactical_url, &api_key, &mut child).await;
+    let live = _sim.as_ref().map(|s| (s.state(), prov.queue_urls.get("AgentDownQueue").cloned().unwrap_or_default()));
+    let result = run(&prov.env, &tactical_url, &api_key, &mut child, live).await;
     let _ = child.kill().await;
     result.map_err(Into::into)
 }
@@ -143,6 +144,7 @@ async fn run(
     tactical_url: &str,
     api_key: &str,
     child: &mut tokio::process::Child,
+    live: Option<(tactical_sim::SimState, String)>,
 ) -> Result<(), String> {
     let perms = [shared::auth::perms::SETTINGS_READ, shared::auth::perms::SETTINGS_UPDATE];
     let fe = Frontend {
@@ -154,7 +156,7 @@ async fn run(
     };
     println!("Functions: starting `cargo lambda watch` on {INVOKE} (the first call compiles them)...");
     wait_for_functions(&fe, child).await?;
-    let bridge = Bridge::new(&crate::sdk_config().await, env, INVOKE)?;
+    let bridge = Bridge::new(&crate::sdk_config().await?, env, INVOKE)?;
     let drain = || bridge.drain(Duration::from_secs(3), Duration::from_secs(900));
 
     println!("\n1. Save settings and test the connection (tenant {TENANT})");
@@ -243,6 +245,59 @@ async fn run(
     println!("{:<32} {:>7} {:>8} {:>8} {:>6}", "all", tot[0], tot[1], tot[2], tot.iter().sum::<usize>());
     if tot.iter().sum::<usize>() == 0 {
         return Err("no assets landed".into());
+    }
+
+    if let Some((st, down_queue)) = live {
+        println!("\n4b. Live status: one agent stops checking in, 10 simulated minutes pass, status refresh");
+        fe.expect("sync-devices", "POST", "/status/refresh", None).await?;
+        drain().await?;
+        let agent = st
+            .agents()
+            .into_iter()
+            .find(|a| a.status == tactical_sim::AgentStatus::Online)
+            .ok_or("no online agent in the simulator")?;
+        st.stop_checkins(&agent.agent_id).map_err(|e| e.to_string())?;
+        st.advance_clock(time::Duration::minutes(10));
+        let r = fe.expect("sync-devices", "POST", "/status/refresh", None).await?;
+        drain().await?;
+        println!("   {} ({}) stopped; refresh {}", agent.hostname, agent.agent_id, r["refresh_id"]);
+        let sqs = aws_sdk_sqs::Client::new(&crate::sdk_config().await?);
+        println!("   events on the example rule's queue (offline or overdue → AgentDownQueue):");
+        let mut seen = 0;
+        for _ in 0..5 {
+            let out = sqs
+                .receive_message()
+                .queue_url(&down_queue)
+                .max_number_of_messages(10)
+                .wait_time_seconds(2)
+                .send()
+                .await
+                .map_err(|e| format!("receive events: {e:?}"))?;
+            for m in out.messages.unwrap_or_default() {
+                let v: Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
+                let d = &v["detail"];
+                println!(
+                    "   {} {}: {} {} → {} (last seen {}, event_id {})",
+                    v["detail-type"].as_str().unwrap_or(""),
+                    d["hostname"].as_str().unwrap_or(""),
+                    d["client_id"].as_str().unwrap_or(""),
+                    d["from"].as_str().unwrap_or(""),
+                    d["to"].as_str().unwrap_or(""),
+                    d["last_seen_at"].as_str().unwrap_or(""),
+                    d["event_id"].as_str().unwrap_or("")
+                );
+                if let Some(h) = m.receipt_handle() {
+                    let _ = sqs.delete_message().queue_url(&down_queue).receipt_handle(h).send().await;
+                }
+                seen += 1;
+            }
+            if seen > 0 {
+                break;
+            }
+        }
+        if seen == 0 {
+            return Err("no status event arrived on the AgentDownQueue".into());
+        }
     }
 
     println!("\n5. Sync alerts (backfill of the open alerts)");

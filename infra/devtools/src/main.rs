@@ -22,22 +22,42 @@ fn arg_value(args: &[String], name: &str) -> Option<String> {
     arg_values(args, name).into_iter().last()
 }
 
-pub(crate) async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+/// The local stack only: `AWS_ENDPOINT_URL` (LocalStack's address by default) with LocalStack's
+/// static credentials, never the SDK's default credential chain, so no command reaches a real
+/// account or the instance metadata service by accident. A non-local endpoint needs
+/// `DEVTOOLS_ALLOW_REMOTE=1`, said explicitly.
+pub(crate) async fn sdk_config() -> Result<aws_config::SdkConfig, String> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| LOCALSTACK.into());
+    let region = aws_config::Region::new(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()));
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(&endpoint).region(region);
+    if devtools::provision::is_local_endpoint(&endpoint) {
+        let creds = aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "devtools-local");
+        Ok(loader.credentials_provider(creds).load().await)
+    } else if std::env::var("DEVTOOLS_ALLOW_REMOTE").as_deref() == Ok("1") {
+        Ok(loader.load().await)
+    } else {
+        Err(format!(
+            "AWS_ENDPOINT_URL={endpoint} is not a local endpoint; devtools works against the local stack only (set DEVTOOLS_ALLOW_REMOTE=1 to mean it)"
+        ))
+    }
 }
+
+const LOCALSTACK: &str = "http://127.0.0.1:4566";
 
 /// Local-only settings added to the template's environment.
 pub(crate) fn local_env(mut env: BTreeMap<String, String>) -> BTreeMap<String, String> {
     for (k, v) in [
-        ("AWS_ENDPOINT_URL", std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into())),
+        ("AWS_ENDPOINT_URL", std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| LOCALSTACK.into())),
         ("AWS_ACCESS_KEY_ID", "test".into()),
         ("AWS_SECRET_ACCESS_KEY", "test".into()),
         ("AWS_REGION", "us-east-1".into()),
     ] {
         env.entry(k.to_owned()).or_insert(v);
     }
-    // Locally the simulator listens on loopback, which deployed functions refuse.
+    // Locally the simulator listens on loopback over http, which deployed functions refuse.
     env.insert("TACTICAL_HOST_ALLOWLIST".into(), "127.0.0.1,localhost".into());
+    // The development key and tokens are accepted here only.
+    env.insert("LOCAL_DEVELOPMENT".into(), "true".into());
     env.insert("LOG_FORMAT".into(), "text".into());
     env
 }
@@ -47,15 +67,12 @@ pub(crate) async fn provision_stack(
 ) -> Result<devtools::provision::Provisioned, Box<dyn std::error::Error>> {
     use devtools::provision::{Provisioner, TemplateStack, template_path};
     let template = TemplateStack::load(&template_path())?;
-    let sdk = sdk_config().await;
+    let sdk = sdk_config().await?;
     let p = Provisioner::new(&sdk);
     let prefix = format!("{stack}/");
-    let jwt_secret = format!("{prefix}psa-jwt-key");
-    let overrides = BTreeMap::from([
-        ("SecretPrefix".to_owned(), prefix.clone()),
-        ("PsaJwtKeySecretId".to_owned(), jwt_secret.clone()),
-        ("LogLevel".to_owned(), "info".to_owned()),
-    ]);
+    let mut overrides = devtools::provision::local_parameters(&prefix);
+    let jwt_secret = overrides["PsaJwtKeySecretId"].clone();
+    overrides.insert("LogLevel".to_owned(), "info".to_owned());
     let mut out = p.provision(&template, stack, &overrides).await?;
     p.put_jwt_key(&jwt_secret, shared::auth::DEV_JWT_KEY).await?;
     out.env = local_env(out.env);

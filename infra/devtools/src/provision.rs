@@ -1,4 +1,5 @@
-//! Creates the data plane (DynamoDB table, SQS queues with DLQs) in LocalStack from
+//! Creates the data plane (DynamoDB table, SQS queues with DLQs, the EventBridge bus with its
+//! archive and rules) in LocalStack from
 //! `template.yaml` itself, and computes the functions' environment from the template's
 //! `Globals.Function.Environment`, so the local stack and the deployed one cannot drift.
 
@@ -91,6 +92,25 @@ fn sub(v: &Value, stack: &str, params: &BTreeMap<String, String>) -> Result<Stri
     }
 }
 
+/// Template parameters of a local stack whose secrets live under `prefix`: the PSA key secret
+/// under the prefix, and the issuer and audience of local development tokens.
+pub fn local_parameters(prefix: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("SecretPrefix".to_owned(), prefix.to_owned()),
+        ("PsaJwtKeySecretId".to_owned(), format!("{prefix}psa-jwt-key")),
+        ("PsaJwtIssuer".to_owned(), shared::auth::DEV_JWT_ISSUER.to_owned()),
+        ("PsaJwtAudience".to_owned(), shared::auth::DEV_JWT_AUDIENCE.to_owned()),
+    ])
+}
+
+/// Whether an AWS endpoint is a local one (LocalStack on loopback).
+pub fn is_local_endpoint(endpoint: &str) -> bool {
+    url::Url::parse(endpoint).ok().and_then(|u| u.host_str().map(str::to_owned)).is_some_and(|h| {
+        let h = h.trim_start_matches('[').trim_end_matches(']');
+        h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
 /// What provisioning produced: the environment the functions get, as in AWS.
 #[derive(Debug, Clone)]
 pub struct Provisioned {
@@ -110,6 +130,9 @@ pub struct Provisioner {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// The AWS endpoint the clients talk to (None: the SDK's default, a real account).
+    pub endpoint: Option<String>,
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl Provisioner {
@@ -118,6 +141,8 @@ impl Provisioner {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            endpoint: sdk.endpoint_url().map(str::to_owned),
+            events: aws_sdk_eventbridge::Client::new(sdk),
         }
     }
 
@@ -188,8 +213,12 @@ impl Provisioner {
             let name = sub(props.get("TableName").ok_or_else(|| err(format!("{id}: no TableName")))?, stack, &params)?;
             self.create_table(&name, props).await?;
             refs.insert(id.clone(), name.clone());
-            table_name = name;
+            if id == "BridgeTable" {
+                table_name = name;
+            }
         }
+
+        self.provision_events(template, stack, &params, &mut refs, &arns).await?;
 
         let mut env = BTreeMap::new();
         for (k, v) in &template.function_env {
@@ -207,6 +236,104 @@ impl Provisioner {
             env.insert(k.clone(), value);
         }
         Ok(Provisioned { env, queue_urls, table_name })
+    }
+
+    /// The event bus, its archive and its rules (targets: queues of the template). Queue policies
+    /// are left out: LocalStack does not enforce them.
+    async fn provision_events(
+        &self,
+        template: &TemplateStack,
+        stack: &str,
+        params: &BTreeMap<String, String>,
+        refs: &mut BTreeMap<String, String>,
+        queue_arns: &BTreeMap<String, String>,
+    ) -> Result<(), ProvisionError> {
+        let exists = |e: &dyn std::fmt::Debug| format!("{e:?}").contains("ResourceAlreadyExists");
+        let mut bus_arns = BTreeMap::new();
+        for (id, res) in template.of_type("AWS::Events::EventBus") {
+            let props = res.get("Properties").ok_or_else(|| err(format!("{id}: no Properties")))?;
+            let name = sub(props.get("Name").ok_or_else(|| err(format!("{id}: no Name")))?, stack, params)?;
+            if let Err(e) = self.events.create_event_bus().name(&name).send().await
+                && !exists(&e)
+            {
+                return Err(err(format!("create event bus {name}: {e:?}")));
+            }
+            let arn = self
+                .events
+                .describe_event_bus()
+                .name(&name)
+                .send()
+                .await
+                .map_err(|e| err(format!("event bus {name}: {e:?}")))?
+                .arn
+                .unwrap_or_default();
+            bus_arns.insert(id.clone(), arn);
+            refs.insert(id.clone(), name);
+        }
+        let pattern = |id: &str, props: &Value| -> Result<String, ProvisionError> {
+            let p = props.get("EventPattern").ok_or_else(|| err(format!("{id}: no EventPattern")))?;
+            serde_json::to_string(p).map_err(|e| err(format!("{id}: EventPattern: {e}")))
+        };
+        let ref_of = |v: Option<&Value>, tag: &str| -> Option<String> {
+            match v {
+                Some(Value::Tagged(t)) if t.tag == tag => t.value.as_str().map(str::to_owned),
+                _ => None,
+            }
+        };
+        for (id, res) in template.of_type("AWS::Events::Archive") {
+            let props = res.get("Properties").ok_or_else(|| err(format!("{id}: no Properties")))?;
+            let name =
+                sub(props.get("ArchiveName").ok_or_else(|| err(format!("{id}: no ArchiveName")))?, stack, params)?;
+            let source = ref_of(props.get("SourceArn"), "!GetAtt")
+                .and_then(|r| r.strip_suffix(".Arn").and_then(|l| bus_arns.get(l)).cloned())
+                .ok_or_else(|| err(format!("{id}: SourceArn must be !GetAtt <bus>.Arn")))?;
+            let mut req = self.events.create_archive().archive_name(&name).event_source_arn(source);
+            req = req.event_pattern(pattern(id, props)?);
+            if let Some(days) = props.get("RetentionDays").and_then(Value::as_i64) {
+                req = req.retention_days(days as i32);
+            }
+            if let Err(e) = req.send().await
+                && !exists(&e)
+            {
+                return Err(err(format!("create archive {name}: {e:?}")));
+            }
+        }
+        for (id, res) in template.of_type("AWS::Events::Rule") {
+            let props = res.get("Properties").ok_or_else(|| err(format!("{id}: no Properties")))?;
+            let name = sub(props.get("Name").ok_or_else(|| err(format!("{id}: no Name")))?, stack, params)?;
+            let bus = ref_of(props.get("EventBusName"), "!Ref")
+                .and_then(|b| refs.get(&b).cloned())
+                .ok_or_else(|| err(format!("{id}: EventBusName must be !Ref <bus>")))?;
+            self.events
+                .put_rule()
+                .name(&name)
+                .event_bus_name(&bus)
+                .event_pattern(pattern(id, props)?)
+                .send()
+                .await
+                .map_err(|e| err(format!("put rule {name}: {e:?}")))?;
+            let targets = props.get("Targets").and_then(Value::as_sequence).cloned().unwrap_or_default();
+            for t in targets {
+                let tid = t.get("Id").and_then(Value::as_str).unwrap_or("target");
+                let arn = ref_of(t.get("Arn"), "!GetAtt")
+                    .and_then(|r| r.strip_suffix(".Arn").and_then(|l| queue_arns.get(l)).cloned())
+                    .ok_or_else(|| err(format!("{id}: target {tid} must be !GetAtt <queue>.Arn")))?;
+                let target = aws_sdk_eventbridge::types::Target::builder()
+                    .id(tid)
+                    .arn(arn)
+                    .build()
+                    .map_err(|e| err(e.to_string()))?;
+                self.events
+                    .put_targets()
+                    .rule(&name)
+                    .event_bus_name(&bus)
+                    .targets(target)
+                    .send()
+                    .await
+                    .map_err(|e| err(format!("put targets {name}: {e:?}")))?;
+            }
+        }
+        Ok(())
     }
 
     async fn create_table(&self, name: &str, props: &Value) -> Result<(), ProvisionError> {
@@ -274,8 +401,16 @@ impl Provisioner {
         Ok(())
     }
 
-    /// Stores the PSA JWT key where the functions read it (Secrets Manager), as in AWS.
+    /// Stores the PSA JWT key where the functions read it (Secrets Manager), as in AWS. Only
+    /// against a local endpoint: a real account's key is never overwritten with a test key.
     pub async fn put_jwt_key(&self, secret_id: &str, key: &str) -> Result<(), ProvisionError> {
+        let endpoint = self.endpoint.clone().unwrap_or_default();
+        if !is_local_endpoint(&endpoint) {
+            return Err(err(format!(
+                "refusing to write the PSA JWT key secret {secret_id} through {}: not a local endpoint",
+                if endpoint.is_empty() { "the default AWS endpoint" } else { endpoint.as_str() }
+            )));
+        }
         match self.secrets.create_secret().name(secret_id).secret_string(key).send().await {
             Ok(_) => Ok(()),
             Err(e) if format!("{e:?}").contains("ResourceExists") => self
@@ -306,6 +441,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_loopback_endpoints_are_local() {
+        for e in ["http://127.0.0.1:4566", "http://localhost:4566", "http://[::1]:4566"] {
+            assert!(is_local_endpoint(e), "{e}");
+        }
+        for e in [
+            "",
+            "https://secretsmanager.us-east-1.amazonaws.com",
+            "http://169.254.169.254",
+            "http://localhost.evil.com",
+        ] {
+            assert!(!is_local_endpoint(e), "{e}");
+        }
+    }
+
+    #[test]
     fn the_template_declares_what_the_functions_read() {
         let t = TemplateStack::load(&template_path()).unwrap();
         for var in [
@@ -320,7 +470,11 @@ mod tests {
         ] {
             assert!(t.function_env.contains_key(var), "{var} missing from Globals");
         }
-        assert_eq!(t.of_type("AWS::DynamoDB::Table").len(), 1);
-        assert_eq!(t.of_type("AWS::SQS::Queue").len(), 8);
+        assert!(t.function_env.contains_key("PSA_JWT_ISSUER") && t.function_env.contains_key("PSA_JWT_AUDIENCE"));
+        assert_eq!(t.of_type("AWS::DynamoDB::Table").len(), 2, "the bridge table and the audit log's");
+        assert!(t.function_env.contains_key("AUDIT_TABLE_NAME"));
+        assert_eq!(t.of_type("AWS::SQS::Queue").len(), 9);
+        assert!(t.function_env.contains_key("EVENT_BUS_NAME"));
+        assert_eq!(t.of_type("AWS::Events::EventBus").len(), 1);
     }
 }

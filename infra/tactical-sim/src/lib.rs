@@ -175,6 +175,27 @@ impl Default for ThrottleConfig {
     }
 }
 
+/// Knox token lifetimes (`REST_KNOX` in Tactical's settings.py and `CheckCredsV2.get_token_ttl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KnoxTimes {
+    /// A `/v2/checkcreds/` token lives this long until its first use (180 s).
+    pub checkcreds_ttl: time::Duration,
+    /// `TOKEN_TTL`: `/v2/login/` tokens, and any token from each use (`AUTO_REFRESH`) (5 h).
+    pub token_ttl: time::Duration,
+    /// `MIN_REFRESH_INTERVAL`: a use extends the expiry only when that moves it by more (600 s).
+    pub min_refresh_interval: time::Duration,
+}
+
+impl Default for KnoxTimes {
+    fn default() -> Self {
+        KnoxTimes {
+            checkcreds_ttl: time::Duration::seconds(180),
+            token_ttl: time::Duration::hours(5),
+            min_refresh_interval: time::Duration::seconds(600),
+        }
+    }
+}
+
 /// A running simulator bound to a local TCP port.
 pub struct Simulator {
     addr: SocketAddr,

@@ -8,15 +8,16 @@ use tactical_sim::{ApiKey, FleetSpec, SimConfig, Simulator};
 
 const USAGE: &str = "usage: tactical-sim [--addr 127.0.0.1:8000] [--seed N] [--clients N] [--sites-per-client N]
                    [--agents N] [--software-per-agent N] [--alerts N] [--api-key KEY]...
-                   [--no-beta] [--dashboard] [--nats-down]
+                   [--no-beta] [--dashboard] [--nats-down] [--checkin-secs 30]
 
 Serves until SIGTERM / Ctrl-C. Without --api-key the default full-access key
 SIMKEYFULLACCESS0000000000000001 is accepted.";
 
-fn parse() -> Result<(SimConfig, SocketAddr), String> {
+fn parse() -> Result<(SimConfig, SocketAddr, u64), String> {
     let mut cfg = SimConfig { fleet: FleetSpec::sized(3, 2, 50), ..SimConfig::default() };
     let mut addr: SocketAddr = "127.0.0.1:8000".parse().expect("valid default address");
     let mut keys: Vec<ApiKey> = Vec::new();
+    let mut checkin_secs = 30;
     let mut args = std::env::args().skip(1);
     fn num(v: Option<String>, flag: &str) -> Result<usize, String> {
         v.ok_or_else(|| format!("{flag} needs a value"))?.parse().map_err(|e| format!("{flag}: {e}"))
@@ -37,6 +38,12 @@ fn parse() -> Result<(SimConfig, SocketAddr), String> {
             "--no-beta" => cfg.beta_enabled = false,
             "--dashboard" => cfg.dashboard_mode = true,
             "--nats-down" => cfg.nats_up = false,
+            "--checkin-secs" => {
+                checkin_secs = num(args.next(), "--checkin-secs")?;
+                if !(1..=3600).contains(&checkin_secs) {
+                    return Err("--checkin-secs must be 1-3600".into());
+                }
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -44,12 +51,12 @@ fn parse() -> Result<(SimConfig, SocketAddr), String> {
     if !keys.is_empty() {
         cfg.api_keys = keys;
     }
-    Ok((cfg, addr))
+    Ok((cfg, addr, checkin_secs as u64))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (cfg, addr) = match parse() {
+    let (cfg, addr, checkin_secs) = match parse() {
         Ok(v) => v,
         Err(e) => {
             if !e.is_empty() {
@@ -69,8 +76,9 @@ async fn main() -> ExitCode {
     println!("tactical-sim listening on {}", sim.base_url());
     // Agents that are online keep checking in, so their status does not decay during a demo.
     let state = sim.state();
+    state.set_checkin_interval(time::Duration::seconds(checkin_secs as i64));
     let heartbeat = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        let mut tick = tokio::time::interval(Duration::from_secs(checkin_secs));
         tick.tick().await; // the first tick is immediate
         loop {
             tick.tick().await;

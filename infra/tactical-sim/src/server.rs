@@ -298,11 +298,59 @@ async fn handle(State(st): State<SimState>, req: Request) -> Response {
     let resp = match fault {
         Some(Fault::MalformedJson) => malformed(resp).await,
         Some(Fault::ResetMidBody) => reset_mid_body(resp).await,
+        Some(Fault::Rewrite(sets)) => rewrite(resp, &sets).await,
+        Some(Fault::EndlessBody) => endless_body(),
         _ => resp,
     };
     rec.status = resp.status().as_u16();
     st.log_request(rec);
     resp
+}
+
+async fn rewrite(resp: Response, sets: &[(String, Value)]) -> Response {
+    if !resp.status().is_success() {
+        return resp;
+    }
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap_or_default();
+    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
+        return json_bytes(status, bytes.to_vec());
+    };
+    for (pointer, value) in sets {
+        let parts: Vec<&str> = pointer.split('/').skip(1).collect();
+        put_at(&mut v, &parts, value);
+    }
+    json_bytes(status, serde_json::to_vec(&v).unwrap_or_default())
+}
+
+/// Sets `value` at the pointer `parts` (`*`: every array element); missing object keys are added.
+fn put_at(v: &mut Value, parts: &[&str], value: &Value) {
+    let Some((first, rest)) = parts.split_first() else {
+        *v = value.clone();
+        return;
+    };
+    match v {
+        Value::Array(items) if *first == "*" => items.iter_mut().for_each(|i| put_at(i, rest, value)),
+        Value::Array(items) => {
+            if let Some(i) = first.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                put_at(i, rest, value);
+            }
+        }
+        Value::Object(m) => put_at(m.entry(first.to_string()).or_insert(Value::Null), rest, value),
+        _ => {}
+    }
+}
+
+/// `[{"id":0,...},{"id":1,...},` forever, in 64 KB chunks, without a Content-Length.
+fn endless_body() -> Response {
+    let row = format!("{{\"id\":1,\"agent_id\":\"{}\",\"hostname\":\"x\"}},", "A".repeat(40));
+    let chunk = Bytes::from(row.repeat(64 * 1024 / row.len()));
+    let stream = futures::stream::iter(
+        std::iter::once(Bytes::from_static(b"[")).chain(std::iter::repeat(chunk)).map(Ok::<Bytes, std::io::Error>),
+    );
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
 }
 
 async fn malformed(resp: Response) -> Response {
@@ -396,11 +444,16 @@ fn authenticate(st: &SimState, headers: &HeaderMap, knox_only: bool) -> Result<O
             }
             let token = parts[1];
             let mut a = st.auth();
-            let t = now();
+            let t = a.now();
+            let knox = a.knox;
             let user = match a.tokens.get_mut(token) {
                 Some(tok) if tok.expiry > t => {
-                    // AUTO_REFRESH: every use pushes expiry to now + TOKEN_TTL
-                    tok.expiry = t + Duration::hours(5);
+                    // AUTO_REFRESH: a use pushes expiry to now + TOKEN_TTL, saved only when that
+                    // moves it by more than MIN_REFRESH_INTERVAL (knox `renew_token`).
+                    let renewed = t + knox.token_ttl;
+                    if renewed - tok.expiry > knox.min_refresh_interval {
+                        tok.expiry = renewed;
+                    }
                     Some(tok.username.clone())
                 }
                 _ => None,
@@ -608,7 +661,7 @@ fn checkcreds(st: &SimState, ctx: &Ctx, authenticated: bool) -> Response {
     if user.totp_secret.as_ref().is_some_and(|s| !s.is_empty()) {
         return ok(&json!({"totp": true}));
     }
-    let (token, expiry) = st.new_token(&user.username, Duration::seconds(180));
+    let (token, expiry) = st.new_token(&user.username, st.knox_times().checkcreds_ttl);
     ok(&json!({"expiry": Iso(expiry), "token": token, "totp": false}))
 }
 
@@ -654,7 +707,7 @@ fn login(st: &SimState, ctx: &Ctx, authenticated: bool) -> Response {
     if !totp::verify(secret, &code, unix, 10) {
         return notify_error("Bad credentials");
     }
-    let (token, expiry) = st.new_token(&user.username, Duration::hours(5));
+    let (token, expiry) = st.new_token(&user.username, st.knox_times().token_ttl);
     ok(&json!({"expiry": Iso(expiry), "token": token, "username": user.username, "name": null}))
 }
 
@@ -739,7 +792,7 @@ fn agents_list(st: &SimState, ctx: &Ctx, p: &Principal) -> Response {
     };
     let full = ctx.q("detail").is_none_or(|v| v == "true");
     let d = st.read();
-    let t = now();
+    let t = st.now();
     let iter = d.agents.iter().filter(|a| {
         let cid = d.client_of(a);
         in_scope(&p.role, cid)
@@ -768,7 +821,7 @@ fn scoped_agent<'a>(d: &'a Data, p: &Principal, agent_id: &str) -> Result<&'a cr
 fn agent_detail(st: &SimState, p: &Principal, agent_id: &str) -> Response {
     let d = st.read();
     match scoped_agent(&d, p, agent_id) {
-        Ok(a) => ok(&rows::agent_detail(&d, a, now())),
+        Ok(a) => ok(&rows::agent_detail(&d, a, st.now())),
         Err(r) => r,
     }
 }
@@ -1830,7 +1883,7 @@ fn beta_agents(st: &SimState, ctx: &Ctx) -> Response {
 fn beta_agent_detail(st: &SimState, param: &str) -> Response {
     let d = st.read();
     match param.parse::<i64>().ok().and_then(|pk| d.agent_by_pk(pk)) {
-        Some(a) => ok(&rows::beta_agent_detail(&d, a, now())),
+        Some(a) => ok(&rows::beta_agent_detail(&d, a, st.now())),
         None => not_found("Agent"),
     }
 }

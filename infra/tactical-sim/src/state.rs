@@ -3,9 +3,9 @@
 //! Every method of [`SimState`] is synchronous except the webhook ones; locks are std locks
 //! held only for the duration of a call, so calling from async tests is fine.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration as StdDuration, Instant};
 
@@ -18,7 +18,7 @@ use crate::fleet::{self, AgentSeed, Catalog};
 use crate::model::*;
 use crate::routes::RouteKind;
 use crate::util::now;
-use crate::{ApiKey, SimConfig, ThrottleConfig, User};
+use crate::{ApiKey, KnoxTimes, SimConfig, ThrottleConfig, User};
 
 // ------------------------------------------------------------------------------------------
 // Public helper types
@@ -216,6 +216,12 @@ pub enum Fault {
     ResetMidBody,
     /// 200 `text/html` dashboard SPA page.
     DashboardHtml,
+    /// A hostile server: the real 2xx JSON answer with these values put at these JSON pointers
+    /// (`*` stands for every element of an array, e.g. `/results/*/offline_time`). Serves what a
+    /// stock Tactical never would: extreme numbers, year-9999 times, a giant `count`.
+    Rewrite(Vec<(String, serde_json::Value)>),
+    /// A hostile server: 200 `application/json`, chunked, a JSON array that never ends.
+    EndlessBody,
 }
 
 /// Which requests a [`Fault`] applies to.
@@ -392,6 +398,16 @@ pub(crate) struct AuthState {
     /// (scope, ip, is_day) → request instants, newest first (DRF history order)
     pub history: HashMap<(ThrottleScope, IpAddr, bool), VecDeque<Instant>>,
     pub rng: StdRng,
+    pub knox: KnoxTimes,
+    /// How far the token clock runs ahead of real time ([`SimState::advance_token_clock`]).
+    pub clock_offset: Duration,
+}
+
+impl AuthState {
+    /// The clock Knox token lifetimes are measured on.
+    pub fn now(&self) -> OffsetDateTime {
+        now() + self.clock_offset
+    }
 }
 
 struct FaultRule {
@@ -420,6 +436,12 @@ pub(crate) struct Shared {
     nats: AtomicBool,
     action_wait: Mutex<ActionWait>,
     shutdown: watch::Sender<bool>,
+    /// Simulated time ahead of the wall clock (µs): tests move it forward instead of sleeping.
+    clock_offset_us: AtomicI64,
+    /// Agents told to stop checking in (their `last_seen` stays where it is).
+    silent: Mutex<HashSet<String>>,
+    /// How far apart an online agent's check-ins are (its `last_seen` lags by at most this).
+    checkin_every: Mutex<Duration>,
 }
 
 /// Handle on the simulator's state. Cheap to clone (an `Arc`).
@@ -549,6 +571,8 @@ impl SimState {
             throttle: cfg.throttle,
             history: HashMap::new(),
             rng: StdRng::seed_from_u64(cfg.seed ^ 0x5eed_70ce),
+            knox: KnoxTimes::default(),
+            clock_offset: Duration::ZERO,
         };
         let (tx, _) = watch::channel(false);
         SimState {
@@ -562,6 +586,9 @@ impl SimState {
                 nats: AtomicBool::new(cfg.nats_up),
                 action_wait: Mutex::new(ActionWait::Instant),
                 shutdown: tx,
+                clock_offset_us: AtomicI64::new(0),
+                silent: Mutex::new(HashSet::new()),
+                checkin_every: Mutex::new(Duration::seconds(30)),
             }),
         }
     }
@@ -582,7 +609,7 @@ impl SimState {
     /// All agents, ordered by pk.
     pub fn agents(&self) -> Vec<AgentInfo> {
         let d = self.read();
-        let now = now();
+        let now = self.now();
         d.agents.iter().map(|a| d.info(a, now)).collect()
     }
 
@@ -674,18 +701,20 @@ impl SimState {
     pub fn make_offline(&self, agent_id: &str) -> Result<(), SimError> {
         self.with_agent(agent_id, |a| {
             let mid = (a.offline_time + a.overdue_time) * 30; // seconds
-            a.last_seen = Some(now() - Duration::seconds(mid));
+            a.last_seen = Some(self.now() - Duration::seconds(mid));
         })
     }
 
     /// last_seen one hour beyond the agent's overdue_time ⇒ `overdue`.
     pub fn make_overdue(&self, agent_id: &str) -> Result<(), SimError> {
-        self.with_agent(agent_id, |a| a.last_seen = Some(now() - Duration::minutes(a.overdue_time + 60)))
+        self.with_agent(agent_id, |a| a.last_seen = Some(self.now() - Duration::minutes(a.overdue_time + 60)))
     }
 
     /// last_seen = now ⇒ `online`.
     pub fn make_online(&self, agent_id: &str) -> Result<(), SimError> {
-        self.with_agent(agent_id, |a| a.last_seen = Some(now()))
+        lock(&self.inner.silent).remove(agent_id);
+        let t = self.now();
+        self.with_agent(agent_id, |a| a.last_seen = Some(t))
     }
 
     /// Per-agent thresholds in minutes (`offline_time`, `overdue_time`).
@@ -714,21 +743,68 @@ impl SimState {
         self.with_agent(agent_id, |a| hostname.clone_into(&mut a.hostname))
     }
 
-    /// Every agent currently online gets `last_seen = now` (what the agents' check-ins do).
-    /// Returns how many were refreshed. The binary calls this every 30 s.
+    /// Every agent currently online that was not told to stop gets `last_seen` ≈ now (what the
+    /// agents' check-ins do, each at its own phase within the check-in interval).
+    /// Returns how many checked in. The binary calls this every 30 s.
     pub fn checkin_online_agents(&self) -> usize {
+        let t = self.now();
+        self.checkin_at(t, t)
+    }
+
+    /// Agents online at `was` (and not silent) check in by `t`.
+    fn checkin_at(&self, was: OffsetDateTime, t: OffsetDateTime) -> usize {
+        let silent = lock(&self.inner.silent).clone();
+        let every_ms = lock(&self.inner.checkin_every).whole_milliseconds().clamp(1, 3_600_000) as u64;
         let mut d = self.write();
-        let t = now();
         let mut n = 0;
         for a in d.agents.iter_mut() {
-            if a.status(t) == AgentStatus::Online {
-                // agents check in every 30-60 s, each at its own phase
-                let jitter_ms = (a.pk.unsigned_abs() * 7919 + 13) % 30_000;
-                a.last_seen = Some(t - Duration::milliseconds(jitter_ms as i64) - Duration::microseconds(a.pk % 997));
+            if a.status(was) == AgentStatus::Online && !silent.contains(&a.agent_id) {
+                let jitter_ms = (a.pk.unsigned_abs() * 7919 + 13) % every_ms;
+                let at = t - Duration::milliseconds(jitter_ms as i64) - Duration::microseconds(a.pk % 997);
+                // Never backwards: a check-in only moves last_seen forward.
+                if a.last_seen.is_none_or(|l| l < at) {
+                    a.last_seen = Some(at);
+                }
                 n += 1;
             }
         }
         n
+    }
+
+    /// The simulator's clock: the wall clock plus what [`SimState::advance_clock`] added. Agent
+    /// status, check-ins and agent rows follow it.
+    pub fn now(&self) -> OffsetDateTime {
+        now() + Duration::microseconds(self.inner.clock_offset_us.load(Ordering::SeqCst))
+    }
+
+    /// Moves simulated time forward by `by`: agents that were online and checking in checked in
+    /// meanwhile; silent and down agents did not (their status ages as in Tactical). Boot times,
+    /// IPs and everything else stay as they are.
+    pub fn advance_clock(&self, by: Duration) -> usize {
+        let was = self.now();
+        self.inner
+            .clock_offset_us
+            .fetch_add(by.whole_microseconds().clamp(0, i64::MAX as i128) as i64, Ordering::SeqCst);
+        self.checkin_at(was, self.now())
+    }
+
+    /// The spacing of check-ins (default 30 s; Tactical agents check in every 30-60 s).
+    pub fn set_checkin_interval(&self, every: Duration) {
+        *lock(&self.inner.checkin_every) = every;
+    }
+
+    /// The agent stops checking in (service stopped, machine off): its status ages.
+    pub fn stop_checkins(&self, agent_id: &str) -> Result<(), SimError> {
+        self.with_agent(agent_id, |_| ())?;
+        lock(&self.inner.silent).insert(agent_id.to_owned());
+        Ok(())
+    }
+
+    /// The agent checks in again now and keeps doing so.
+    pub fn resume_checkins(&self, agent_id: &str) -> Result<(), SimError> {
+        lock(&self.inner.silent).remove(agent_id);
+        let t = self.now();
+        self.with_agent(agent_id, |a| a.last_seen = Some(t))
     }
 
     /// Move an agent to another site (possibly of another client).
@@ -767,7 +843,7 @@ impl SimState {
         let client_index = (site.client_id - 1).max(0) as usize;
         let code = fleet::client_code(client_index);
         let pk = d.next_pk;
-        let t = now();
+        let t = self.now();
         let software_avg = d.software_avg;
         let site_ref = Site {
             id: site.id,
@@ -817,7 +893,7 @@ impl SimState {
         let mut d = self.write();
         let id = d.next_client;
         d.next_client += 1;
-        let t = now();
+        let t = self.now();
         d.clients
             .insert(id, Client { id, name: name.to_string(), created_time: t, modified_time: t, alert_template: None });
         id
@@ -831,7 +907,7 @@ impl SimState {
         }
         let id = d.next_site;
         d.next_site += 1;
-        let t = now();
+        let t = self.now();
         d.sites.insert(id, Site { id, client_id, name: name.to_string(), created_time: t, modified_time: t });
         Ok(id)
     }
@@ -947,7 +1023,7 @@ impl SimState {
         let mut d = self.write();
         let al = d.alerts.get_mut(&id).ok_or(SimError::UnknownAlert(id))?;
         al.snoozed = true;
-        al.snooze_until = Some(now() + Duration::days(days));
+        al.snooze_until = Some(self.now() + Duration::days(days));
         Ok(())
     }
 
@@ -1048,12 +1124,14 @@ impl SimState {
 
     /// Number of live knox tokens.
     pub fn active_tokens(&self) -> usize {
-        let t = now();
-        self.auth().tokens.values().filter(|k| k.expiry > t).count()
+        let a = self.auth();
+        let t = a.now();
+        a.tokens.values().filter(|k| k.expiry > t).count()
     }
 
-    /// Current expiry of a knox token (`None` if unknown). Each authenticated use pushes it
-    /// to now + 5 h; checkcreds tokens of non-TOTP users start at now + 180 s.
+    /// Current expiry of a knox token (`None` if unknown), on the token clock. A use pushes it
+    /// to now + 5 h when that moves it by more than 10 minutes; checkcreds tokens of non-TOTP
+    /// users start at now + 180 s.
     pub fn token_expiry(&self, token: &str) -> Option<OffsetDateTime> {
         self.auth().tokens.get(token).map(|t| t.expiry)
     }
@@ -1061,6 +1139,22 @@ impl SimState {
     /// Expire every knox token (the next use answers 401 "Invalid token.").
     pub fn expire_tokens(&self) {
         self.auth().tokens.clear();
+    }
+
+    /// Runs the token clock `by` ahead: tokens expire as they would that much later (a test
+    /// sees a 5 h idle expiry at once). Throttles keep real time.
+    pub fn advance_token_clock(&self, by: StdDuration) {
+        let mut a = self.auth();
+        a.clock_offset += Duration::try_from(by).unwrap_or(Duration::ZERO);
+    }
+
+    /// Knox token lifetimes (defaults: Tactical's).
+    pub fn set_knox_times(&self, knox: KnoxTimes) {
+        self.auth().knox = knox;
+    }
+
+    pub(crate) fn knox_times(&self) -> KnoxTimes {
+        self.auth().knox
     }
 
     pub fn set_throttle(&self, cfg: ThrottleConfig) {
@@ -1072,7 +1166,7 @@ impl SimState {
     pub(crate) fn new_token(&self, username: &str, ttl: Duration) -> (String, OffsetDateTime) {
         let mut a = self.auth();
         let token: String = (0..32).map(|_| format!("{:02x}", a.rng.random::<u8>())).collect();
-        let expiry = now() + ttl;
+        let expiry = a.now() + ttl;
         a.tokens.insert(token.clone(), Token { username: username.to_string(), expiry });
         (token, expiry)
     }

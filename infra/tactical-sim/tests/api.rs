@@ -210,6 +210,55 @@ async fn knox_checkcreds_login_totp_and_logout() {
 }
 
 #[tokio::test]
+async fn knox_tokens_live_on_the_token_clock_as_tactical_counts_them() {
+    let users = vec![User::new("plain", "pw2", None)];
+    let sim = start(SimConfig { users, ..SimConfig::default() }).await;
+    let st = sim.state();
+    let c = client();
+    let url = |p: &str| format!("{}{p}", sim.base_url());
+    let checkcreds = || async {
+        let r = send(c.post(url("/v2/checkcreds/")).json(&json!({"username": "plain", "password": "pw2"}))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["token"].as_str().unwrap().to_string()
+    };
+    let use_token = |t: String| {
+        let c = c.clone();
+        let u = url("/clients/");
+        async move { send(c.get(u).header("Authorization", format!("Token {t}"))).await.status }
+    };
+
+    // A checkcreds token unused for 180 s is dead.
+    let unused = checkcreds().await;
+    st.advance_token_clock(Duration::from_secs(181));
+    assert_eq!(use_token(unused.clone()).await, 401);
+    assert!(st.token_expiry(&unused).is_none(), "knox deletes an expired token when it is presented");
+
+    // Used once, it lives 5 h from that use; uses within 10 minutes do not move the expiry
+    // (MIN_REFRESH_INTERVAL), a later one does.
+    let t = checkcreds().await;
+    st.advance_token_clock(Duration::from_secs(170));
+    assert_eq!(use_token(t.clone()).await, 200);
+    let first = st.token_expiry(&t).unwrap();
+    st.advance_token_clock(Duration::from_secs(300));
+    assert_eq!(use_token(t.clone()).await, 200);
+    assert_eq!(st.token_expiry(&t).unwrap(), first, "moved by less than 600 s: not saved");
+    st.advance_token_clock(Duration::from_secs(400));
+    assert_eq!(use_token(t.clone()).await, 200);
+    let second = st.token_expiry(&t).unwrap();
+    assert!(second - first >= time::Duration::seconds(700), "{first} → {second}");
+    // 5 h idle kills it.
+    st.advance_token_clock(Duration::from_secs(5 * 3600 + 1));
+    assert_eq!(use_token(t).await, 401);
+
+    // Lifetimes are configurable.
+    st.set_knox_times(KnoxTimes { checkcreds_ttl: time::Duration::seconds(5), ..KnoxTimes::default() });
+    let short = checkcreds().await;
+    st.advance_token_clock(Duration::from_secs(6));
+    assert_eq!(use_token(short).await, 401);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn login_endpoints_are_throttled_per_ip() {
     let users = vec![User::new("plain", "pw", None)];
     let sim =
@@ -887,5 +936,46 @@ async fn agent_history_reports_results_after_the_run() {
     let rows = history(&off.agent_id).await.json();
     assert_eq!((rows[0]["type"].clone(), rows[0]["script_results"].clone()), (json!("script_run"), Value::Null));
     assert_eq!(history("x".repeat(40).as_str()).await.status, 404);
+}
+
+#[tokio::test]
+async fn agents_check_in_on_the_simulated_clock_and_stop_when_told() {
+    let sim = start(SimConfig { fleet: FleetSpec::sized(1, 1, 6), ..SimConfig::default() }).await;
+    let st = sim.state();
+    let agents = st.agents();
+    for a in &agents {
+        st.set_agent_thresholds(&a.agent_id, 4, 30).unwrap();
+        st.make_online(&a.agent_id).unwrap();
+    }
+    let (quiet, down) = (&agents[0], &agents[1]);
+    st.make_offline(&down.agent_id).unwrap();
+    st.stop_checkins(&quiet.agent_id).unwrap();
+    let before = st.agent(&agents[2].agent_id).unwrap();
+    let t0 = st.now();
+    st.advance_clock(time::Duration::minutes(10));
+    assert!(st.now() - t0 >= time::Duration::minutes(10));
+    let rows = get(&sim, "/agents/").await.json();
+    let row = |id: &str| rows.as_array().unwrap().iter().find(|r| r["agent_id"] == json!(id)).cloned().unwrap();
+    // Checking in: last_seen moved with the clock (within the check-in interval), still online.
+    let r = row(&agents[2].agent_id);
+    assert_eq!(r["status"], json!("online"));
+    let after = st.agent(&agents[2].agent_id).unwrap();
+    assert!(after.last_seen.unwrap() > before.last_seen.unwrap() + time::Duration::minutes(9), "{after:?}");
+    // Nothing but last_seen changes on its own.
+    assert_eq!(
+        (after.boot_time, &after.public_ip, &after.local_ips),
+        (before.boot_time, &before.public_ip, &before.local_ips)
+    );
+    // Told to stop: offline after 10 minutes, overdue after 30, as Tactical computes it.
+    assert_eq!(row(&quiet.agent_id)["status"], json!("offline"));
+    assert_eq!(row(&down.agent_id)["status"], json!("offline"), "a down agent does not come back by itself");
+    st.advance_clock(time::Duration::minutes(25));
+    assert_eq!(st.agent(&quiet.agent_id).unwrap().status, AgentStatus::Overdue);
+    let d = get(&sim, &format!("/agents/{}/", quiet.agent_id)).await.json();
+    assert_eq!(d["status"], json!("overdue"));
+    // Resumed: online at once, and it keeps checking in.
+    st.resume_checkins(&quiet.agent_id).unwrap();
+    st.advance_clock(time::Duration::minutes(20));
+    assert_eq!(st.agent(&quiet.agent_id).unwrap().status, AgentStatus::Online);
     sim.shutdown().await;
 }

@@ -1,5 +1,5 @@
-//! DynamoDB side of rmm_audit_log: pk `{tenant}#rmm_audit_log`, sk the audit id (time-sortable),
-//! no TTL (retention is the operator's decision; point-in-time recovery covers the table).
+//! DynamoDB side of rmm_audit_log, in its own table (`AUDIT_TABLE_NAME`): pk
+//! `{tenant}#rmm_audit_log`, sk the audit id (time-sortable), no TTL (retention is the operator's decision; point-in-time recovery covers the table).
 
 use super::dynamo::{DynamoStore, Update};
 use super::item::{Item, from_item, n, s, to_attr, to_item};
@@ -29,7 +29,7 @@ impl AuditStore for DynamoStore {
         item.insert("entity".into(), s("rmm_audit_log"));
         self.client()
             .put_item()
-            .table_name(self.table())
+            .table_name(self.audit_table())
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .send()
@@ -48,7 +48,7 @@ impl AuditStore for DynamoStore {
         u.set("duration_ms", n(f.duration_ms));
         self.client()
             .update_item()
-            .table_name(self.table())
+            .table_name(self.audit_table())
             .set_key(Some(key(tenant, audit_id)))
             .update_expression(u.expression())
             // Never create a half record: the first write must exist.
@@ -70,7 +70,7 @@ impl AuditStore for DynamoStore {
         let mut req = self
             .client()
             .query()
-            .table_name(self.table())
+            .table_name(self.audit_table())
             .expression_attribute_values(":p", s(keys::audit_log(tenant)))
             .scan_index_forward(false)
             .limit(limit as i32)

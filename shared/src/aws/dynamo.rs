@@ -66,11 +66,100 @@ pub mod keys {
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The remote-action audit log's own table (only remote-actions may write it).
+    audit_table: String,
 }
 
+/// Errors kept on one run record (each at most 300 characters): far below DynamoDB's 400 KB.
+pub const MAX_RUN_ERRORS: i64 = 20;
+
 impl DynamoStore {
+    async fn add_run_progress_once(
+        &self,
+        tenant: &TenantId,
+        st: SyncType,
+        run_id: &str,
+        p: &RunProgress,
+        with_errors: bool,
+    ) -> Result<Option<SyncRun>, PortError> {
+        let mut u = Update::default();
+        let c = &p.counts;
+        for (attr, v) in [
+            ("items_processed", c.items_processed),
+            ("items_created", c.items_created),
+            ("items_updated", c.items_updated),
+            ("items_unchanged", c.items_unchanged),
+            ("items_deleted", c.items_deleted),
+            ("items_failed", c.items_failed),
+            ("status_online", c.status_online),
+            ("status_offline", c.status_offline),
+            ("status_overdue", c.status_overdue),
+            ("items_missing", c.items_missing),
+            ("work_done", c.work_done),
+            ("work_total", c.work_total),
+            ("software_items", c.software_items),
+            ("software_changed", c.software_changed),
+            ("agents_no_inventory", c.agents_no_inventory),
+            ("pending", p.pending_delta),
+        ] {
+            u.add(attr, v);
+        }
+        u.set("status", s("running"));
+        let mut expr = u.expression();
+        let mut values = u.values.clone();
+        let mut names = u.names.clone();
+        // A finished run takes no more progress (a late duplicate must not reopen it).
+        let mut condition = "attribute_exists(pk) AND NOT (#run_status IN (:fin_s, :fin_p, :fin_f))".to_owned();
+        names.insert("#run_status".into(), "status".into());
+        for (k, v) in [(":fin_s", "succeeded"), (":fin_p", "partial"), (":fin_f", "failed")] {
+            values.insert(k.into(), s(v));
+        }
+        if with_errors && !p.errors.is_empty() {
+            // Keep the first few errors only: a run record must stay far below 400 KB.
+            let errs: Vec<AttributeValue> =
+                p.errors.iter().take(5).map(|e| s(e.chars().take(300).collect::<String>())).collect();
+            names.insert("#errs".into(), "errors".into());
+            values.insert(":errs".into(), AttributeValue::L(errs));
+            values.insert(":empty".into(), AttributeValue::L(vec![]));
+            expr = expr.replacen("SET ", "SET #errs = list_append(if_not_exists(#errs, :empty), :errs), ", 1);
+            // Bounded: a run with thousands of failed items keeps its first errors only.
+            values.insert(":max_errs".into(), n(MAX_RUN_ERRORS));
+            condition.push_str(" AND (attribute_not_exists(#errs) OR size(#errs) < :max_errs)");
+        }
+        if let Some(item) = &p.work_item {
+            names.insert("#done".into(), "done_items".into());
+            values.insert(":wi".into(), s(item.clone()));
+            values.insert(":wis".into(), AttributeValue::Ss(vec![item.clone()]));
+            expr.push_str(", #done :wis");
+            condition.push_str(" AND NOT contains(#done, :wi)");
+        }
+        if let Some(item) = &p.undo_item {
+            names.insert("#done".into(), "done_items".into());
+            values.insert(":undo".into(), AttributeValue::Ss(vec![item.clone()]));
+            expr.push_str(" DELETE #done :undo");
+        }
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(keys::sync_runs(tenant), keys::sync_run_sk(st, run_id))))
+            .update_expression(expr)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match out.map_err(port_error) {
+            Ok(out) => Ok(Some(from_item(&out.attributes.unwrap_or_default())?)),
+            Err(PortError::ConditionFailed(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        let table = table.into();
+        Self { client, audit_table: table.clone(), table }
     }
 
     pub fn client(&self) -> &Client {
@@ -79,6 +168,16 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// Keeps the audit log in its own table.
+    pub fn with_audit_table(mut self, table: impl Into<String>) -> Self {
+        self.audit_table = table.into();
+        self
+    }
+
+    pub fn audit_table(&self) -> &str {
+        &self.audit_table
     }
 
     fn key(pk: String, sk: String) -> Item {
@@ -267,6 +366,9 @@ impl Store for DynamoStore {
         if let Some(v) = &p.webhook_previous_valid_until {
             u.set_opt("webhook_previous_valid_until", v.clone().map(s));
         }
+        if let Some(v) = &p.webhook_secret_version {
+            u.set("webhook_secret_version", s(v.clone()));
+        }
         for (sync_type, at) in &p.last_started {
             u.set(&format!("last_started_{sync_type}"), s(at.clone()));
         }
@@ -302,7 +404,14 @@ impl Store for DynamoStore {
                 .await
                 .map_err(port_error)?;
             for item in page.items() {
-                out.push(from_item(item)?);
+                // One unreadable item must not stop the scheduler for every tenant.
+                match from_item(item) {
+                    Ok(i) => out.push(i),
+                    Err(e) => {
+                        let tenant = item.get(keys::GSI1_SK).and_then(|v| v.as_s().ok()).map_or("?", String::as_str);
+                        tracing::error!(tenant, error = %e, "skipping an unreadable integration item");
+                    }
+                }
             }
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -335,70 +444,11 @@ impl Store for DynamoStore {
         run_id: &str,
         p: &RunProgress,
     ) -> Result<Option<SyncRun>, PortError> {
-        let mut u = Update::default();
-        let c = &p.counts;
-        for (attr, v) in [
-            ("items_processed", c.items_processed),
-            ("items_created", c.items_created),
-            ("items_updated", c.items_updated),
-            ("items_unchanged", c.items_unchanged),
-            ("items_deleted", c.items_deleted),
-            ("items_failed", c.items_failed),
-            ("status_online", c.status_online),
-            ("status_offline", c.status_offline),
-            ("status_overdue", c.status_overdue),
-            ("items_missing", c.items_missing),
-            ("work_done", c.work_done),
-            ("work_total", c.work_total),
-            ("software_items", c.software_items),
-            ("software_changed", c.software_changed),
-            ("agents_no_inventory", c.agents_no_inventory),
-            ("pending", p.pending_delta),
-        ] {
-            u.add(attr, v);
-        }
-        u.set("status", s("running"));
-        let mut expr = u.expression();
-        let mut values = u.values.clone();
-        let mut names = u.names.clone();
-        let mut condition = "attribute_exists(pk)".to_owned();
-        if !p.errors.is_empty() {
-            // Keep the first few errors only: a run record must stay far below 400 KB.
-            let errs: Vec<AttributeValue> =
-                p.errors.iter().take(5).map(|e| s(e.chars().take(300).collect::<String>())).collect();
-            names.insert("#errs".into(), "errors".into());
-            values.insert(":errs".into(), AttributeValue::L(errs));
-            values.insert(":empty".into(), AttributeValue::L(vec![]));
-            expr = expr.replacen("SET ", "SET #errs = list_append(if_not_exists(#errs, :empty), :errs), ", 1);
-        }
-        if let Some(item) = &p.work_item {
-            names.insert("#done".into(), "done_items".into());
-            values.insert(":wi".into(), s(item.clone()));
-            values.insert(":wis".into(), AttributeValue::Ss(vec![item.clone()]));
-            expr.push_str(", #done :wis");
-            condition.push_str(" AND NOT contains(#done, :wi)");
-        }
-        if let Some(item) = &p.undo_item {
-            names.insert("#done".into(), "done_items".into());
-            values.insert(":undo".into(), AttributeValue::Ss(vec![item.clone()]));
-            expr.push_str(" DELETE #done :undo");
-        }
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(keys::sync_runs(tenant), keys::sync_run_sk(st, run_id))))
-            .update_expression(expr)
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match out.map_err(port_error) {
-            Ok(out) => Ok(Some(from_item(&out.attributes.unwrap_or_default())?)),
-            Err(PortError::ConditionFailed(_)) => Ok(None),
-            Err(e) => Err(e),
+        match self.add_run_progress_once(tenant, st, run_id, p, true).await? {
+            Some(run) => Ok(Some(run)),
+            // The error list may be full (or the item a duplicate): the counts still count.
+            None if !p.errors.is_empty() => self.add_run_progress_once(tenant, st, run_id, p, false).await,
+            None => Ok(None),
         }
     }
 

@@ -4,13 +4,16 @@
 pub mod alerts;
 pub mod audit;
 pub mod dynamo;
+pub mod events;
 pub mod inventory;
 pub mod item;
 pub mod secrets;
 pub mod software;
 pub mod sqs;
+pub mod status;
 
 pub use dynamo::DynamoStore;
+pub use events::{EventBridgePublisher, NoEvents};
 pub use secrets::SecretsManagerStore;
 pub use sqs::SqsQueue;
 

@@ -41,6 +41,9 @@ impl MessageQueue for SqsQueue {
                     SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
                         .message_body(body)
+                        // SQS fair queues: one message group per tenant, so one tenant's backlog
+                        // does not delay the others' messages (a standard queue stays unordered).
+                        .message_group_id(m.tenant().to_string())
                         .build()
                         .map_err(|e| PortError::Other(e.to_string()))?,
                 );

@@ -1,6 +1,7 @@
 //! Recording alerts (webhook, backfill, re-fetch) and reconciling them with Tactical.
 
 use super::alerts::{AlertEvent, PsaChange, RmmAlert, apply, apply_psa};
+use super::asset::asset_id_for;
 use super::time::now_rfc3339;
 use crate::ports::{PortError, RECENT_DELIVERIES, Store};
 use crate::tactical::types::AlertFilter;
@@ -216,10 +217,12 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
         api.alerts(&AlertFilter { time_filter: BACKFILL_DAYS, resolved_filter: false, snoozed_filter: true }).await?;
     let mut counts = BackfillCounts { open_in_tactical: open.len() as i64, ..Default::default() };
     let mut seen = HashSet::new();
-    for a in open.iter().filter(|a| !a.resolved) {
-        let Some(ev) = AlertEvent::from_tactical(a, "backfill") else { continue };
+    let mut events: Vec<AlertEvent> =
+        open.iter().filter(|a| !a.resolved).filter_map(|a| AlertEvent::from_tactical(a, "backfill")).collect();
+    link_assets(store, tenant, &mut events).await?;
+    for ev in &events {
         let existed = store.get_alert(tenant, &ev.key()).await?.is_some();
-        let r = record(store, tenant, &ev).await?;
+        let r = record(store, tenant, ev).await?;
         seen.insert(r.alert_key.clone());
         match (existed, r.written) {
             (false, _) => counts.created += 1,
@@ -244,6 +247,56 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
         }
     }
     Ok(counts)
+}
+
+/// Links events to their agents' assets (asset ids derive from tenant and agent id): one
+/// batched read for all of them. An agent that is not an asset leaves its event unlinked.
+pub async fn link_assets(store: &dyn Store, tenant: &TenantId, events: &mut [AlertEvent]) -> Result<(), PortError> {
+    let ids: Vec<String> =
+        events.iter().map(|ev| asset_id_for(tenant, &ev.agent_id)).collect::<HashSet<_>>().into_iter().collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let assets: HashSet<String> = store.asset_states(tenant, &ids).await?.into_iter().map(|a| a.asset_id).collect();
+    for ev in events.iter_mut() {
+        let id = asset_id_for(tenant, &ev.agent_id);
+        if assets.contains(&id) {
+            ev.asset_id = Some(id);
+        }
+    }
+    Ok(())
+}
+
+/// Links the open alerts recorded before their agent became an asset (a device run that created
+/// assets calls this once): one read of the open alerts, one batched read of their assets, and a
+/// write only per alert linked. Returns how many were linked.
+pub async fn link_open_alerts(store: &dyn Store, tenant: &TenantId) -> Result<usize, PortError> {
+    let unlinked: Vec<RmmAlert> =
+        store.open_alerts(tenant).await?.into_iter().filter(|a| a.asset_id.is_none()).collect();
+    if unlinked.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<String> = unlinked
+        .iter()
+        .map(|a| asset_id_for(tenant, &a.external_device_id))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let assets: HashSet<String> = store.asset_states(tenant, &ids).await?.into_iter().map(|a| a.asset_id).collect();
+    let mut linked = 0;
+    for mut a in unlinked {
+        let id = asset_id_for(tenant, &a.external_device_id);
+        if !assets.contains(&id) {
+            continue;
+        }
+        a.asset_id = Some(id);
+        a.version += 1;
+        // A concurrent change wins the version; the next record of that alert links it.
+        if store.put_alert(&a).await? {
+            linked += 1;
+        }
+    }
+    Ok(linked)
 }
 
 /// Records a change Tactical accepted from the PSA. `None` when the alert is not recorded.

@@ -124,13 +124,19 @@ pub struct AlertEvent {
     pub source: &'static str,
     /// A new occurrence (webhook trigger) rather than a state refresh (backfill, re-fetch).
     pub counts_occurrence: bool,
+    /// The agent's asset, when the recorder found it is one (never unlinks).
+    pub asset_id: Option<String>,
 }
 
 impl AlertEvent {
     pub fn from_webhook(p: &WebhookPayload, query_event: Option<&str>) -> Option<Self> {
         let agent_id = p.agent_id.clone()?;
         Some(Self {
-            resolve: is_resolve(p.event.as_deref()) || is_resolve(query_event),
+            resolve: match (p.event.as_deref(), query_event) {
+                // Admins paste their own templates: without an event, the values say it.
+                (None, None) => p.resolved == Some(true) || p.resolved_on.is_some(),
+                (body, query) => is_resolve(body) || is_resolve(query),
+            },
             agent_id,
             alert_id: p.alert_id,
             alert_type: p.alert_type.clone(),
@@ -147,6 +153,7 @@ impl AlertEvent {
             raw: Some(p.raw.clone()),
             source: "webhook",
             counts_occurrence: true,
+            asset_id: None,
         })
     }
 
@@ -170,6 +177,7 @@ impl AlertEvent {
             raw: None,
             source,
             counts_occurrence: false,
+            asset_id: None,
         })
     }
 
@@ -246,6 +254,9 @@ pub fn apply(tenant: &TenantId, existing: Option<RmmAlert>, ev: &AlertEvent) -> 
     }
     if ev.raw.is_some() {
         a.raw = ev.raw.clone();
+    }
+    if ev.asset_id.is_some() {
+        a.asset_id = ev.asset_id.clone();
     }
     let psa_resolved = a.resolved_by.is_some()
         && a.status == "resolved"
@@ -348,7 +359,22 @@ mod tests {
             raw: None,
             source: "webhook",
             counts_occurrence: true,
+            asset_id: None,
         }
+    }
+
+    #[test]
+    fn a_template_without_event_resolves_by_its_resolved_values() {
+        let parse = |body: &str| super::super::webhook_payload::parse(body.as_bytes());
+        let agent = "\"agent_id\": \"abc\"";
+        let resolve = |body: String, q: Option<&str>| AlertEvent::from_webhook(&parse(&body), q).unwrap().resolve;
+        assert!(resolve(format!("{{{agent}, \"resolved\": \"True\"}}"), None));
+        assert!(resolve(format!("{{{agent}, \"resolved_on\": \"2026-11-29 15:56:50.398654+00:00\"}}"), None));
+        assert!(!resolve(format!("{{{agent}, \"resolved\": \"None\", \"resolved_on\": \"None\"}}"), None));
+        assert!(!resolve(format!("{{{agent}, \"message\": \"Disk full\"}}"), None));
+        // An event, in the body or the query, says it first.
+        assert!(!resolve(format!("{{{agent}, \"event\": \"failure\", \"resolved\": \"True\"}}"), None));
+        assert!(resolve(format!("{{{agent}, \"resolved\": \"None\"}}"), Some("resolved")));
     }
 
     #[test]

@@ -44,9 +44,16 @@ pub struct Asset {
     #[serde(default)]
     pub site_id: Option<i64>,
     pub tags: Vec<String>,
+    /// The status Tactical last reported (never recomputed from an old `last_seen_at`).
     pub agent_status: AgentStatus,
     #[serde(default)]
     pub last_seen_at: Option<String>,
+    /// When `agent_status` was last observed (written with it).
+    #[serde(default)]
+    pub status_as_of: Option<String>,
+    /// When the status last changed, as observed.
+    #[serde(default)]
+    pub status_changed_at: Option<String>,
     #[serde(default)]
     pub offline_time: Option<i64>,
     #[serde(default)]
@@ -67,13 +74,8 @@ pub struct Asset {
 }
 
 impl Asset {
-    /// Status recomputed now from the stored last_seen and thresholds (pitfall 13).
-    pub fn status_now(&self, now: OffsetDateTime) -> AgentStatus {
-        agent_status(self.last_seen_at.as_deref().and_then(parse_rfc3339), self.offline_time, self.overdue_time, now)
-    }
-
     pub fn uptime_seconds(&self, now: OffsetDateTime) -> Option<i64> {
-        self.vitals.boot_time.map(|b| (now.unix_timestamp() - b).max(0))
+        self.vitals.boot_time.map(|b| now.unix_timestamp().saturating_sub(b).max(0))
     }
 }
 
@@ -95,11 +97,17 @@ pub struct AssetState {
     pub created_at: Option<String>,
     #[serde(default)]
     pub last_sync_run: Option<String>,
+    #[serde(default)]
+    pub agent_status: Option<AgentStatus>,
+    #[serde(default)]
+    pub status_as_of: Option<String>,
+    #[serde(default)]
+    pub status_changed_at: Option<String>,
 }
 
 impl AssetState {
     /// The stored attributes it is read from.
-    pub const ATTRIBUTES: [&str; 8] = [
+    pub const ATTRIBUTES: [&str; 11] = [
         "asset_id",
         "rmm_organization_id",
         "site_id",
@@ -108,6 +116,9 @@ impl AssetState {
         "missing_since",
         "created_at",
         "last_sync_run",
+        "agent_status",
+        "status_as_of",
+        "status_changed_at",
     ];
 }
 
@@ -159,8 +170,11 @@ pub fn asset_from_agent(tenant: &TenantId, a: &BetaAgent, org: &OrgContext<'_>, 
             format!("tactical_agent_id={}", a.agent_id),
             format!("tactical_organization_id={org_id}"),
         ],
+        // The beta rows carry no status: Tactical's own rule at the time of the answer.
         agent_status: agent_status(last_seen, a.offline_time, a.overdue_time, now),
         last_seen_at: last_seen.map(to_rfc3339),
+        status_as_of: Some(to_rfc3339(now)),
+        status_changed_at: None,
         offline_time: a.offline_time,
         overdue_time: a.overdue_time,
         vitals,
@@ -174,11 +188,35 @@ pub fn asset_from_agent(tenant: &TenantId, a: &BetaAgent, org: &OrgContext<'_>, 
     asset
 }
 
-/// Hash of everything a sync writes except its own bookkeeping.
+/// Hash of everything a sync writes except its own bookkeeping and what moves on every
+/// check-in (`last_seen_at`, the observation times): an online agent that keeps checking in
+/// hashes the same, so an hourly sync writes only agents whose inventory or status changed.
 pub fn sync_hash(a: &Asset) -> String {
+    hash_of(a, true)
+}
+
+/// [`sync_hash`] without the status: what the device sync compares while the status refresh owns
+/// the status, so a status change alone costs the device sync no write.
+pub fn inventory_hash(a: &Asset) -> String {
+    hash_of(a, false)
+}
+
+fn hash_of(a: &Asset, with_status: bool) -> String {
     let mut v = serde_json::to_value(a).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
-        for k in ["sync_hash", "last_rmm_sync_at", "last_sync_run", "created_at", "missing_since"] {
+        if !with_status {
+            o.remove("agent_status");
+        }
+        for k in [
+            "sync_hash",
+            "last_rmm_sync_at",
+            "last_sync_run",
+            "created_at",
+            "missing_since",
+            "last_seen_at",
+            "status_as_of",
+            "status_changed_at",
+        ] {
             o.remove(k);
         }
     }
@@ -264,6 +302,19 @@ mod tests {
         let h = a.sync_hash.clone();
         a.last_rmm_sync_at = Some("x".into());
         assert_eq!(sync_hash(&a), h);
+        let mut checked_in = agent();
+        checked_in.last_seen = Some("2026-11-29T11:50:30.000000Z".into());
+        let later = asset_from_agent(&t, &checked_in, &org, now + time::Duration::seconds(30));
+        assert_eq!(
+            (later.sync_hash.as_str(), later.agent_status),
+            (h.as_str(), a.agent_status),
+            "a check-in is no change"
+        );
+        let mut down = agent();
+        down.last_seen = Some("2026-11-29T10:00:00.000000Z".into());
+        let down = asset_from_agent(&t, &down, &org, now);
+        assert_ne!(down.sync_hash, h, "a status change is one");
+        assert_eq!(inventory_hash(&down), inventory_hash(&a), "but not to the inventory");
         let moved = asset_from_agent(&t, &agent(), &OrgContext { tactical_client_id: 6, ..org }, now);
         assert_ne!(moved.sync_hash, h);
         assert_eq!(moved.asset_id, a.asset_id, "a move keeps the asset");

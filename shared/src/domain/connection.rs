@@ -6,6 +6,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::ports::{PortError, SecretName, SecretStore, Store};
 use crate::tactical::http::check_instance_address;
 use crate::tactical::types::{BetaAgentQuery, CheckCreds};
+use crate::tactical::url::AddressPolicy;
 use crate::tactical::{Credentials, InstanceUrl, TacticalApi, TacticalError, TacticalHttp};
 use crate::tenant::TenantId;
 use secrecy::{ExposeSecret, SecretString};
@@ -45,6 +46,7 @@ pub struct SchedulesPatch {
     pub device_sync: Option<Schedule>,
     pub client_sync: Option<Schedule>,
     pub software_sync: Option<Schedule>,
+    pub status_refresh: Option<Schedule>,
 }
 
 impl SchedulesPatch {
@@ -54,6 +56,7 @@ impl SchedulesPatch {
             (ScheduleKind::DeviceSync, self.device_sync),
             (ScheduleKind::ClientSync, self.client_sync),
             (ScheduleKind::SoftwareSync, self.software_sync),
+            (ScheduleKind::StatusRefresh, self.status_refresh),
         ]
         .into_iter()
         .filter_map(|(k, s)| s.map(|s| (k, s)))
@@ -79,6 +82,30 @@ pub struct TestResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agents: Option<u64>,
 }
+
+/// What renewing a refused Knox token came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Renewal {
+    /// A new token is stored: run the work again now.
+    Renewed,
+    /// A person must act (TOTP, password changed, API key refused): `reauth_required` is set.
+    NeedsPerson,
+    /// Not possible right now (Tactical throttled or unreachable, or another worker's renewal
+    /// did not finish in time): try the work again later, nothing flagged.
+    NotNow(String),
+}
+
+/// The tenant's Knox login lock, held while logging in.
+const LOGIN_LOCK: &str = "knox_login";
+const LOGIN_LOCK_SECS: i64 = 60;
+/// After a login the lock stays this long: at most 10 logins a minute per tenant, within
+/// Tactical's checkcreds throttle (10/min per IP).
+pub const LOGIN_SPACING_SECS: i64 = 6;
+/// How long a lock loser waits for the winner's token (bounded by the invocation's budget).
+const RENEWAL_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+const RENEWAL_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+/// The most a disconnect waits for Tactical to drop the Knox token.
+const LOGOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl PartialEq for ApiError {
     fn eq(&self, other: &Self) -> bool {
@@ -124,12 +151,17 @@ pub struct SettingsView {
     pub schedules: BTreeMap<ScheduleKind, Schedule>,
 }
 
+/// The secrets that authenticate to one Tactical host.
+const CREDENTIALS: [SecretName; 4] =
+    [SecretName::ApiKey, SecretName::Username, SecretName::Password, SecretName::KnoxToken];
+
 /// The connection use cases for one tenant.
 pub struct ConnectionService<'a> {
     pub store: &'a dyn Store,
     pub secrets: &'a dyn SecretStore,
     pub http: &'a reqwest::Client,
-    pub allowlist: &'a [String],
+    /// Which hosts and schemes a tenant may point at.
+    pub addresses: AddressPolicy,
     /// Retries of idempotent Tactical calls (attempts and backoff).
     pub retry: crate::tactical::http::RetryPolicy,
     /// The HTTP client's request timeout (for messages).
@@ -164,7 +196,10 @@ impl<'a> ConnectionService<'a> {
             store: deps.store.as_ref(),
             secrets: deps.secrets.as_ref(),
             http: &deps.http,
-            allowlist: &deps.config.tactical_host_allowlist,
+            addresses: AddressPolicy {
+                dev_hosts: deps.config.tactical_host_allowlist.clone(),
+                private_hosts: deps.config.tactical_private_hosts.clone(),
+            },
             retry: crate::tactical::http::RetryPolicy {
                 max_attempts: deps.config.tactical_max_attempts,
                 ..deps.config.tactical_retry.clone()
@@ -218,9 +253,14 @@ impl ConnectionService<'_> {
 
         if let Some(raw) = &body.instance_url {
             let url = InstanceUrl::parse(raw).map_err(|e| ApiError::validation("instance_url", e.to_string()))?;
-            check_instance_address(&url, self.allowlist)
-                .await
-                .map_err(|e| ApiError::field(ErrorCode::BlockedAddress, "instance_url", e.to_string()))?;
+            check_instance_address(&url, &self.addresses).await.map_err(|e| {
+                let code = if matches!(e, TacticalError::InsecureScheme) {
+                    ErrorCode::ValidationFailed
+                } else {
+                    ErrorCode::BlockedAddress
+                };
+                ApiError::field(code, "instance_url", e.to_string())
+            })?;
             patch.instance_url = Some(url);
         }
         if let Some(k) = &body.api_key {
@@ -259,11 +299,32 @@ impl ConnectionService<'_> {
                 "api_key is for auth_mode api_key; this connection uses knox",
             ));
         }
+        // Credentials are bound to the host they were saved for: a new URL (scheme, host, port or
+        // path) drops them, so a settings-only user cannot send the stored key to their own server.
+        let url_changed = patch.instance_url.is_some()
+            && patch.instance_url.as_ref() != current.as_ref().and_then(|c| c.instance_url.as_ref());
+        let again = |field: &str| {
+            ApiError::validation(
+                field,
+                format!(
+                    "{field} is required again when the instance URL changes: stored credentials are never sent to a new host"
+                ),
+            )
+        };
         match mode {
+            Some(AuthMode::ApiKey) if url_changed && body.api_key.is_none() => return Err(again("api_key")),
             Some(AuthMode::ApiKey)
                 if body.api_key.is_none() && self.secrets.get(tenant, SecretName::ApiKey).await?.is_none() =>
             {
                 return Err(ApiError::validation("api_key", "api_key is required for auth_mode api_key"));
+            }
+            Some(AuthMode::Knox) if url_changed => {
+                if body.username.is_none() {
+                    return Err(again("username"));
+                }
+                if body.password.is_none() {
+                    return Err(again("password"));
+                }
             }
             Some(AuthMode::Knox) => {
                 if body.username.is_none() && self.secrets.get(tenant, SecretName::Username).await?.is_none() {
@@ -278,20 +339,25 @@ impl ConnectionService<'_> {
         if mode.is_some() && mode != current.as_ref().and_then(|c| c.auth_mode) {
             patch.auth_mode = mode;
         }
+        let creds_changed = body.api_key.is_some() || body.username.is_some() || body.password.is_some();
+        if url_changed || creds_changed || patch.auth_mode.is_some() {
+            patch.is_active = Some(false);
+        }
+
+        if url_changed {
+            // Old credentials go first and the new URL is saved before the new credentials: if a
+            // write fails half-way, no stored credential is ever paired with a host it was not
+            // given for.
+            for n in CREDENTIALS {
+                self.secrets.delete(tenant, n).await?;
+            }
+            let saved = self.store.patch_integration(tenant, &patch).await?;
+            self.put_credentials(tenant, &body).await?;
+            return Ok(saved);
+        }
 
         // Secrets first: if a later write fails, the old settings still point at valid secrets.
-        if let Some(k) = &body.api_key {
-            self.secrets
-                .put(tenant, SecretName::ApiKey, &SecretString::from(k.expose_secret().trim().to_owned()))
-                .await?;
-        }
-        if let Some(u) = &body.username {
-            self.secrets.put(tenant, SecretName::Username, &SecretString::from(u.trim().to_owned())).await?;
-        }
-        if let Some(p) = &body.password {
-            self.secrets.put(tenant, SecretName::Password, p).await?;
-        }
-        let creds_changed = body.api_key.is_some() || body.username.is_some() || body.password.is_some();
+        self.put_credentials(tenant, &body).await?;
         if body.username.is_some() || body.password.is_some() {
             // A token of the old account must not outlive the change.
             self.secrets.delete(tenant, SecretName::KnoxToken).await?;
@@ -306,12 +372,28 @@ impl ConnectionService<'_> {
             Some(AuthMode::Knox) => self.secrets.delete(tenant, SecretName::ApiKey).await?,
             None => {}
         }
-        let url_changed = patch.instance_url.is_some()
-            && patch.instance_url.as_ref() != current.as_ref().and_then(|c| c.instance_url.as_ref());
-        if url_changed || creds_changed || patch.auth_mode.is_some() {
-            patch.is_active = Some(false);
-        }
         Ok(self.store.patch_integration(tenant, &patch).await?)
+    }
+
+    async fn put_credentials(&self, tenant: &TenantId, body: &SaveSettings) -> Result<(), ApiError> {
+        if let Some(k) = &body.api_key {
+            self.secrets
+                .put(tenant, SecretName::ApiKey, &SecretString::from(k.expose_secret().trim().to_owned()))
+                .await?;
+        }
+        if let Some(u) = &body.username {
+            self.secrets.put(tenant, SecretName::Username, &SecretString::from(u.trim().to_owned())).await?;
+        }
+        if let Some(p) = &body.password {
+            self.secrets.put(tenant, SecretName::Password, p).await?;
+        }
+        Ok(())
+    }
+
+    /// Refuses to send credentials anywhere the address policy forbids (https, blocked ranges),
+    /// whatever was stored before the policy changed.
+    fn check_transport(&self, url: &InstanceUrl) -> Result<(), ApiError> {
+        self.addresses.check_scheme(url).map_err(|e| ApiError::validation("instance_url", e.to_string()))
     }
 
     /// Builds a Tactical client for the tenant's stored credentials (API key or Knox token).
@@ -319,6 +401,7 @@ impl ConnectionService<'_> {
         let url = integ.instance_url.clone().ok_or_else(|| {
             ApiError::new(ErrorCode::IntegrationNotConfigured, "no instance URL saved for Tactical RMM")
         })?;
+        self.check_transport(&url)?;
         let creds = match integ.auth_mode {
             Some(AuthMode::ApiKey) => {
                 Credentials::ApiKey(self.secrets.get(tenant, SecretName::ApiKey).await?.ok_or_else(|| {
@@ -365,7 +448,7 @@ impl ConnectionService<'_> {
             clients: None,
             agents: None,
         };
-        if let Err(e) = check_instance_address(&url, self.allowlist).await {
+        if let Err(e) = check_instance_address(&url, &self.addresses).await {
             return Ok(fail(e));
         }
         let anon = self.tactical(url.clone(), Credentials::None);
@@ -447,50 +530,134 @@ impl ConnectionService<'_> {
         })
     }
 
-    /// Knox token refused (expired after 5 h idle): an account without TOTP logs in again through
-    /// checkcreds, once, under a lock so concurrent workers do not trip Tactical's 10/min login
-    /// throttle. An account with TOTP needs a person: the integration is flagged
-    /// `reauth_required` and scheduled work waits. Returns whether a fresh token is stored.
-    pub async fn relogin(&self, tenant: &TenantId) -> Result<bool, ApiError> {
-        let Some(integ) = self.store.get_integration(tenant).await? else { return Ok(false) };
-        let (Some(AuthMode::Knox), Some(url)) = (integ.auth_mode, integ.instance_url.clone()) else { return Ok(false) };
-        if !self.store.try_lock(tenant, "knox_login", 60).await? {
-            return Ok(false);
+    /// Tactical refused the credentials of work that read the integration when its Knox token
+    /// expiry was `seen_expiry`. An account without TOTP gets a new token through checkcreds: by
+    /// this worker when it takes the tenant's login lock, else by the worker holding it, whose
+    /// token this one waits for (a lock loser never flags the integration). At most one login
+    /// per tenant every [`LOGIN_SPACING_SECS`], below Tactical's login throttle (10/min per IP).
+    /// An account with TOTP, refused credentials or an API key need a person: the integration is
+    /// flagged `reauth_required` and scheduled work waits.
+    pub async fn renew_token(&self, tenant: &TenantId, seen_expiry: Option<&str>) -> Result<Renewal, ApiError> {
+        let Some(integ) = self.store.get_integration(tenant).await? else {
+            return Ok(Renewal::NeedsPerson);
+        };
+        let (Some(AuthMode::Knox), Some(url)) = (integ.auth_mode, integ.instance_url.clone()) else {
+            self.flag_reauth(tenant).await?;
+            return Ok(Renewal::NeedsPerson);
+        };
+        // Credentials only travel over https (or to a development host).
+        self.check_transport(&url)?;
+        let until = tokio::time::Instant::now() + crate::deadline::clamp(RENEWAL_WAIT);
+        let mut integ = integ;
+        loop {
+            if integ.knox_token_expires_at.as_deref() != seen_expiry {
+                // Renewed since the work read its token (by another worker, or a connection test).
+                return Ok(Renewal::Renewed);
+            }
+            if integ.reauth_required {
+                return Ok(Renewal::NeedsPerson);
+            }
+            if self.store.try_lock(tenant, LOGIN_LOCK, LOGIN_LOCK_SECS).await? {
+                // The holder before us may have just finished: its token is as good as ours.
+                let fresh = self.store.get_integration(tenant).await?;
+                if let Some(i) =
+                    fresh.filter(|i| i.knox_token_expires_at.as_deref() != seen_expiry || i.reauth_required)
+                {
+                    // Its spacing still holds.
+                    let _ = self.store.unlock(tenant, LOGIN_LOCK).await;
+                    let _ = self.store.try_lock(tenant, LOGIN_LOCK, LOGIN_SPACING_SECS).await;
+                    integ = i;
+                    continue;
+                }
+                let result = self.relogin_locked(tenant, url).await;
+                // Kept a few seconds more: a burst of refusals cannot become a burst of logins.
+                let _ = self.store.unlock(tenant, LOGIN_LOCK).await;
+                let _ = self.store.try_lock(tenant, LOGIN_LOCK, LOGIN_SPACING_SECS).await;
+                return result;
+            }
+            // Another worker is logging in: wait for its token rather than flag anything.
+            if tokio::time::Instant::now() + RENEWAL_POLL >= until {
+                return Ok(Renewal::NotNow("another worker is renewing the Knox token".into()));
+            }
+            tokio::time::sleep(RENEWAL_POLL).await;
+            integ = match self.store.get_integration(tenant).await? {
+                Some(i) => i,
+                None => return Ok(Renewal::NeedsPerson),
+            };
         }
-        let result = self.relogin_locked(tenant, url).await;
-        let _ = self.store.unlock(tenant, "knox_login").await;
-        result
     }
 
-    async fn relogin_locked(&self, tenant: &TenantId, url: InstanceUrl) -> Result<bool, ApiError> {
+    async fn flag_reauth(&self, tenant: &TenantId) -> Result<(), ApiError> {
+        let patch = IntegrationPatch { reauth_required: Some(true), ..Default::default() };
+        self.store.patch_integration(tenant, &patch).await?;
+        Ok(())
+    }
+
+    async fn relogin_locked(&self, tenant: &TenantId, url: InstanceUrl) -> Result<Renewal, ApiError> {
         let (Some(user), Some(pass)) = (
             self.secrets.get(tenant, SecretName::Username).await?,
             self.secrets.get(tenant, SecretName::Password).await?,
         ) else {
-            return Ok(false);
+            self.flag_reauth(tenant).await?;
+            return Ok(Renewal::NeedsPerson);
         };
         let anon = self.tactical(url, Credentials::None);
-        let reauth = |v: bool| IntegrationPatch { reauth_required: Some(v), ..Default::default() };
         match anon.check_creds(user.expose_secret(), &pass).await {
             Ok(CheckCreds::Token { token, expiry }) => {
+                // The secret first: a worker that sees the new expiry must find the new token.
                 self.secrets.put(tenant, SecretName::KnoxToken, &token).await?;
-                self.store
-                    .patch_integration(
-                        tenant,
-                        &IntegrationPatch { knox_token_expires_at: Some(expiry), ..reauth(false) },
-                    )
-                    .await?;
+                let patch = IntegrationPatch {
+                    knox_token_expires_at: Some(Some(expiry.unwrap_or_else(now_rfc3339))),
+                    reauth_required: Some(false),
+                    ..Default::default()
+                };
+                self.store.patch_integration(tenant, &patch).await?;
                 tracing::info!(tenant = %tenant, "knox token renewed");
-                Ok(true)
+                Ok(Renewal::Renewed)
             }
             Ok(CheckCreds::TotpRequired) | Err(TacticalError::BadCredentials) => {
-                self.store.patch_integration(tenant, &reauth(true)).await?;
-                Ok(false)
+                self.flag_reauth(tenant).await?;
+                Ok(Renewal::NeedsPerson)
             }
             Err(e) => {
                 tracing::warn!(tenant = %tenant, error = %e, "knox re-login failed");
-                Ok(false)
+                Ok(Renewal::NotNow(format!("the Knox re-login failed: {e}")))
             }
+        }
+    }
+
+    /// Runs `call`, which builds its Tactical client from the stored credentials. When Tactical
+    /// refuses them ([`Self::renew_token`]) and a new token is stored, `call` runs again at once
+    /// with it: the work never waits for a queue redelivery. `not_now` turns "renew later" into
+    /// the caller's error.
+    pub async fn with_renewal<T, E, F, Fut>(
+        &self,
+        tenant: &TenantId,
+        seen_expiry: Option<&str>,
+        is_unauthorized: impl Fn(&E) -> bool,
+        not_now: impl FnOnce(String) -> E,
+        call: F,
+    ) -> Result<T, E>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        let first = call().await;
+        if !matches!(&first, Err(e) if is_unauthorized(e)) {
+            return first;
+        }
+        match self.renew_token(tenant, seen_expiry).await {
+            Ok(Renewal::Renewed) => {
+                let again = call().await;
+                if matches!(&again, Err(e) if is_unauthorized(e)) {
+                    // A token just issued is refused: nothing automatic will fix that.
+                    let _ = self.flag_reauth(tenant).await;
+                }
+                again
+            }
+            Ok(Renewal::NeedsPerson) => first,
+            Ok(Renewal::NotNow(reason)) => Err(not_now(reason)),
+            Err(e) => Err(not_now(format!("renewing the Knox token: {}", e.message))),
         }
     }
 
@@ -506,9 +673,14 @@ impl ConnectionService<'_> {
         // Best effort: tell Tactical to drop the Knox token before we forget it.
         if let (Some(url), Some(token)) =
             (integ.instance_url.clone(), self.secrets.get(tenant, SecretName::KnoxToken).await?)
+            && self.check_transport(&url).is_ok()
         {
             let once = crate::tactical::http::RetryPolicy { max_attempts: 1, ..Default::default() };
-            if let Err(e) = self.tactical(url, Credentials::KnoxToken(token)).with_retry(once).logout().await {
+            // Best effort: never more than half of what the invocation has left, so a hung
+            // Tactical cannot keep the secrets from being deleted.
+            let wait = crate::deadline::remaining().map_or(LOGOUT_TIMEOUT, |r| LOGOUT_TIMEOUT.min(r / 2));
+            let api = self.tactical(url, Credentials::KnoxToken(token)).with_retry(once).with_timeout(wait);
+            if let Err(e) = api.logout().await {
                 tracing::info!(tenant = %tenant, error = %e, "knox logout on disconnect failed (ignored)");
             }
         }

@@ -28,11 +28,18 @@ pub enum ScheduleKind {
     DeviceSync,
     ClientSync,
     SoftwareSync,
+    /// Live status (light listings, transitions only); runs on the devices queue without a run.
+    StatusRefresh,
 }
 
 impl ScheduleKind {
-    pub const ALL: [ScheduleKind; 4] =
-        [ScheduleKind::AlertPolling, ScheduleKind::DeviceSync, ScheduleKind::ClientSync, ScheduleKind::SoftwareSync];
+    pub const ALL: [ScheduleKind; 5] = [
+        ScheduleKind::AlertPolling,
+        ScheduleKind::DeviceSync,
+        ScheduleKind::ClientSync,
+        ScheduleKind::SoftwareSync,
+        ScheduleKind::StatusRefresh,
+    ];
 
     pub fn attribute(self) -> &'static str {
         match self {
@@ -40,12 +47,14 @@ impl ScheduleKind {
             ScheduleKind::DeviceSync => "device_sync",
             ScheduleKind::ClientSync => "client_sync",
             ScheduleKind::SoftwareSync => "software_sync",
+            ScheduleKind::StatusRefresh => "status_refresh",
         }
     }
 
     pub fn bounds(self) -> (u32, u32) {
         match self {
             ScheduleKind::AlertPolling => (5, 60),
+            ScheduleKind::StatusRefresh => (1, 60),
             _ => (15, 1440),
         }
     }
@@ -56,6 +65,7 @@ impl ScheduleKind {
             ScheduleKind::DeviceSync => Schedule { enabled: true, interval_minutes: 60 },
             ScheduleKind::ClientSync => Schedule { enabled: true, interval_minutes: 1440 },
             ScheduleKind::SoftwareSync => Schedule { enabled: true, interval_minutes: 1440 },
+            ScheduleKind::StatusRefresh => Schedule { enabled: true, interval_minutes: 5 },
         }
     }
 
@@ -66,6 +76,8 @@ impl ScheduleKind {
             ScheduleKind::DeviceSync => SyncType::Devices,
             ScheduleKind::ClientSync => SyncType::Clients,
             ScheduleKind::SoftwareSync => SyncType::Software,
+            // Not a run: the scheduler sends it as a `status_refresh` message on this queue.
+            ScheduleKind::StatusRefresh => SyncType::Devices,
         }
     }
 }
@@ -105,12 +117,18 @@ pub struct RmmIntegration {
     pub client_sync: Option<Schedule>,
     #[serde(default)]
     pub software_sync: Option<Schedule>,
+    #[serde(default)]
+    pub status_refresh: Option<Schedule>,
     /// The Knox token's expiry as Tactical issued it (Tactical extends it by use: 5 h idle).
     #[serde(default)]
     pub knox_token_expires_at: Option<String>,
     /// Until when the webhook secret before the last rotation is still accepted.
     #[serde(default)]
     pub webhook_previous_valid_until: Option<String>,
+    /// Changes on every rotation of the webhook secret, so warm webhook instances see a rotation
+    /// (a revoked secret stops working) within their short integration re-read.
+    #[serde(default)]
+    pub webhook_secret_version: Option<String>,
     /// The last device run, when it succeeded: its per-page hashes let the next run skip reading
     /// unchanged assets. Cleared by a run that did not succeed (its pages are not all known).
     #[serde(default)]
@@ -124,6 +142,9 @@ pub struct RmmIntegration {
     pub last_started_alerts: Option<String>,
     #[serde(default)]
     pub last_started_software: Option<String>,
+    /// When the scheduler last queued a status refresh.
+    #[serde(default)]
+    pub last_started_status: Option<String>,
 }
 
 fn provider() -> String {
@@ -137,6 +158,7 @@ impl RmmIntegration {
             ScheduleKind::DeviceSync => self.device_sync,
             ScheduleKind::ClientSync => self.client_sync,
             ScheduleKind::SoftwareSync => self.software_sync,
+            ScheduleKind::StatusRefresh => self.status_refresh,
         };
         s.unwrap_or_else(|| kind.default_schedule())
     }
@@ -186,6 +208,7 @@ pub struct IntegrationPatch {
     pub schedules: Vec<(ScheduleKind, Schedule)>,
     pub last_started: Vec<(String, String)>,
     pub webhook_previous_valid_until: Option<Option<String>>,
+    pub webhook_secret_version: Option<String>,
     pub knox_token_expires_at: Option<Option<String>>,
     pub last_complete_device_run: Option<Option<String>>,
 }

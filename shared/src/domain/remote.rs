@@ -12,7 +12,7 @@ use super::alerts::{PsaChange, RmmAlert};
 use super::asset::{Asset, asset_id_for};
 use super::audit::{AuditFinish, AuditOutcome, AuditRecord, Via, new_audit_id};
 use super::connection::ConnectionService;
-use super::integration::{IntegrationPatch, RmmIntegration};
+use super::integration::RmmIntegration;
 use super::mapping::OrgMapping;
 use super::status::agent_status;
 use super::time::{now, now_rfc3339, parse_rfc3339, to_rfc3339};
@@ -203,6 +203,17 @@ pub async fn execute(deps: &Deps, req: ActionRequest<'_>) -> Result<Value, Actio
         )
         .into());
     }
+    // Per tenant: the deployment switch only says the feature exists here.
+    if !req.caller.entitled(crate::auth::entitlements::REMOTE_ACTIONS) {
+        return Err(ApiError::new(
+            ErrorCode::EnterpriseOnly,
+            format!(
+                "remote actions are part of the Enterprise Edition, which this tenant does not have (no {} entitlement)",
+                crate::auth::entitlements::REMOTE_ACTIONS
+            ),
+        )
+        .into());
+    }
     let action = Action::parse(req.action).ok_or_else(|| {
         let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
         ActionError::from(ApiError::field(
@@ -259,7 +270,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FindInput {
     pub agent_id: Option<String>,
@@ -272,13 +283,13 @@ pub struct FindInput {
     pub limit: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetInput {
     pub agent_id: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptsInput {
     pub query: Option<String>,
@@ -370,7 +381,7 @@ pub const MAX_ALERTS_PER_CALL: usize = 100;
 pub const MAX_SNOOZE_DAYS: i64 = 365;
 
 /// A validated input.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Input {
     Find(FindInput),
     Get(GetInput),
@@ -707,18 +718,27 @@ impl Input {
     /// command, so a record can be matched against a known command).
     fn audit_summary(&self) -> Value {
         match self {
-            Input::RunCommand { req, .. } => json!({
+            Input::RunCommand { req, .. } => {
+                // Redacted before anything is kept, the hash too: a hash of a command with a
+                // short password in it would let the password be guessed offline.
+                let cmd = super::audit::redact_command(&req.cmd);
+                json!({
                 "shell": req.shell,
                 "custom_shell": req.custom_shell,
-                "command": truncate(&req.cmd, 1000),
+                "command": truncate(&cmd, 1000),
                 "command_bytes": req.cmd.len(),
-                "command_sha256": hex::encode(Sha256::digest(req.cmd.as_bytes())),
+                "command_sha256": hex::encode(Sha256::digest(cmd.as_bytes())),
                 "timeout": req.timeout,
                 "run_as_user": req.run_as_user,
-            }),
+                })
+            }
             Input::RunScript { req, .. } => json!({
                 "script_id": req.script_id,
-                "args": req.args.iter().take(20).map(|a| truncate(a, 200)).collect::<Vec<_>>(),
+                "args": super::audit::redact_args(&req.args.iter().take(21).map(String::as_str).collect::<Vec<_>>())
+                    .iter()
+                    .take(20)
+                    .map(|a| truncate(a, 200))
+                    .collect::<Vec<_>>(),
                 "env_var_names": req.env_vars.iter().map(|e| e.split('=').next().unwrap_or_default()).collect::<Vec<_>>(),
                 "timeout": req.timeout,
                 "run_as_user": req.run_as_user,
@@ -779,14 +799,32 @@ async fn tenant_asset(deps: &Deps, tenant: &TenantId, agent_id: &str) -> Result<
         })
 }
 
-/// A Knox token Tactical refuses needs a person (TOTP): flag it for the settings page.
-async fn note_auth_failure(deps: &Deps, tenant: &TenantId, e: &TacticalError) {
-    if matches!(e, TacticalError::Unauthorized { .. }) {
-        let patch = IntegrationPatch { reauth_required: Some(true), ..Default::default() };
-        if let Err(err) = deps.store.patch_integration(tenant, &patch).await {
-            tracing::warn!(tenant = %tenant, error = %err, "could not flag reauth_required");
-        }
-    }
+/// Runs `call` with a client built from the stored credentials. A Knox token Tactical refuses
+/// is renewed the way the syncs renew it (a new token, or `reauth_required` for a person) and
+/// `call` runs again at once with the new one. Tactical checks the token before acting, so a
+/// refused action never ran and may be sent again.
+async fn with_client<T, F, Fut>(deps: &Deps, tenant: &TenantId, integ: &RmmIntegration, call: F) -> Result<T, Failure>
+where
+    F: Fn(Box<dyn TacticalApi>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Failure>>,
+{
+    let call = &call;
+    ConnectionService::new(deps)
+        .with_renewal(
+            tenant,
+            integ.knox_token_expires_at.as_deref(),
+            |f| matches!(f, Failure::Tactical(TacticalError::Unauthorized { .. })),
+            |reason| {
+                Failure::Tactical(TacticalError::Unauthorized {
+                    detail: format!("the Knox token is being renewed ({reason}); retry in a moment"),
+                })
+            },
+            move || async move {
+                let api = client(deps, tenant, integ).await.map_err(Failure::Other)?;
+                call(api).await
+            },
+        )
+        .await
 }
 
 // ------------------------------------------------------------------------------------------
@@ -930,11 +968,10 @@ async fn act(deps: &Deps, req: &ActionRequest<'_>, action: Action, input: Input)
                 ),
             ));
         }
-        let api = client(deps, tenant, &integ).await?;
-        Ok((asset, api))
+        Ok((asset, integ))
     }
     .await;
-    let (asset, api) = match prepared {
+    let (asset, integ) = match prepared {
         Ok(p) => p,
         Err(e) => {
             audit.refused(&e).await;
@@ -951,12 +988,15 @@ async fn act(deps: &Deps, req: &ActionRequest<'_>, action: Action, input: Input)
     }
     let outcome = audit
         .around(async {
-            match call_action(api.as_ref(), &agent_id, &asset, input).await {
+            let sent = with_client(deps, tenant, &integ, |api| {
+                let input = input.clone();
+                let (agent_id, asset) = (&agent_id, &asset);
+                async move { call_action(api.as_ref(), agent_id, asset, input).await }
+            })
+            .await;
+            match sent {
                 Ok(r) => Ok(r),
-                Err(Failure::Tactical(t)) => {
-                    note_auth_failure(deps, tenant, &t).await;
-                    Err(map_action_error(t))
-                }
+                Err(Failure::Tactical(t)) => Err(map_action_error(t)),
                 Err(Failure::Other(e)) => Err(e),
             }
         })
@@ -1140,7 +1180,8 @@ fn normalise_time(t: Option<&str>) -> Option<String> {
 }
 
 fn view_of_asset(a: &Asset, orgs: &Orgs) -> AgentView {
-    let status = a.status_now(now());
+    // As last observed: never recomputed from an old last_seen.
+    let status = a.agent_status;
     let org = orgs.site(a.site_id);
     AgentView {
         agent_id: a.rmm_device_id.clone(),
@@ -1217,11 +1258,11 @@ async fn read(deps: &Deps, caller: &Caller, input: Input) -> Result<Value, Actio
     match input {
         Input::Find(f) if !f.live => find_local(deps, tenant, f).await,
         Input::Find(f) => {
-            let api = client(deps, tenant, &integ).await?;
-            let r = find_live(deps, tenant, api.as_ref(), f).await;
-            if let Err(Failure::Tactical(e)) = &r {
-                note_auth_failure(deps, tenant, e).await;
-            }
+            let r = with_client(deps, tenant, &integ, |api| {
+                let f = f.clone();
+                async move { find_live(deps, tenant, api.as_ref(), f).await }
+            })
+            .await;
             r.map_err(|f| match f {
                 Failure::Tactical(e) => tactical_error(e, false),
                 Failure::Other(e) => e,
@@ -1229,11 +1270,19 @@ async fn read(deps: &Deps, caller: &Caller, input: Input) -> Result<Value, Actio
         }
         Input::Get(g) => {
             let asset = tenant_asset(deps, tenant, &g.agent_id).await?;
-            let api = client(deps, tenant, &integ).await?;
-            let detail = match api.agent(&g.agent_id).await {
+            let agent_id = &g.agent_id;
+            let fetched =
+                with_client(
+                    deps,
+                    tenant,
+                    &integ,
+                    |api| async move { api.agent(agent_id).await.map_err(Failure::Tactical) },
+                )
+                .await;
+            let detail = match fetched {
                 Ok(d) => d,
-                Err(e) => {
-                    note_auth_failure(deps, tenant, &e).await;
+                Err(Failure::Other(e)) => return Err(e),
+                Err(Failure::Tactical(e)) => {
                     return Err(match e {
                         TacticalError::NotFound { .. } => ActionError::from(ApiError::field(
                             ErrorCode::NotFound,
@@ -1256,13 +1305,15 @@ async fn read(deps: &Deps, caller: &Caller, input: Input) -> Result<Value, Actio
             Ok(json!({ "agent": v }))
         }
         Input::Scripts(s) => {
-            let api = client(deps, tenant, &integ).await?;
-            let scripts = match api.scripts(s.include_community).await {
+            let community = s.include_community;
+            let fetched = with_client(deps, tenant, &integ, |api| async move {
+                api.scripts(community).await.map_err(Failure::Tactical)
+            })
+            .await;
+            let scripts = match fetched {
                 Ok(v) => v,
-                Err(e) => {
-                    note_auth_failure(deps, tenant, &e).await;
-                    return Err(tactical_error(e, false));
-                }
+                Err(Failure::Other(e)) => return Err(e),
+                Err(Failure::Tactical(e)) => return Err(tactical_error(e, false)),
             };
             let q = s.query.as_deref().map(|q| q.trim().to_lowercase());
             let matching: Vec<Value> = scripts
@@ -1347,7 +1398,7 @@ async fn history_of(
 ) -> Result<Vec<HistoryRow>, ActionError> {
     let rows = api.agent_history(agent_id).await;
     if let Err(e) = &rows {
-        note_auth_failure(deps, tenant, e).await;
+        super::sync::note_auth_failure(deps, tenant, e).await;
     }
     rows.map_err(|e| match e {
         TacticalError::NotFound { .. } => ActionError::from(ApiError::field(
@@ -1510,11 +1561,10 @@ async fn act_on_alerts(
             })?;
             targets.push((alert, id));
         }
-        let api = client(deps, tenant, &integ).await?;
-        Ok((targets, api))
+        Ok((targets, integ))
     }
     .await;
-    let (targets, api) = match prepared {
+    let (targets, integ) = match prepared {
         Ok(p) => p,
         Err(e) => {
             audit.refused(&e).await;
@@ -1523,10 +1573,13 @@ async fn act_on_alerts(
     };
     let outcome = audit
         .around(async {
-            let r = change_alerts(deps, req, api.as_ref(), &targets, field, change).await;
-            if let Err(Failure::Tactical(t)) = &r {
-                note_auth_failure(deps, tenant, t).await;
-            }
+            // A refused Knox token is renewed and the change sent again at once: Tactical checks
+            // the token before acting, so nothing was changed by the refused call.
+            let targets = &targets;
+            let r = with_client(deps, tenant, &integ, |api| async move {
+                change_alerts(deps, req, api.as_ref(), targets, field, change).await
+            })
+            .await;
             r.map_err(|f| match f {
                 Failure::Tactical(e) => tactical_error(e, true),
                 Failure::Other(e) => e,
@@ -1861,6 +1914,21 @@ mod tests {
         let s = input.audit_summary().to_string();
         assert!(!s.contains("s3cr3t"), "{s}");
         assert!(s.contains("API_TOKEN"), "{s}");
+        let script = Input::parse(
+            Action::RunScript,
+            &json!({"agent_id": AGENT, "script_id": 1, "args": ["-User", "bob", "-Password", "Hunter2"]}),
+        )
+        .unwrap();
+        let s = script.audit_summary().to_string();
+        assert!(!s.contains("Hunter2") && s.contains("bob"), "{s}");
+        let cmd = Input::parse(
+            Action::RunCommand,
+            &json!({"agent_id": AGENT, "command": "net user bob Hunter2 --token=tok123"}),
+        )
+        .unwrap();
+        let s = cmd.audit_summary().to_string();
+        assert!(!s.contains("tok123"), "{s}");
+        assert!(!s.contains(&hex::encode(Sha256::digest(b"net user bob Hunter2 --token=tok123"))), "{s}");
         let cmd = Input::parse(Action::RunCommand, &json!({"agent_id": AGENT, "command": "x".repeat(5000)})).unwrap();
         let v = cmd.audit_summary();
         assert_eq!(v["command"].as_str().unwrap().len(), 1000);
@@ -1983,7 +2051,12 @@ mod tests {
     }
 
     fn caller() -> Caller {
-        Caller { tenant: TenantId::parse("t1").unwrap(), user_id: "u1".into(), permissions: vec![] }
+        Caller {
+            tenant: TenantId::parse("t1").unwrap(),
+            user_id: "u1".into(),
+            permissions: vec![],
+            entitlements: vec![crate::auth::entitlements::REMOTE_ACTIONS.into()],
+        }
     }
 
     fn reboot_request(c: &Caller) -> ActionRequest<'_> {

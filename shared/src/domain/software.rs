@@ -13,6 +13,7 @@
 
 use super::asset::asset_id_for;
 use super::integration::RmmIntegration;
+use super::limits::page_count;
 use super::sync::{TacticalErrorOrApi, client_for, fan_out};
 
 /// Beta agent list page size when mapping pks to agent ids (Tactical's maximum).
@@ -132,7 +133,8 @@ pub fn parse_go_time(s: &str) -> Option<String> {
     if t.year() <= 1 {
         return None;
     }
-    let utc = t.to_offset(UtcOffset::UTC);
+    // Checked: a time near year 9999 with a negative offset has no UTC date.
+    let utc = t.checked_to_offset(UtcOffset::UTC)?;
     Some(super::time::to_rfc3339(utc))
 }
 
@@ -497,11 +499,11 @@ pub(super) async fn fan_out_software(
     let agents = asset_agents(deps, tenant, &api).await?;
     let msgs: Vec<SyncMessage> = agents
         .chunks(SOFTWARE_BATCH_SIZE)
-        .enumerate()
-        .map(|(i, ids)| SyncMessage::SoftwareBatch {
+        .zip(1u32..)
+        .map(|(ids, batch)| SyncMessage::SoftwareBatch {
             tenant: tenant.clone(),
             run_id: run_id.to_owned(),
-            batch: i as u32 + 1,
+            batch,
             part: 0,
             agent_ids: ids.to_vec(),
         })
@@ -521,10 +523,11 @@ async fn asset_agents(deps: &Deps, tenant: &TenantId, api: &TacticalHttp) -> Res
         Err(TacticalError::NotFound { .. }) => return Ok(vec![]),
         Err(e) => return Err(e.into()),
     };
-    let pages = first.count.div_ceil(u64::from(BETA_PAGE_SIZE)) as u32;
+    let pages = page_count(first.count, BETA_PAGE_SIZE, deps.config.fan_out.max_pages_per_listing, "the agent list")
+        .map_err(|e| TacticalErrorOrApi::Limit(e.to_string()))?;
     let first_ids: Vec<String> = first.results.into_iter().map(|a| a.agent_id).collect();
     // Boxed: a plain closure-made future here trips rustc's higher-ranked `Send` check.
-    let pages_left: Vec<BoxFuture<'_, Result<Vec<String>, TacticalError>>> = (2..=pages.max(1))
+    let pages_left: Vec<BoxFuture<'_, Result<Vec<String>, TacticalError>>> = (2..=pages)
         .map(|n| {
             async move {
                 match page(n).await {

@@ -2,7 +2,7 @@
 //! `offline_time` and `overdue_time` (minutes; defaults 4 and 30).
 
 use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::{Date, Duration, OffsetDateTime};
 
 pub const DEFAULT_OFFLINE_MINUTES: i64 = 4;
 pub const DEFAULT_OVERDUE_MINUTES: i64 = 30;
@@ -34,8 +34,8 @@ pub fn agent_status(
     now: OffsetDateTime,
 ) -> AgentStatus {
     let Some(seen) = last_seen else { return AgentStatus::Offline };
-    let offline_cut = now - Duration::minutes(offline_minutes.unwrap_or(DEFAULT_OFFLINE_MINUTES));
-    let overdue_cut = now - Duration::minutes(overdue_minutes.unwrap_or(DEFAULT_OVERDUE_MINUTES));
+    let offline_cut = cut_off(now, offline_minutes.unwrap_or(DEFAULT_OFFLINE_MINUTES));
+    let overdue_cut = cut_off(now, overdue_minutes.unwrap_or(DEFAULT_OVERDUE_MINUTES));
     if seen < offline_cut && seen > overdue_cut {
         AgentStatus::Offline
     } else if seen < offline_cut && seen < overdue_cut {
@@ -43,6 +43,19 @@ pub fn agent_status(
     } else {
         AgentStatus::Online
     }
+}
+
+/// Longer than any representable span (the `time` crate covers years -9999..=9999).
+const MAX_THRESHOLD_MINUTES: i64 = 20_000 * 366 * 24 * 60;
+
+/// `now - minutes`, saturating: the thresholds are Tactical data (any i64), and a cut-off beyond
+/// the representable range behaves as "never" (Tactical itself answers 500 there).
+fn cut_off(now: OffsetDateTime, minutes: i64) -> OffsetDateTime {
+    let m = minutes.clamp(-MAX_THRESHOLD_MINUTES, MAX_THRESHOLD_MINUTES);
+    now.checked_sub(Duration::minutes(m)).unwrap_or_else(|| {
+        let edge = if m > 0 { Date::MIN.midnight() } else { Date::MAX.midnight() };
+        edge.assume_utc()
+    })
 }
 
 #[cfg(test)]
@@ -64,5 +77,18 @@ mod tests {
         assert_eq!(agent_status(ago(61), Some(10), Some(60), now), AgentStatus::Overdue);
         // Tactical's boundary: exactly at the overdue cut-off is neither branch → online.
         assert_eq!(agent_status(ago(30), None, None, now), AgentStatus::Online);
+    }
+
+    #[test]
+    fn extreme_thresholds_never_panic() {
+        let now = datetime!(2026-11-29 12:00 UTC);
+        let seen = Some(now - Duration::minutes(5));
+        // A threshold beyond the calendar never passes: the agent stays online.
+        assert_eq!(agent_status(seen, Some(i64::MAX), Some(i64::MAX), now), AgentStatus::Online);
+        // Negative thresholds put the cut-offs in the future: overdue, as Tactical compares.
+        assert_eq!(agent_status(seen, Some(i64::MIN), Some(i64::MIN), now), AgentStatus::Overdue);
+        assert_eq!(agent_status(seen, Some(1), Some(i64::MAX), now), AgentStatus::Offline);
+        let edge = Some(Date::MAX.midnight().assume_utc());
+        assert_eq!(agent_status(edge, Some(i64::MIN), Some(0), Date::MAX.midnight().assume_utc()), AgentStatus::Online);
     }
 }

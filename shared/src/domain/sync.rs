@@ -4,6 +4,7 @@
 use super::asset::{ExternalEntityMapping, OrgContext, asset_from_agent};
 use super::connection::ConnectionService;
 use super::integration::{IntegrationPatch, RmmIntegration};
+use super::limits::{check_run_total, page_count};
 use super::mapping::{OrgMapping, TacticalOrg};
 use super::sync_run::{SyncCounts, SyncRun, SyncRunStatus, new_run_id};
 use super::time::{now, now_rfc3339};
@@ -95,7 +96,7 @@ pub enum Outcome {
 /// The integration of a message's tenant, or a reason to drop the message (no integration, or
 /// inactive: pitfall 24; a queue message can never act for a tenant without one). `Err(None)`:
 /// the store could not be read (throttled, unavailable): the message is retried, not dropped.
-async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegration, Option<String>> {
+pub(super) async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegration, Option<String>> {
     match deps.store.get_integration(tenant).await {
         Ok(Some(i)) if i.is_active && i.instance_url.is_some() => Ok(i),
         Ok(Some(_)) => Err(Some("the integration is inactive or disconnected".into())),
@@ -129,18 +130,39 @@ async fn fail_run(deps: &Deps, tenant: &TenantId, st: SyncType, run_id: &str, ms
         .await;
 }
 
-/// Tactical refused the credentials. A Knox account without TOTP gets a new token (true: retry
-/// the work); otherwise the integration is flagged `reauth_required` for a person.
-async fn note_auth_failure(deps: &Deps, tenant: &TenantId, e: &TacticalError) -> bool {
+/// Runs one work item; when Tactical refuses the Knox token, a new one is taken (or waited
+/// for) and the item runs again at once, not after an SQS redelivery (12 to 30 minutes later).
+async fn with_renewal<T, F, Fut>(
+    deps: &Deps,
+    tenant: &TenantId,
+    integ: &RmmIntegration,
+    work: F,
+) -> Result<T, TacticalErrorOrApi>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, TacticalErrorOrApi>>,
+{
+    connection(deps)
+        .with_renewal(
+            tenant,
+            integ.knox_token_expires_at.as_deref(),
+            |e| matches!(e, TacticalErrorOrApi::Tactical(TacticalError::Unauthorized { .. })),
+            // Transient: SQS delivers the item again later.
+            |reason| TacticalErrorOrApi::Api(ApiError::new(ErrorCode::Internal, reason)),
+            work,
+        )
+        .await
+}
+
+/// Tactical refused the credentials of work that does not run again inline: a Knox account
+/// without TOTP gets a new token (true: the work may be retried), otherwise the integration is
+/// flagged `reauth_required` for a person ([`ConnectionService::renew_token`]).
+pub(super) async fn note_auth_failure(deps: &Deps, tenant: &TenantId, e: &TacticalError) -> bool {
     if !matches!(e, TacticalError::Unauthorized { .. }) {
         return false;
     }
-    if connection(deps).relogin(tenant).await.unwrap_or(false) {
-        return true;
-    }
-    let patch = IntegrationPatch { reauth_required: Some(true), ..Default::default() };
-    let _ = deps.store.patch_integration(tenant, &patch).await;
-    false
+    let seen = deps.store.get_integration(tenant).await.ok().flatten().and_then(|i| i.knox_token_expires_at);
+    matches!(connection(deps).renew_token(tenant, seen.as_deref()).await, Ok(super::connection::Renewal::Renewed))
 }
 
 /// Handles one message of any sync queue.
@@ -157,12 +179,15 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                     return Outcome::Done;
                 }
             };
-            let result = match sync_type {
-                SyncType::Clients => run_clients(deps, &tenant, &integ, &run_id).await,
-                SyncType::Devices => fan_out_devices(deps, &tenant, &integ, &run_id).await,
-                SyncType::Alerts => run_alerts(deps, &tenant, &integ).await,
-                SyncType::Software => super::software::fan_out_software(deps, &tenant, &integ, &run_id).await,
-            };
+            let result = with_renewal(deps, &tenant, &integ, || async {
+                match sync_type {
+                    SyncType::Clients => run_clients(deps, &tenant, &integ, &run_id).await,
+                    SyncType::Devices => fan_out_devices(deps, &tenant, &integ, &run_id).await,
+                    SyncType::Alerts => run_alerts(deps, &tenant, &integ).await,
+                    SyncType::Software => super::software::fan_out_software(deps, &tenant, &integ, &run_id).await,
+                }
+            })
+            .await;
             finish_work_item(deps, &tenant, sync_type, &run_id, "start", result, last_attempt).await
         }
         SyncMessage::DevicePage { tenant, run_id, client_id, page, page_size, baseline, fresh } => {
@@ -176,7 +201,7 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                 }
             };
             let at = PageAt { client_id, page, page_size, baseline: baseline.as_deref(), fresh };
-            let result = device_page(deps, &tenant, &integ, &run_id, &at).await;
+            let result = with_renewal(deps, &tenant, &integ, || device_page(deps, &tenant, &integ, &run_id, &at)).await;
             let item = format!("page#{client_id}#{page}");
             finish_work_item(deps, &tenant, SyncType::Devices, &run_id, &item, result, last_attempt).await
         }
@@ -189,21 +214,20 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                     return Outcome::Done;
                 }
             };
-            match alert_follow_up(deps, &tenant, &integ, &alert_key, alert_id, &agent_id, refetch).await {
+            let result = with_renewal(deps, &tenant, &integ, || {
+                alert_follow_up(deps, &tenant, &integ, &alert_key, alert_id, &agent_id, refetch)
+            })
+            .await;
+            match result {
                 Ok(()) => Outcome::Done,
                 Err(e) if e.transient() && !last_attempt => Outcome::Retry(e.message()),
                 Err(e) => {
-                    if let TacticalErrorOrApi::Tactical(t) = &e
-                        && note_auth_failure(deps, &tenant, t).await
-                        && !last_attempt
-                    {
-                        return Outcome::Retry("knox token renewed; retrying".into());
-                    }
                     tracing::warn!(tenant = %tenant, alert_key, error = %e.message(), "alert follow-up failed");
                     Outcome::Done
                 }
             }
         }
+        SyncMessage::StatusRefresh { tenant, .. } => super::status_refresh::handle(deps, &tenant, last_attempt).await,
         SyncMessage::SoftwareBatch { tenant, run_id, batch, part, agent_ids } => {
             let integ = match active_integration(deps, &tenant).await {
                 Ok(i) => i,
@@ -214,7 +238,10 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                     return Outcome::Done;
                 }
             };
-            let result = super::software::software_batch(deps, &tenant, &integ, &run_id, batch, part, &agent_ids).await;
+            let result = with_renewal(deps, &tenant, &integ, || {
+                super::software::software_batch(deps, &tenant, &integ, &run_id, batch, part, &agent_ids)
+            })
+            .await;
             let item = super::software::batch_item(batch, part);
             finish_work_item(deps, &tenant, SyncType::Software, &run_id, &item, result, last_attempt).await
         }
@@ -225,6 +252,11 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
 pub enum TacticalErrorOrApi {
     Tactical(TacticalError),
     Api(ApiError),
+    /// Queueing a fan-out's work items failed (some may have been sent): retried; on the last
+    /// attempt the run is failed, since the children it claimed will never all arrive.
+    FanOut(String),
+    /// A cap on the work a Tactical answer may cause (`limits`): never retried.
+    Limit(String),
 }
 
 impl From<TacticalError> for TacticalErrorOrApi {
@@ -250,12 +282,16 @@ impl TacticalErrorOrApi {
         match self {
             Self::Tactical(e) => e.is_transient(),
             Self::Api(e) => e.code == ErrorCode::Internal,
+            Self::FanOut(_) => true,
+            Self::Limit(_) => false,
         }
     }
     pub(super) fn message(&self) -> String {
         match self {
             Self::Tactical(e) => e.to_string(),
             Self::Api(e) => e.message.clone(),
+            Self::FanOut(e) => format!("queueing work items failed: {e}"),
+            Self::Limit(e) => e.clone(),
         }
     }
 }
@@ -281,13 +317,12 @@ async fn finish_work_item(
             return Outcome::Retry(e.message());
         }
         Err(e) => {
-            if let TacticalErrorOrApi::Tactical(t) = &e
-                && note_auth_failure(deps, tenant, t).await
-                && !last_attempt
-            {
-                return Outcome::Retry("knox token renewed; retrying".into());
-            }
             tracing::error!(tenant = %tenant, run_id, error = %e.message(), "work item failed for good");
+            if matches!(e, TacticalErrorOrApi::FanOut(_)) {
+                // Its claimed children will never all arrive: end the run now, not at lock expiry.
+                fail_run(deps, tenant, st, run_id, &e.message()).await;
+                return Outcome::Done;
+            }
             RunProgress {
                 counts: SyncCounts { items_failed: 1, work_done: 1, ..Default::default() },
                 pending_delta: -1,
@@ -334,6 +369,13 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
             message = Some(format!("{flagged} assets flagged missing from Tactical"));
         }
     }
+    if run.sync_type == SyncType::Devices && c.items_created > 0 {
+        // Alerts that arrived before their agent was an asset are linked now that it is one.
+        let linked = super::alert_flow::link_open_alerts(deps.store.as_ref(), tenant).await?;
+        if linked > 0 {
+            tracing::info!(tenant = %tenant, run_id = %run.run_id, linked, "open alerts linked to new assets");
+        }
+    }
     if run.sync_type == SyncType::Devices
         && status == SyncRunStatus::Succeeded
         && c.items_processed == 0
@@ -365,6 +407,7 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
         )
         .await?;
     tracing::info!(tenant = %tenant, run_id = %run.run_id, sync_type = run.sync_type.as_str(), ?status, processed = c.items_processed, "sync run finished");
+    crate::telemetry::emit_metrics(&super::run_metrics::emf_line(run, status, super::time::now()));
     Ok(())
 }
 
@@ -417,8 +460,11 @@ async fn run_clients(
     Ok(RunProgress { counts, pending_delta: -1, ..Default::default() })
 }
 
-/// Adds `n` pending work items once per `key` and queues them; rolls back if queueing fails.
-/// Returns false when this fan-out already happened (a retried message).
+/// Adds `n` pending work items once per `key`, then queues them, then notes `{key}#sent`. A
+/// retried parent whose children were claimed but maybe not all sent (the send failed half-way,
+/// or the worker died in between) sends them all again without claiming again: each child counts
+/// at most once by its own work-item key, so a duplicate costs work but never a count, and the
+/// run cannot finish before every claimed child has reported. Returns false when nothing was sent.
 pub(super) async fn fan_out(
     deps: &Deps,
     tenant: &TenantId,
@@ -427,25 +473,44 @@ pub(super) async fn fan_out(
     key: &str,
     msgs: Vec<SyncMessage>,
 ) -> Result<bool, TacticalErrorOrApi> {
-    let n = msgs.len() as i64;
+    let n = i64::try_from(msgs.len()).unwrap_or(i64::MAX);
     let claim = RunProgress {
         pending_delta: n,
         work_item: Some(key.to_owned()),
         counts: SyncCounts { work_total: n, ..Default::default() },
         ..Default::default()
     };
-    if deps.store.add_run_progress(tenant, st, run_id, &claim).await?.is_none() {
-        return Ok(false);
-    }
-    if let Err(e) = deps.queue.send(st.queue(), &msgs).await {
-        let undo = RunProgress {
-            pending_delta: -n,
-            undo_item: Some(key.to_owned()),
-            counts: SyncCounts { work_total: -n, ..Default::default() },
-            ..Default::default()
-        };
-        deps.store.add_run_progress(tenant, st, run_id, &undo).await?;
-        return Err(e.into());
+    let sent_key = format!("{key}#sent");
+    let sent = RunProgress { work_item: Some(sent_key.clone()), ..Default::default() };
+    match deps.store.add_run_progress(tenant, st, run_id, &claim).await? {
+        Some(run) => {
+            if let Err(e) = check_run_total(run.counts.work_total, &deps.config.fan_out) {
+                // Nothing was sent: give the claim back, but keep its key (and mark it sent) so
+                // no redelivery of the parent sends these children.
+                let undo = RunProgress {
+                    pending_delta: -n,
+                    counts: SyncCounts { work_total: -n, ..Default::default() },
+                    work_item: Some(sent_key),
+                    ..Default::default()
+                };
+                deps.store.add_run_progress(tenant, st, run_id, &undo).await?;
+                return Err(TacticalErrorOrApi::Limit(e.to_string()));
+            }
+            deps.queue.send(st.queue(), &msgs).await.map_err(|e| TacticalErrorOrApi::FanOut(e.to_string()))?;
+            deps.store.add_run_progress(tenant, st, run_id, &sent).await?;
+        }
+        None => {
+            // Claimed before. Sent completely (or the run is gone or over): nothing to do.
+            match deps.store.add_run_progress(tenant, st, run_id, &sent).await? {
+                Some(run) if !run.status.is_finished() => {}
+                _ => return Ok(false),
+            }
+            if let Err(e) = deps.queue.send(st.queue(), &msgs).await {
+                let unmark = RunProgress { undo_item: Some(sent_key), ..Default::default() };
+                deps.store.add_run_progress(tenant, st, run_id, &unmark).await?;
+                return Err(TacticalErrorOrApi::FanOut(e.to_string()));
+            }
+        }
     }
     Ok(true)
 }
@@ -539,7 +604,9 @@ async fn device_page(
         Err(e) => return Err(e.into()),
     };
     if page == 1 {
-        let pages = page_data.count.div_ceil(u64::from(page_size.max(1))) as u32;
+        let what = format!("client {client_id}");
+        let pages = page_count(page_data.count, page_size, deps.config.fan_out.max_pages_per_listing, &what)
+            .map_err(|e| TacticalErrorOrApi::Limit(e.to_string()))?;
         if pages > 1 {
             let msgs: Vec<SyncMessage> = (2..=pages)
                 .map(|p| SyncMessage::DevicePage {
@@ -556,8 +623,9 @@ async fn device_page(
         }
     }
     let prior = if at.fresh { Prior::None } else { Prior::Known(known.as_ref()) };
+    let keep = keep_status(integ);
     let (counts, ids, hashes) =
-        upsert_agents(deps, tenant, client_id, &mapping, page_data.results, Some(run_id), prior).await?;
+        upsert_agents(deps, tenant, client_id, &mapping, page_data.results, Some(run_id), prior, keep).await?;
     deps.store.record_seen(tenant, SyncType::Devices, run_id, &part, &ids, &hashes).await?;
     Ok(RunProgress { counts, pending_delta: -1, ..Default::default() })
 }
@@ -574,6 +642,7 @@ pub enum Prior<'a> {
 
 /// Agents of one Tactical client → assets (and their external entity mappings). Unchanged agents
 /// cost no write. Returns the counts, and the asset ids seen with the hash each is left at.
+#[allow(clippy::too_many_arguments)]
 pub async fn upsert_agents(
     deps: &Deps,
     tenant: &TenantId,
@@ -583,6 +652,7 @@ pub async fn upsert_agents(
     agents: Vec<crate::tactical::types::BetaAgent>,
     run_id: Option<&str>,
     prior: Prior<'_>,
+    keep_status: bool,
 ) -> Result<(SyncCounts, Vec<String>, Vec<String>), TacticalErrorOrApi> {
     let now_t = now();
     let now_s = now_rfc3339();
@@ -595,10 +665,15 @@ pub async fn upsert_agents(
         };
         assets.push(asset_from_agent(tenant, &agent, &org, now_t));
     }
+    if keep_status {
+        for a in &mut assets {
+            a.sync_hash = super::asset::inventory_hash(a);
+        }
+    }
     let ids: Vec<String> = assets.iter().map(|a| a.asset_id.clone()).collect();
     let hashes: Vec<String> = assets.iter().map(|a| a.sync_hash.clone()).collect();
-    // The hash is over every synced field, last_seen included, so a recorded match means the
-    // asset still holds exactly this (a refresh in between would have stored a later state).
+    // The hash is over every synced field but the check-in times (and the status while the
+    // status refresh owns it), so a recorded match means the asset holds this state.
     let known_unchanged = |a: &super::asset::Asset| match prior {
         Prior::Known(Some(k)) => k.get(&a.asset_id) == Some(&a.sync_hash),
         _ => false,
@@ -633,6 +708,15 @@ pub async fn upsert_agents(
             counts.items_unchanged += 1;
             continue;
         }
+        if keep_status
+            && let Some(o) = old
+            && let Some(st) = o.agent_status
+        {
+            // The status refresh owns an existing asset's status (and publishes its changes).
+            a.agent_status = st;
+            a.status_as_of = o.status_as_of.clone();
+            a.status_changed_at = o.status_changed_at.clone();
+        }
         a.created_at = old.and_then(|o| o.created_at.clone()).or_else(|| Some(now_s.clone()));
         a.last_rmm_sync_at = Some(now_s.clone());
         a.last_sync_run = run_id.map(str::to_owned).or_else(|| old.and_then(|o| o.last_sync_run.clone()));
@@ -649,6 +733,11 @@ pub async fn upsert_agents(
     }
     deps.store.write_assets(tenant, &writes).await?;
     Ok((counts, ids, hashes))
+}
+
+/// Whether an existing asset's status is left to the status refresh (when it runs).
+pub fn keep_status(integ: &RmmIntegration) -> bool {
+    integ.schedule(super::integration::ScheduleKind::StatusRefresh).enabled
 }
 
 /// Single-agent refresh (after a webhook): `GET /agents/<agent_id>/`, then the same upsert as a
@@ -675,7 +764,8 @@ pub async fn refresh_agent(
         return Ok(true);
     };
     if let (true, Some(client_id)) = (mapping.syncs_devices(), mapping.tactical_client_id()) {
-        upsert_agents(deps, tenant, client_id, mapping, vec![row], None, Prior::Known(None)).await?;
+        let keep = deps.store.get_integration(tenant).await?.is_some_and(|i| keep_status(&i));
+        upsert_agents(deps, tenant, client_id, mapping, vec![row], None, Prior::Known(None), keep).await?;
     }
     Ok(true)
 }
@@ -727,6 +817,7 @@ async fn alert_follow_up(
         // Not an asset (yet): the next device sync brings it in if its organization is mapped.
         return Ok(());
     }
+    availability_status(deps, tenant, alert_key, &asset_id).await?;
     for _ in 0..4 {
         let Some(mut alert) = deps.store.get_alert(tenant, alert_key).await? else { return Ok(()) };
         if alert.asset_id.as_deref() == Some(asset_id.as_str()) {
@@ -738,6 +829,34 @@ async fn alert_follow_up(
             return Ok(());
         }
     }
+    Ok(())
+}
+
+/// An availability alert is Tactical's word on its agent: overdue while the alert is open, back
+/// online once Tactical resolves it. Written onto the asset at once; the next status refresh
+/// sees the same change against its snapshot and publishes it (one event per transition).
+async fn availability_status(
+    deps: &Deps,
+    tenant: &TenantId,
+    alert_key: &str,
+    asset_id: &str,
+) -> Result<(), TacticalErrorOrApi> {
+    let Some(alert) = deps.store.get_alert(tenant, alert_key).await? else { return Ok(()) };
+    if alert.alert_class.as_deref() != Some("availability") {
+        return Ok(());
+    }
+    let status = match alert.status.as_str() {
+        "active" => super::status::AgentStatus::Overdue,
+        "resolved" => super::status::AgentStatus::Online,
+        _ => return Ok(()),
+    };
+    let change = super::status_refresh::StatusChange {
+        asset_id: asset_id.to_owned(),
+        status,
+        last_seen_at: None,
+        observed_at: now_rfc3339(),
+    };
+    deps.store.apply_status(tenant, &change).await?;
     Ok(())
 }
 

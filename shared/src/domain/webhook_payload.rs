@@ -76,7 +76,8 @@ pub fn parse_time(s: &str) -> Option<String> {
     if !has_offset {
         iso.push('Z');
     }
-    OffsetDateTime::parse(&iso, &Rfc3339).ok().map(|d| to_rfc3339(d.to_offset(time::UtcOffset::UTC)))
+    // Checked: a time near year 9999 with a negative offset has no UTC date.
+    OffsetDateTime::parse(&iso, &Rfc3339).ok()?.checked_to_offset(time::UtcOffset::UTC).map(to_rfc3339)
 }
 
 fn parse_bool(s: &str) -> Option<bool> {

@@ -30,12 +30,18 @@ pub fn matches(presented: &str, stored: &SecretString) -> bool {
 }
 
 /// The secrets a delivery may present now.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct AcceptedSecrets {
     pub current: Option<SecretString>,
     pub previous: Option<SecretString>,
     /// Whether the integration was active when these were read (from the same integration read).
     pub active: bool,
+    /// Whether the tenant has an integration at all (an unknown tenant costs no secret read).
+    pub known: bool,
+    /// The integration's `webhook_secret_version` when these were read.
+    pub version: Option<String>,
+    /// Until when `previous` is accepted.
+    pub previous_until: Option<time::OffsetDateTime>,
 }
 
 impl AcceptedSecrets {
@@ -52,23 +58,79 @@ pub async fn accepted_secrets(
     secrets: &dyn SecretStore,
     tenant: &TenantId,
 ) -> Result<AcceptedSecrets, ApiError> {
+    // The integration first: a made-up tenant id costs one table read, never a Secrets Manager read.
+    let Some(integ) = store.get_integration(tenant).await? else {
+        return Ok(AcceptedSecrets::default());
+    };
     let current = secrets.get(tenant, SecretName::WebhookSecret).await?;
-    let integ = store.get_integration(tenant).await?;
-    let active = integ.as_ref().is_some_and(|i| i.is_active);
-    let grace_open =
-        integ.and_then(|i| i.webhook_previous_valid_until).and_then(|t| parse_rfc3339(&t)).is_some_and(|t| t > now());
-    let previous = if grace_open { secrets.get(tenant, SecretName::WebhookSecretPrevious).await? } else { None };
-    Ok(AcceptedSecrets { current, previous, active })
+    let previous_until = integ.webhook_previous_valid_until.as_deref().and_then(parse_rfc3339).filter(|t| *t > now());
+    let previous =
+        if previous_until.is_some() { secrets.get(tenant, SecretName::WebhookSecretPrevious).await? } else { None };
+    Ok(AcceptedSecrets {
+        current,
+        previous,
+        active: integ.is_active,
+        known: true,
+        version: integ.webhook_secret_version,
+        previous_until,
+    })
 }
 
-/// Creates the secret, or rotates it (the old one stays valid for the grace period).
-pub async fn rotate(store: &dyn Store, secrets: &dyn SecretStore, tenant: &TenantId) -> Result<SecretString, ApiError> {
+/// Name of the tenant lock held while the secret rotates.
+const ROTATION_LOCK: &str = "webhook_rotation";
+
+/// Creates the secret, or rotates it: the old one stays valid for the grace period, or stops at
+/// once with `revoke_previous` (a leaked secret). Rotations of one tenant run one at a time (a
+/// conditional lock), so two concurrent rotations cannot leave an admin with a secret that is
+/// neither current nor previous.
+pub async fn rotate(
+    store: &dyn Store,
+    secrets: &dyn SecretStore,
+    tenant: &TenantId,
+    revoke_previous: bool,
+) -> Result<SecretString, ApiError> {
+    if !store.try_lock(tenant, ROTATION_LOCK, 30).await? {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::Conflict,
+            "another rotation of the webhook secret is in progress; retry in a moment",
+        ));
+    }
+    let result = rotate_locked(store, secrets, tenant, revoke_previous).await;
+    if let Err(e) = store.unlock(tenant, ROTATION_LOCK).await {
+        tracing::warn!(tenant = %tenant, error = %e, "webhook rotation lock not released (it expires)");
+    }
+    result
+}
+
+async fn rotate_locked(
+    store: &dyn Store,
+    secrets: &dyn SecretStore,
+    tenant: &TenantId,
+    revoke_previous: bool,
+) -> Result<SecretString, ApiError> {
     let fresh = new_secret();
-    let mut patch = IntegrationPatch::default();
-    if let Some(old) = secrets.get(tenant, SecretName::WebhookSecret).await? {
-        secrets.put(tenant, SecretName::WebhookSecretPrevious, &old).await?;
-        patch.webhook_previous_valid_until =
-            Some(Some(to_rfc3339(now() + time::Duration::hours(ROTATION_GRACE_HOURS))));
+    let mut patch =
+        IntegrationPatch { webhook_secret_version: Some(uuid::Uuid::new_v4().to_string()), ..Default::default() };
+    let old = secrets.get(tenant, SecretName::WebhookSecret).await?;
+    match old {
+        Some(old) if !revoke_previous => {
+            secrets.put(tenant, SecretName::WebhookSecretPrevious, &old).await?;
+            patch.webhook_previous_valid_until =
+                Some(Some(to_rfc3339(now() + time::Duration::hours(ROTATION_GRACE_HOURS))));
+        }
+        _ => {
+            // Closed before the secrets change, so no reader pairs an open grace with them.
+            patch.webhook_previous_valid_until = Some(None);
+        }
+    }
+    if revoke_previous {
+        store
+            .patch_integration(
+                tenant,
+                &IntegrationPatch { webhook_previous_valid_until: Some(None), ..Default::default() },
+            )
+            .await?;
+        secrets.delete(tenant, SecretName::WebhookSecretPrevious).await?;
     }
     secrets.put(tenant, SecretName::WebhookSecret, &fresh).await?;
     store.patch_integration(tenant, &patch).await?;
@@ -165,7 +227,7 @@ mod tests {
         assert!(matches(s.expose_secret(), &s));
         assert!(!matches(&s.expose_secret()[..47], &s));
         assert!(!matches("", &s));
-        let acc = AcceptedSecrets { current: Some(s.clone()), previous: None, active: true };
+        let acc = AcceptedSecrets { current: Some(s.clone()), active: true, known: true, ..Default::default() };
         assert!(acc.accepts(s.expose_secret()));
         assert!(!acc.accepts(new_secret().expose_secret()));
     }

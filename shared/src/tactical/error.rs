@@ -25,7 +25,7 @@ pub enum TacticalError {
     NotFound { path: String, detail: Option<String> },
     #[error("Tactical is rate limiting these requests; retry in {} s", retry_after.map(|d| d.as_secs()).unwrap_or(60))]
     RateLimited { retry_after: Option<Duration> },
-    #[error("Tactical did not answer within {0:?}")]
+    #[error("Tactical did not answer in time (timed out after {:.1} s)", .0.as_secs_f64())]
     Timeout(Duration),
     #[error("cannot reach Tactical: {0}")]
     Connect(String),
@@ -35,12 +35,21 @@ pub enum TacticalError {
     Rejected { status: u16, message: String },
     #[error("Tactical sent a response that could not be read ({what}): {detail}")]
     Decode { what: &'static str, detail: String },
+    /// Never retried: the same server would send the same body again.
+    #[error("Tactical's answer to {path} is larger than the {limit} bytes this call reads")]
+    BodyTooLarge { path: String, limit: usize },
     #[error("Tactical rejected the user name or password")]
     BadCredentials,
     #[error("this Tactical account uses two-factor authentication: enter the current TOTP code")]
     TotpRequired,
-    #[error("the instance URL resolves to an address that is not allowed (loopback, link-local or cloud metadata)")]
+    #[error(
+        "the instance URL resolves to an address that is not allowed (loopback, link-local, cloud metadata or a private network; an on-premises Tactical must be on TACTICAL_PRIVATE_HOSTS)"
+    )]
     BlockedAddress,
+    #[error(
+        "the instance URL must use https: credentials are never sent over plain http (http is only for hosts on the development allow-list TACTICAL_HOST_ALLOWLIST)"
+    )]
+    InsecureScheme,
     #[error("Tactical could not contact the agent (it is offline or unreachable)")]
     AgentUnreachable,
     #[error("Tactical's message broker (NATS) is down, so nothing was sent to the agent")]
@@ -73,11 +82,14 @@ impl TacticalError {
             Timeout(_) | Connect(_) => ErrorCode::TacticalUnreachable,
             TotpRequired => ErrorCode::TacticalTotpRequired,
             BlockedAddress => ErrorCode::BlockedAddress,
+            InsecureScheme => ErrorCode::ValidationFailed,
             AgentUnreachable => ErrorCode::AgentUnreachable,
             BrokerDown => ErrorCode::RmmBrokerDown,
             AgentTimeout => ErrorCode::AgentTimeout,
             NotFound { .. } => ErrorCode::NotFound,
-            Redirect { .. } | Server { .. } | Rejected { .. } | Decode { .. } => ErrorCode::TacticalError,
+            Redirect { .. } | Server { .. } | Rejected { .. } | Decode { .. } | BodyTooLarge { .. } => {
+                ErrorCode::TacticalError
+            }
         }
     }
 }

@@ -5,7 +5,7 @@
 use super::error::TacticalError;
 use super::json_stream::ArraySplitter;
 use super::types::*;
-use super::url::{InstanceUrl, host_allowed, is_blocked_ip};
+use super::url::{AddressPolicy, InstanceUrl, host_allowed};
 use super::{Credentials, SoftwareRows, TacticalApi};
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -25,6 +25,8 @@ pub struct HttpClientOptions {
     pub request_timeout: Duration,
     /// Hosts allowed even though they resolve to blocked addresses (local development).
     pub allowlist: Vec<String>,
+    /// Hosts allowed to resolve to private ranges (an on-premises Tactical).
+    pub private_hosts: Vec<String>,
 }
 
 impl Default for HttpClientOptions {
@@ -33,25 +35,26 @@ impl Default for HttpClientOptions {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             allowlist: Vec::new(),
+            private_hosts: Vec::new(),
         }
     }
 }
 
-/// Resolves names, then drops blocked addresses unless the name is allow-listed, so a DNS answer
-/// cannot steer us to loopback or the metadata service (checked on every connection).
+/// Resolves names, then drops the addresses the policy refuses, so a DNS answer cannot steer us
+/// to loopback, the metadata service or a private network (checked on every connection).
 struct GuardedResolver {
-    allowlist: Vec<String>,
+    policy: Arc<AddressPolicy>,
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_owned();
-        let allowed = host_allowed(&host, &self.allowlist);
+        let policy = self.policy.clone();
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await
                 .map_err(|_| Box::new(ResolveError::Dns) as Box<dyn std::error::Error + Send + Sync>)?
-                .filter(|a| allowed || !is_blocked_ip(a.ip()))
+                .filter(|a| policy.allows(&host, a.ip()))
                 .collect();
             if addrs.is_empty() {
                 return Err(Box::new(ResolveError::Blocked) as Box<dyn std::error::Error + Send + Sync>);
@@ -76,29 +79,49 @@ pub fn build_http_client(opts: &HttpClientOptions) -> reqwest::Client {
         .connect_timeout(opts.connect_timeout)
         .timeout(opts.request_timeout)
         .user_agent(concat!("tactical-bridge/", env!("CARGO_PKG_VERSION")))
-        .dns_resolver(Arc::new(GuardedResolver { allowlist: opts.allowlist.clone() }))
+        .dns_resolver(Arc::new(GuardedResolver {
+            policy: Arc::new(AddressPolicy {
+                dev_hosts: opts.allowlist.clone(),
+                private_hosts: opts.private_hosts.clone(),
+            }),
+        }))
         .build()
         .expect("reqwest client options are static and valid")
 }
 
-/// Refuses an instance URL whose host is an IP literal in a blocked range (the resolver never
-/// sees IP literals) or a name that resolves only to blocked addresses.
-pub async fn check_instance_address(url: &InstanceUrl, allowlist: &[String]) -> Result<(), TacticalError> {
+/// One message for every way a connection can fail to open (refused, unreachable, blocked).
+fn unreachable_error(host: &str) -> TacticalError {
+    TacticalError::Connect(format!(
+        "could not connect to {host}; check the host, the port and that Tactical's API (nginx) is running and reachable from the internet"
+    ))
+}
+
+/// Refuses an instance URL that would send credentials over plain http, whose host is an IP
+/// literal the policy refuses (the resolver never sees IP literals), or a name that resolves only
+/// to refused addresses.
+pub async fn check_instance_address(url: &InstanceUrl, policy: &AddressPolicy) -> Result<(), TacticalError> {
+    check_address(url, policy).await?;
+    policy.check_scheme(url).map_err(|_| TacticalError::InsecureScheme)
+}
+
+async fn check_address(url: &InstanceUrl, policy: &AddressPolicy) -> Result<(), TacticalError> {
     let host = url.host();
-    if host_allowed(&host, allowlist) {
-        return Ok(());
-    }
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
-        return if is_blocked_ip(ip) { Err(TacticalError::BlockedAddress) } else { Ok(()) };
+        return if policy.allows(&host, ip) { Ok(()) } else { Err(TacticalError::BlockedAddress) };
+    }
+    if host_allowed(&host, &policy.dev_hosts) {
+        return Ok(());
     }
     if bare.eq_ignore_ascii_case("localhost") || bare.to_ascii_lowercase().ends_with(".localhost") {
         return Err(TacticalError::BlockedAddress);
     }
-    match tokio::net::lookup_host((bare, 0)).await {
+    let lookup =
+        tokio::time::timeout(crate::deadline::clamp(Duration::from_secs(5)), tokio::net::lookup_host((bare, 0)));
+    match lookup.await.unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut))) {
         Ok(addrs) => {
             let addrs: Vec<_> = addrs.collect();
-            if !addrs.is_empty() && addrs.iter().all(|a| is_blocked_ip(a.ip())) {
+            if !addrs.is_empty() && addrs.iter().all(|a| !policy.allows(&host, a.ip())) {
                 Err(TacticalError::BlockedAddress)
             } else {
                 Ok(())
@@ -139,8 +162,28 @@ pub struct TacticalHttp {
     request_timeout: Duration,
 }
 
+/// The least time worth starting another attempt with.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
 /// Largest body we read into memory (a beta page of 1000 agents with WMI data is a few MB).
 const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Error answers are short pages or JSON details: only their start is read.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// What one route's answer may weigh, counted while it streams in (a chunked body has no
+/// `Content-Length`, and an endless one must not exhaust the worker's memory).
+pub fn body_limit(path: &str) -> usize {
+    const MB: usize = 1024 * 1024;
+    let first = path.split('/').next().unwrap_or("");
+    match first {
+        // One page of up to 1000 agents (WMI included), or every open alert of a large fleet.
+        "beta" | "alerts" => MAX_BODY,
+        // One agent's inventory (a row of `GET /software/` is at most 16 MB too).
+        "software" => MAX_SOFTWARE_ROW,
+        "clients" | "scripts" => 16 * MB,
+        // One agent, a login answer, an action's output.
+        _ => 4 * MB,
+    }
+}
 /// `GET /software/` streams for minutes on a large fleet: its own limit, below Lambda's 300 s.
 const SOFTWARE_ALL_TIMEOUT: Duration = Duration::from_secs(240);
 /// Largest single agent row of `GET /software/` (thousands of programs are a few MB).
@@ -175,10 +218,13 @@ impl TacticalHttp {
         timeout: Option<Duration>,
     ) -> Result<reqwest::Response, TacticalError> {
         let url = self.base.endpoint(path);
-        let mut req = self.http.request(method.clone(), &url).header("Accept", "application/json");
-        if let Some(t) = timeout {
-            req = req.timeout(t);
+        // Never past the invocation's deadline: a hung Tactical costs a clear timeout, not the
+        // function killed without an answer.
+        let timeout = crate::deadline::clamp(timeout.unwrap_or(self.request_timeout));
+        if timeout.is_zero() {
+            return Err(TacticalError::Timeout(timeout));
         }
+        let mut req = self.http.request(method.clone(), &url).header("Accept", "application/json").timeout(timeout);
         if !query.is_empty() {
             req = req.query(query);
         }
@@ -190,7 +236,7 @@ impl TacticalHttp {
         if let Some(b) = body {
             req = req.json(b);
         }
-        req.send().await.map_err(|e| self.transport_error(e, timeout.unwrap_or(self.request_timeout)))
+        req.send().await.map_err(|e| self.transport_error(e, timeout))
     }
 
     async fn once(
@@ -201,29 +247,42 @@ impl TacticalHttp {
         body: Option<&serde_json::Value>,
         timeout: Duration,
     ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), TacticalError> {
+        let timeout = crate::deadline::clamp(timeout);
         let resp = self.send(method, path, query, body, Some(timeout)).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        if let Some(len) = resp.content_length()
-            && len as usize > MAX_BODY
-        {
-            return Err(TacticalError::Decode { what: "body", detail: format!("{len} bytes is over the limit") });
-        }
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e, timeout))?;
+        let bytes = if status.is_success() {
+            let limit = body_limit(path);
+            read_capped(resp, limit, false)
+                .await
+                .map_err(|e| self.transport_error(e, timeout))?
+                .ok_or_else(|| TacticalError::BodyTooLarge { path: path.to_owned(), limit })?
+        } else {
+            // Only the start of an error page matters; the rest is never read.
+            read_capped(resp, MAX_ERROR_BODY, true)
+                .await
+                .map_err(|e| self.transport_error(e, timeout))?
+                .unwrap_or_default()
+        };
         Ok((status, headers, bytes))
     }
 
     /// Tells network failures apart (DNS, refused, TLS, timeout) so the message says what to fix.
     fn transport_error(&self, e: reqwest::Error, timeout: Duration) -> TacticalError {
         let host = self.base.host();
+        if e.is_connect() && e.is_timeout() {
+            return unreachable_error(&host);
+        }
         if e.is_timeout() {
             return TacticalError::Timeout(timeout);
         }
         let mut tls = false;
         let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(s) = src {
+            // Refused, unreachable and blocked read the same, so the test button cannot map which
+            // hosts and ports exist behind us.
             if matches!(s.downcast_ref::<ResolveError>(), Some(ResolveError::Blocked)) {
-                return TacticalError::BlockedAddress;
+                return unreachable_error(&host);
             }
             if matches!(s.downcast_ref::<ResolveError>(), Some(ResolveError::Dns)) {
                 return TacticalError::Connect(format!(
@@ -232,11 +291,8 @@ impl TacticalHttp {
             }
             if let Some(io) = s.downcast_ref::<std::io::Error>() {
                 match io.kind() {
-                    std::io::ErrorKind::ConnectionRefused => {
-                        return TacticalError::Connect(format!(
-                            "{host} refused the connection; check the port and that Tactical's API (nginx) is running"
-                        ));
-                    }
+                    std::io::ErrorKind::ConnectionRefused => return unreachable_error(&host),
+                    std::io::ErrorKind::TimedOut if e.is_connect() => return unreachable_error(&host),
                     std::io::ErrorKind::TimedOut => return TacticalError::Timeout(timeout),
                     std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof if !e.is_connect() => {
                         return TacticalError::Decode {
@@ -258,7 +314,7 @@ impl TacticalHttp {
                 "the TLS handshake with {host} failed (certificate not valid for this name, expired, or self-signed); Tactical needs a trusted certificate"
             ))
         } else if e.is_connect() {
-            TacticalError::Connect(format!("could not connect to {host}"))
+            unreachable_error(&host)
         } else if e.is_body() || e.is_decode() {
             TacticalError::Decode { what: "body", detail: "the connection broke while reading the response".into() }
         } else {
@@ -354,6 +410,11 @@ impl TacticalHttp {
             }
             _ => backoff(&self.retry, attempt),
         };
+        // Another attempt only when it can still finish inside the invocation's budget.
+        if crate::deadline::remaining().is_some_and(|r| r < delay + MIN_ATTEMPT) {
+            tracing::debug!(path, attempt, error = %err, "no time left for another attempt");
+            return Err(err);
+        }
         tracing::info!(path, attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying tactical call");
         tokio::time::sleep(delay).await;
         Ok(())
@@ -375,7 +436,7 @@ impl TacticalHttp {
                 Ok(resp) => {
                     let (status, headers) = (resp.status(), resp.headers().clone());
                     // Error bodies are small pages or JSON details.
-                    let bytes = resp.bytes().await.unwrap_or_default();
+                    let bytes = read_capped(resp, MAX_ERROR_BODY, true).await.ok().flatten().unwrap_or_default();
                     Self::classify(path, status, &headers, &bytes)
                 }
                 Err(e) => e,
@@ -384,7 +445,7 @@ impl TacticalHttp {
         }
     }
 
-    async fn get_json<T: DeserializeOwned>(
+    pub(crate) async fn get_json<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
@@ -393,6 +454,33 @@ impl TacticalHttp {
         let bytes = self.call(Method::GET, path, query, None, true).await?;
         decode(&bytes, what)
     }
+}
+
+/// Reads a body chunk by chunk, stopping at `limit` bytes (`Content-Length` is a hint a hostile
+/// server may omit or lie about). Over the limit: `None`, or with `truncate` the first `limit`
+/// bytes.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: usize,
+    truncate: bool,
+) -> Result<Option<bytes::Bytes>, reqwest::Error> {
+    let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
+    if announced.is_some_and(|n| n > limit) && !truncate {
+        return Ok(None);
+    }
+    let mut buf = bytes::BytesMut::with_capacity(announced.unwrap_or(0).min(limit));
+    while let Some(chunk) = resp.chunk().await? {
+        let room = limit.saturating_sub(buf.len());
+        if chunk.len() > room {
+            if !truncate {
+                return Ok(None);
+            }
+            buf.extend_from_slice(chunk.get(..room).unwrap_or_default());
+            return Ok(Some(buf.freeze()));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Some(buf.freeze()))
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, TacticalError> {

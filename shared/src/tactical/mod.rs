@@ -4,6 +4,7 @@
 pub mod error;
 pub mod http;
 pub mod json_stream;
+pub mod status_list;
 pub mod types;
 pub mod url;
 
