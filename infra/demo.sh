@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 1: install what is missing, start LocalStack, then run the main job end to end
 # (devtools demo: simulator or a real Tactical, functions under cargo lambda watch, dev bridge,
-# connect, sync clients, map, sync devices, print assets by client and status).
+# connect, sync clients, map, sync devices, print assets by client and status, stop one simulated
+# agent and print the status event it causes).
 #
 #   infra/demo.sh                                   against the built-in Tactical simulator
 #   TACTICAL_URL=https://api.example.com TACTICAL_API_KEY=... infra/demo.sh    against a real Tactical

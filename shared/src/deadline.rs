@@ -29,13 +29,12 @@ impl Budget {
     }
 
     /// The budget of a Lambda invocation whose deadline is `deadline_ms` (epoch milliseconds,
-    /// `Context.deadline`). `None` when the context carries no deadline.
+    /// `Context.deadline`). `None` when the context carries no usable deadline: none at all, or
+    /// one already past when the invocation starts, which Lambda never sends but local emulators
+    /// do (`cargo lambda watch` sends a fixed 600000, in 1970).
     pub fn from_epoch_millis(deadline_ms: u64) -> Option<Self> {
-        if deadline_ms == 0 {
-            return None;
-        }
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        Some(Self::from_now(Duration::from_millis(deadline_ms.saturating_sub(now_ms))))
+        (deadline_ms > now_ms).then(|| Self::from_now(Duration::from_millis(deadline_ms - now_ms)))
     }
 
     /// Time left before the deadline (zero once it passed).
@@ -94,7 +93,9 @@ mod tests {
         })
         .await;
         assert!(Budget::from_epoch_millis(0).is_none());
-        let past = Budget::from_epoch_millis(1).unwrap();
-        assert_eq!(past.remaining(), Duration::ZERO);
+        assert!(Budget::from_epoch_millis(600_000).is_none(), "cargo lambda watch's fixed deadline");
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let b = Budget::from_epoch_millis(now_ms + 30_000).unwrap();
+        assert!(b.total() > Duration::from_secs(28) && b.total() <= Duration::from_millis(28_500), "{:?}", b.total());
     }
 }

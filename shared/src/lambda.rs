@@ -180,6 +180,31 @@ mod tests {
         assert_eq!(parsed.headers.get("content-type").unwrap(), "application/json");
     }
 
+    #[tokio::test]
+    async fn an_http_request_past_its_deadline_is_answered_504_and_the_budget_is_visible() {
+        let req = lambda_http::http::Request::builder().uri("https://x/settings").body(Body::Empty).unwrap();
+        let ctx = context_with_deadline(std::time::Duration::from_millis(400));
+        let started = std::time::Instant::now();
+        let out = within_deadline(&ctx, Invocation::Http(Box::new(req)), |_| async {
+            assert!(crate::deadline::remaining().is_some_and(|r| r <= std::time::Duration::from_millis(400)));
+            std::future::pending::<Result<Value, String>>().await
+        })
+        .await
+        .unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_millis(400), "{:?}", started.elapsed());
+        assert_eq!(out["statusCode"], 504);
+        let body: Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["code"], "timeout");
+        assert!(body["message"].as_str().unwrap().contains("timed out"));
+        // Without a deadline in the context, nothing is bounded.
+        let out = within_deadline(&lambda_runtime::Context::default(), Invocation::Direct(Value::Null), |_| async {
+            assert!(crate::deadline::current().is_none());
+            Ok(Value::Bool(true))
+        })
+        .await;
+        assert_eq!(out, Ok(Value::Bool(true)));
+    }
+
     #[test]
     fn classifies_sqs_and_schedule() {
         let sqs = serde_json::json!({"Records": [{"messageId": "m1", "body": "{}", "attributes": {"ApproximateReceiveCount": "2"}}]});

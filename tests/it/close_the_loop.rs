@@ -88,6 +88,7 @@ async fn invoke(deps: &Deps, t: &TenantId, perms: &[&str], action: &str, input: 
     let ev = json!({
         "tenant": t.as_str(),
         "actor": {"user_id": "wf-user-1", "permissions": perms},
+        "entitlements": ["rmm_remote_actions"],
         "action": action,
         "input": input,
         "correlation_id": "ticket-closed-42",
@@ -430,6 +431,8 @@ async fn a_fire_and_forget_run_is_fetched_later_and_history_is_paged() {
     let st = c.sim.state();
     let win = online(&c.sim, Plat::Windows);
     run(&c, "agents.run_command", json!({"agent_id": win.agent_id, "command": "hostname"})).await;
+    // The command's own report (150 ms later by default) is not what this test waits for.
+    st.report_runs_now();
     // The agent takes its time: nothing reported until it does.
     st.set_report_delay(std::time::Duration::from_secs(3600));
     let r =

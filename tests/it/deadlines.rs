@@ -46,7 +46,7 @@ async fn a_hung_tactical_gets_a_clean_timeout_answer_from_every_function_url() {
 
     // Generous for LocalStack on a busy machine; a hung call would take 4 × 30 s without it.
     let budget = Duration::from_secs(6);
-    let actor = token(&t, &[shared::auth::perms::RMM_READ, shared::auth::perms::RMM_EXECUTE_COMMAND]);
+    let actor = enterprise_token(&t, &[shared::auth::perms::RMM_READ, shared::auth::perms::RMM_EXECUTE_COMMAND]);
     let cases: Vec<(Function, &str, &str, &str, Option<Value>)> = vec![
         (Function::Connection, "POST", "/test", tok.as_str(), Some(json!({}))),
         (Function::Connection, "GET", "/settings", tok.as_str(), None),
@@ -68,6 +68,9 @@ async fn a_hung_tactical_gets_a_clean_timeout_answer_from_every_function_url() {
         async move { (f, path, serve(p, f, request(method, path, Some(bearer), body), budget).await) }
     }))
     .await;
+    // The connection test's probe got several attempts, each a third of the budget at most.
+    let probes = sim.state().request_count(RouteKind::Root);
+    assert!((2..=4).contains(&probes), "{probes} probes");
     // Disconnect last (it deletes the credentials the others use); its logout is best effort.
     let last = serve(&p, Function::Connection, request("POST", "/disconnect", Some(&tok), None), budget).await;
     for (f, path, ((status, v), took)) in answers.into_iter().chain([(Function::Connection, "/disconnect", last)]) {

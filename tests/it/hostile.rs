@@ -368,3 +368,161 @@ async fn a_fan_out_that_fails_half_way_neither_finishes_the_run_early_nor_flags_
     assert_eq!(missing, 0, "no present asset is flagged missing");
     drop_stack(&p.stack).await;
 }
+
+/// Fairness in the template: every function has reserved concurrency (one function's flood cannot
+/// take another's capacity), and each queue's event source leaves part of it to the function URL.
+#[test]
+fn every_function_reserves_concurrency_and_queues_leave_room_for_the_function_url() {
+    use serde_yaml::Value as Y;
+    let text = std::fs::read_to_string(devtools::provision::template_path()).expect("template");
+    let t: Y = serde_yaml::from_str(&text).expect("yaml");
+    let mut seen = 0;
+    for (id, r) in t["Resources"].as_mapping().expect("resources") {
+        if r["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        seen += 1;
+        // `!If [ReserveConcurrency, N, !Ref AWS::NoValue]`
+        let reserved = match &r["Properties"]["ReservedConcurrentExecutions"] {
+            Y::Tagged(tag) => tag.value[1].as_u64(),
+            _ => None,
+        };
+        let reserved = reserved.unwrap_or_else(|| panic!("{id:?} reserves concurrency"));
+        for (_, ev) in r["Properties"]["Events"].as_mapping().into_iter().flatten() {
+            if ev["Type"] == "SQS" {
+                let max =
+                    ev["Properties"]["ScalingConfig"]["MaximumConcurrency"].as_u64().expect("queue concurrency cap");
+                assert!((2..reserved).contains(&max), "{id:?}: the queue takes {max} of {reserved}");
+            }
+        }
+    }
+    assert_eq!(seen, FUNCTIONS.len());
+}
+
+#[tokio::test]
+async fn a_runs_error_list_stays_bounded_and_a_finished_run_takes_no_more_progress() {
+    use shared::domain::sync_run::{SyncRun, SyncRunStatus, new_run_id};
+    use shared::messages::{SyncType, Trigger};
+    use shared::ports::{RunProgress, StartOutcome};
+    let stack = shared_stack().await;
+    let deps = deps(&stack).await;
+    let t = tenant("hostile-errors");
+    let run = SyncRun {
+        tenant: t.clone(),
+        run_id: new_run_id(),
+        sync_type: SyncType::Devices,
+        trigger: Trigger::Manual,
+        status: SyncRunStatus::Queued,
+        started_at: shared::domain::time::now_rfc3339(),
+        finished_at: None,
+        counts: Default::default(),
+        pending: 100,
+        errors: vec![],
+        message: None,
+    };
+    let StartOutcome::Started(run) = deps.store.try_start_run(&run, 600).await.expect("start") else {
+        panic!("a fresh tenant starts")
+    };
+    // 60 failing items, each with the most errors one progress carries, 300+ characters each.
+    for i in 0..60 {
+        let p = RunProgress {
+            counts: shared::domain::SyncCounts { items_failed: 1, ..Default::default() },
+            pending_delta: -1,
+            errors: vec!["e".repeat(1000); 5],
+            work_item: Some(format!("page#1#{i}")),
+            undo_item: None,
+        };
+        let after = deps.store.add_run_progress(&t, SyncType::Devices, &run.run_id, &p).await.expect("progress");
+        assert!(after.is_some(), "item {i} counts even when the error list is full");
+    }
+    let after = deps.store.get_run(&t, SyncType::Devices, &run.run_id).await.expect("get").expect("run");
+    assert_eq!(after.counts.items_failed, 60, "every item counted");
+    assert!((20..25).contains(&after.errors.len()), "errors kept: {}", after.errors.len());
+    assert!(after.errors.iter().all(|e| e.chars().count() <= 300));
+    // Finished: a late duplicate or straggler cannot reopen it.
+    assert!(
+        deps.store.finish_run(&t, SyncType::Devices, &run.run_id, SyncRunStatus::Failed, None).await.expect("finish")
+    );
+    let late = RunProgress { pending_delta: -1, work_item: Some("page#2#1".into()), ..Default::default() };
+    assert!(deps.store.add_run_progress(&t, SyncType::Devices, &run.run_id, &late).await.expect("late").is_none());
+    let after = deps.store.get_run(&t, SyncType::Devices, &run.run_id).await.expect("get").expect("run");
+    assert_eq!(after.status, SyncRunStatus::Failed);
+}
+
+#[tokio::test]
+async fn a_run_over_its_work_item_cap_fails_and_queues_nothing() {
+    let p = Pipeline::new_with("hostile-cap", |env| {
+        env.insert("DEVICE_PAGE_SIZE".into(), "1".into());
+        env.insert("MAX_WORK_ITEMS_PER_RUN".into(), "5".into());
+    })
+    .await;
+    let sim = simulator(SimConfig {
+        fleet: tactical_sim::FleetSpec {
+            clients: 1,
+            sites_per_client: 1,
+            agents: 10,
+            software_per_agent: 0,
+            alerts: 0,
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let t = tenant("hostile-cap");
+    let tok = admin_token(&t);
+    connect(&p, &t, &sim).await;
+    p.call(Function::SyncClients, "POST", "/sync", &tok, None).await;
+    p.drain().await;
+    let (_, v) = p.call(Function::SyncClients, "GET", "/mappings", &tok, None).await;
+    let id = v["mappings"][0]["id"].as_str().expect("a mapping").to_owned();
+    p.call(Function::SyncClients, "PATCH", &format!("/mappings/{id}"), &tok, Some(json!({"client_id": "psa-1"}))).await;
+    let before = sim.state().request_count(RouteKind::BetaAgents);
+    p.call(Function::SyncDevices, "POST", "/sync", &tok, None).await;
+    p.drain().await;
+    let run = latest_run(&p, Function::SyncDevices, &tok).await;
+    // start + page 1 + 9 more pages = 11 work items, over 5.
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(message(&run).contains("MAX_WORK_ITEMS_PER_RUN"), "{run}");
+    assert_eq!(sim.state().request_count(RouteKind::BetaAgents) - before, 1, "no page beyond page 1 was queued");
+    assert_eq!(assert_assets_match_mappings(&p, &t).await, 0, "the refused page wrote nothing");
+    drop_stack(&p.stack).await;
+}
+
+#[tokio::test]
+async fn a_webhook_with_year_9999_times_and_negative_offsets_is_recorded_without_them() {
+    let p = Pipeline::new_with("hostile-webhook", |env| {
+        env.insert("WEBHOOK_BASE_URL".into(), "https://hooks.example.test".into());
+    })
+    .await;
+    let good = tenant_on(&p, "hostile-wh-good").await;
+    let evil = tenant_on(&p, "hostile-wh-evil").await;
+    let cache = webhook::SecretCache::new(std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let mut secrets = Vec::new();
+    for t in [&good, &evil] {
+        let (s, info) = p.call(Function::Connection, "POST", "/webhook/secret", &t.tok, None).await;
+        assert_eq!(s, 200, "{info}");
+        secrets.push(info["secret"].as_str().expect("secret").to_owned());
+    }
+    let times = |t: &str| {
+        json!({"agent_id": "A".repeat(40), "alert_id": "7", "event": "failure", "alert_time": t, "resolved_on": t})
+            .to_string()
+    };
+    let hostile = times("9999-12-31 23:59:59.999999-05:00");
+    let fine = times("2026-11-21 00:19:35.527811+00:00");
+    let (s, v) = read(
+        webhook::handle_with(&p.deps, &cache, raw_webhook(evil.id.as_str(), Some(&secrets[1]), &hostile, "")).await,
+    );
+    assert!((200..300).contains(&s), "the hostile delivery is answered, not a crash: {s} {v}");
+    let (s, v) =
+        read(webhook::handle_with(&p.deps, &cache, raw_webhook(good.id.as_str(), Some(&secrets[0]), &fine, "")).await);
+    assert!((200..300).contains(&s), "{s} {v}");
+    let (_, v) = p.call(Function::SyncAlerts, "GET", "/alerts", &evil.tok, None).await;
+    let alerts = v["alerts"].as_array().expect("alerts");
+    assert_eq!(alerts.len(), 1, "{v}");
+    let a = &alerts[0];
+    for f in ["triggered_at", "resolved_at", "last_occurrence_at"] {
+        assert!(!a[f].as_str().unwrap_or_default().starts_with("9999"), "the impossible time is unknown ({f}): {v}");
+    }
+    let (_, v) = p.call(Function::SyncAlerts, "GET", "/alerts", &good.tok, None).await;
+    assert_eq!(v["alerts"][0]["triggered_at"].as_str().map(|t| &t[..19]), Some("2026-11-21T00:19:35"), "{v}");
+    drop_stack(&p.stack).await;
+}

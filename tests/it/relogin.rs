@@ -194,7 +194,7 @@ async fn remote_actions_renew_an_expired_knox_token_like_the_syncs() {
     let (t, tok) = knox_tenant(&p, &sim, "knox-ra").await;
     sim.state().advance_token_clock(Duration::from_secs(5 * 3600 + 60));
     let before = sim.state().request_count(RouteKind::CheckCreds);
-    let caller = token(&t, &[shared::auth::perms::RMM_READ]);
+    let caller = enterprise_token(&t, &[shared::auth::perms::RMM_READ]);
     let (s, v) = p.call(Function::RemoteActions, "POST", "/actions/scripts.list", &caller, Some(json!({}))).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["ok"], true, "{v}");

@@ -219,6 +219,11 @@ async fn status_follows_tactical_through_a_simulated_hour_with_one_event_per_tra
     );
     let ids: BTreeSet<&str> = events.iter().map(|e| e["detail"]["event_id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), events.len(), "event ids are unique per transition");
+    // The template's example rule: the transitions to offline or overdue, on the PSA's queue.
+    let down = expected.iter().filter(|(_, _, to)| to != "online").count();
+    let on_down_queue = take_events(&p, &p.stack.queue_urls["AgentDownQueue"], down).await;
+    assert_eq!(on_down_queue.len(), down, "{on_down_queue:?}");
+    assert!(on_down_queue.iter().all(|e| e["detail"]["to"] != "online"));
     let _ = p.sqs.delete_queue().queue_url(&queue).send().await;
     drop_stack(&p.stack).await;
 }
@@ -358,5 +363,32 @@ async fn an_availability_alert_sets_the_status_at_once() {
     assert_eq!(s, 202, "{v}");
     p.drain().await;
     assert_eq!(assets_by_agent(&p, &tok).await[&agent]["agent_status"], "online");
+    drop_stack(&p.stack).await;
+}
+
+#[tokio::test]
+async fn the_scheduler_queues_a_refresh_at_the_tenant_interval_and_not_when_off() {
+    let p = Pipeline::new("status-sched").await;
+    let sim = simulator(small_fleet()).await;
+    let t = tenant("sched");
+    let tok = admin_token(&t);
+    connect(&p, &t, &sim).await;
+    for bad in [0, 61] {
+        let body = json!({"schedules": {"status_refresh": {"enabled": true, "interval_minutes": bad}}});
+        let (s, v) = p.call(Function::Connection, "PATCH", "/settings", &tok, Some(body)).await;
+        assert_eq!((s, v["field"].as_str()), (400, Some("schedules.status_refresh.interval_minutes")), "{v}");
+    }
+    let (_, v) = p.call(Function::Connection, "GET", "/settings", &tok, None).await;
+    assert_eq!(v["schedules"]["status_refresh"], json!({"enabled": true, "interval_minutes": 5}), "{v}");
+    let mine = format!("{t}:status");
+    let tick = scheduler::tick(&p.deps).await.unwrap();
+    assert!(tick.started.contains(&mine), "{tick:?}");
+    let tick = scheduler::tick(&p.deps).await.unwrap();
+    assert!(!tick.started.contains(&mine), "not due again within 5 minutes: {tick:?}");
+    let off = json!({"schedules": {"status_refresh": {"enabled": false, "interval_minutes": 1}}});
+    let (s, v) = p.call(Function::Connection, "PATCH", "/settings", &tok, Some(off)).await;
+    assert_eq!(s, 200, "{v}");
+    let integ = p.deps.store.get_integration(&t).await.unwrap().unwrap();
+    assert!(!shared::domain::sync::keep_status(&integ), "off: the device sync writes the status again");
     drop_stack(&p.stack).await;
 }

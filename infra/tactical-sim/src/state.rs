@@ -615,12 +615,12 @@ impl SimState {
 
     pub fn agent(&self, agent_id: &str) -> Option<AgentInfo> {
         let d = self.read();
-        d.agent(agent_id).map(|a| d.info(a, now()))
+        d.agent(agent_id).map(|a| d.info(a, self.now()))
     }
 
     pub fn agent_by_pk(&self, pk: i64) -> Option<AgentInfo> {
         let d = self.read();
-        d.agent_by_pk(pk).map(|a| d.info(a, now()))
+        d.agent_by_pk(pk).map(|a| d.info(a, self.now()))
     }
 
     pub fn agent_count(&self) -> usize {
@@ -1006,7 +1006,7 @@ impl SimState {
 
     /// Resolve now (`resolved=true`, `resolved_on=now`, unsnoozed).
     pub fn resolve_alert(&self, id: i64) -> Result<(), SimError> {
-        self.resolve_alert_at(id, now())
+        self.resolve_alert_at(id, self.now())
     }
 
     pub fn resolve_alert_at(&self, id: i64, at: OffsetDateTime) -> Result<(), SimError> {

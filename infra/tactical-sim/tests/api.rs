@@ -970,7 +970,8 @@ async fn agents_check_in_on_the_simulated_clock_and_stop_when_told() {
     assert_eq!(row(&quiet.agent_id)["status"], json!("offline"));
     assert_eq!(row(&down.agent_id)["status"], json!("offline"), "a down agent does not come back by itself");
     st.advance_clock(time::Duration::minutes(25));
-    assert_eq!(st.agent(&quiet.agent_id).unwrap().status, AgentStatus::Overdue);
+    let q = st.agent(&quiet.agent_id).unwrap();
+    assert_eq!(q.status, AgentStatus::Overdue, "{:?} now {}", q.last_seen, st.now());
     let d = get(&sim, &format!("/agents/{}/", quiet.agent_id)).await.json();
     assert_eq!(d["status"], json!("overdue"));
     // Resumed: online at once, and it keeps checking in.

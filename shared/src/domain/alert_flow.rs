@@ -215,7 +215,8 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
 ) -> Result<BackfillCounts, E> {
     let open =
         api.alerts(&AlertFilter { time_filter: BACKFILL_DAYS, resolved_filter: false, snoozed_filter: true }).await?;
-    let mut counts = BackfillCounts { open_in_tactical: open.len() as i64, ..Default::default() };
+    let mut counts =
+        BackfillCounts { open_in_tactical: i64::try_from(open.len()).unwrap_or(i64::MAX), ..Default::default() };
     let mut seen = HashSet::new();
     let mut events: Vec<AlertEvent> =
         open.iter().filter(|a| !a.resolved).filter_map(|a| AlertEvent::from_tactical(a, "backfill")).collect();

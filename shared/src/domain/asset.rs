@@ -135,6 +135,8 @@ pub fn asset_from_agent(tenant: &TenantId, a: &BetaAgent, org: &OrgContext<'_>, 
     let (lan_ips, serial, make_model) = from_wmi(a.wmi_detail.as_ref());
     let vitals = Vitals {
         current_user: clean(a.logged_in_username.as_deref()),
+        // `as` saturates a float beyond i64: a hostile boot time cannot wrap.
+        #[allow(clippy::cast_possible_truncation)]
         boot_time: a.boot_time.filter(|b| b.is_finite() && *b > 0.0).map(|b| b as i64),
         lan_ips,
         wan_ip: clean(a.public_ip.as_deref()),

@@ -451,7 +451,9 @@ impl ConnectionService<'_> {
         if let Err(e) = check_instance_address(&url, &self.addresses).await {
             return Ok(fail(e));
         }
-        let anon = self.tactical(url.clone(), Credentials::None);
+        // Room for retries inside the function's budget: an attempt gets at most a third of it.
+        let per_call = crate::deadline::current().map_or(self.timeout, |b| self.timeout.min(b.total() / 3));
+        let anon = self.tactical(url.clone(), Credentials::None).with_timeout(per_call);
         if let Err(e) = anon.probe().await {
             return Ok(fail(e));
         }
@@ -497,7 +499,7 @@ impl ConnectionService<'_> {
                 Credentials::KnoxToken(token)
             }
         };
-        let api = self.tactical(url, creds);
+        let api = self.tactical(url, creds).with_timeout(per_call);
         let clients = match api.clients().await {
             Ok(c) => c,
             Err(e) => return Ok(fail(e)),

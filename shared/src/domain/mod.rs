@@ -2,6 +2,21 @@
 //! rmm_integrations, organization mappings, assets, external entity mappings, rmm_alerts,
 //! software catalog, sync runs.
 
+// Everything here reads untrusted Tactical data in workers shared by all tenants, and release
+// builds abort on a panic: no unwrap/expect/panic and no lossy `as` cast outside tests
+// (checked conversions instead; a justified exception carries its own `allow` and reason).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
+
 pub mod alert_flow;
 pub mod alerts;
 pub mod asset;

@@ -464,7 +464,8 @@ fn parse_alerts(action: Action, raw: &Value) -> Result<Input, ActionError> {
     let change = match (action, a.snooze_days) {
         (Action::AlertsSnooze, Some(d)) => {
             check_range("snooze_days", d, 1, MAX_SNOOZE_DAYS)?;
-            AlertChange::Snooze { days: d as u32 }
+            // In range (checked above), so the conversion cannot fail.
+            AlertChange::Snooze { days: u32::try_from(d).unwrap_or(1) }
         }
         (Action::AlertsSnooze, None) => return Err(validation("snooze_days", "snooze_days is required (1 to 365)")),
         (_, Some(_)) => return Err(validation("snooze_days", "only alerts.snooze takes snooze_days")),
@@ -534,10 +535,9 @@ fn check_timeout(v: i64, waits: bool) -> Result<u32, ActionError> {
     } else {
         (MAX_TIMEOUT_SECS, "")
     };
-    if (1..=max).contains(&v) {
-        Ok(v as u32)
-    } else {
-        Err(validation("timeout", format!("timeout must be between 1 and {max} seconds{why}")))
+    match u32::try_from(v) {
+        Ok(n) if (1..=max).contains(&v) => Ok(n),
+        _ => Err(validation("timeout", format!("timeout must be between 1 and {max} seconds{why}"))),
     }
 }
 
@@ -697,7 +697,7 @@ impl Input {
                     Some(b) => Some(positive_id("before_id", b, "a history id")?),
                     None => None,
                 };
-                Ok(Input::History { agent_id: h.agent_id, limit: h.limit as usize, before_id })
+                Ok(Input::History { agent_id: h.agent_id, limit: usize::try_from(h.limit).unwrap_or(1), before_id })
             }
             Action::AlertsResolve | Action::AlertsSnooze | Action::AlertsUnsnooze => parse_alerts(action, raw),
         }
@@ -808,7 +808,24 @@ where
     F: Fn(Box<dyn TacticalApi>) -> Fut,
     Fut: std::future::Future<Output = Result<T, Failure>>,
 {
+    with_first_client(deps, tenant, integ, None, call).await
+}
+
+/// [`with_client`] whose first attempt uses `first`, a client already built (so a missing
+/// credential is reported before the action is audited as attempted).
+async fn with_first_client<T, F, Fut>(
+    deps: &Deps,
+    tenant: &TenantId,
+    integ: &RmmIntegration,
+    first: Option<Box<dyn TacticalApi>>,
+    call: F,
+) -> Result<T, Failure>
+where
+    F: Fn(Box<dyn TacticalApi>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Failure>>,
+{
     let call = &call;
+    let first = &std::sync::Mutex::new(first);
     ConnectionService::new(deps)
         .with_renewal(
             tenant,
@@ -820,7 +837,11 @@ where
                 })
             },
             move || async move {
-                let api = client(deps, tenant, integ).await.map_err(Failure::Other)?;
+                let built = first.lock().ok().and_then(|mut f| f.take());
+                let api = match built {
+                    Some(api) => api,
+                    None => client(deps, tenant, integ).await.map_err(Failure::Other)?,
+                };
                 call(api).await
             },
         )
@@ -877,7 +898,7 @@ impl<'a> Audit<'a> {
             error_message,
             result,
             finished_at: now_rfc3339(),
-            duration_ms: self.started.elapsed().as_millis() as u64,
+            duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
         }
     }
 
@@ -968,10 +989,11 @@ async fn act(deps: &Deps, req: &ActionRequest<'_>, action: Action, input: Input)
                 ),
             ));
         }
-        Ok((asset, integ))
+        let api = client(deps, tenant, &integ).await?;
+        Ok((asset, integ, api))
     }
     .await;
-    let (asset, integ) = match prepared {
+    let (asset, integ, api) = match prepared {
         Ok(p) => p,
         Err(e) => {
             audit.refused(&e).await;
@@ -988,7 +1010,7 @@ async fn act(deps: &Deps, req: &ActionRequest<'_>, action: Action, input: Input)
     }
     let outcome = audit
         .around(async {
-            let sent = with_client(deps, tenant, &integ, |api| {
+            let sent = with_first_client(deps, tenant, &integ, Some(api), |api| {
                 let input = input.clone();
                 let (agent_id, asset) = (&agent_id, &asset);
                 async move { call_action(api.as_ref(), agent_id, asset, input).await }
@@ -1343,7 +1365,7 @@ async fn read(deps: &Deps, caller: &Caller, input: Input) -> Result<Value, Actio
                 })
                 .collect();
             let total = matching.len();
-            let shown: Vec<Value> = matching.into_iter().take(s.limit as usize).collect();
+            let shown: Vec<Value> = matching.into_iter().take(usize::try_from(s.limit).unwrap_or(0)).collect();
             Ok(json!({"scripts": shown, "count": shown.len(), "total": total, "has_more": total > shown.len()}))
         }
         Input::ScriptResult { agent_id, history_id } => {
@@ -1736,7 +1758,8 @@ async fn find_local(deps: &Deps, tenant: &TenantId, f: FindInput) -> Result<Valu
     hits.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.rmm_device_id.cmp(&b.rmm_device_id)));
     let total = hits.len();
     let orgs = Orgs::of(&deps.store.list_org_mappings(tenant).await?);
-    let agents: Vec<Value> = hits.iter().take(f.limit as usize).map(|a| to_json(&view_of_asset(a, &orgs))).collect();
+    let agents: Vec<Value> =
+        hits.iter().take(usize::try_from(f.limit).unwrap_or(0)).map(|a| to_json(&view_of_asset(a, &orgs))).collect();
     Ok(
         json!({"agents": agents, "count": agents.len(), "total": total, "has_more": total > agents.len(), "source": "local"}),
     )
@@ -1800,7 +1823,7 @@ async fn find_live(deps: &Deps, tenant: &TenantId, api: &dyn TacticalApi, f: Fin
             hostname: f.hostname.as_deref().map(|h| h.trim().to_owned()),
             search: q.clone(),
             page: 1,
-            page_size: f.limit as u32,
+            page_size: u32::try_from(f.limit).unwrap_or(1),
             ..Default::default()
         })
         .await

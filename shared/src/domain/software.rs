@@ -110,6 +110,8 @@ pub fn parse_size(s: &str) -> Option<u64> {
         _ => return None,
     };
     let bytes = (v * mult).round();
+    // In range and not negative (checked just before), so the casts neither wrap nor saturate.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
@@ -712,7 +714,7 @@ async fn ingest_agent(
     if list.is_empty() {
         return Ok(AgentOutcome::NoInventory);
     }
-    let n = list.len() as i64;
+    let n = i64::try_from(list.len()).unwrap_or(i64::MAX);
     let hash = inventory_hash(&list);
     if prev.is_some_and(|p| p.hash == hash) {
         return Ok(AgentOutcome::Unchanged { items: n });
@@ -728,7 +730,7 @@ async fn ingest_agent(
         agent_id: agent_id.to_owned(),
         hash,
         counted: std::mem::take(&mut diff.counted),
-        item_count: n as u64,
+        item_count: n.unsigned_abs(),
         updated_at: now.to_owned(),
         run_id: Some(run_id.to_owned()),
     };

@@ -362,7 +362,7 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
         let flagged = flag_missing_assets(deps, tenant, run).await?;
         if flagged > 0 {
             let missing = RunProgress {
-                counts: SyncCounts { items_missing: flagged as i64, ..Default::default() },
+                counts: SyncCounts { items_missing: i64::try_from(flagged).unwrap_or(i64::MAX), ..Default::default() },
                 ..Default::default()
             };
             deps.store.add_run_progress(tenant, run.sync_type, &run.run_id, &missing).await?;
@@ -912,7 +912,8 @@ async fn baseline_candidates(
     let Some(baseline) = integ.last_complete_device_run.filter(|b| *b != run.run_id) else { return Ok(None) };
     let Some(prev) = deps.store.get_run(tenant, SyncType::Devices, &baseline).await? else { return Ok(None) };
     let parts = deps.store.seen_in_run(tenant, SyncType::Devices, &baseline).await?;
-    let recorded: i64 = parts.iter().map(|(_, ids)| ids.len() as i64).sum();
+    let recorded: i64 =
+        parts.iter().map(|(_, ids)| i64::try_from(ids.len()).unwrap_or(i64::MAX)).fold(0, i64::saturating_add);
     let orgs: HashSet<&str> = parts.iter().filter_map(|(p, _)| p.rsplit_once('-').map(|(c, _)| c)).collect();
     if recorded != prev.counts.items_processed || covered.iter().any(|c| !orgs.contains(c.as_str())) {
         return Ok(None);

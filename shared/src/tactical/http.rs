@@ -73,6 +73,8 @@ enum ResolveError {
     Blocked,
 }
 
+// Built once per cold start from static options: a failure is a build bug, not data.
+#[allow(clippy::expect_used)]
 pub fn build_http_client(opts: &HttpClientOptions) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -179,8 +181,9 @@ pub fn body_limit(path: &str) -> usize {
         "beta" | "alerts" => MAX_BODY,
         // One agent's inventory (a row of `GET /software/` is at most 16 MB too).
         "software" => MAX_SOFTWARE_ROW,
-        "clients" | "scripts" => 16 * MB,
-        // One agent, a login answer, an action's output.
+        // One agent's detail (WMI, custom fields) or a command's whole output (cut to 64 KB later).
+        "agents" | "clients" | "scripts" => 16 * MB,
+        // A login answer, the version check.
         _ => 4 * MB,
     }
 }
@@ -371,8 +374,7 @@ impl TacticalHttp {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result: Result<bytes::Bytes, TacticalError> = match self.once(&method, path, query, body, timeout).await
-            {
+            let err = match self.once(&method, path, query, body, timeout).await {
                 Ok((status, _, bytes)) if status == StatusCode::NO_CONTENT => return Ok(bytes),
                 Ok((status, headers, bytes)) if status.is_success() => {
                     if is_html(&headers) || !is_json(&headers) {
@@ -381,10 +383,9 @@ impl TacticalHttp {
                     }
                     return Ok(bytes);
                 }
-                Ok((status, headers, bytes)) => Err(Self::classify(path, status, &headers, &bytes)),
-                Err(e) => Err(e),
+                Ok((status, headers, bytes)) => Self::classify(path, status, &headers, &bytes),
+                Err(e) => e,
             };
-            let err = result.unwrap_err();
             self.wait_before_retry(path, attempt, idempotent, err).await?;
         }
     }
@@ -415,7 +416,7 @@ impl TacticalHttp {
             tracing::debug!(path, attempt, error = %err, "no time left for another attempt");
             return Err(err);
         }
-        tracing::info!(path, attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying tactical call");
+        tracing::info!(path, attempt, delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), error = %err, "retrying tactical call");
         tokio::time::sleep(delay).await;
         Ok(())
     }
@@ -633,7 +634,7 @@ fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
     let capped = exp.min(p.max_delay);
     // Full jitter between half and all of the capped delay.
     let half = capped / 2;
-    half + Duration::from_millis(rand::random_range(0..=half.as_millis().max(1) as u64))
+    half + Duration::from_millis(rand::random_range(0..=u64::try_from(half.as_millis()).unwrap_or(u64::MAX).max(1)))
 }
 
 fn is_html(h: &HeaderMap) -> bool {

@@ -1,6 +1,21 @@
 //! Tactical RMM: the URL builder, wire types as a stock 1.5.x server sends them, the port the
 //! domain talks to, and its reqwest adapter.
 
+// Everything here reads untrusted Tactical data in workers shared by all tenants, and release
+// builds abort on a panic: no unwrap/expect/panic and no lossy `as` cast outside tests
+// (checked conversions instead; a justified exception carries its own `allow` and reason).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
+
 pub mod error;
 pub mod http;
 pub mod json_stream;
