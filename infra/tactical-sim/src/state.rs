@@ -250,12 +250,12 @@ impl From<String> for FaultTarget {
 /// `"Unable to contact the agent"`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ActionWait {
-    /// Answer at once (default; keeps tests fast).
-    #[default]
+    /// Answer at once (tests that are not about timing).
     Instant,
     /// Wait this long for every failure answer.
     Fixed(StdDuration),
-    /// Like the real server: NATS down ≈ 4 s, cmd timeout + 2 s, runscript timeout + 3 s, reboot 10 s.
+    /// Like the real server (default): NATS down ≈ 4 s, cmd timeout + 2 s, runscript timeout + 3 s, reboot 10 s.
+    #[default]
     Realistic,
 }
 
@@ -415,6 +415,7 @@ pub(crate) struct Shared {
     dashboard: AtomicBool,
     nats: AtomicBool,
     action_wait: Mutex<ActionWait>,
+    row_cost: Mutex<StdDuration>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -510,6 +511,7 @@ fn scripts() -> Vec<Script> {
 impl SimState {
     /// Generate the fleet for `cfg` (no server). [`crate::Simulator::start`] calls this.
     pub fn new(cfg: SimConfig) -> SimState {
+        let (action_wait, row_cost) = (cfg.action_wait, cfg.row_cost);
         let now = now();
         let g = fleet::generate(cfg.seed, &cfg.fleet, now);
         let mut by_agent_id = HashMap::with_capacity(g.agents.len());
@@ -551,7 +553,8 @@ impl SimState {
                 beta: AtomicBool::new(cfg.beta_enabled),
                 dashboard: AtomicBool::new(cfg.dashboard_mode),
                 nats: AtomicBool::new(cfg.nats_up),
-                action_wait: Mutex::new(ActionWait::Instant),
+                action_wait: Mutex::new(action_wait),
+                row_cost: Mutex::new(row_cost),
                 shutdown: tx,
             }),
         }
@@ -986,6 +989,13 @@ impl SimState {
     }
     pub(crate) fn action_wait(&self) -> ActionWait {
         *lock(&self.inner.action_wait)
+    }
+    /// See [`crate::SimConfig::row_cost`].
+    pub fn set_row_cost(&self, cost: StdDuration) {
+        *lock(&self.inner.row_cost) = cost;
+    }
+    pub(crate) fn row_cost(&self) -> StdDuration {
+        *lock(&self.inner.row_cost)
     }
 
     // --------------------------------------------------------------------------------------
