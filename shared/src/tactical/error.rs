@@ -33,8 +33,13 @@ pub enum TacticalError {
     Server { status: u16 },
     #[error("Tactical refused the request (HTTP {status}): {message}")]
     Rejected { status: u16, message: String },
+    /// A body that does not decode or is over a limit: the same request gets the same answer,
+    /// so it is never retried.
     #[error("Tactical sent a response that could not be read ({what}): {detail}")]
     Decode { what: &'static str, detail: String },
+    /// The connection broke while the body was read (worth another attempt).
+    #[error("the connection to Tactical broke while reading the response ({what})")]
+    Interrupted { what: &'static str },
     #[error("Tactical rejected the user name or password")]
     BadCredentials,
     #[error("this Tactical account uses two-factor authentication: enter the current TOTP code")]
@@ -58,7 +63,7 @@ impl TacticalError {
                 | TacticalError::Timeout(_)
                 | TacticalError::Connect(_)
                 | TacticalError::Server { status: 500 | 502 | 503 | 504 }
-                | TacticalError::Decode { .. }
+                | TacticalError::Interrupted { .. }
         )
     }
 
@@ -77,7 +82,9 @@ impl TacticalError {
             BrokerDown => ErrorCode::RmmBrokerDown,
             AgentTimeout => ErrorCode::AgentTimeout,
             NotFound { .. } => ErrorCode::NotFound,
-            Redirect { .. } | Server { .. } | Rejected { .. } | Decode { .. } => ErrorCode::TacticalError,
+            Redirect { .. } | Server { .. } | Rejected { .. } | Decode { .. } | Interrupted { .. } => {
+                ErrorCode::TacticalError
+            }
         }
     }
 }

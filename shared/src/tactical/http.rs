@@ -3,7 +3,7 @@
 //! (pitfalls 7, 8, 9), and an address guard against SSRF.
 
 use super::error::TacticalError;
-use super::json_stream::ArraySplitter;
+use super::json_stream::{ArraySplitter, PageSplitter};
 use super::types::*;
 use super::url::{InstanceUrl, host_allowed, is_blocked_ip};
 use super::{Credentials, SoftwareRows, TacticalApi};
@@ -239,10 +239,7 @@ impl TacticalHttp {
                     }
                     std::io::ErrorKind::TimedOut => return TacticalError::Timeout(timeout),
                     std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof if !e.is_connect() => {
-                        return TacticalError::Decode {
-                            what: "body",
-                            detail: "the connection broke while reading the response".into(),
-                        };
+                        return TacticalError::Interrupted { what: "body" };
                     }
                     _ => {}
                 }
@@ -260,7 +257,7 @@ impl TacticalHttp {
         } else if e.is_connect() {
             TacticalError::Connect(format!("could not connect to {host}"))
         } else if e.is_body() || e.is_decode() {
-            TacticalError::Decode { what: "body", detail: "the connection broke while reading the response".into() }
+            TacticalError::Interrupted { what: "body" }
         } else {
             TacticalError::Connect("the request failed before an answer arrived".into())
         }
@@ -361,11 +358,16 @@ impl TacticalHttp {
 
     /// A GET whose body is read as a stream. Retries apply until the headers of a 2xx JSON answer
     /// arrive; a body that breaks later is the caller's to restart.
-    async fn open_stream(&self, path: &str, timeout: Duration) -> Result<reqwest::Response, TacticalError> {
+    async fn open_stream(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        timeout: Duration,
+    ) -> Result<reqwest::Response, TacticalError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.send(&Method::GET, path, &[], None, Some(timeout)).await {
+            let err = match self.send(&Method::GET, path, query, None, Some(timeout)).await {
                 Ok(resp) if resp.status().is_success() => {
                     if is_html(resp.headers()) || !is_json(resp.headers()) {
                         return Err(TacticalError::DashboardHost);
@@ -473,6 +475,43 @@ fn decode_software_answer(bytes: &[u8]) -> Result<Option<Vec<SoftwareItem>>, Tac
     }
 }
 
+/// Largest head of a beta page (`count`, `next`, `previous` come before `results`).
+const MAX_PAGE_HEAD: usize = 16 * 1024;
+/// Largest beta agent row: a real Windows row is ~150 KB; a row 25 times that is refused.
+const MAX_AGENT_ROW: usize = 4 * 1024 * 1024;
+
+/// The head of a DRF page.
+#[derive(serde::Deserialize)]
+struct PageHead {
+    count: u64,
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    previous: Option<String>,
+}
+
+/// Decodes a beta agent page row by row as the body arrives: memory is bounded by one row
+/// (at most [`MAX_AGENT_ROW`]) and the lean rows kept, whatever the page weighs.
+async fn read_beta_page(resp: reqwest::Response, timeout: Duration) -> Result<BetaPage<BetaAgent>, TacticalError> {
+    const WHAT: &str = "GET /beta/v1/agent/";
+    let undecodable = |e: super::json_stream::SplitError| TacticalError::Decode { what: WHAT, detail: e.to_string() };
+    let mut body = resp.bytes_stream();
+    let mut splitter = PageSplitter::new(MAX_PAGE_HEAD, MAX_AGENT_ROW);
+    let mut results = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) if e.is_timeout() => return Err(TacticalError::Timeout(timeout)),
+            Err(_) => return Err(TacticalError::Interrupted { what: WHAT }),
+        };
+        for raw in splitter.push(&chunk).map_err(undecodable)? {
+            results.push(decode::<BetaAgent>(&raw, WHAT)?);
+        }
+    }
+    let head: PageHead = decode(&splitter.finish().map_err(undecodable)?, WHAT)?;
+    Ok(BetaPage { count: head.count, next: head.next, previous: head.previous, results })
+}
+
 /// State of the `GET /software/` row stream.
 struct RowStream {
     body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
@@ -506,10 +545,7 @@ fn software_rows(resp: reqwest::Response) -> SoftwareRows {
                     Err(e) => TacticalError::Decode { what: WHAT, detail: e.to_string() },
                 },
                 Some(Err(e)) if e.is_timeout() => TacticalError::Timeout(SOFTWARE_ALL_TIMEOUT),
-                Some(Err(_)) => TacticalError::Decode {
-                    what: WHAT,
-                    detail: "the connection broke while reading the response".into(),
-                },
+                Some(Err(_)) => TacticalError::Interrupted { what: WHAT },
                 None => match st.splitter.finish() {
                     Ok(()) => {
                         st.ended = true;
@@ -621,7 +657,28 @@ impl TacticalApi for TacticalHttp {
         if let Some(term) = &q.search {
             query.push(("search", term.clone()));
         }
-        self.get_json("beta/v1/agent", &query, "GET /beta/v1/agent/").await
+        // Read as it arrives: a page of Windows rows weighs ~150 KB a row (services, WMI), and
+        // the heavy fields are dropped row by row (see `BetaAgent`).
+        let timeout = self.request_timeout;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let resp = self.open_stream("beta/v1/agent", &query, timeout).await?;
+            match read_beta_page(resp, timeout).await {
+                Err(e @ (TacticalError::Interrupted { .. } | TacticalError::Timeout(_))) => {
+                    self.wait_before_retry("beta/v1/agent", attempt, true, e).await?
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn agents_slim(&self, client_id: Option<i64>) -> Result<Vec<AgentSlim>, TacticalError> {
+        let mut query = vec![("detail", "false".to_owned())];
+        if let Some(c) = client_id {
+            query.push(("client", c.to_string()));
+        }
+        self.get_json("agents", &query, "GET /agents/?detail=false").await
     }
 
     async fn agent(&self, agent_id: &str) -> Result<AgentDetail, TacticalError> {
@@ -661,7 +718,7 @@ impl TacticalApi for TacticalHttp {
     }
 
     async fn software_all(&self) -> Result<SoftwareRows, TacticalError> {
-        Ok(software_rows(self.open_stream("software", SOFTWARE_ALL_TIMEOUT).await?))
+        Ok(software_rows(self.open_stream("software", &[], SOFTWARE_ALL_TIMEOUT).await?))
     }
 
     async fn scripts(&self, include_community: bool) -> Result<Vec<Script>, TacticalError> {
