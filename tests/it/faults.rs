@@ -88,10 +88,12 @@ fn matrix() -> Vec<Case> {
         t("transient timeout", Fault::Hang, 1, ATTEMPTS, &[]),
         t("transient 429 Retry-After 1", Fault::TooManyRequests { retry_after_secs: 1 }, 1, ATTEMPTS, &[]),
         t("transient 500", Fault::Status5xx(500), 2, ATTEMPTS, &[]),
-        t("transient malformed JSON", Fault::MalformedJson, 2, ATTEMPTS, &[]),
         t("transient reset mid-body", Fault::ResetMidBody, 3, ATTEMPTS, &[]),
         // Not transient: the dashboard host is a configuration error, never retried.
         t("dashboard HTML", Fault::DashboardHtml, 1, 1, &["dashboard", "API host"]),
+        // A body that does not decode gets the same answer again: never retried, in-process or
+        // by SQS; the work item fails at once with what was wrong.
+        t("malformed JSON", Fault::MalformedJson, 1, 1, &["could not be read"]),
         // Persistent: every attempt of every delivery; recorded on the run at the 5th delivery.
         p("persistent timeout", Fault::Hang, ATTEMPTS, &["did not answer"]),
         // A Retry-After longer than the client waits (30 s) goes back to the queue at once.
@@ -102,8 +104,6 @@ fn matrix() -> Vec<Case> {
             &["rate limiting", "60 s"],
         ),
         p("persistent 500", Fault::Status5xx(500), ATTEMPTS, &["HTTP 500"]),
-        // A body that does not decode is not retried in-process: the delivery fails, SQS retries.
-        p("persistent malformed JSON", Fault::MalformedJson, 1, &["could not be read"]),
         p("persistent reset mid-body", Fault::ResetMidBody, ATTEMPTS, &["connection broke"]),
     ]
 }

@@ -7,6 +7,7 @@ mod change_detection;
 mod concurrency;
 mod connection;
 mod faults;
+mod fleet;
 mod hygiene;
 mod isolation;
 mod openapi;

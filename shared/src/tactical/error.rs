@@ -38,7 +38,7 @@ pub enum TacticalError {
     #[error("Tactical sent a response that could not be read ({what}): {detail}")]
     Decode { what: &'static str, detail: String },
     /// The connection broke while the body was read (worth another attempt).
-    #[error("the connection to Tactical broke while reading the response ({what})")]
+    #[error("the connection broke while reading Tactical's response ({what})")]
     Interrupted { what: &'static str },
     #[error("Tactical rejected the user name or password")]
     BadCredentials,

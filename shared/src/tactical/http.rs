@@ -367,22 +367,34 @@ impl TacticalHttp {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.send(&Method::GET, path, query, None, Some(timeout)).await {
-                Ok(resp) if resp.status().is_success() => {
-                    if is_html(resp.headers()) || !is_json(resp.headers()) {
-                        return Err(TacticalError::DashboardHost);
-                    }
-                    return Ok(resp);
+            match self.open_stream_once(path, query, timeout).await {
+                Ok(resp) => return Ok(resp),
+                Err(err) => self.wait_before_retry(path, attempt, true, err).await?,
+            }
+        }
+    }
+
+    /// One attempt of [`Self::open_stream`].
+    async fn open_stream_once(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        timeout: Duration,
+    ) -> Result<reqwest::Response, TacticalError> {
+        match self.send(&Method::GET, path, query, None, Some(timeout)).await {
+            Ok(resp) if resp.status().is_success() => {
+                if is_html(resp.headers()) || !is_json(resp.headers()) {
+                    return Err(TacticalError::DashboardHost);
                 }
-                Ok(resp) => {
-                    let (status, headers) = (resp.status(), resp.headers().clone());
-                    // Error bodies are small pages or JSON details.
-                    let bytes = resp.bytes().await.unwrap_or_default();
-                    Self::classify(path, status, &headers, &bytes)
-                }
-                Err(e) => e,
-            };
-            self.wait_before_retry(path, attempt, true, err).await?;
+                Ok(resp)
+            }
+            Ok(resp) => {
+                let (status, headers) = (resp.status(), resp.headers().clone());
+                // Error bodies are small pages or JSON details.
+                let bytes = resp.bytes().await.unwrap_or_default();
+                Err(Self::classify(path, status, &headers, &bytes))
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -659,16 +671,18 @@ impl TacticalApi for TacticalHttp {
         }
         // Read as it arrives: a page of Windows rows weighs ~150 KB a row (services, WMI), and
         // the heavy fields are dropped row by row (see `BetaAgent`).
-        let timeout = self.request_timeout;
+        // Attempts count the whole read: a body that breaks is retried like a failed request.
+        let (path, timeout) = ("beta/v1/agent", self.request_timeout);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let resp = self.open_stream("beta/v1/agent", &query, timeout).await?;
-            match read_beta_page(resp, timeout).await {
-                Err(e @ (TacticalError::Interrupted { .. } | TacticalError::Timeout(_))) => {
-                    self.wait_before_retry("beta/v1/agent", attempt, true, e).await?
-                }
-                other => return other,
+            let result = match self.open_stream_once(path, &query, timeout).await {
+                Ok(resp) => read_beta_page(resp, timeout).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(page) => return Ok(page),
+                Err(e) => self.wait_before_retry(path, attempt, true, e).await?,
             }
         }
     }
