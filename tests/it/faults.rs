@@ -123,10 +123,13 @@ fn set_tactical_timeout(p: &mut Pipeline, timeout: Duration) {
 }
 
 async fn fast_retry_pipeline(label: &str) -> Pipeline {
-    Pipeline::new_with(label, |env| {
+    let p = Pipeline::new_with(label, |env| {
         env.insert("TACTICAL_RETRY_BASE_MS".into(), "1".into());
     })
-    .await
+    .await;
+    // Failed work items are redelivered by SQS: after a short visibility timeout here.
+    p.redeliver_after(1).await;
+    p
 }
 
 async fn start_and_drain(p: &Pipeline, f: Function, tok: &str) -> Value {
@@ -270,11 +273,14 @@ async fn fault_matrix_sync_alerts() {
 // the worker's handling), and a conditional write that loses a race.
 
 async fn faulty(label: &str) -> (Pipeline, std::sync::Arc<integration_tests::aws_faults::AwsFaults>) {
-    faulty_pipeline(label, |env| {
+    let (p, faults) = faulty_pipeline(label, |env| {
         env.insert("TACTICAL_RETRY_BASE_MS".into(), "1".into());
         env.insert("WEBHOOK_BASE_URL".into(), "https://hooks.example.test".into());
     })
-    .await
+    .await;
+    // Failed work items are redelivered by SQS: after a short visibility timeout here.
+    p.redeliver_after(1).await;
+    (p, faults)
 }
 
 #[tokio::test]
@@ -423,6 +429,8 @@ async fn a_conditional_write_that_loses_a_race_is_retried_on_fresh_state() {
 #[tokio::test]
 async fn poison_messages_reach_the_dlq_after_max_receive_count() {
     let p = Pipeline::new("poison").await;
+    // Five deliveries, each after the (short) visibility timeout.
+    p.redeliver_after(1).await;
     for body in
         ["{not json", r#"{"type":"start_run","tenant":"a#b","run_id":"r","sync_type":"clients","trigger":"manual"}"#]
     {

@@ -51,8 +51,9 @@ async fn a_client_of_1500_heavy_windows_agents_syncs_completely() {
     let p = Pipeline::new("heavy").await;
     // Real row weight (services + WMI); Tactical's per-row time is scaled down so the test stays
     // short: the page size, not the server's speed, is what this test is about.
-    let sim = simulator(SimConfig { fleet: empty_fleet(1), row_cost: Duration::from_micros(200), ..Default::default() })
-        .await;
+    let sim =
+        simulator(SimConfig { fleet: empty_fleet(1), row_cost: Duration::from_micros(200), ..Default::default() })
+            .await;
     let st = sim.state();
     let site = st.sites()[0].id;
     for _ in 0..1500 {
@@ -71,7 +72,8 @@ async fn a_client_of_1500_heavy_windows_agents_syncs_completely() {
     assert_eq!((run["work_total"].clone(), run["work_done"].clone()), (json!(16), json!(16)), "{run}");
     let stored = p.deps.store.list_asset_states(&t).await.unwrap();
     assert_eq!(stored.len(), 1500);
-    let served: Vec<_> = st.requests().into_iter().filter(|r| r.route == Some(tactical_sim::RouteKind::BetaAgents)).collect();
+    let served: Vec<_> =
+        st.requests().into_iter().filter(|r| r.route == Some(tactical_sim::RouteKind::BetaAgents)).collect();
     assert!(
         served.iter().all(|r| r
             .query
@@ -125,10 +127,7 @@ async fn a_one_client_key_sees_and_imports_only_its_client() {
     assert_eq!(run["items_processed"], json!(mine.agent_count), "{run}");
     let other = sim.state().agents().into_iter().find(|a| a.client_id != mine.id).unwrap();
     assert!(
-        !sim.state()
-            .requests()
-            .iter()
-            .any(|r| r.path.contains(&other.agent_id) && r.credential == Some("api_key")),
+        !sim.state().requests().iter().any(|r| r.path.contains(&other.agent_id) && r.credential == Some("api_key")),
         "nothing is asked about an agent outside the key's scope"
     );
 }
