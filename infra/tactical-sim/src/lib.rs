@@ -75,6 +75,10 @@ pub struct SimConfig {
     pub row_cost: std::time::Duration,
     /// How long remote actions take (default [`ActionWait::Realistic`], like Tactical).
     pub action_wait: ActionWait,
+    /// Windows agent rows carry their `services` and full `wmi_detail`, ~150 KB a row, as real
+    /// agents report them (default true). Only a test about something else at a scale where the
+    /// weight would dominate (paging 50,000 agents) turns it off, and says so.
+    pub heavy_rows: bool,
 }
 
 impl Default for SimConfig {
@@ -90,6 +94,7 @@ impl Default for SimConfig {
             nats_up: true,
             row_cost: std::time::Duration::from_millis(2),
             action_wait: ActionWait::Realistic,
+            heavy_rows: true,
         }
     }
 }

@@ -118,7 +118,7 @@ const TIMEZONES: &[&str] = &[
 
 /// A Windows agent's services (posix agents report none).
 fn services<'a>(d: &'a Data, a: &'a Agent) -> Option<heavy::Services<'a>> {
-    (a.plat == Plat::Windows).then(|| heavy::Services { partner: partner(d, a) })
+    (d.heavy_rows && a.plat == Plat::Windows).then(|| heavy::Services { partner: partner(d, a) })
 }
 
 /// The agent whose hostname this agent's services mention: the next one by pk.
@@ -352,7 +352,7 @@ pub fn agent_detail<'a>(d: &'a Data, a: &'a Agent, now: OffsetDateTime) -> Agent
         check_interval: a.check_interval,
         needs_reboot: a.needs_reboot,
         choco_installed: false,
-        wmi_detail: heavy::Wmi { own: a.wmi_detail(), heavy: a.plat == Plat::Windows },
+        wmi_detail: heavy::Wmi { own: a.wmi_detail(), heavy: d.heavy_rows && a.plat == Plat::Windows },
         time_zone: a.time_zone.as_deref(),
         maintenance_mode: a.maintenance_mode,
         block_policy_inheritance: false,
@@ -441,7 +441,7 @@ pub fn beta_agent<'a>(d: &'a Data, a: &'a Agent, with_id: bool) -> BetaAgentMode
         check_interval: a.check_interval,
         needs_reboot: a.needs_reboot,
         choco_installed: false,
-        wmi_detail: heavy::Wmi { own: a.wmi_detail(), heavy: a.plat == Plat::Windows },
+        wmi_detail: heavy::Wmi { own: a.wmi_detail(), heavy: d.heavy_rows && a.plat == Plat::Windows },
         patches_last_installed: None,
         time_zone: a.time_zone.as_deref(),
         maintenance_mode: a.maintenance_mode,

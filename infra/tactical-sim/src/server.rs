@@ -1702,7 +1702,8 @@ fn beta_agents(st: &SimState, ctx: &Ctx, cost: &mut StdDuration) -> Response {
                     && search.as_ref().is_none_or(|s| {
                         // `search_fields = ["hostname", "services"]`: the services JSON matches too
                         a.hostname.to_lowercase().contains(s.as_str())
-                            || (a.plat == Plat::Windows
+                            || (d.heavy_rows
+                                && a.plat == Plat::Windows
                                 && crate::heavy::Services { partner: rows::partner(&d, a) }.matches(s))
                     })
             })
@@ -1722,7 +1723,7 @@ fn beta_agents(st: &SimState, ctx: &Ctx, cost: &mut StdDuration) -> Response {
         .map(|k| {
             let i = if unfiltered { pos(k) } else { selected[pos(k)] };
             let a = &d.agents[i];
-            *cost += if a.plat == Plat::Windows { per_row * 8 } else { per_row };
+            *cost += if d.heavy_rows && a.plat == Plat::Windows { per_row * 8 } else { per_row };
             rows::beta_agent(&d, a, true)
         })
         .collect();

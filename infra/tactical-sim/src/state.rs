@@ -277,6 +277,8 @@ pub struct RequestRecord {
 // Internal state
 
 pub(crate) struct Data {
+    /// Windows rows carry their services and the full WMI (see `SimConfig::heavy_rows`).
+    pub heavy_rows: bool,
     pub clients: BTreeMap<i64, Client>,
     pub sites: BTreeMap<i64, Site>,
     /// Sorted by pk.
@@ -533,6 +535,7 @@ impl SimState {
             catalog: g.catalog,
             rng: g.rng,
             software_avg: cfg.fleet.software_per_agent,
+            heavy_rows: cfg.heavy_rows,
             globals: Vec::new(),
         };
         let auth = AuthState {
