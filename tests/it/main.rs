@@ -10,6 +10,7 @@ mod concurrency;
 mod connection;
 mod deadlines;
 mod faults;
+mod fleet;
 mod hostile;
 mod hygiene;
 mod isolation;

@@ -554,6 +554,18 @@ async fn find_get_and_scripts_read_our_assets_and_tactical() {
     assert_eq!(live["site_name"], json!(win.site_name));
     let r = run(&c, "agents.find", json!({"agent_id": win.agent_id, "live": true})).await;
     assert_eq!(r["agents"][0]["hostname"], json!(win.hostname));
+    // Tactical's search= also matches the services JSON: a Windows agent whose services name
+    // the next agent's host comes back from Tactical, and `query` leaves it out.
+    let site = win.site_id;
+    let named_in = st.add_agent(NewAgent::new(site, Plat::Windows)).unwrap();
+    let named = st.add_agent(NewAgent::new(site, Plat::Windows)).unwrap();
+    assert!(!named_in.hostname.to_lowercase().contains(&named.hostname.to_lowercase()));
+    st.reset_counters();
+    let r = run(&c, "agents.find", json!({"query": named.hostname, "live": true})).await;
+    let ids: Vec<&Value> = r["agents"].as_array().unwrap().iter().map(|a| &a["agent_id"]).collect();
+    assert!(ids.contains(&&json!(named.agent_id)), "{r}");
+    assert!(!ids.contains(&&json!(named_in.agent_id)), "host names only: {r}");
+    assert!(r["total"].as_u64().unwrap() >= 2, "Tactical matched the services too: {r}");
     assert!(
         st.requests().iter().all(|q| !q.query.as_deref().unwrap_or_default().contains("agent_id")),
         "no ?agent_id= on beta"

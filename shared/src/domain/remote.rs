@@ -1831,6 +1831,14 @@ async fn find_live(deps: &Deps, tenant: &TenantId, api: &dyn TacticalApi, f: Fin
     let fetched = page.results.len();
     let (visible, hidden): (Vec<&BetaAgent>, Vec<&BetaAgent>) =
         page.results.iter().partition(|a| orgs.site(a.site).is_some());
+    // `search=` also matches each agent's services JSON (a service naming another host, a
+    // path): `query` finds host names only.
+    let visible: Vec<&BetaAgent> = visible
+        .into_iter()
+        .filter(|a| {
+            q.as_deref().is_none_or(|q| a.hostname.to_lowercase().contains(q) || a.agent_id.to_lowercase() == q)
+        })
+        .collect();
     let ids: Vec<String> = visible.iter().map(|a| asset_id_for(tenant, &a.agent_id)).collect();
     let existing: HashSet<String> = if ids.is_empty() {
         HashSet::new()
