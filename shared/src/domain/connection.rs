@@ -512,7 +512,10 @@ impl ConnectionService<'_> {
             Err(e) => return Ok(fail(e)),
         }
         // What the credentials may see: `/clients/` honours the role, with each client's agents.
-        let agents: u64 = clients.iter().filter_map(|c| c.agent_count).map(|n| n.max(0) as u64).sum();
+        let agents: u64 = clients
+            .iter()
+            .filter_map(|c| c.agent_count)
+            .fold(0u64, |sum, n| sum.saturating_add(u64::try_from(n).unwrap_or(0)));
         let now = now_rfc3339();
         self.store
             .patch_integration(

@@ -13,7 +13,6 @@
 
 use super::asset::asset_id_for;
 use super::integration::RmmIntegration;
-use super::limits::page_count;
 use super::sync::{TacticalErrorOrApi, client_for, fan_out};
 
 use super::sync_run::SyncCounts;

@@ -92,9 +92,12 @@ impl TacticalError {
             BrokerDown => ErrorCode::RmmBrokerDown,
             AgentTimeout => ErrorCode::AgentTimeout,
             NotFound { .. } => ErrorCode::NotFound,
-            Redirect { .. } | Server { .. } | Rejected { .. } | Decode { .. } | BodyTooLarge { .. } | Interrupted { .. } => {
-                ErrorCode::TacticalError
-            }
+            Redirect { .. }
+            | Server { .. }
+            | Rejected { .. }
+            | Decode { .. }
+            | BodyTooLarge { .. }
+            | Interrupted { .. } => ErrorCode::TacticalError,
         }
     }
 }
