@@ -1828,9 +1828,13 @@ async fn find_live(deps: &Deps, tenant: &TenantId, api: &dyn TacticalApi, f: Fin
         })
         .await
         .map_err(Failure::Tactical)?;
+    // The mappings may predate a key narrowed to some clients: the sites the credentials may
+    // see now come from the role-scoped `/clients/`.
+    let scoped: HashSet<i64> =
+        api.clients().await.map_err(Failure::Tactical)?.iter().flat_map(|c| c.sites.iter().map(|s| s.id)).collect();
     let fetched = page.results.len();
     let (visible, hidden): (Vec<&BetaAgent>, Vec<&BetaAgent>) =
-        page.results.iter().partition(|a| orgs.site(a.site).is_some());
+        page.results.iter().partition(|a| orgs.site(a.site).is_some() && a.site.is_some_and(|s| scoped.contains(&s)));
     // `search=` also matches each agent's services JSON (a service naming another host, a
     // path): `query` finds host names only.
     let visible: Vec<&BetaAgent> = visible
