@@ -193,19 +193,7 @@ async fn a_giant_count_fails_only_its_run_and_queues_nothing() {
     assert_eq!(assert_assets_match_mappings(&p, &evil.id).await, 0, "nothing written for a refused listing");
     assert_eq!(assert_assets_match_mappings(&p, &good.id).await, 6);
 
-    // The software run reads the whole agent list the same way.
-    for t in [&good, &evil] {
-        let (s, v) = p.call(Function::SyncSoftware, "POST", "/sync", &t.tok, None).await;
-        assert_eq!(s, 202, "{v}");
-    }
-    let failed = one_batch(&p, "SyncSoftwareQueue", Function::SyncSoftware, 2).await;
-    assert!(failed.is_empty(), "{failed:?}");
-    p.drain().await;
-    let run = latest_run(&p, Function::SyncSoftware, &good.tok).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let run = latest_run(&p, Function::SyncSoftware, &evil.tok).await;
-    assert_eq!(run["status"], "failed", "{run}");
-    assert!(message(&run).contains("MAX_PAGES_PER_LISTING"), "{run}");
+    // The software run lists agents without a count (`GET /agents/?detail=false`): nothing to cap.
     drop_stack(&p.stack).await;
 }
 
@@ -241,11 +229,14 @@ async fn malformed_json_fails_only_the_hostile_record_of_the_batch() {
         let (s, v) = p.call(Function::SyncDevices, "POST", "/sync", &t.tok, None).await;
         assert_eq!(s, 202, "{v}");
     }
-    // The start messages fan out (no Tactical read), then both tenants' page messages share a batch.
+    // The start messages fan out (they read only the client list), then both tenants' page
+    // messages share a batch.
     let failed = one_batch(&p, "SyncDevicesQueue", Function::SyncDevices, 2).await;
     assert!(failed.is_empty(), "{failed:?}");
+    // An answer that cannot be decoded is not retried (the same server would send it again): the
+    // hostile pages fail for good on the run, and no record of the batch goes back to the queue.
     let failed = one_batch(&p, "SyncDevicesQueue", Function::SyncDevices, 4).await;
-    assert_eq!(failed, vec![evil.id.to_string(), evil.id.to_string()], "only the hostile tenant's pages fail");
+    assert!(failed.is_empty(), "{failed:?}");
     p.drain().await;
     assert_good(&latest_run(&p, Function::SyncDevices, &good.tok).await, "malformed json");
     let run = latest_run(&p, Function::SyncDevices, &evil.tok).await;

@@ -288,6 +288,8 @@ async fn a_transition_is_recorded_only_once_its_event_is_published() {
     let tok = admin_token(&t);
     setup(&p, &sim, &t).await;
     let queue = event_queue(&p, t.as_str()).await;
+    // The failed deliveries below come back through SQS, after a (short) visibility timeout.
+    p.redeliver_after(1).await;
     refresh(&p, &tok).await;
     let victim = st.agents()[0].agent_id.clone();
     st.stop_checkins(&victim).unwrap();

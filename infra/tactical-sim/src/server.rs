@@ -299,7 +299,7 @@ async fn handle(State(st): State<SimState>, req: Request) -> Response {
         Some(Fault::MalformedJson) => malformed(resp).await,
         Some(Fault::ResetMidBody) => reset_mid_body(resp).await,
         Some(Fault::Rewrite(sets)) => rewrite(resp, &sets).await,
-        Some(Fault::EndlessBody) => endless_body(),
+        Some(Fault::EndlessBody) => endless_body(kind == Some(RouteKind::BetaAgents)),
         _ => resp,
     };
     rec.status = resp.status().as_u16();
@@ -342,11 +342,14 @@ fn put_at(v: &mut Value, parts: &[&str], value: &Value) {
 }
 
 /// `[{"id":0,...},{"id":1,...},` forever, in 64 KB chunks, without a Content-Length.
-fn endless_body() -> Response {
+/// An answer that never ends: a list of small rows, inside a DRF page head for paged routes (so a
+/// client that reads pages row by row meets the endless rows, not a missing head).
+fn endless_body(page: bool) -> Response {
     let row = format!("{{\"id\":1,\"agent_id\":\"{}\",\"hostname\":\"x\"}},", "A".repeat(40));
     let chunk = Bytes::from(row.repeat(64 * 1024 / row.len()));
+    let head: &'static [u8] = if page { b"{\"count\":1,\"next\":null,\"previous\":null,\"results\":[" } else { b"[" };
     let stream = futures::stream::iter(
-        std::iter::once(Bytes::from_static(b"[")).chain(std::iter::repeat(chunk)).map(Ok::<Bytes, std::io::Error>),
+        std::iter::once(Bytes::from_static(head)).chain(std::iter::repeat(chunk)).map(Ok::<Bytes, std::io::Error>),
     );
     let mut r = Response::new(Body::from_stream(stream));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -596,6 +596,9 @@ const MAX_PAGE_HEAD: usize = 16 * 1024;
 /// Largest beta agent row: a real Windows row is ~150 KB; a row 25 times that is refused.
 const MAX_AGENT_ROW: usize = 4 * 1024 * 1024;
 
+/// Tactical serves at most 1000 rows a page.
+const MAX_PAGE_ROWS: usize = 1000;
+
 /// The head of a DRF page.
 #[derive(serde::Deserialize)]
 struct PageHead {
@@ -612,14 +615,23 @@ async fn read_beta_page(resp: reqwest::Response, timeout: Duration) -> Result<Be
     const WHAT: &str = "GET /beta/v1/agent/";
     let undecodable = |e: super::json_stream::SplitError| TacticalError::Decode { what: WHAT, detail: e.to_string() };
     let mut body = resp.bytes_stream();
+    const PATH: &str = "beta/v1/agent/";
     let mut splitter = PageSplitter::new(MAX_PAGE_HEAD, MAX_AGENT_ROW);
     let mut results = Vec::new();
+    // Rows are bounded one by one; the page as a whole too, or an endless stream of small rows
+    // would grow `results` until the timeout.
+    let limit = body_limit(PATH);
+    let mut received = 0usize;
     while let Some(chunk) = body.next().await {
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) if e.is_timeout() => return Err(TacticalError::Timeout(timeout)),
             Err(_) => return Err(TacticalError::Interrupted { what: WHAT }),
         };
+        received = received.saturating_add(chunk.len());
+        if received > limit || results.len() > MAX_PAGE_ROWS {
+            return Err(TacticalError::BodyTooLarge { path: PATH.to_owned(), limit });
+        }
         for raw in splitter.push(&chunk).map_err(undecodable)? {
             results.push(decode::<BetaAgent>(&raw, WHAT)?);
         }
