@@ -34,7 +34,7 @@ pub struct Recorded {
     pub written: bool,
     /// The state written, when something was (its pending events still to publish).
     #[serde(skip)]
-    pub alert: Option<RmmAlert>,
+    pub alert: Option<Box<RmmAlert>>,
 }
 
 /// The open-alert pointer of an agent and alert type (and check), for resolves without an id.
@@ -306,7 +306,16 @@ fn written(before: Option<&RmmAlert>, after: RmmAlert, ev: &AlertEvent) -> (Reco
         (false, true) => Some(PointerUpdate::Set { pointer: pointer(ev), alert_key: key.clone() }),
         (_, false) => Some(PointerUpdate::Clear { pointer: pointer(ev), alert_key: key.clone() }),
     };
-    (Recorded { alert_key: key, status: after.status.clone(), duplicate: false, written: true, alert: Some(after) }, p)
+    (
+        Recorded {
+            alert_key: key,
+            status: after.status.clone(),
+            duplicate: false,
+            written: true,
+            alert: Some(Box::new(after)),
+        },
+        p,
+    )
 }
 
 /// The optimistic-lock loop of backfill and re-fetch: `existing` is the state read before.
@@ -400,8 +409,8 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
         let existed = store.get_alert(tenant, &ev.key()).await?.is_some();
         let r = record(store, tenant, ev).await?;
         seen.insert(r.alert_key.clone());
-        if let Some(a) = &r.alert {
-            pending.insert(a.alert_key.clone(), a.clone());
+        if let Some(a) = r.alert {
+            pending.insert(a.alert_key.clone(), *a);
         }
         match (existed, r.written) {
             (false, _) => counts.created += 1,
@@ -562,4 +571,69 @@ pub async fn alerts_of_ticket(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(status: &str, severity: &str, version: i64) -> RmmAlert {
+        serde_json::from_value(serde_json::json!({
+            "tenant": "t1", "alert_key": "id#7", "external_alert_id": "7", "external_device_id": "agent-1",
+            "status": status, "severity": severity, "source_type": "tacticalrmm", "version": version,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn every_change_of_state_has_its_kind_and_nothing_else_has_one() {
+        let kind = |b: Option<(&str, &str)>, a: (&str, &str)| {
+            change_kind(b.map(|(s, v)| alert(s, v, 1)).as_ref(), &alert(a.0, a.1, 2))
+        };
+        assert_eq!(kind(None, ("active", "minor")), Some("opened"));
+        assert_eq!(kind(None, ("suppressed", "minor")), Some("opened"));
+        assert_eq!(kind(None, ("resolved", "minor")), Some("resolved"));
+        assert_eq!(kind(Some(("active", "minor")), ("active", "critical")), Some("severity_updated"));
+        assert_eq!(kind(Some(("active", "minor")), ("active", "minor")), None);
+        assert_eq!(kind(Some(("resolved", "minor")), ("resolved", "critical")), None);
+        assert_eq!(kind(Some(("active", "minor")), ("resolved", "minor")), Some("resolved"));
+        assert_eq!(kind(Some(("suppressed", "minor")), ("auto_resolved", "minor")), Some("auto_resolved"));
+        assert_eq!(kind(Some(("active", "minor")), ("suppressed", "minor")), Some("suppressed"));
+        assert_eq!(kind(Some(("suppressed", "minor")), ("active", "minor")), Some("unsuppressed"));
+        assert_eq!(kind(Some(("auto_resolved", "minor")), ("active", "minor")), Some("reopened"));
+    }
+
+    #[test]
+    fn a_change_is_kept_pending_with_its_version_and_gets_a_stable_id() {
+        let before = alert("active", "minor", 3);
+        let mut after = alert("resolved", "minor", 4);
+        changed(Some(&before), &mut after, "psa");
+        changed(Some(&after.clone()), &mut alert("resolved", "minor", 5), "psa");
+        assert_eq!(after.pending_events.len(), 1);
+        let events = pending_bus_events(&after);
+        let d = &events[0].detail;
+        assert_eq!(
+            (d["kind"].as_str(), d["from"].as_str(), d["to"].as_str()),
+            (Some("resolved"), Some("active"), Some("resolved"))
+        );
+        assert_eq!((d["alert_id"].as_i64(), d["source"].as_str()), (Some(7), Some("psa")));
+        let t = TenantId::parse("t1").unwrap();
+        assert_eq!(d["event_id"], alert_event_id(&t, "id#7", 4));
+        assert_eq!(alert_event_id(&t, "id#7", 4), alert_event_id(&t, "id#7", 4));
+        assert_ne!(alert_event_id(&t, "id#7", 4), alert_event_id(&t, "id#7", 5));
+        assert_ne!(alert_event_id(&t, "id#7", 4), alert_event_id(&TenantId::parse("t2").unwrap(), "id#7", 4));
+    }
+
+    #[test]
+    fn the_outbox_stays_bounded() {
+        let mut a = alert("active", "minor", 0);
+        for v in 1..=(MAX_PENDING as i64 + 5) {
+            let before = a.clone();
+            a.version = v;
+            a.severity = if v % 2 == 0 { "minor".into() } else { "critical".into() };
+            changed(Some(&before), &mut a, "webhook");
+        }
+        assert_eq!(a.pending_events.len(), MAX_PENDING);
+        assert_eq!(a.pending_events.last().map(|p| p.version), Some(MAX_PENDING as i64 + 5));
+    }
 }

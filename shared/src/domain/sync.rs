@@ -813,7 +813,7 @@ async fn alert_follow_up(
             Ok(a) => {
                 if let Some(ev) = super::alerts::AlertEvent::from_tactical(&a, "refetch") {
                     let r = super::alert_flow::record(deps.store.as_ref(), tenant, &ev).await?;
-                    let written: Vec<_> = r.alert.into_iter().collect();
+                    let written: Vec<_> = r.alert.into_iter().map(|a| *a).collect();
                     super::alert_flow::publish_pending(deps.store.as_ref(), deps.events.as_ref(), &written).await?;
                     // Tactical's word over a body that had to be read leniently: a message that
                     // imitates `"agent_id": "…"` must not link the alert to another agent.
