@@ -112,11 +112,22 @@ async fn webhooks_publish_each_change_once_even_when_redelivered_or_when_eventbr
     let id = sim.state().raise_alert(NewAlert::check(agent.agent_id.clone(), Severity::Error, "CPU 99%")).unwrap();
     let key = format!("id#{id}");
 
-    // Trigger, a duplicate delivery of it, then resolve: one `opened`, one `resolved`.
+    // Trigger, a duplicate delivery of it, then resolve: one `opened`, one `resolved`. The
+    // webhook itself never calls EventBridge: its write carries the pending event.
+    const OPS: [&str; 5] = ["GetItem", "PutItem", "UpdateItem", "Query", "PutEvents"];
+    let calls = || OPS.map(|op| faults.calls(op));
     for event in ["failure", "failure", "resolved"] {
+        let before = calls();
         let (s, v) = fire(event, id).await;
         assert_eq!(s, 202, "{v}");
+        let hook = calls();
+        assert_eq!(hook[4], before[4], "the webhook called PutEvents");
         p.drain().await;
+        let after = calls();
+        let diff = |a: [u64; 5], b: [u64; 5]| -> Vec<String> {
+            OPS.iter().zip(a.iter().zip(b.iter())).map(|(op, (x, y))| format!("{op} {}", y - x)).collect()
+        };
+        eprintln!("{event}: webhook {:?}; follow-up {:?}", diff(before, hook), diff(hook, after));
     }
     let events = take(&p, &queue, 2).await;
     assert_eq!(kinds(&events), vec![(key.clone(), "opened".into()), (key.clone(), "resolved".into())], "{events:?}");
