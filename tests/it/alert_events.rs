@@ -171,6 +171,22 @@ async fn webhooks_publish_each_change_once_even_when_redelivered_or_when_eventbr
     assert_eq!(events[0]["severity"], "moderate");
     assert!(p.deps.store.get_alert(&t, &key2).await.unwrap().unwrap().pending_events.is_empty());
 
+    // Published, then clearing the outbox fails: the redelivered follow-up publishes the same
+    // change again with the same id (a duplicate a consumer drops), never a second change.
+    let (s, v) = fire("resolved", id2).await;
+    assert_eq!(s, 202, "{v}");
+    faults.throttle("UpdateItem", &["REMOVE pending_events"], 3);
+    p.drain().await;
+    assert_eq!(faults.throttled("UpdateItem"), 3);
+    let events = take(&p, &queue, 2).await;
+    assert_eq!(
+        kinds(&events),
+        vec![(key2.clone(), "resolved".into()), (key2.clone(), "resolved".into())],
+        "{events:?}"
+    );
+    assert_eq!(unique_ids(&events), 1, "one id: {events:?}");
+    assert!(p.deps.store.get_alert(&t, &key2).await.unwrap().unwrap().pending_events.is_empty());
+
     let _ = p.sqs.delete_queue().queue_url(&queue).send().await;
     drop_stack(&p.stack).await;
 }
