@@ -156,7 +156,8 @@ impl Config {
             return Err(ConfigError::Invalid { name: "SECRET_PREFIX", reason: "must end with '/'".into() });
         }
         let device_page_size = match get(env, "DEVICE_PAGE_SIZE") {
-            None => 1000,
+            // A page of real Windows rows weighs ~150 KB a row on the wire (docs/sync.md).
+            None => 100,
             Some(v) => v.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or(ConfigError::Invalid {
                 name: "DEVICE_PAGE_SIZE",
                 reason: "must be a number from 1 to 1000 (Tactical's beta API maximum)".into(),

@@ -70,6 +70,10 @@ pub enum SyncMessage {
         /// The tenant had no asset when the run started: nothing to read before writing.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         fresh: bool,
+        /// The client's agent count page 1 saw (pages 2..): another count means agents were
+        /// added or deleted while the run paged, so an agent may have slid to a page read before.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u64>,
     },
     /// After a webhook: refresh the agent's asset, link the alert to it, and re-fetch the alert
     /// from Tactical when the body could not be read whole (never done on the request path).

@@ -28,8 +28,13 @@ pub fn init() {
 
 /// Writes one CloudWatch Embedded Metric Format line to stdout, where Lambda's log capture sees it
 /// as it is (the tracing JSON layer would wrap it, and CloudWatch would not extract the metrics).
+/// Outside Lambda (tests, the dev bridge) the line goes to the debug log instead.
 pub fn emit_metrics(line: &str) {
     use std::io::Write;
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
+        tracing::debug!(metrics = line, "run metrics");
+        return;
+    }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
 }

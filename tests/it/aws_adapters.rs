@@ -150,6 +150,7 @@ async fn queue_messages_arrive_as_json_and_poison_goes_to_the_dlq() {
             page_size: 1000,
             baseline: (i % 2 == 0).then(|| "r0".into()),
             fresh: i % 3 == 0,
+            count: (i > 0).then_some(2300),
         })
         .collect();
     deps.queue.send(QueueKind::SyncDevices, &msgs).await.unwrap();

@@ -205,13 +205,17 @@ async fn resolve_snooze_and_unsnooze_one_and_many_and_the_record_follows() {
     let r = run(&c, "alerts.unsnooze", json!({"alert_key": keys[3].0})).await;
     assert_eq!(r["alerts"][0]["status"], "active");
 
-    // Resolve the rest in one call.
+    // Resolve the rest in one call. Tactical's bulk answer is "ok" even for an alert it no longer
+    // has: each is read back, and that one's record is left as it was.
+    st.delete_alert(keys[3].1).unwrap();
     let r = run(&c, "alerts.resolve", json!({"alert_keys": [keys[1].0, keys[2].0, keys[3].0]})).await;
-    assert_eq!(r["bulk"], true);
-    for (key, id) in &keys[1..] {
+    assert_eq!((r["bulk"].clone(), r["count"].clone()), (json!(true), json!(2)));
+    assert_eq!(r["not_changed"][0]["alert_key"], json!(keys[3].0), "{r}");
+    for (key, id) in &keys[1..3] {
         assert!(st.alert(*id).unwrap().resolved);
         assert_eq!(stored(&c, key).await.status, "resolved");
     }
+    assert_eq!(stored(&c, &keys[3].0).await.status, "active");
 
     // Every call is audited with what Tactical was asked.
     let records = audit(&c.p.deps, &c.t).await;
@@ -398,6 +402,12 @@ async fn a_failing_script_returns_its_exit_code_and_streams_and_env_values_stay_
     assert_eq!(r["output"], json!(format!("{}{}", r["stdout"].as_str().unwrap(), r["stderr"].as_str().unwrap())));
     assert!(r["execution_time"].as_f64().unwrap() > 0.0);
     let hid = r["history_id"].as_i64().expect("the run's history id");
+    // One run; the history is read once before it and, while the report is on its way, a few
+    // times after (bounded).
+    let st = c.sim.state();
+    let reads = st.request_count(RouteKind::AgentHistory);
+    assert_eq!(st.request_count(RouteKind::AgentRunScript), 1);
+    assert!((2..=8).contains(&reads), "{reads} history reads");
     let runs = c.sim.state().history_of(&win.agent_id);
     assert!(runs.iter().any(|(id, kind, _)| *id == hid && kind == "script_run"), "{runs:?}");
     // The audit keeps the exit code and the env var's name, never its value or the output.
@@ -421,6 +431,8 @@ async fn a_fire_and_forget_run_is_fetched_later_and_history_is_paged() {
     let st = c.sim.state();
     let win = online(&c.sim, Plat::Windows);
     run(&c, "agents.run_command", json!({"agent_id": win.agent_id, "command": "hostname"})).await;
+    // The command's own report (150 ms later by default) is not what this test waits for.
+    st.report_runs_now();
     // The agent takes its time: nothing reported until it does.
     st.set_report_delay(std::time::Duration::from_secs(3600));
     let r =

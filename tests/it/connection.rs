@@ -349,6 +349,8 @@ async fn network_failures_are_told_apart() {
 #[tokio::test]
 async fn an_expired_knox_token_is_renewed_without_totp_and_flags_reauth_with_totp() {
     let p = Pipeline::new("relogin").await;
+    // The renewed token is used on the redelivery, after a (short) visibility timeout.
+    p.redeliver_after(1).await;
     let secret = b"ABCDEFGHIJ0123456789".to_vec();
     let cfg = SimConfig {
         users: vec![User::new("svc", "pw-no-totp", None), User::new("human", "pw-with-totp", Some(secret.clone()))],

@@ -88,10 +88,12 @@ fn matrix() -> Vec<Case> {
         t("transient timeout", Fault::Hang, 1, ATTEMPTS, &[]),
         t("transient 429 Retry-After 1", Fault::TooManyRequests { retry_after_secs: 1 }, 1, ATTEMPTS, &[]),
         t("transient 500", Fault::Status5xx(500), 2, ATTEMPTS, &[]),
-        t("transient malformed JSON", Fault::MalformedJson, 2, ATTEMPTS, &[]),
         t("transient reset mid-body", Fault::ResetMidBody, 3, ATTEMPTS, &[]),
         // Not transient: the dashboard host is a configuration error, never retried.
         t("dashboard HTML", Fault::DashboardHtml, 1, 1, &["dashboard", "API host"]),
+        // A body that does not decode gets the same answer again: never retried, in-process or
+        // by SQS; the work item fails at once with what was wrong.
+        t("malformed JSON", Fault::MalformedJson, 1, 1, &["could not be read"]),
         // Persistent: every attempt of every delivery; recorded on the run at the 5th delivery.
         p("persistent timeout", Fault::Hang, ATTEMPTS, &["did not answer"]),
         // A Retry-After longer than the client waits (30 s) goes back to the queue at once.
@@ -102,8 +104,6 @@ fn matrix() -> Vec<Case> {
             &["rate limiting", "60 s"],
         ),
         p("persistent 500", Fault::Status5xx(500), ATTEMPTS, &["HTTP 500"]),
-        // A body that does not decode is not retried in-process: the delivery fails, SQS retries.
-        p("persistent malformed JSON", Fault::MalformedJson, 1, &["could not be read"]),
         p("persistent reset mid-body", Fault::ResetMidBody, ATTEMPTS, &["connection broke"]),
     ]
 }
@@ -123,10 +123,13 @@ fn set_tactical_timeout(p: &mut Pipeline, timeout: Duration) {
 }
 
 async fn fast_retry_pipeline(label: &str) -> Pipeline {
-    Pipeline::new_with(label, |env| {
+    let p = Pipeline::new_with(label, |env| {
         env.insert("TACTICAL_RETRY_BASE_MS".into(), "1".into());
     })
-    .await
+    .await;
+    // Failed work items are redelivered by SQS: after a short visibility timeout here.
+    p.redeliver_after(1).await;
+    p
 }
 
 async fn start_and_drain(p: &Pipeline, f: Function, tok: &str) -> Value {
@@ -270,11 +273,14 @@ async fn fault_matrix_sync_alerts() {
 // the worker's handling), and a conditional write that loses a race.
 
 async fn faulty(label: &str) -> (Pipeline, std::sync::Arc<integration_tests::aws_faults::AwsFaults>) {
-    faulty_pipeline(label, |env| {
+    let (p, faults) = faulty_pipeline(label, |env| {
         env.insert("TACTICAL_RETRY_BASE_MS".into(), "1".into());
         env.insert("WEBHOOK_BASE_URL".into(), "https://hooks.example.test".into());
     })
-    .await
+    .await;
+    // Failed work items are redelivered by SQS: after a short visibility timeout here.
+    p.redeliver_after(1).await;
+    (p, faults)
 }
 
 #[tokio::test]
@@ -423,6 +429,8 @@ async fn a_conditional_write_that_loses_a_race_is_retried_on_fresh_state() {
 #[tokio::test]
 async fn poison_messages_reach_the_dlq_after_max_receive_count() {
     let p = Pipeline::new("poison").await;
+    // Five deliveries, each after the (short) visibility timeout.
+    p.redeliver_after(1).await;
     for body in
         ["{not json", r#"{"type":"start_run","tenant":"a#b","run_id":"r","sync_type":"clients","trigger":"manual"}"#]
     {

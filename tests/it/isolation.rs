@@ -226,6 +226,7 @@ async fn a_tenant_cannot_see_or_change_another_tenants_data() {
                 page_size: 1000,
                 baseline: None,
                 fresh: true,
+                count: None,
             },
         ),
         (

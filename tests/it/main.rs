@@ -11,6 +11,7 @@ mod concurrency;
 mod connection;
 mod deadlines;
 mod faults;
+mod fleet;
 mod hostile;
 mod hygiene;
 mod isolation;

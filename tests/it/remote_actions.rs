@@ -554,6 +554,18 @@ async fn find_get_and_scripts_read_our_assets_and_tactical() {
     assert_eq!(live["site_name"], json!(win.site_name));
     let r = run(&c, "agents.find", json!({"agent_id": win.agent_id, "live": true})).await;
     assert_eq!(r["agents"][0]["hostname"], json!(win.hostname));
+    // Tactical's search= also matches the services JSON: a Windows agent whose services name
+    // the next agent's host comes back from Tactical, and `query` leaves it out.
+    let site = win.site_id;
+    let named_in = st.add_agent(NewAgent::new(site, Plat::Windows)).unwrap();
+    let named = st.add_agent(NewAgent::new(site, Plat::Windows)).unwrap();
+    assert!(!named_in.hostname.to_lowercase().contains(&named.hostname.to_lowercase()));
+    st.reset_counters();
+    let r = run(&c, "agents.find", json!({"query": named.hostname, "live": true})).await;
+    let ids: Vec<&Value> = r["agents"].as_array().unwrap().iter().map(|a| &a["agent_id"]).collect();
+    assert!(ids.contains(&&json!(named.agent_id)), "{r}");
+    assert!(!ids.contains(&&json!(named_in.agent_id)), "host names only: {r}");
+    assert!(r["total"].as_u64().unwrap() >= 2, "Tactical matched the services too: {r}");
     assert!(
         st.requests().iter().all(|q| !q.query.as_deref().unwrap_or_default().contains("agent_id")),
         "no ?agent_id= on beta"
@@ -564,6 +576,25 @@ async fn find_get_and_scripts_read_our_assets_and_tactical() {
     let stranger = st.add_agent(NewAgent::new(site, Plat::Windows)).unwrap();
     let r = run(&c, "agents.find", json!({"hostname": stranger.hostname, "live": true})).await;
     assert_eq!((r["count"].clone(), r["excluded"].clone()), (json!(0), json!(1)), "{r}");
+    // The key is narrowed to another client than win's: win's organization is still mapped, but
+    // live rows of it are left out (the beta list ignores the key's scope, `/clients/` does not).
+    let other = st.clients().into_iter().find(|x| x.id != win.client_id && x.agent_count > 0).unwrap();
+    st.add_api_key(tactical_sim::ApiKey::clients("SIMKEYNARROWED0000000000000001", vec![other.id]));
+    let admin = admin_token(&c.t);
+    let use_key = |key: &'static str| {
+        let body = json!({"instance_url": c.sim.base_url(), "auth_mode": "api_key", "api_key": key});
+        let (p, admin) = (&c.p, admin.clone());
+        async move {
+            let (s, v) = p.call(Function::Connection, "PATCH", "/settings", &admin, Some(body)).await;
+            assert_eq!(s, 200, "{v}");
+            let (_, v) = p.call(Function::Connection, "POST", "/test", &admin, Some(json!({}))).await;
+            assert_eq!(v["success"], true, "{v}");
+        }
+    };
+    use_key("SIMKEYNARROWED0000000000000001").await;
+    let r = run(&c, "agents.find", json!({"hostname": win.hostname, "live": true})).await;
+    assert_eq!((r["count"].clone(), r["excluded"].clone()), (json!(0), json!(1)), "out of the key's scope: {r}");
+    use_key(tactical_sim::DEFAULT_API_KEY).await;
 
     let r = run(&c, "agents.get", json!({"agent_id": win.agent_id})).await;
     let g = &r["agent"];

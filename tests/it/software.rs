@@ -361,7 +361,7 @@ async fn spellings_share_one_catalog_entry_and_concurrent_workers_count_every_in
 }
 
 #[tokio::test]
-async fn only_assets_count_and_a_disabled_beta_api_fails_the_run_clearly() {
+async fn only_assets_count_and_the_beta_api_is_not_needed() {
     let p = Pipeline::new("swscope").await;
     let sim = simulator(SimConfig {
         fleet: FleetSpec { clients: 2, sites_per_client: 1, agents: 12, software_per_agent: 4, alerts: 0 },
@@ -399,11 +399,11 @@ async fn only_assets_count_and_a_disabled_beta_api_fails_the_run_clearly() {
     assert_eq!(cat.len(), 1, "{cat:?}");
     assert_eq!(n(&cat[&format!("tool of {mapped}#acme")], "install_count"), inside.len() as i64);
 
-    // Beta API switched off: the run fails and says how to fix it.
+    // The fleet is listed from the role-scoped `/agents/?detail=false`: the beta API is not read.
     st.set_beta_enabled(false);
     let run = run_sync(&p, Function::SyncSoftware, &tok).await;
-    assert_eq!(run["status"], "failed", "{run}");
-    assert!(run["message"].as_str().unwrap_or_default().contains("BETA_API_ENABLED"), "{run}");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(n(&run, "items_processed"), inside.len() as i64, "{run}");
     assert_eq!(p.dlq_depth("SyncSoftwareQueue").await, 0);
 }
 
@@ -442,7 +442,10 @@ async fn the_client_reads_one_agent_or_streams_all_and_never_panics_on_a_broken_
         st.set_fault_times(RouteKind::Software, fault.clone(), 1);
         let got: Vec<_> = api.software_all().await.unwrap().collect().await;
         let last = got.last().expect("an error item");
-        assert!(matches!(last, Err(TacticalError::Decode { .. })), "{fault:?}: {last:?}");
+        assert!(
+            matches!(last, Err(TacticalError::Decode { .. } | TacticalError::Interrupted { .. })),
+            "{fault:?}: {last:?}"
+        );
         st.set_fault_times(RouteKind::AgentSoftware, fault.clone(), 1);
         assert!(api.software_for(&with.agent_id).await.is_err(), "{fault:?}");
     }

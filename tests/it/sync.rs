@@ -238,6 +238,8 @@ async fn auto_sync_off_skips_an_organization_and_a_failing_page_makes_a_partial_
         env.insert("TACTICAL_MAX_ATTEMPTS".into(), "1".into());
     })
     .await;
+    // Each redelivery comes after the visibility timeout (short here, never instant).
+    p.redeliver_after(1).await;
     let sim = simulator(SimConfig {
         fleet: FleetSpec { clients: 2, sites_per_client: 1, agents: 40, software_per_agent: 0, alerts: 0 },
         ..Default::default()

@@ -152,6 +152,14 @@ pub enum Function {
     RemoteActions,
 }
 
+/// Sync queues (logical ids of template.yaml) and the functions consuming them.
+const ROUTES: [(&str, &str); 4] = [
+    ("SyncClientsQueue", "sync-clients"),
+    ("SyncDevicesQueue", "sync-devices"),
+    ("SyncAlertsQueue", "sync-alerts"),
+    ("SyncSoftwareQueue", "sync-software"),
+];
+
 /// One isolated pipeline: its own stack (table, queues, DLQs), the functions' deps, and an
 /// in-process stand-in for Lambda's SQS event source (real SQS receive/delete against LocalStack).
 pub struct Pipeline {
@@ -196,8 +204,42 @@ impl Pipeline {
         }
     }
 
-    /// Delivers queue messages to their functions until every queue is empty. Returns the number
-    /// of messages delivered. Bounded: panics if the queues never settle.
+    /// Sets how long a failed message stays invisible before SQS redelivers it (the queues'
+    /// visibility timeout, 720 s or 1800 s in template.yaml). A test whose work is retried through
+    /// SQS sets a short one on its own stack; never zero, so a retry is never instant.
+    pub async fn redeliver_after(&self, secs: u32) {
+        assert!(secs >= 1, "a redelivery is never instant");
+        for (queue, _) in ROUTES {
+            self.sqs
+                .set_queue_attributes()
+                .queue_url(&self.stack.queue_urls[queue])
+                .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, secs.to_string())
+                .send()
+                .await
+                .expect("set visibility timeout");
+        }
+    }
+
+    /// Messages of `queue` received and not yet deleted, and the queue's visibility timeout.
+    async fn in_flight(&self, queue: &str) -> (usize, u64) {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.stack.queue_urls[queue])
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(A::VisibilityTimeout)
+            .send()
+            .await
+            .expect("queue attributes");
+        let attrs = out.attributes.unwrap_or_default();
+        let get = |a: A| attrs.get(&a).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        (get(A::ApproximateNumberOfMessagesNotVisible) as usize, get(A::VisibilityTimeout))
+    }
+
+    /// Delivers queue messages to their functions until every queue is empty, waiting for failed
+    /// messages to be redelivered after their visibility timeout. Returns the number of messages
+    /// delivered. Bounded: panics if the queues never settle.
     pub async fn drain(&self) -> usize {
         self.deliver(None).await
     }
@@ -208,26 +250,23 @@ impl Pipeline {
     }
 
     async fn deliver(&self, rounds: Option<usize>) -> usize {
-        let routes = [
-            ("SyncClientsQueue", "sync-clients"),
-            ("SyncDevicesQueue", "sync-devices"),
-            ("SyncAlertsQueue", "sync-alerts"),
-            ("SyncSoftwareQueue", "sync-software"),
-        ];
         let mut delivered = 0;
         let mut empty_rounds = 0;
+        let mut waiting = false;
         for pass in 0..2000 {
             if rounds.is_some_and(|r| pass >= r) {
                 return delivered;
             }
             let mut round = 0;
-            for (queue, function) in routes {
+            for (queue, function) in ROUTES {
                 let url = &self.stack.queue_urls[queue];
                 let out = self
                     .sqs
                     .receive_message()
                     .queue_url(url)
                     .max_number_of_messages(10)
+                    // Waiting for a redelivery: long-poll instead of spinning.
+                    .wait_time_seconds(if waiting { 1 } else { 0 })
                     .message_system_attribute_names(
                         aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
                     )
@@ -267,15 +306,7 @@ impl Pipeline {
                 for m in &msgs {
                     let rh = m.receipt_handle().unwrap();
                     if failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
-                        // Visible again at once: the retry happens in the next round.
-                        self.sqs
-                            .change_message_visibility()
-                            .queue_url(url)
-                            .receipt_handle(rh)
-                            .visibility_timeout(0)
-                            .send()
-                            .await
-                            .expect("visibility");
+                        // Left invisible: SQS redelivers it after the visibility timeout.
                     } else {
                         self.sqs.delete_message().queue_url(url).receipt_handle(rh).send().await.expect("delete");
                         delivered += 1;
@@ -283,12 +314,28 @@ impl Pipeline {
                 }
             }
             if round == 0 {
+                waiting = false;
+                for (queue, _) in ROUTES {
+                    let (n, timeout) = self.in_flight(queue).await;
+                    if n > 0 {
+                        assert!(
+                            timeout <= 30,
+                            "{n} failed message(s) on {queue} wait {timeout} s for redelivery: a test that \
+                             retries through SQS sets a short delay with Pipeline::redeliver_after"
+                        );
+                        waiting = true;
+                    }
+                }
+                if waiting {
+                    continue;
+                }
                 empty_rounds += 1;
                 if empty_rounds >= 2 {
                     return delivered;
                 }
             } else {
                 empty_rounds = 0;
+                waiting = false;
             }
         }
         panic!("queues did not settle");

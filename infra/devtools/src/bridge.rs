@@ -1,8 +1,8 @@
 //! The dev bridge: what AWS does for the deployed functions and LocalStack cannot without Docker.
 //! It long-polls each sync queue and invokes the consuming function under `cargo lambda watch`
 //! with an SQS event, deleting only the messages the function did not report as failed (failed
-//! ones become visible again after a few seconds, as a short stand-in for the visibility
-//! timeout), and it stands in for the EventBridge schedule by invoking the scheduler.
+//! ones are left alone: SQS redelivers them after the queue's visibility timeout, as in AWS), and
+//! it stands in for the EventBridge schedule by invoking the scheduler.
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::{Value, json};
@@ -16,9 +16,6 @@ pub const ROUTES: [(&str, &str); 4] = [
     ("SYNC_ALERTS_QUEUE_URL", "sync-alerts"),
     ("SYNC_SOFTWARE_QUEUE_URL", "sync-software"),
 ];
-
-/// Seconds a failed message stays invisible locally before redelivery.
-const LOCAL_RETRY_SECS: i32 = 3;
 
 pub struct Bridge {
     sqs: aws_sdk_sqs::Client,
@@ -106,16 +103,9 @@ impl Bridge {
             };
             for m in &msgs {
                 let (Some(id), Some(rh)) = (m.message_id(), m.receipt_handle()) else { continue };
+                // A failed message is left invisible: redelivered after the visibility timeout.
                 let r = if failed.contains(id) {
-                    self.sqs
-                        .change_message_visibility()
-                        .queue_url(url)
-                        .receipt_handle(rh)
-                        .visibility_timeout(LOCAL_RETRY_SECS)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| format!("{e:?}"))
+                    Ok(())
                 } else {
                     self.sqs
                         .delete_message()

@@ -24,6 +24,7 @@
 #![recursion_limit = "256"]
 
 mod fleet;
+mod heavy;
 mod model;
 mod pyjson;
 mod routes;
@@ -66,6 +67,18 @@ pub struct SimConfig {
     /// Whether the NATS broker is reachable (default true); when false remote actions answer
     /// `"natsdown"` the way Tactical does.
     pub nats_up: bool,
+    /// Time Tactical spends on each agent row it serializes (ORM + DRF), so a response takes
+    /// longer the more rows it carries: an `/agents/` table row costs this, a `?detail=false`
+    /// row a quarter, a beta row of a posix agent the same, a Windows beta row (services and
+    /// WMI, ~150 KB) eight times it. Default 2 ms: a stock server answers `/agents/?client=`
+    /// for 1,200 agents in 2.5 s, and a 1000-row Windows beta page takes ~16 s.
+    pub row_cost: std::time::Duration,
+    /// How long remote actions take (default [`ActionWait::Realistic`], like Tactical).
+    pub action_wait: ActionWait,
+    /// Windows agent rows carry their `services` and full `wmi_detail`, ~150 KB a row, as real
+    /// agents report them (default true). Only a test about something else at a scale where the
+    /// weight would dominate (paging 50,000 agents) turns it off, and says so.
+    pub heavy_rows: bool,
 }
 
 impl Default for SimConfig {
@@ -79,6 +92,9 @@ impl Default for SimConfig {
             users: Vec::new(),
             throttle: ThrottleConfig::default(),
             nats_up: true,
+            row_cost: std::time::Duration::from_millis(2),
+            action_wait: ActionWait::Realistic,
+            heavy_rows: true,
         }
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::heavy;
 use crate::model::*;
 use crate::state::Data;
 use crate::util::{Iso, iso_opt};
@@ -114,6 +115,16 @@ const TIMEZONES: &[&str] = &[
     "Pacific/Auckland",
     "UTC",
 ];
+
+/// A Windows agent's services (posix agents report none).
+fn services<'a>(d: &'a Data, a: &'a Agent) -> Option<heavy::Services<'a>> {
+    (d.heavy_rows && a.plat == Plat::Windows).then(|| heavy::Services { partner: partner(d, a) })
+}
+
+/// The agent whose hostname this agent's services mention: the next one by pk.
+pub(crate) fn partner<'a>(d: &'a Data, a: &Agent) -> &'a str {
+    d.agent_by_pk(a.pk + 1).or(d.agents.first()).map(|p| p.hostname.as_str()).unwrap_or("")
+}
 
 /// `AgentTableSerializer` (`GET /agents/`).
 #[derive(Serialize)]
@@ -241,7 +252,7 @@ pub struct AgentDetail<'a> {
     goarch: &'static str,
     hostname: &'a str,
     agent_id: &'a str,
-    services: Option<()>,
+    services: Option<heavy::Services<'a>>,
     public_ip: &'a str,
     total_ram: i64,
     disks: &'a [Disk],
@@ -259,7 +270,7 @@ pub struct AgentDetail<'a> {
     check_interval: i64,
     needs_reboot: bool,
     choco_installed: bool,
-    wmi_detail: Value,
+    wmi_detail: heavy::Wmi,
     time_zone: Option<&'a str>,
     maintenance_mode: bool,
     block_policy_inheritance: bool,
@@ -323,7 +334,7 @@ pub fn agent_detail<'a>(d: &'a Data, a: &'a Agent, now: OffsetDateTime) -> Agent
         goarch: a.goarch,
         hostname: &a.hostname,
         agent_id: &a.agent_id,
-        services: None,
+        services: services(d, a),
         public_ip: &a.public_ip,
         total_ram: a.total_ram,
         disks: &a.disks,
@@ -341,7 +352,7 @@ pub fn agent_detail<'a>(d: &'a Data, a: &'a Agent, now: OffsetDateTime) -> Agent
         check_interval: a.check_interval,
         needs_reboot: a.needs_reboot,
         choco_installed: false,
-        wmi_detail: a.wmi_detail(),
+        wmi_detail: heavy::Wmi { own: a.wmi_detail(), heavy: d.heavy_rows && a.plat == Plat::Windows },
         time_zone: a.time_zone.as_deref(),
         maintenance_mode: a.maintenance_mode,
         block_policy_inheritance: false,
@@ -368,7 +379,7 @@ pub struct BetaAgentModel<'a> {
     hostname: &'a str,
     agent_id: &'a str,
     last_seen: Option<Iso>,
-    services: Option<()>,
+    services: Option<heavy::Services<'a>>,
     public_ip: &'a str,
     total_ram: i64,
     disks: &'a [Disk],
@@ -386,7 +397,7 @@ pub struct BetaAgentModel<'a> {
     check_interval: i64,
     needs_reboot: bool,
     choco_installed: bool,
-    wmi_detail: Value,
+    wmi_detail: heavy::Wmi,
     patches_last_installed: Option<Iso>,
     time_zone: Option<&'a str>,
     maintenance_mode: bool,
@@ -412,7 +423,7 @@ pub fn beta_agent<'a>(d: &'a Data, a: &'a Agent, with_id: bool) -> BetaAgentMode
         hostname: &a.hostname,
         agent_id: &a.agent_id,
         last_seen: iso_opt(a.last_seen),
-        services: None,
+        services: services(d, a),
         public_ip: &a.public_ip,
         total_ram: a.total_ram,
         disks: &a.disks,
@@ -430,7 +441,7 @@ pub fn beta_agent<'a>(d: &'a Data, a: &'a Agent, with_id: bool) -> BetaAgentMode
         check_interval: a.check_interval,
         needs_reboot: a.needs_reboot,
         choco_installed: false,
-        wmi_detail: a.wmi_detail(),
+        wmi_detail: heavy::Wmi { own: a.wmi_detail(), heavy: d.heavy_rows && a.plat == Plat::Windows },
         patches_last_installed: None,
         time_zone: a.time_zone.as_deref(),
         maintenance_mode: a.maintenance_mode,

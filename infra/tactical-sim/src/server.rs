@@ -598,7 +598,12 @@ async fn drf(st: &SimState, ctx: &Ctx, m: &Matched) -> Response {
                 (Client, _) => client_detail(st, &p, param),
                 (Sites, _) => sites_list(st, &p),
                 (Site, _) => site_detail(st, &p, param),
-                (Agents, _) => agents_list(st, ctx, &p),
+                (Agents, _) => {
+                    let mut cost = StdDuration::ZERO;
+                    let resp = agents_list(st, ctx, &p, &mut cost);
+                    tokio::time::sleep(cost).await;
+                    resp
+                }
                 (Agent, &Method::GET) => agent_detail(st, &p, param),
                 (Agent, &Method::PUT) => agent_update(st, ctx, &p, param),
                 (Agent, _) => agent_delete(st, &p, param),
@@ -623,7 +628,12 @@ async fn drf(st: &SimState, ctx: &Ctx, m: &Matched) -> Response {
                     "client": format!("http://{}/beta/v1/client/", ctx.host),
                     "site": format!("http://{}/beta/v1/site/", ctx.host),
                 })),
-                (BetaAgents, _) => beta_agents(st, ctx),
+                (BetaAgents, _) => {
+                    let mut cost = StdDuration::ZERO;
+                    let resp = beta_agents(st, ctx, &mut cost);
+                    tokio::time::sleep(cost).await;
+                    resp
+                }
                 (BetaAgent, &Method::GET) => beta_agent_detail(st, param),
                 (BetaAgent, _) => server_error(),
                 (BetaClients, _) => beta_clients(st),
@@ -769,7 +779,8 @@ fn site_detail(st: &SimState, p: &Principal, param: &str) -> Response {
 
 // ---- agents -----------------------------------------------------------------------------
 
-fn agents_list(st: &SimState, ctx: &Ctx, p: &Principal) -> Response {
+/// `cost`: the time Tactical spends on the rows served (see `SimConfig::row_cost`).
+fn agents_list(st: &SimState, ctx: &Ctx, p: &Principal, cost: &mut StdDuration) -> Response {
     let mt = match ctx.q("monitoring_type") {
         Some(v) if !v.is_empty() => match MonitoringType::parse(v) {
             Some(m) => Some(m),
@@ -800,11 +811,14 @@ fn agents_list(st: &SimState, ctx: &Ctx, p: &Principal) -> Response {
             && site.is_none_or(|s| a.site_id == s)
             && client.is_none_or(|c| cid == c)
     });
+    let per_row = st.row_cost();
     if full {
         let out: Vec<_> = iter.map(|a| rows::agent_table(&d, a, t)).collect();
+        *cost = per_row * out.len() as u32;
         ok(&out)
     } else {
         let out: Vec<_> = iter.map(|a| rows::agent_slim(&d, a)).collect();
+        *cost = per_row / 8 * out.len() as u32;
         ok(&out)
     }
 }
@@ -1729,7 +1743,8 @@ fn parse_dt_filter(s: &str) -> Option<OffsetDateTime> {
     Some(time::PrimitiveDateTime::new(date, t).assume_utc())
 }
 
-fn beta_agents(st: &SimState, ctx: &Ctx) -> Response {
+/// The beta list ignores the key's role (every agent, like Tactical). `cost`: as `agents_list`.
+fn beta_agents(st: &SimState, ctx: &Ctx, cost: &mut StdDuration) -> Response {
     if ctx.has_q("agent_id") {
         // the view copies ?agent_id= into kwargs then reads kwargs["pk"]: KeyError
         return server_error();
@@ -1858,7 +1873,13 @@ fn beta_agents(st: &SimState, ctx: &Ctx) -> Response {
                     && os.is_none_or(|o| a.operating_system == o)
                     && logged.is_none_or(|l| a.logged_in_username == l)
                     && last_logged.is_none_or(|l| a.last_logged_in_user == l)
-                    && search.as_ref().is_none_or(|s| a.hostname.to_lowercase().contains(s.as_str()))
+                    && search.as_ref().is_none_or(|s| {
+                        // `search_fields = ["hostname", "services"]`: the services JSON matches too
+                        a.hostname.to_lowercase().contains(s.as_str())
+                            || (d.heavy_rows
+                                && a.plat == Plat::Windows
+                                && crate::heavy::Services { partner: rows::partner(&d, a) }.matches(s))
+                    })
             })
             .map(|(i, _)| i)
             .collect();
@@ -1871,10 +1892,13 @@ fn beta_agents(st: &SimState, ctx: &Ctx) -> Response {
     let start = (pg.page - 1) * pg.size;
     let end = (start + pg.size).min(count);
     let pos = |k: usize| if descending { count - 1 - k } else { k };
+    let per_row = st.row_cost();
     let results: Vec<_> = (start..end)
         .map(|k| {
             let i = if unfiltered { pos(k) } else { selected[pos(k)] };
-            rows::beta_agent(&d, &d.agents[i], true)
+            let a = &d.agents[i];
+            *cost += if d.heavy_rows && a.plat == Plat::Windows { per_row * 8 } else { per_row };
+            rows::beta_agent(&d, a, true)
         })
         .collect();
     page_envelope(ctx, count, &pg, results)

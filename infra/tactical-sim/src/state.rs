@@ -256,12 +256,12 @@ impl From<String> for FaultTarget {
 /// `"Unable to contact the agent"`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ActionWait {
-    /// Answer at once (default; keeps tests fast).
-    #[default]
+    /// Answer at once (tests that are not about timing).
     Instant,
     /// Wait this long for every failure answer.
     Fixed(StdDuration),
-    /// Like the real server: NATS down ≈ 4 s, cmd timeout + 2 s, runscript timeout + 3 s, reboot 10 s.
+    /// Like the real server (default): NATS down ≈ 4 s, cmd timeout + 2 s, runscript timeout + 3 s, reboot 10 s.
+    #[default]
     Realistic,
 }
 
@@ -283,6 +283,8 @@ pub struct RequestRecord {
 // Internal state
 
 pub(crate) struct Data {
+    /// Windows rows carry their services and the full WMI (see `SimConfig::heavy_rows`).
+    pub heavy_rows: bool,
     pub clients: BTreeMap<i64, Client>,
     pub sites: BTreeMap<i64, Site>,
     /// Sorted by pk.
@@ -435,6 +437,7 @@ pub(crate) struct Shared {
     dashboard: AtomicBool,
     nats: AtomicBool,
     action_wait: Mutex<ActionWait>,
+    row_cost: Mutex<StdDuration>,
     shutdown: watch::Sender<bool>,
     /// Simulated time ahead of the wall clock (µs): tests move it forward instead of sleeping.
     clock_offset_us: AtomicI64,
@@ -538,6 +541,7 @@ fn scripts() -> Vec<Script> {
 impl SimState {
     /// Generate the fleet for `cfg` (no server). [`crate::Simulator::start`] calls this.
     pub fn new(cfg: SimConfig) -> SimState {
+        let (action_wait, row_cost) = (cfg.action_wait, cfg.row_cost);
         let now = now();
         let g = fleet::generate(cfg.seed, &cfg.fleet, now);
         let mut by_agent_id = HashMap::with_capacity(g.agents.len());
@@ -559,6 +563,7 @@ impl SimState {
             catalog: g.catalog,
             rng: g.rng,
             software_avg: cfg.fleet.software_per_agent,
+            heavy_rows: cfg.heavy_rows,
             globals: Vec::new(),
             history: Vec::new(),
             next_history: 1,
@@ -584,7 +589,8 @@ impl SimState {
                 beta: AtomicBool::new(cfg.beta_enabled),
                 dashboard: AtomicBool::new(cfg.dashboard_mode),
                 nats: AtomicBool::new(cfg.nats_up),
-                action_wait: Mutex::new(ActionWait::Instant),
+                action_wait: Mutex::new(action_wait),
+                row_cost: Mutex::new(row_cost),
                 shutdown: tx,
                 clock_offset_us: AtomicI64::new(0),
                 silent: Mutex::new(HashSet::new()),
@@ -1101,6 +1107,13 @@ impl SimState {
     }
     pub(crate) fn action_wait(&self) -> ActionWait {
         *lock(&self.inner.action_wait)
+    }
+    /// See [`crate::SimConfig::row_cost`].
+    pub fn set_row_cost(&self, cost: StdDuration) {
+        *lock(&self.inner.row_cost) = cost;
+    }
+    pub(crate) fn row_cost(&self) -> StdDuration {
+        *lock(&self.inner.row_cost)
     }
 
     // --------------------------------------------------------------------------------------

@@ -413,7 +413,9 @@ async fn role_scoping_applies_to_classic_api_not_beta() {
 
 #[tokio::test]
 async fn beta_pagination_filters_and_quirks() {
-    let sim = start(SimConfig { fleet: FleetSpec::sized(4, 3, 1205), ..SimConfig::default() }).await;
+    // About paging, not timing: Tactical's per-row time scaled down.
+    let row_cost = Duration::from_micros(50);
+    let sim = start(SimConfig { fleet: FleetSpec::sized(4, 3, 1205), row_cost, ..SimConfig::default() }).await;
     let st = sim.state();
     let host = sim.addr().to_string();
     let v = get(&sim, "/beta/v1/agent/").await.json();
@@ -461,7 +463,13 @@ async fn beta_pagination_filters_and_quirks() {
     let v = get(&sim, "/beta/v1/agent/?search=lnx&page_size=1000").await.json();
     let lnx = agents.iter().filter(|a| a.hostname.to_lowercase().contains("lnx")).count();
     assert!(lnx > 0);
-    assert_eq!(v["count"], json!(lnx));
+    // search_fields = hostname and services: Windows agents whose services name a lnx host too
+    let rows = v["results"].as_array().unwrap();
+    let by_services = rows.iter().filter(|r| !r["hostname"].as_str().unwrap().to_lowercase().contains("lnx")).count();
+    assert!(by_services > 0);
+    assert_eq!(v["count"], json!(lnx + by_services));
+    assert!(rows.iter().all(|r| r["hostname"].as_str().unwrap().to_lowercase().contains("lnx")
+        || r["services"].to_string().to_lowercase().contains("lnx")));
     let v = get(&sim, "/beta/v1/agent/?plat=darwin&monitoring_type=workstation&page_size=1000").await.json();
     let mac =
         agents.iter().filter(|a| a.plat == Plat::Darwin && a.monitoring_type == MonitoringType::Workstation).count();
@@ -681,7 +689,8 @@ async fn scripts_listing() {
 
 #[tokio::test]
 async fn remote_actions_online_offline_natsdown() {
-    let sim = start(SimConfig::default()).await;
+    // About the answers, not their timing (set explicitly below for the wait).
+    let sim = start(SimConfig { action_wait: ActionWait::Instant, ..SimConfig::default() }).await;
     let st = sim.state();
     let site = st.sites()[0].id;
     let on =
@@ -978,5 +987,75 @@ async fn agents_check_in_on_the_simulated_clock_and_stop_when_told() {
     st.resume_checkins(&quiet.agent_id).unwrap();
     st.advance_clock(time::Duration::minutes(20));
     assert_eq!(st.agent(&quiet.agent_id).unwrap().status, AgentStatus::Online);
+}
+
+#[tokio::test]
+async fn a_page_of_1000_windows_agents_weighs_over_100_mb_and_search_matches_services() {
+    // About size, not timing: the row cost is scaled down (the time still grows with the rows).
+    let row_cost = Duration::from_micros(100);
+    let fleet = FleetSpec { clients: 1, sites_per_client: 1, agents: 1, software_per_agent: 0, alerts: 0 };
+    let sim = start(SimConfig { fleet, row_cost, ..SimConfig::default() }).await;
+    let st = sim.state();
+    let site = st.sites()[0].id;
+    for _ in 0..1000 {
+        st.add_agent(NewAgent { software: Some(vec![]), ..NewAgent::new(site, Plat::Windows) }).unwrap();
+    }
+    let t = Instant::now();
+    let r = get(&sim, "/beta/v1/agent/?plat=windows&page_size=1000").await;
+    assert_eq!(r.status, 200);
+    assert!(t.elapsed() >= row_cost * 8 * 1000, "served in {:?}", t.elapsed());
+    assert!(r.text.len() >= 100_000_000, "a 1000-row Windows page is {} bytes", r.text.len());
+    assert_eq!(r.text.matches("\"agent_id\":").count(), 1000);
+    drop(r);
+    let v = get(&sim, "/beta/v1/agent/?plat=windows&page_size=2").await.json();
+    let rows = v["results"].as_array().unwrap();
+    let services = rows[0]["services"].as_array().expect("a Windows row carries its services");
+    assert!(services.len() > 200);
+    for k in ["pid", "name", "status", "binpath", "username", "autodelay", "start_type", "description", "display_name"]
+    {
+        assert!(services[0].get(k).is_some(), "service key {k}");
+    }
+    for k in ["os", "mem", "usb", "desktop_monitor", "network_adapter", "network_config", "bios", "comp_sys"] {
+        assert!(rows[0]["wmi_detail"].get(k).is_some(), "wmi_detail key {k}");
+    }
+
+    // search= also matches the services JSON: a row whose services name another agent's host
+    let (a, b) = (&rows[0], &rows[1]);
+    let term = b["hostname"].as_str().unwrap();
+    assert!(!a["hostname"].as_str().unwrap().contains(term));
+    let r = get(&sim, &format!("/beta/v1/agent/?search={term}&page_size=1000")).await;
+    let found: Vec<Value> = r.json()["results"].as_array().unwrap().iter().map(|x| x["agent_id"].clone()).collect();
+    assert!(found.contains(&b["agent_id"]));
+    assert!(found.contains(&a["agent_id"]), "the services JSON matched too");
+
+    // posix rows are light
+    let lnx = st.add_agent(NewAgent::new(site, Plat::Linux)).unwrap();
+    let r = get(&sim, &format!("/beta/v1/agent/?hostname={}", lnx.hostname)).await;
+    assert!(r.text.len() < 10_000, "a posix row is {} bytes", r.text.len());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_beta_list_ignores_the_key_scope_and_agents_honours_it() {
+    let mut cfg = SimConfig::default();
+    let sim = start(cfg.clone()).await;
+    let clients = sim.state().clients();
+    let one = clients[0].id;
+    drop(sim);
+    cfg.api_keys.push(ApiKey::clients("SCOPEDKEY0000000000000000000001", vec![one]));
+    let sim = start(cfg).await;
+    let scoped = |path: &str| {
+        send(client().get(format!("{}{path}", sim.base_url())).header("X-API-KEY", "SCOPEDKEY0000000000000000000001"))
+    };
+    let total = sim.state().agent_count();
+    let r = scoped("/beta/v1/agent/?page_size=1000").await;
+    assert_eq!(r.json()["count"].as_u64(), Some(total as u64), "beta ignores the scope");
+    let r = scoped("/agents/?detail=false").await;
+    let n = r.json().as_array().unwrap().len();
+    assert!(n > 0 && n < total, "/agents/ honours the scope: {n} of {total}");
+    let r = scoped("/clients/").await;
+    assert_eq!(r.json().as_array().unwrap().len(), 1);
+    let r = scoped("/beta/v1/agent/?page=99").await;
+    assert_eq!((r.status, r.json()), (404, json!({"detail": "Invalid page."})));
     sim.shutdown().await;
 }

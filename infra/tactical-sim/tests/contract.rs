@@ -14,6 +14,19 @@ use tactical_sim::{NewAgent, Plat, SimConfig, User, totp_code};
 const ALERT_AGENT_KEYS: &[&str] = &["hostname", "agent_id", "client", "site"];
 const SOFTWARE_OPTIONAL: &[&str] = &["size", "source", "location", "publisher", "uninstall", "install_date"];
 
+/// The WMI sections a real Windows agent reports beyond those of the captured agents (shape of
+/// Tactical's own test data `wmi1.json`): checked present, then left out of the comparison.
+const HEAVY_WMI: &[&str] = &["os", "mem", "usb", "desktop_monitor", "network_adapter"];
+
+fn without_heavy_wmi(mut row: Value) -> Value {
+    let wmi = row["wmi_detail"].as_object_mut().expect("wmi_detail");
+    for k in HEAVY_WMI {
+        let section = wmi.remove(*k).unwrap_or_else(|| panic!("a Windows row reports wmi_detail.{k}"));
+        assert!(section.as_array().is_some_and(|a| a.iter().all(|x| x.is_array())), "{k}: WMI nested arrays");
+    }
+    row
+}
+
 #[tokio::test]
 async fn every_fixture_matches_the_simulator() {
     let secret = b"contract-test-secret".to_vec();
@@ -51,7 +64,7 @@ async fn every_fixture_matches_the_simulator() {
 
     let r = get(&sim, &format!("/agents/{}/", win.agent_id)).await;
     assert_eq!(r.status, 200);
-    check("GET_agents_AGENTID.json", &r.json(), &[], &[]);
+    check("GET_agents_AGENTID.json", &without_heavy_wmi(r.json()), &[], &[]);
 
     let r = get(&sim, &format!("/agents/{}/", lnx.agent_id)).await;
     let v = r.json();
@@ -72,7 +85,7 @@ async fn every_fixture_matches_the_simulator() {
     // and the platform-specific wmi_detail shape against a Windows row
     let r = get(&sim, &format!("/beta/v1/agent/?hostname={}", win.hostname)).await;
     let fx = fixture("GET_beta_v1_agent_page_size3_page2.json");
-    assert_shape("beta windows row", &fx["results"][0], &r.json()["results"][0], &[], &[]);
+    assert_shape("beta windows row", &fx["results"][0], &without_heavy_wmi(r.json()["results"][0].clone()), &[], &[]);
 
     let r = get(&sim, "/beta/v1/client/").await;
     check("GET_beta_v1_client.json", &r.json(), &[], &[]);

@@ -504,11 +504,18 @@ impl ConnectionService<'_> {
             Ok(c) => c,
             Err(e) => return Ok(fail(e)),
         };
-        let agents = match api.beta_agents_page(&BetaAgentQuery { page: 1, page_size: 1, ..Default::default() }).await {
-            Ok(p) => p.count,
-            // A beta API that is off answers HTML 404: name the setting (admin guide).
+        // The device sync reads the beta list: a beta API that is off answers HTML 404, named
+        // here (admin guide). Its count is not the answer: the beta list ignores the role.
+        match api.beta_agents_page(&BetaAgentQuery { page: 1, page_size: 1, ..Default::default() }).await {
+            // No agent at all: page 1 is "Invalid page." (404).
+            Ok(_) | Err(TacticalError::NotFound { .. }) => {}
             Err(e) => return Ok(fail(e)),
-        };
+        }
+        // What the credentials may see: `/clients/` honours the role, with each client's agents.
+        let agents: u64 = clients
+            .iter()
+            .filter_map(|c| c.agent_count)
+            .fold(0u64, |sum, n| sum.saturating_add(u64::try_from(n).unwrap_or(0)));
         let now = now_rfc3339();
         self.store
             .patch_integration(

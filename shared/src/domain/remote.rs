@@ -1627,8 +1627,32 @@ async fn change_alerts(
 ) -> Result<(Value, Value), Failure> {
     let ids: Vec<i64> = targets.iter().map(|(_, id)| *id).collect();
     let bulk = ids.len() > 1 && change != AlertChange::Unsnooze;
+    let mut applied: Vec<(RmmAlert, i64)> = targets.to_vec();
+    let mut not_changed = Vec::new();
     if bulk {
         api.change_alerts_bulk(&ids, change).await.map_err(Failure::Tactical)?;
+        // Tactical's bulk answer is "ok" even for alerts it skipped (outside the API key's role,
+        // or deleted): each alert is read back, and only those it changed are recorded.
+        applied.clear();
+        for (alert, id) in targets {
+            let reason = match api.alert(*id).await {
+                Ok(a) if took_effect(&a, change) => None,
+                Ok(_) => Some("Tactical did not change this alert (outside the API key's role?)"),
+                Err(TacticalError::Forbidden { .. }) => Some("outside the Tactical API key's role"),
+                Err(TacticalError::NotFound { .. }) => Some("Tactical no longer has this alert (deleted there)"),
+                // Tactical said ok and cannot be asked now: trust its answer.
+                Err(e) => {
+                    tracing::info!(error = %e, "could not read an alert back after a bulk change");
+                    None
+                }
+            };
+            match reason {
+                None => applied.push((alert.clone(), *id)),
+                Some(r) => {
+                    not_changed.push(json!({"alert_key": alert.alert_key, "tactical_alert_id": id, "reason": r}))
+                }
+            }
+        }
     } else {
         for (i, id) in ids.iter().enumerate() {
             match api.change_alert(*id, change).await {
@@ -1653,7 +1677,7 @@ async fn change_alerts(
             }
         }
     }
-    let recorded = record_changes(deps, req, targets, change).await.map_err(|e| Failure::Other(e.into()))?;
+    let recorded = record_changes(deps, req, &applied, change).await.map_err(|e| Failure::Other(e.into()))?;
     let alerts: Vec<Value> = recorded
         .iter()
         .map(|a| {
@@ -1670,9 +1694,25 @@ async fn change_alerts(
             })
         })
         .collect();
-    let v = json!({"change": change.kind(), "alerts": alerts, "count": alerts.len(), "bulk": bulk});
-    let summary = json!({"change": change.kind(), "tactical_alert_ids": ids, "bulk": bulk});
+    let v = json!({
+        "change": change.kind(),
+        "alerts": alerts,
+        "count": alerts.len(),
+        "bulk": bulk,
+        "not_changed": not_changed,
+    });
+    let summary =
+        json!({"change": change.kind(), "tactical_alert_ids": ids, "bulk": bulk, "not_changed": not_changed.len()});
     Ok((v, summary))
+}
+
+/// Whether Tactical's alert shows the bulk change.
+fn took_effect(a: &crate::tactical::types::Alert, change: AlertChange) -> bool {
+    match change {
+        AlertChange::Resolve => a.resolved,
+        AlertChange::Snooze { .. } => a.snoozed || a.resolved,
+        AlertChange::Unsnooze => !a.snoozed,
+    }
 }
 
 async fn record_changes(
@@ -1791,9 +1831,21 @@ async fn find_live(deps: &Deps, tenant: &TenantId, api: &dyn TacticalApi, f: Fin
         })
         .await
         .map_err(Failure::Tactical)?;
+    // The mappings may predate a key narrowed to some clients: the sites the credentials may
+    // see now come from the role-scoped `/clients/`.
+    let scoped: HashSet<i64> =
+        api.clients().await.map_err(Failure::Tactical)?.iter().flat_map(|c| c.sites.iter().map(|s| s.id)).collect();
     let fetched = page.results.len();
     let (visible, hidden): (Vec<&BetaAgent>, Vec<&BetaAgent>) =
-        page.results.iter().partition(|a| orgs.site(a.site).is_some());
+        page.results.iter().partition(|a| orgs.site(a.site).is_some() && a.site.is_some_and(|s| scoped.contains(&s)));
+    // `search=` also matches each agent's services JSON (a service naming another host, a
+    // path): `query` finds host names only.
+    let visible: Vec<&BetaAgent> = visible
+        .into_iter()
+        .filter(|a| {
+            q.as_deref().is_none_or(|q| a.hostname.to_lowercase().contains(q) || a.agent_id.to_lowercase() == q)
+        })
+        .collect();
     let ids: Vec<String> = visible.iter().map(|a| asset_id_for(tenant, &a.agent_id)).collect();
     let existing: HashSet<String> = if ids.is_empty() {
         HashSet::new()
@@ -1938,6 +1990,68 @@ mod tests {
             detail: Some("No Script matches the given query.".into()),
         });
         assert_eq!(nf.field.as_deref(), Some("script_id"));
+    }
+
+    fn row(v: Value) -> HistoryRow {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn run_results_are_read_from_any_shape_tactical_stores() {
+        let agent = row(json!({"id": 7, "type": "script_run", "script": 9,
+            "script_results": {"id": 7, "stdout": "ok\n", "stderr": "bad\n", "retcode": 3, "execution_time": 0.25}}));
+        let r = run_result(&agent).unwrap();
+        assert_eq!(
+            (r.exit_code, r.stdout.as_str(), r.stderr.as_str(), r.execution_time),
+            (Some(3), "ok\n", "bad\n", Some(0.25))
+        );
+        // A server-side run stores its time as a "%.4f" string.
+        let server = row(
+            json!({"id": 8, "type": "script_run", "script_results": {"stdout": "", "stderr": "", "retcode": "0", "execution_time": "1.5000"}}),
+        );
+        assert_eq!(run_result(&server).map(|r| (r.exit_code, r.execution_time)), Some((Some(0), Some(1.5))));
+        assert_eq!(run_result(&row(json!({"id": 9, "type": "script_run", "script_results": null}))), None, "pending");
+        assert_eq!(run_result(&row(json!({"id": 9, "type": "script_run", "script_results": {}}))), None);
+        let cmd = row(json!({"id": 10, "type": "cmd_run", "command": "hostname", "results": "WIN-1\r\n"}));
+        assert_eq!(run_result(&cmd).map(|r| (r.exit_code, r.stdout)), Some((None, "WIN-1\r\n".to_owned())));
+        let big = row(
+            json!({"id": 11, "type": "script_run", "script_results": {"stdout": "x".repeat(70_000), "retcode": 0}}),
+        );
+        let r = run_result(&big).unwrap();
+        assert!(r.truncated && r.stdout.len() == MAX_ACTION_OUTPUT && r.stdout_bytes == 70_000);
+        let odd = row(
+            json!({"id": 12, "type": "task_run", "script_results": {"stdout": 5, "retcode": [], "execution_time": -1}}),
+        );
+        assert_eq!(
+            run_result(&odd).map(|r| (r.exit_code, r.stdout, r.execution_time)),
+            Some((None, String::new(), None))
+        );
+    }
+
+    #[test]
+    fn alert_inputs_name_their_field() {
+        let cases = [
+            (Action::AlertsSnooze, json!({"alert_key": "id#1"}), "snooze_days"),
+            (Action::AlertsSnooze, json!({"alert_key": "id#1", "snooze_days": 366}), "snooze_days"),
+            (Action::AlertsResolve, json!({"alert_key": "id#1", "snooze_days": 1}), "snooze_days"),
+            (Action::AlertsResolve, json!({"alert_key": "id#1", "alert_keys": ["id#2"]}), "alert_keys"),
+            (Action::AlertsUnsnooze, json!({"alert_keys": ["id#1", ""]}), "alert_keys[1]"),
+            (Action::AlertsUnsnooze, json!({"alert_keys": vec!["k"; 101]}), "alert_keys"),
+            (Action::AlertsResolve, json!({"alert_id": 5}), "alert_id"),
+            (Action::ScriptResult, json!({"agent_id": AGENT, "history_id": "x"}), "history_id"),
+            (Action::History, json!({"agent_id": AGENT, "limit": 0}), "limit"),
+            (Action::History, json!({"agent_id": AGENT, "before_id": -1}), "before_id"),
+        ];
+        for (action, input, field) in cases {
+            let e = err(action, input.clone());
+            assert_eq!((e.code, e.field.as_deref()), (ErrorCode::ValidationFailed, Some(field)), "{input}: {e:?}");
+        }
+        match Input::parse(Action::AlertsSnooze, &json!({"alert_keys": ["a", "b", "a"], "snooze_days": 2})).unwrap() {
+            Input::Alerts { keys, change, .. } => {
+                assert_eq!((keys, change), (vec!["a".to_owned(), "b".to_owned()], AlertChange::Snooze { days: 2 }));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// An audit store whose writes can be made to fail.

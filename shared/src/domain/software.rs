@@ -13,21 +13,18 @@
 
 use super::asset::asset_id_for;
 use super::integration::RmmIntegration;
-use super::limits::page_count;
 use super::sync::{TacticalErrorOrApi, client_for, fan_out};
 
-/// Beta agent list page size when mapping pks to agent ids (Tactical's maximum).
-const BETA_PAGE_SIZE: u32 = 1000;
 use super::sync_run::SyncCounts;
 use super::time::now_rfc3339;
 use crate::app::Deps;
 use crate::messages::{SyncMessage, SyncType};
 use crate::ports::RunProgress;
-use crate::tactical::types::{BetaAgentQuery, SoftwareItem};
+use crate::tactical::types::SoftwareItem;
 use crate::tactical::{TacticalApi, TacticalError, TacticalHttp};
 use crate::tenant::TenantId;
 use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt, TryStreamExt, stream};
+use futures::{FutureExt, StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -38,8 +35,6 @@ use time::{Date, Month, PrimitiveDateTime, Time, UtcOffset};
 pub const SOFTWARE_BATCH_SIZE: usize = 100;
 /// Tactical calls in flight per worker: hides round trips without hammering the server.
 const AGENT_CONCURRENCY: usize = 8;
-/// Beta pages read at once while listing the fleet (each page is 1000 agents, a few MB).
-const PAGE_CONCURRENCY: usize = 3;
 /// Longest stored name / publisher component of a key (DynamoDB sort keys stop at 1024 bytes).
 const MAX_NAME_KEY: usize = 512;
 const MAX_PUBLISHER_KEY: usize = 256;
@@ -514,47 +509,26 @@ pub(super) async fn fan_out_software(
     Ok(RunProgress { pending_delta: -1, ..Default::default() })
 }
 
-/// Every agent in Tactical whose asset exists for the tenant, in pk order.
+/// Every agent in Tactical whose asset exists for the tenant, in pk order. Read from the
+/// role-scoped `GET /agents/?detail=false` (~150 bytes an agent, one request): the beta list
+/// ignores the credentials' role and carries each agent's services and WMI (~150 KB a row).
 async fn asset_agents(deps: &Deps, tenant: &TenantId, api: &TacticalHttp) -> Result<Vec<String>, TacticalErrorOrApi> {
-    let page = |n: u32| async move {
-        api.beta_agents_page(&BetaAgentQuery { page: n, page_size: BETA_PAGE_SIZE, ..Default::default() }).await
-    };
-    let first = match page(1).await {
-        Ok(p) => p,
-        // No agent at all: Tactical answers page 1 with "Invalid page." (404).
-        Err(TacticalError::NotFound { .. }) => return Ok(vec![]),
-        Err(e) => return Err(e.into()),
-    };
-    let pages = page_count(first.count, BETA_PAGE_SIZE, deps.config.fan_out.max_pages_per_listing, "the agent list")
-        .map_err(|e| TacticalErrorOrApi::Limit(e.to_string()))?;
-    let first_ids: Vec<String> = first.results.into_iter().map(|a| a.agent_id).collect();
-    // Boxed: a plain closure-made future here trips rustc's higher-ranked `Send` check.
-    let pages_left: Vec<BoxFuture<'_, Result<Vec<String>, TacticalError>>> = (2..=pages)
-        .map(|n| {
-            async move {
-                match page(n).await {
-                    Ok(p) => Ok(p.results.into_iter().map(|a| a.agent_id).collect()),
-                    // The fleet shrank while we paged.
-                    Err(TacticalError::NotFound { .. }) => Ok(vec![]),
-                    Err(e) => Err(e),
-                }
-            }
-            .boxed()
-        })
-        .collect();
-    let rest: Vec<Vec<String>> = stream::iter(pages_left).buffered(PAGE_CONCURRENCY).try_collect().await?;
+    let mut listed = api.agents_slim(None).await?;
+    listed.sort_by_key(|a| a.id);
     let mut out = Vec::new();
-    for ids in std::iter::once(first_ids).chain(rest) {
-        let asset_ids: Vec<String> = ids.iter().map(|a| asset_id_for(tenant, a)).collect();
+    for chunk in listed.chunks(AGENT_LOOKUP_CHUNK) {
+        let asset_ids: Vec<String> = chunk.iter().map(|a| asset_id_for(tenant, &a.agent_id)).collect();
         let known: HashSet<String> =
             deps.store.get_assets(tenant, &asset_ids).await?.into_iter().map(|a| a.rmm_device_id).collect();
-        out.extend(ids.into_iter().filter(|a| known.contains(a)));
+        out.extend(chunk.iter().filter(|a| known.contains(&a.agent_id)).map(|a| a.agent_id.clone()));
     }
-    // A page read twice while the fleet changed must not queue an agent twice.
     let mut seen = HashSet::new();
     out.retain(|a| seen.insert(a.clone()));
     Ok(out)
 }
+
+/// Agents whose assets are looked up at once.
+const AGENT_LOOKUP_CHUNK: usize = 1000;
 
 /// What ingesting one agent did.
 enum AgentOutcome {

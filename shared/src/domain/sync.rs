@@ -190,7 +190,7 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
             .await;
             finish_work_item(deps, &tenant, sync_type, &run_id, "start", result, last_attempt).await
         }
-        SyncMessage::DevicePage { tenant, run_id, client_id, page, page_size, baseline, fresh } => {
+        SyncMessage::DevicePage { tenant, run_id, client_id, page, page_size, baseline, fresh, count } => {
             let integ = match active_integration(deps, &tenant).await {
                 Ok(i) => i,
                 Err(None) => return Outcome::Retry(RETRY_INTEGRATION.into()),
@@ -200,7 +200,7 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                     return Outcome::Done;
                 }
             };
-            let at = PageAt { client_id, page, page_size, baseline: baseline.as_deref(), fresh };
+            let at = PageAt { client_id, page, page_size, baseline: baseline.as_deref(), fresh, count };
             let result = with_renewal(deps, &tenant, &integ, || device_page(deps, &tenant, &integ, &run_id, &at)).await;
             let item = format!("page#{client_id}#{page}");
             finish_work_item(deps, &tenant, SyncType::Devices, &run_id, &item, result, last_attempt).await
@@ -367,7 +367,10 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
     let mut message = None;
     if run.sync_type == SyncType::Devices && status == SyncRunStatus::Succeeded {
         // Only a complete run may call an agent missing: a failed page would flag its agents.
-        let flagged = flag_missing_assets(deps, tenant, run).await?;
+        let Some(flagged) = flag_missing_assets(deps, tenant, run).await? else {
+            let drift = "agents changed in Tactical while the run paged: missing agents are checked next run";
+            return finish(deps, tenant, run, status, Some(drift.into()), false).await;
+        };
         if flagged > 0 {
             let missing = RunProgress {
                 counts: SyncCounts { items_missing: i64::try_from(flagged).unwrap_or(i64::MAX), ..Default::default() },
@@ -397,11 +400,22 @@ async fn finalize(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<(), T
     if status != SyncRunStatus::Succeeded {
         message = Some(run.errors.first().cloned().unwrap_or_else(|| "some work items failed".into()));
     }
+    finish(deps, tenant, run, status, message, status == SyncRunStatus::Succeeded).await
+}
+
+async fn finish(
+    deps: &Deps,
+    tenant: &TenantId,
+    run: &SyncRun,
+    status: SyncRunStatus,
+    message: Option<String>,
+    complete: bool,
+) -> Result<(), TacticalErrorOrApi> {
+    let c = &run.counts;
     deps.store.finish_run(tenant, run.sync_type, &run.run_id, status, message.clone()).await?;
     let now = now_rfc3339();
     // Only a run that saw every page may be the next run's baseline.
-    let last_complete_device_run =
-        (run.sync_type == SyncType::Devices).then(|| (status == SyncRunStatus::Succeeded).then(|| run.run_id.clone()));
+    let last_complete_device_run = (run.sync_type == SyncType::Devices).then(|| complete.then(|| run.run_id.clone()));
     deps.store
         .patch_integration(
             tenant,
@@ -538,6 +552,10 @@ async fn fan_out_devices(
         // Remembered on the run: every asset at its end was created by it, none can be missing.
         deps.store.record_seen(tenant, SyncType::Devices, run_id, FRESH_PART, &[], &[]).await?;
     }
+    // The beta list ignores the credentials' role: only clients the role-scoped `/clients/`
+    // shows now are paged, so a key narrowed to some clients never imports the others.
+    let api = client_for(deps, tenant, integ).await?;
+    let visible: HashSet<i64> = api.clients().await?.iter().map(|c| c.id).collect();
     let orgs: Vec<i64> = deps
         .store
         .list_org_mappings(tenant)
@@ -545,6 +563,7 @@ async fn fan_out_devices(
         .iter()
         .filter(|m| m.syncs_devices())
         .filter_map(OrgMapping::tactical_client_id)
+        .filter(|c| visible.contains(c))
         .collect();
     let msgs: Vec<SyncMessage> = orgs
         .iter()
@@ -556,6 +575,7 @@ async fn fan_out_devices(
             page_size: deps.config.device_page_size,
             baseline: baseline.clone(),
             fresh,
+            count: None,
         })
         .collect();
     // Counted before they are sent, so the run cannot finish in between.
@@ -573,7 +593,14 @@ struct PageAt<'a> {
     page_size: u32,
     baseline: Option<&'a str>,
     fresh: bool,
+    /// The client's agent count on page 1 (pages 2..).
+    count: Option<u64>,
 }
+
+/// The `seen` part of a device run whose pages moved under it (agents added or deleted in
+/// Tactical while it paged): it cannot tell a missing agent from one that slid to a page
+/// already read, so it flags none and is no baseline.
+const DRIFT_PART: &str = "drift";
 
 /// Sync Devices, step 2: one beta page of one Tactical client → assets. Page 1 also queues the
 /// client's other pages. Unchanged agents cost no write, and no read when the previous
@@ -604,13 +631,20 @@ async fn device_page(
     let known = known?;
     let page_data = match result {
         Ok(p) => p,
-        // A client with no agents answers page 1 with "Invalid page." (404).
-        Err(TacticalError::NotFound { .. }) if page == 1 => {
+        // "Invalid page." (404): a client with no agents (page 1), or one that lost agents since
+        // page 1 was read, so this page is past the end now: an empty page, not a failure.
+        Err(TacticalError::NotFound { .. }) => {
+            if page > 1 {
+                deps.store.record_seen(tenant, SyncType::Devices, run_id, DRIFT_PART, &[], &[]).await?;
+            }
             deps.store.record_seen(tenant, SyncType::Devices, run_id, &part, &[], &[]).await?;
             return Ok(RunProgress { pending_delta: -1, ..Default::default() });
         }
         Err(e) => return Err(e.into()),
     };
+    if page > 1 && at.count.is_some_and(|c| c != page_data.count) {
+        deps.store.record_seen(tenant, SyncType::Devices, run_id, DRIFT_PART, &[], &[]).await?;
+    }
     if page == 1 {
         let what = format!("client {client_id}");
         let pages = page_count(page_data.count, page_size, deps.config.fan_out.max_pages_per_listing, &what)
@@ -625,6 +659,7 @@ async fn device_page(
                     page_size,
                     baseline: at.baseline.map(str::to_owned),
                     fresh: at.fresh,
+                    count: Some(page_data.count),
                 })
                 .collect();
             fan_out(deps, tenant, SyncType::Devices, run_id, &format!("fanout#{client_id}"), msgs).await?;
@@ -878,17 +913,26 @@ async fn availability_status(
 /// Assets are only created by device runs, so when the previous run succeeded too (the
 /// baseline), the only candidates are the assets it saw that this run did not: a few reads
 /// instead of every asset. Without a usable baseline, every asset's state is read.
-async fn flag_missing_assets(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> Result<usize, TacticalErrorOrApi> {
+async fn flag_missing_assets(
+    deps: &Deps,
+    tenant: &TenantId,
+    run: &SyncRun,
+) -> Result<Option<usize>, TacticalErrorOrApi> {
     let parts = deps.store.seen_in_run(tenant, SyncType::Devices, &run.run_id).await?;
-    if parts.iter().any(|(p, _)| p == FRESH_PART) {
-        return Ok(0);
+    if parts.iter().any(|(p, _)| p == DRIFT_PART) {
+        return Ok(None);
     }
+    if parts.iter().any(|(p, _)| p == FRESH_PART) {
+        return Ok(Some(0));
+    }
+    // Organizations this run read (an out-of-scope one is not: its assets are not called missing).
+    let read: HashSet<&str> = parts.iter().filter_map(|(p, _)| p.rsplit_once('-').map(|(c, _)| c)).collect();
     let covered: HashSet<String> = deps
         .store
         .list_org_mappings(tenant)
         .await?
         .into_iter()
-        .filter(|m| m.syncs_devices())
+        .filter(|m| m.syncs_devices() && read.contains(m.external_organization_id.as_str()))
         .map(|m| m.external_organization_id)
         .collect();
     let seen: HashSet<String> = parts.into_iter().flat_map(|(_, ids)| ids).collect();
@@ -907,7 +951,7 @@ async fn flag_missing_assets(deps: &Deps, tenant: &TenantId, run: &SyncRun) -> R
     if !missing.is_empty() {
         deps.store.flag_assets_missing(tenant, &missing, &now_rfc3339()).await?;
     }
-    Ok(missing.len())
+    Ok(Some(missing.len()))
 }
 
 /// The assets the baseline run saw and this one did not, or `None` when the baseline cannot

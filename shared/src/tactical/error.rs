@@ -33,11 +33,16 @@ pub enum TacticalError {
     Server { status: u16 },
     #[error("Tactical refused the request (HTTP {status}): {message}")]
     Rejected { status: u16, message: String },
+    /// A body that does not decode or is over a limit: the same request gets the same answer,
+    /// so it is never retried.
     #[error("Tactical sent a response that could not be read ({what}): {detail}")]
     Decode { what: &'static str, detail: String },
     /// Never retried: the same server would send the same body again.
     #[error("Tactical's answer to {path} is larger than the {limit} bytes this call reads")]
     BodyTooLarge { path: String, limit: usize },
+    /// The connection broke while the body was read (worth another attempt).
+    #[error("the connection broke while reading Tactical's response ({what})")]
+    Interrupted { what: &'static str },
     #[error("Tactical rejected the user name or password")]
     BadCredentials,
     #[error("this Tactical account uses two-factor authentication: enter the current TOTP code")]
@@ -67,7 +72,7 @@ impl TacticalError {
                 | TacticalError::Timeout(_)
                 | TacticalError::Connect(_)
                 | TacticalError::Server { status: 500 | 502 | 503 | 504 }
-                | TacticalError::Decode { .. }
+                | TacticalError::Interrupted { .. }
         )
     }
 
@@ -87,9 +92,12 @@ impl TacticalError {
             BrokerDown => ErrorCode::RmmBrokerDown,
             AgentTimeout => ErrorCode::AgentTimeout,
             NotFound { .. } => ErrorCode::NotFound,
-            Redirect { .. } | Server { .. } | Rejected { .. } | Decode { .. } | BodyTooLarge { .. } => {
-                ErrorCode::TacticalError
-            }
+            Redirect { .. }
+            | Server { .. }
+            | Rejected { .. }
+            | Decode { .. }
+            | BodyTooLarge { .. }
+            | Interrupted { .. } => ErrorCode::TacticalError,
         }
     }
 }

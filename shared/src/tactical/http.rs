@@ -3,7 +3,7 @@
 //! (pitfalls 7, 8, 9), and an address guard against SSRF.
 
 use super::error::TacticalError;
-use super::json_stream::ArraySplitter;
+use super::json_stream::{ArraySplitter, PageSplitter};
 use super::types::*;
 use super::url::{AddressPolicy, InstanceUrl, host_allowed};
 use super::{Credentials, SoftwareRows, TacticalApi};
@@ -298,10 +298,7 @@ impl TacticalHttp {
                     std::io::ErrorKind::TimedOut if e.is_connect() => return unreachable_error(&host),
                     std::io::ErrorKind::TimedOut => return TacticalError::Timeout(timeout),
                     std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof if !e.is_connect() => {
-                        return TacticalError::Decode {
-                            what: "body",
-                            detail: "the connection broke while reading the response".into(),
-                        };
+                        return TacticalError::Interrupted { what: "body" };
                     }
                     _ => {}
                 }
@@ -319,7 +316,7 @@ impl TacticalHttp {
         } else if e.is_connect() {
             unreachable_error(&host)
         } else if e.is_body() || e.is_decode() {
-            TacticalError::Decode { what: "body", detail: "the connection broke while reading the response".into() }
+            TacticalError::Interrupted { what: "body" }
         } else {
             TacticalError::Connect("the request failed before an answer arrived".into())
         }
@@ -423,26 +420,43 @@ impl TacticalHttp {
 
     /// A GET whose body is read as a stream. Retries apply until the headers of a 2xx JSON answer
     /// arrive; a body that breaks later is the caller's to restart.
-    async fn open_stream(&self, path: &str, timeout: Duration) -> Result<reqwest::Response, TacticalError> {
+    async fn open_stream(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        timeout: Duration,
+    ) -> Result<reqwest::Response, TacticalError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.send(&Method::GET, path, &[], None, Some(timeout)).await {
-                Ok(resp) if resp.status().is_success() => {
-                    if is_html(resp.headers()) || !is_json(resp.headers()) {
-                        return Err(TacticalError::DashboardHost);
-                    }
-                    return Ok(resp);
+            match self.open_stream_once(path, query, timeout).await {
+                Ok(resp) => return Ok(resp),
+                Err(err) => self.wait_before_retry(path, attempt, true, err).await?,
+            }
+        }
+    }
+
+    /// One attempt of [`Self::open_stream`].
+    async fn open_stream_once(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        timeout: Duration,
+    ) -> Result<reqwest::Response, TacticalError> {
+        match self.send(&Method::GET, path, query, None, Some(timeout)).await {
+            Ok(resp) if resp.status().is_success() => {
+                if is_html(resp.headers()) || !is_json(resp.headers()) {
+                    return Err(TacticalError::DashboardHost);
                 }
-                Ok(resp) => {
-                    let (status, headers) = (resp.status(), resp.headers().clone());
-                    // Error bodies are small pages or JSON details.
-                    let bytes = read_capped(resp, MAX_ERROR_BODY, true).await.ok().flatten().unwrap_or_default();
-                    Self::classify(path, status, &headers, &bytes)
-                }
-                Err(e) => e,
-            };
-            self.wait_before_retry(path, attempt, true, err).await?;
+                Ok(resp)
+            }
+            Ok(resp) => {
+                let (status, headers) = (resp.status(), resp.headers().clone());
+                // Error bodies are small pages or JSON details.
+                let bytes = read_capped(resp, MAX_ERROR_BODY, true).await.ok().flatten().unwrap_or_default();
+                Err(Self::classify(path, status, &headers, &bytes))
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -577,6 +591,43 @@ fn decode_software_answer(bytes: &[u8]) -> Result<Option<Vec<SoftwareItem>>, Tac
     }
 }
 
+/// Largest head of a beta page (`count`, `next`, `previous` come before `results`).
+const MAX_PAGE_HEAD: usize = 16 * 1024;
+/// Largest beta agent row: a real Windows row is ~150 KB; a row 25 times that is refused.
+const MAX_AGENT_ROW: usize = 4 * 1024 * 1024;
+
+/// The head of a DRF page.
+#[derive(serde::Deserialize)]
+struct PageHead {
+    count: u64,
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    previous: Option<String>,
+}
+
+/// Decodes a beta agent page row by row as the body arrives: memory is bounded by one row
+/// (at most [`MAX_AGENT_ROW`]) and the lean rows kept, whatever the page weighs.
+async fn read_beta_page(resp: reqwest::Response, timeout: Duration) -> Result<BetaPage<BetaAgent>, TacticalError> {
+    const WHAT: &str = "GET /beta/v1/agent/";
+    let undecodable = |e: super::json_stream::SplitError| TacticalError::Decode { what: WHAT, detail: e.to_string() };
+    let mut body = resp.bytes_stream();
+    let mut splitter = PageSplitter::new(MAX_PAGE_HEAD, MAX_AGENT_ROW);
+    let mut results = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) if e.is_timeout() => return Err(TacticalError::Timeout(timeout)),
+            Err(_) => return Err(TacticalError::Interrupted { what: WHAT }),
+        };
+        for raw in splitter.push(&chunk).map_err(undecodable)? {
+            results.push(decode::<BetaAgent>(&raw, WHAT)?);
+        }
+    }
+    let head: PageHead = decode(&splitter.finish().map_err(undecodable)?, WHAT)?;
+    Ok(BetaPage { count: head.count, next: head.next, previous: head.previous, results })
+}
+
 /// State of the `GET /software/` row stream.
 struct RowStream {
     body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
@@ -610,10 +661,7 @@ fn software_rows(resp: reqwest::Response) -> SoftwareRows {
                     Err(e) => TacticalError::Decode { what: WHAT, detail: e.to_string() },
                 },
                 Some(Err(e)) if e.is_timeout() => TacticalError::Timeout(SOFTWARE_ALL_TIMEOUT),
-                Some(Err(_)) => TacticalError::Decode {
-                    what: WHAT,
-                    detail: "the connection broke while reading the response".into(),
-                },
+                Some(Err(_)) => TacticalError::Interrupted { what: WHAT },
                 None => match st.splitter.finish() {
                     Ok(()) => {
                         st.ended = true;
@@ -725,7 +773,30 @@ impl TacticalApi for TacticalHttp {
         if let Some(term) = &q.search {
             query.push(("search", term.clone()));
         }
-        self.get_json("beta/v1/agent", &query, "GET /beta/v1/agent/").await
+        // Read as it arrives: a page of Windows rows weighs ~150 KB a row (services, WMI), and
+        // the heavy fields are dropped row by row (see `BetaAgent`).
+        // Attempts count the whole read: a body that breaks is retried like a failed request.
+        let (path, timeout) = ("beta/v1/agent", self.request_timeout);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = match self.open_stream_once(path, &query, timeout).await {
+                Ok(resp) => read_beta_page(resp, timeout).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(page) => return Ok(page),
+                Err(e) => self.wait_before_retry(path, attempt, true, e).await?,
+            }
+        }
+    }
+
+    async fn agents_slim(&self, client_id: Option<i64>) -> Result<Vec<AgentSlim>, TacticalError> {
+        let mut query = vec![("detail", "false".to_owned())];
+        if let Some(c) = client_id {
+            query.push(("client", c.to_string()));
+        }
+        self.get_json("agents", &query, "GET /agents/?detail=false").await
     }
 
     async fn agent(&self, agent_id: &str) -> Result<AgentDetail, TacticalError> {
@@ -792,7 +863,7 @@ impl TacticalApi for TacticalHttp {
     }
 
     async fn software_all(&self) -> Result<SoftwareRows, TacticalError> {
-        Ok(software_rows(self.open_stream("software", SOFTWARE_ALL_TIMEOUT).await?))
+        Ok(software_rows(self.open_stream("software", &[], SOFTWARE_ALL_TIMEOUT).await?))
     }
 
     async fn scripts(&self, include_community: bool) -> Result<Vec<Script>, TacticalError> {

@@ -15,6 +15,8 @@ pub enum SplitError {
     TrailingData,
     #[error("the body ended before the array was closed")]
     Truncated,
+    #[error("the page has no results list within its first {0} bytes")]
+    NoResults(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +51,9 @@ pub struct ArraySplitter {
     escaped: bool,
     max_element: usize,
     peak: usize,
+    /// The array is the last value of an object: one `}` may follow it (then only whitespace).
+    in_object: bool,
+    object_closed: bool,
 }
 
 impl ArraySplitter {
@@ -64,6 +69,8 @@ impl ArraySplitter {
             escaped: false,
             max_element,
             peak: 0,
+            in_object: false,
+            object_closed: false,
         }
     }
 
@@ -139,7 +146,9 @@ impl ArraySplitter {
                     }
                 }
                 State::Done => {
-                    if !is_ws(c) {
+                    if self.in_object && !self.object_closed && c == b'}' {
+                        self.object_closed = true;
+                    } else if !is_ws(c) {
                         return Err(SplitError::TrailingData);
                     }
                 }
@@ -167,11 +176,94 @@ impl ArraySplitter {
     /// After the last chunk: the array must have been closed.
     pub fn finish(&self) -> Result<(), SplitError> {
         match self.state {
+            State::Done if self.in_object && !self.object_closed => Err(SplitError::Truncated),
             State::Done => Ok(()),
             State::Start => Err(SplitError::NotAnArray),
             _ => Err(SplitError::Truncated),
         }
     }
+}
+
+/// Splits a DRF page (`{"count": …, "next": …, "previous": …, "results": [...]}`, `results`
+/// last as DRF writes it) as it arrives: the head before `results` is kept (bounded) and decoded
+/// at the end, the rows come out one by one like [`ArraySplitter`]'s elements. A page of heavy
+/// rows (a Windows agent's services and WMI, ~150 KB each) never sits whole in memory.
+pub struct PageSplitter {
+    head: Vec<u8>,
+    max_head: usize,
+    rows: ArraySplitter,
+    /// Length of the head once `"results":` was found (the rest went to `rows`).
+    head_len: Option<usize>,
+}
+
+impl PageSplitter {
+    pub fn new(max_head: usize, max_row: usize) -> Self {
+        let mut rows = ArraySplitter::new(max_row);
+        rows.in_object = true;
+        Self { head: Vec::new(), max_head, rows, head_len: None }
+    }
+
+    /// The most bytes held at once (head and the row being read).
+    pub fn peak_buffer(&self) -> usize {
+        self.head.len() + self.rows.peak_buffer()
+    }
+
+    /// Feeds the next chunk; returns the raw JSON of every row it completed.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<Vec<u8>>, SplitError> {
+        if self.head_len.is_some() {
+            return self.rows.push(chunk);
+        }
+        let scanned = self.head.len().saturating_sub(KEY.len() + 8);
+        self.head.extend_from_slice(chunk);
+        let Some(at) = find_results(&self.head, scanned) else {
+            if self.head.len() > self.max_head {
+                return Err(SplitError::NoResults(self.max_head));
+            }
+            return Ok(Vec::new());
+        };
+        let rest = self.head.split_off(at);
+        self.head_len = Some(at);
+        self.rows.push(&rest)
+    }
+
+    /// After the last chunk: the page was complete. Returns its head (`count`, `next`,
+    /// `previous`) as JSON with an empty `results`.
+    pub fn finish(&self) -> Result<Vec<u8>, SplitError> {
+        if self.head_len.is_none() {
+            return Err(SplitError::NoResults(self.max_head));
+        }
+        self.rows.finish()?;
+        let mut head = self.head.clone();
+        head.extend_from_slice(b"[]}");
+        Ok(head)
+    }
+}
+
+const KEY: &[u8] = b"\"results\"";
+
+/// Where the `[` of `"results": [` starts, searching from `from`. A quote inside a JSON string
+/// is escaped, so `"results"` followed by `:` is the key.
+fn find_results(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + KEY.len() <= buf.len() {
+        if &buf[i..i + KEY.len()] == KEY {
+            let mut j = i + KEY.len();
+            while j < buf.len() && is_ws(buf[j]) {
+                j += 1;
+            }
+            if j < buf.len() && buf[j] == b':' {
+                j += 1;
+                while j < buf.len() && is_ws(buf[j]) {
+                    j += 1;
+                }
+                if j < buf.len() && buf[j] == b'[' {
+                    return Some(j);
+                }
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 fn is_ws(c: u8) -> bool {
@@ -214,6 +306,42 @@ mod tests {
         assert_eq!(split_in(b"", 3), Err(SplitError::NotAnArray));
         assert_eq!(split_in(br#"[{"a":1},{"b""#, 3), Err(SplitError::Truncated));
         assert_eq!(split_in(b"[1] x", 3), Err(SplitError::TrailingData));
+    }
+
+    fn page_in(body: &[u8], chunk: usize) -> Result<(serde_json::Value, Vec<String>), SplitError> {
+        let mut s = PageSplitter::new(128, 1 << 20);
+        let mut rows = Vec::new();
+        for c in body.chunks(chunk.max(1)) {
+            rows.extend(s.push(c)?.into_iter().map(|e| String::from_utf8(e).unwrap()));
+        }
+        let head = s.finish()?;
+        Ok((serde_json::from_slice(&head).unwrap(), rows))
+    }
+
+    #[test]
+    fn splits_a_drf_page_whatever_the_chunking() {
+        let body = br#"{"count":3,"next":"http://h/beta/v1/agent/?page=2","previous":null,"results" : [{"id":1,"services":[{"n":"]"}]},{"id":2}] } "#;
+        for chunk in [1, 2, 5, 13, 4096] {
+            let (head, rows) = page_in(body, chunk).unwrap();
+            assert_eq!(head["count"], 3, "chunk {chunk}");
+            assert_eq!(head["next"], "http://h/beta/v1/agent/?page=2");
+            assert_eq!(rows, vec![r#"{"id":1,"services":[{"n":"]"}]}"#, r#"{"id":2}"#], "chunk {chunk}");
+        }
+        let (head, rows) = page_in(br#"{"count":0,"next":null,"previous":null,"results":[]}"#, 3).unwrap();
+        assert_eq!((head["count"].as_u64(), rows.len()), (Some(0), 0));
+    }
+
+    #[test]
+    fn refuses_a_page_that_is_not_one() {
+        assert_eq!(
+            page_in(br#"{"count":3,"next":null,"previous":null,"results":[{"id":1}"#, 4).err(),
+            Some(SplitError::Truncated)
+        );
+        assert_eq!(page_in(br#"{"count":3,"results":[{"id":1}]"#, 4).err(), Some(SplitError::Truncated));
+        assert_eq!(page_in(br#"{"count":3,"results":[]}}"#, 4).err(), Some(SplitError::TrailingData));
+        let long = format!(r#"{{"count":3,"next":"{}","results":[]}}"#, "x".repeat(200));
+        assert_eq!(page_in(long.as_bytes(), 8).err(), Some(SplitError::NoResults(128)));
+        assert_eq!(page_in(br#"["results"]"#, 8).err(), Some(SplitError::NoResults(128)));
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub trait TacticalApi: Send + Sync {
     async fn clients(&self) -> Result<Vec<Client>, TacticalError>;
     /// `GET /beta/v1/agent/?client_id=&page=&page_size=`.
     async fn beta_agents_page(&self, query: &BetaAgentQuery) -> Result<BetaPage<BetaAgent>, TacticalError>;
+    /// `GET /agents/?detail=false[&client=]`: id, pk and host name of every agent the
+    /// credentials may see (role-scoped, unlike the beta list; ~150 bytes a row).
+    async fn agents_slim(&self, client_id: Option<i64>) -> Result<Vec<AgentSlim>, TacticalError>;
     /// `GET /agents/<agent_id>/`.
     async fn agent(&self, agent_id: &str) -> Result<AgentDetail, TacticalError>;
     /// `GET /agents/<agent_id>/` read as an agent row (the same model fields as the beta list,

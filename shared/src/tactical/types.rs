@@ -129,8 +129,83 @@ pub struct BetaAgent {
     #[serde(default)]
     pub description: Option<String>,
     /// Raw WMI / posix inventory; vitals (LAN IPs, serial, make/model) are derived from it.
-    #[serde(default)]
+    /// Only those sections are kept: the rest (and `services`, never decoded) is skipped while
+    /// the row is read, so a real Windows row (~150 KB) leaves a few KB.
+    #[serde(default, deserialize_with = "lean_wmi")]
     pub wmi_detail: Option<serde_json::Value>,
+}
+
+/// A row of `GET /agents/?detail=false` (`AgentHostnameSerializer`): role-scoped.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct AgentSlim {
+    /// Integer pk.
+    #[serde(default)]
+    pub id: i64,
+    pub agent_id: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub hostname: String,
+    /// Client NAME.
+    #[serde(default, deserialize_with = "null_default")]
+    pub client: String,
+    /// Site NAME.
+    #[serde(default, deserialize_with = "null_default")]
+    pub site: String,
+}
+
+/// The `wmi_detail` sections the vitals come from (Windows WMI and posix flat keys).
+const WMI_KEPT: &[&str] =
+    &["network_config", "bios", "comp_sys", "comp_sys_prod", "local_ips", "serialnumber", "make_model"];
+
+/// `wmi_detail` with only [`WMI_KEPT`]; anything but an object reads as absent.
+fn lean_wmi<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct Lean;
+    impl<'de> Visitor<'de> for Lean {
+        type Value = Option<serde_json::Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a WMI object")
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(Lean)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = serde_json::Map::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if WMI_KEPT.contains(&k.as_str()) {
+                    out.insert(k, map.next_value()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(Some(serde_json::Value::Object(out)))
+        }
+    }
+    d.deserialize_option(Lean)
 }
 
 /// `GET /agents/<agent_id>/` (the subset we use). `site` is the site id, `client` the client NAME.
