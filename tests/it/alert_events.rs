@@ -87,6 +87,8 @@ async fn webhooks_publish_each_change_once_even_when_redelivered_or_when_eventbr
         env.insert("WEBHOOK_BASE_URL".into(), "https://hooks.example.test".into());
     })
     .await;
+    // Failed follow-ups are retried through SQS: a short redelivery delay on this stack.
+    p.redeliver_after(1).await;
     let sim = simulator(SimConfig::default()).await;
     let t = tenant("alev");
     let tok = admin_token(&t);
