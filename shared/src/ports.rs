@@ -277,6 +277,9 @@ pub trait AlertStore: Send + Sync {
     async fn get_alert(&self, tenant: &TenantId, alert_key: &str) -> Result<Option<RmmAlert>, PortError>;
     /// Writes the alert if its stored version is still `alert.version - 1` (optimistic lock).
     async fn put_alert(&self, alert: &RmmAlert) -> Result<bool, PortError>;
+    /// Clears the alert's pending events if it is still at `version` (they were published);
+    /// `false` when it moved on (its newer state holds them, maybe with more).
+    async fn clear_pending_events(&self, tenant: &TenantId, alert_key: &str, version: i64) -> Result<bool, PortError>;
     /// The open alert of an agent and alert type (for resolves that carry no alert id).
     async fn open_alert_pointer(&self, tenant: &TenantId, pointer: &str) -> Result<Option<String>, PortError>;
     async fn set_open_alert_pointer(

@@ -1,6 +1,7 @@
 //! Integration tests. They need LocalStack (infra/localstack.sh start); the README's test command
 //! starts it.
 
+mod alert_events;
 mod alert_links;
 mod alerts;
 mod aws_adapters;

@@ -122,6 +122,9 @@ impl AlertStore for DynamoStore {
                 u.set(k, to_attr(val));
             }
         }
+        if a.pending_events.is_empty() {
+            u.remove("pending_events");
+        }
         u.set("entity", s("rmm_alert"));
         u.set("version", super::item::n(a.version));
         let mut values = u.values.clone();
@@ -138,6 +141,21 @@ impl AlertStore for DynamoStore {
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        applied(r.map_err(port_error))
+    }
+
+    async fn clear_pending_events(&self, tenant: &TenantId, alert_key: &str, version: i64) -> Result<bool, PortError> {
+        let r = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(pk(tenant), alert_sk(alert_key))))
+            .update_expression("REMOVE pending_events")
+            .condition_expression("#ver = :v")
+            .expression_attribute_names("#ver", "version")
+            .expression_attribute_values(":v", super::item::n(version))
             .send()
             .await;
         applied(r.map_err(port_error))

@@ -1,9 +1,9 @@
 //! Recording alerts (webhook, backfill, re-fetch) and reconciling them with Tactical.
 
-use super::alerts::{AlertEvent, PsaChange, RmmAlert, apply, apply_psa};
+use super::alerts::{AlertEvent, PendingEvent, PsaChange, RmmAlert, apply, apply_psa};
 use super::asset::asset_id_for;
 use super::time::now_rfc3339;
-use crate::ports::{PortError, RECENT_DELIVERIES, Store};
+use crate::ports::{AlertQuery, BusEvent, EventPublisher, PortError, RECENT_DELIVERIES, Store};
 use crate::tactical::types::AlertFilter;
 use crate::tactical::{TacticalApi, TacticalError};
 use crate::tenant::TenantId;
@@ -16,6 +16,13 @@ const MAX_ATTEMPTS: u32 = 12;
 /// Days of open alerts backfill asks Tactical for; older open alerts are not reconciled.
 pub const BACKFILL_DAYS: u32 = 90;
 
+pub const ALERT_CHANGED: &str = "RMM Alert Changed";
+
+/// Unpublished changes an alert item keeps at most: the next handler publishes them within
+/// seconds (the follow-up) or minutes (backfill), so this is reached only while EventBridge is
+/// down for long; the oldest are then dropped, logged, rather than growing the item.
+const MAX_PENDING: usize = 50;
+
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Recorded {
     pub alert_key: String,
@@ -25,6 +32,9 @@ pub struct Recorded {
     /// Something was written (false for duplicates and unchanged states).
     #[serde(skip)]
     pub written: bool,
+    /// The state written, when something was (its pending events still to publish).
+    #[serde(skip)]
+    pub alert: Option<Box<RmmAlert>>,
 }
 
 /// The open-alert pointer of an agent and alert type (and check), for resolves without an id.
@@ -105,7 +115,7 @@ pub async fn record_delivery(
     for _ in 0..MAX_ATTEMPTS {
         if deliveries.contains(&fingerprint) {
             let status = existing.map(|a| a.status).unwrap_or_default();
-            return Ok((Recorded { alert_key: key, status, duplicate: true, written: false }, None));
+            return Ok((Recorded { alert_key: key, status, duplicate: true, written: false, alert: None }, None));
         }
         let next = match next_state(tenant, existing.as_ref(), ev, &key) {
             Ok(next) => next,
@@ -134,23 +144,161 @@ fn next_state(
     let mut next = apply(tenant, existing.cloned(), ev);
     next.alert_key = key.to_owned();
     if existing.is_some_and(|e| same_state(e, &next)) {
-        return Err(Recorded { alert_key: next.alert_key, status: next.status, duplicate: false, written: false });
+        return Err(Recorded {
+            alert_key: next.alert_key,
+            status: next.status,
+            duplicate: false,
+            written: false,
+            alert: None,
+        });
     }
     next.version = existing.map_or(0, |a| a.version) + 1;
+    changed(existing, &mut next, ev.source);
     Ok(next)
 }
 
-/// Every written change of an alert passes here, whatever its source (webhook, backfill,
-/// re-fetch, reconciliation, the PSA): the one place to publish alert changes from.
-fn changed(before: Option<&RmmAlert>, after: &RmmAlert, source: &str) {
-    if before.map(|b| b.status.as_str()) != Some(after.status.as_str()) {
-        tracing::debug!(tenant = %after.tenant, alert = %after.alert_key, status = %after.status, source, "alert status changed");
+/// What a change from `before` to `after` is, for `RMM Alert Changed`; `None` when it is no
+/// change of state (an occurrence, a message, a link to an asset or a ticket).
+pub fn change_kind(before: Option<&RmmAlert>, after: &RmmAlert) -> Option<&'static str> {
+    let from = before.map(|b| b.status.as_str());
+    let to = after.status.as_str();
+    if from == Some(to) {
+        return (before.is_some_and(|b| b.severity != after.severity) && after.is_open()).then_some("severity_updated");
     }
+    Some(match (from, to) {
+        (_, "resolved") => "resolved",
+        (_, "auto_resolved") => "auto_resolved",
+        (None, _) => "opened",
+        (_, "suppressed") => "suppressed",
+        (Some("suppressed"), _) => "unsuppressed",
+        (Some(_), _) => "reopened",
+    })
+}
+
+/// Every change of an alert passes here before it is written, whatever its source (webhook,
+/// backfill, re-fetch, reconciliation, the PSA): a change of state is recorded on the item
+/// itself as a pending event (the outbox), written in the same write as the change, so it can
+/// never be lost between the write and its publication. `after.version` must be set.
+fn changed(before: Option<&RmmAlert>, after: &mut RmmAlert, source: &str) {
+    let Some(kind) = change_kind(before, after) else { return };
+    tracing::debug!(tenant = %after.tenant, alert = %after.alert_key, status = %after.status, kind, source, "alert changed");
+    after.pending_events.push(PendingEvent {
+        version: after.version,
+        kind: kind.to_owned(),
+        from: before.map(|b| b.status.clone()),
+        to: after.status.clone(),
+        severity: after.severity.clone(),
+        source: source.to_owned(),
+        observed_at: after.updated_at.clone().unwrap_or_else(now_rfc3339),
+    });
+    let excess = after.pending_events.len().saturating_sub(MAX_PENDING);
+    if excess > 0 {
+        tracing::error!(tenant = %after.tenant, alert = %after.alert_key, dropped = excess, "unpublished alert changes dropped");
+        after.pending_events.drain(..excess);
+    }
+}
+
+/// The `RMM Alert Changed` detail (schemas/events/rmm-alert-changed.json).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AlertChangedDetail {
+    pub event_id: String,
+    pub tenant: String,
+    pub alert_key: String,
+    /// Tactical's alert id, when known.
+    pub alert_id: Option<i64>,
+    pub agent_id: String,
+    pub asset_id: Option<String>,
+    pub severity: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub kind: String,
+    pub source: String,
+    pub observed_at: String,
+}
+
+/// Deterministic: tenant, alert and the version written with the change. A re-published
+/// pending change gets the same id, and no two changes of one alert share a version.
+pub fn alert_event_id(tenant: &TenantId, alert_key: &str, version: i64) -> String {
+    const NS: uuid::Uuid = uuid::Uuid::from_u128(0x7d41_0c8e_93a2_4b6f_8e15_c2d9_60f3_a718);
+    let name = format!("{tenant}|alert|{alert_key}|{version}");
+    uuid::Uuid::new_v5(&NS, name.as_bytes()).to_string()
+}
+
+/// The events of an alert's pending changes, oldest first.
+pub fn pending_bus_events(a: &RmmAlert) -> Vec<BusEvent> {
+    a.pending_events
+        .iter()
+        .map(|p| {
+            let detail = AlertChangedDetail {
+                event_id: alert_event_id(&a.tenant, &a.alert_key, p.version),
+                tenant: a.tenant.to_string(),
+                alert_key: a.alert_key.clone(),
+                alert_id: a.external_alert_id.as_deref().and_then(|i| i.parse().ok()),
+                agent_id: a.external_device_id.clone(),
+                asset_id: a.asset_id.clone(),
+                severity: p.severity.clone(),
+                from: p.from.clone(),
+                to: p.to.clone(),
+                kind: p.kind.clone(),
+                source: p.source.clone(),
+                observed_at: p.observed_at.clone(),
+            };
+            BusEvent { detail_type: ALERT_CHANGED, detail: serde_json::to_value(&detail).unwrap_or_default() }
+        })
+        .collect()
+}
+
+/// Publishes the pending changes of these alert states (one `PutEvents` per ten) and then
+/// clears them, each on condition that the alert is still at the version read; an alert that
+/// moved on is re-read and published again (same ids: consumers drop the duplicates). An error
+/// means some change may be unpublished: the caller's work item fails and is retried, and the
+/// changes stay pending on their items.
+pub async fn publish_pending(
+    store: &dyn Store,
+    events: &dyn EventPublisher,
+    alerts: &[RmmAlert],
+) -> Result<usize, PortError> {
+    let with: Vec<&RmmAlert> = alerts.iter().filter(|a| !a.pending_events.is_empty()).collect();
+    if with.is_empty() {
+        return Ok(0);
+    }
+    let batch: Vec<BusEvent> = with.iter().flat_map(|a| pending_bus_events(a)).collect();
+    events.publish(&batch).await?;
+    let mut published = batch.len();
+    for a in with {
+        if !store.clear_pending_events(&a.tenant, &a.alert_key, a.version).await? {
+            published += publish_alert(store, events, &a.tenant, &a.alert_key).await?;
+        }
+    }
+    Ok(published)
+}
+
+/// Publishes one alert's pending changes as stored now (the webhook follow-up does this first).
+pub async fn publish_alert(
+    store: &dyn Store,
+    events: &dyn EventPublisher,
+    tenant: &TenantId,
+    alert_key: &str,
+) -> Result<usize, PortError> {
+    let mut published = 0;
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(a) = store.get_alert(tenant, alert_key).await? else { return Ok(published) };
+        if a.pending_events.is_empty() {
+            return Ok(published);
+        }
+        let batch = pending_bus_events(&a);
+        events.publish(&batch).await?;
+        published += batch.len();
+        if store.clear_pending_events(tenant, alert_key, a.version).await? {
+            return Ok(published);
+        }
+        tokio::task::yield_now().await;
+    }
+    Err(PortError::ConditionFailed("the alert kept changing while its events were published".into()))
 }
 
 /// The answer for a written state change, and what it does to the open-alert pointer.
 fn written(before: Option<&RmmAlert>, after: RmmAlert, ev: &AlertEvent) -> (Recorded, Option<PointerUpdate>) {
-    changed(before, &after, ev.source);
     let key = after.alert_key.clone();
     let p = match (before.is_some_and(RmmAlert::is_open), after.is_open()) {
         // Set when the alert opened; a repeat of an open alert needs no write.
@@ -158,7 +306,16 @@ fn written(before: Option<&RmmAlert>, after: RmmAlert, ev: &AlertEvent) -> (Reco
         (false, true) => Some(PointerUpdate::Set { pointer: pointer(ev), alert_key: key.clone() }),
         (_, false) => Some(PointerUpdate::Clear { pointer: pointer(ev), alert_key: key.clone() }),
     };
-    (Recorded { alert_key: key, status: after.status, duplicate: false, written: true }, p)
+    (
+        Recorded {
+            alert_key: key,
+            status: after.status.clone(),
+            duplicate: false,
+            written: true,
+            alert: Some(Box::new(after)),
+        },
+        p,
+    )
 }
 
 /// The optimistic-lock loop of backfill and re-fetch: `existing` is the state read before.
@@ -189,7 +346,13 @@ async fn write(
 
 /// Equal but for bookkeeping: an unchanged backfill costs no write.
 fn same_state(a: &RmmAlert, b: &RmmAlert) -> bool {
-    let strip = |x: &RmmAlert| RmmAlert { updated_at: None, version: 0, last_occurrence_at: None, ..x.clone() };
+    let strip = |x: &RmmAlert| RmmAlert {
+        updated_at: None,
+        version: 0,
+        last_occurrence_at: None,
+        pending_events: Vec::new(),
+        ..x.clone()
+    };
     strip(a) == strip(b)
 }
 
@@ -200,6 +363,25 @@ pub struct BackfillCounts {
     pub updated: i64,
     pub unchanged: i64,
     pub auto_resolved: i64,
+    /// The alerts with changes still to publish ([`publish_pending`]): those this run wrote, and
+    /// any an earlier handler left pending (a failed publish, a follow-up that never ran).
+    #[serde(skip)]
+    pub to_publish: Vec<RmmAlert>,
+}
+
+/// Every alert of the tenant that is open or has changes still to publish (one pass over the
+/// tenant's alerts, as reading the open ones costs anyway).
+async fn open_or_pending_alerts(store: &dyn Store, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_alerts(tenant, &AlertQuery { status: None, asset_id: None, limit: 500, cursor }).await?;
+        out.extend(page.alerts.into_iter().filter(|a| a.is_open() || !a.pending_events.is_empty()));
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => return Ok(out),
+        }
+    }
 }
 
 /// Sync Alerts: upserts Tactical's open alerts and resolves local open alerts Tactical no longer
@@ -221,10 +403,15 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
     let mut events: Vec<AlertEvent> =
         open.iter().filter(|a| !a.resolved).filter_map(|a| AlertEvent::from_tactical(a, "backfill")).collect();
     link_assets(store, tenant, &mut events).await?;
+    // Latest known state of every alert with pending changes, by key.
+    let mut pending: std::collections::HashMap<String, RmmAlert> = std::collections::HashMap::new();
     for ev in &events {
         let existed = store.get_alert(tenant, &ev.key()).await?.is_some();
         let r = record(store, tenant, ev).await?;
         seen.insert(r.alert_key.clone());
+        if let Some(a) = r.alert {
+            pending.insert(a.alert_key.clone(), *a);
+        }
         match (existed, r.written) {
             (false, _) => counts.created += 1,
             (true, true) => counts.updated += 1,
@@ -232,9 +419,13 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
         }
     }
     let cutoff = super::time::to_rfc3339(super::time::now() - time::Duration::days(i64::from(BACKFILL_DAYS)));
-    for local in store.open_alerts(tenant).await? {
+    for local in open_or_pending_alerts(store, tenant).await? {
         let recent = local.triggered_at.as_deref().is_none_or(|t| t >= cutoff.as_str());
-        if seen.contains(&local.alert_key) || !recent {
+        if seen.contains(&local.alert_key) || !recent || !local.is_open() {
+            // The listing may predate this run's own write of it: that state wins.
+            if !local.pending_events.is_empty() {
+                pending.entry(local.alert_key.clone()).or_insert(local);
+            }
             continue;
         }
         let mut closed = local.clone();
@@ -242,11 +433,15 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
         closed.resolved_at = Some(now_rfc3339());
         closed.updated_at = closed.resolved_at.clone();
         closed.version = local.version + 1;
+        changed(Some(&local), &mut closed, "reconciliation");
         if store.put_alert(&closed).await? {
-            changed(Some(&local), &closed, "reconciliation");
             counts.auto_resolved += 1;
+            pending.insert(closed.alert_key.clone(), closed);
+        } else if !local.pending_events.is_empty() {
+            pending.insert(local.alert_key.clone(), local);
         }
     }
+    counts.to_publish = pending.into_values().collect();
     Ok(counts)
 }
 
@@ -300,7 +495,8 @@ pub async fn link_open_alerts(store: &dyn Store, tenant: &TenantId) -> Result<us
     Ok(linked)
 }
 
-/// Records a change Tactical accepted from the PSA. `None` when the alert is not recorded.
+/// Records a change Tactical accepted from the PSA. `None` when the alert is not recorded. The
+/// answer carries the change pending; the caller publishes it ([`publish_pending`]).
 pub async fn record_psa_change(
     store: &dyn Store,
     tenant: &TenantId,
@@ -314,8 +510,8 @@ pub async fn record_psa_change(
             return Ok(Some(existing));
         }
         next.version = existing.version + 1;
+        changed(Some(&existing), &mut next, "psa");
         if store.put_alert(&next).await? {
-            changed(Some(&existing), &next, "psa");
             return Ok(Some(next));
         }
         tokio::task::yield_now().await;
@@ -375,4 +571,69 @@ pub async fn alerts_of_ticket(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(status: &str, severity: &str, version: i64) -> RmmAlert {
+        serde_json::from_value(serde_json::json!({
+            "tenant": "t1", "alert_key": "id#7", "external_alert_id": "7", "external_device_id": "agent-1",
+            "status": status, "severity": severity, "source_type": "tacticalrmm", "version": version,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn every_change_of_state_has_its_kind_and_nothing_else_has_one() {
+        let kind = |b: Option<(&str, &str)>, a: (&str, &str)| {
+            change_kind(b.map(|(s, v)| alert(s, v, 1)).as_ref(), &alert(a.0, a.1, 2))
+        };
+        assert_eq!(kind(None, ("active", "minor")), Some("opened"));
+        assert_eq!(kind(None, ("suppressed", "minor")), Some("opened"));
+        assert_eq!(kind(None, ("resolved", "minor")), Some("resolved"));
+        assert_eq!(kind(Some(("active", "minor")), ("active", "critical")), Some("severity_updated"));
+        assert_eq!(kind(Some(("active", "minor")), ("active", "minor")), None);
+        assert_eq!(kind(Some(("resolved", "minor")), ("resolved", "critical")), None);
+        assert_eq!(kind(Some(("active", "minor")), ("resolved", "minor")), Some("resolved"));
+        assert_eq!(kind(Some(("suppressed", "minor")), ("auto_resolved", "minor")), Some("auto_resolved"));
+        assert_eq!(kind(Some(("active", "minor")), ("suppressed", "minor")), Some("suppressed"));
+        assert_eq!(kind(Some(("suppressed", "minor")), ("active", "minor")), Some("unsuppressed"));
+        assert_eq!(kind(Some(("auto_resolved", "minor")), ("active", "minor")), Some("reopened"));
+    }
+
+    #[test]
+    fn a_change_is_kept_pending_with_its_version_and_gets_a_stable_id() {
+        let before = alert("active", "minor", 3);
+        let mut after = alert("resolved", "minor", 4);
+        changed(Some(&before), &mut after, "psa");
+        changed(Some(&after.clone()), &mut alert("resolved", "minor", 5), "psa");
+        assert_eq!(after.pending_events.len(), 1);
+        let events = pending_bus_events(&after);
+        let d = &events[0].detail;
+        assert_eq!(
+            (d["kind"].as_str(), d["from"].as_str(), d["to"].as_str()),
+            (Some("resolved"), Some("active"), Some("resolved"))
+        );
+        assert_eq!((d["alert_id"].as_i64(), d["source"].as_str()), (Some(7), Some("psa")));
+        let t = TenantId::parse("t1").unwrap();
+        assert_eq!(d["event_id"], alert_event_id(&t, "id#7", 4));
+        assert_eq!(alert_event_id(&t, "id#7", 4), alert_event_id(&t, "id#7", 4));
+        assert_ne!(alert_event_id(&t, "id#7", 4), alert_event_id(&t, "id#7", 5));
+        assert_ne!(alert_event_id(&t, "id#7", 4), alert_event_id(&TenantId::parse("t2").unwrap(), "id#7", 4));
+    }
+
+    #[test]
+    fn the_outbox_stays_bounded() {
+        let mut a = alert("active", "minor", 0);
+        for v in 1..=(MAX_PENDING as i64 + 5) {
+            let before = a.clone();
+            a.version = v;
+            a.severity = if v % 2 == 0 { "minor".into() } else { "critical".into() };
+            changed(Some(&before), &mut a, "webhook");
+        }
+        assert_eq!(a.pending_events.len(), MAX_PENDING);
+        assert_eq!(a.pending_events.last().map(|p| p.version), Some(MAX_PENDING as i64 + 5));
+    }
 }

@@ -94,6 +94,28 @@ pub struct RmmAlert {
     /// Optimistic concurrency.
     #[serde(default)]
     pub version: i64,
+    /// Changes written but not yet published as `RMM Alert Changed` (the outbox), oldest first:
+    /// the write that changes the alert records its event, and whoever handles the change next
+    /// publishes it and clears the list (alert_flow::publish_pending).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_events: Vec<PendingEvent>,
+}
+
+/// One alert change waiting to be published, as it was when written.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingEvent {
+    /// The alert's version written with this change: with tenant and key, the event id.
+    pub version: i64,
+    /// `opened`, `severity_updated`, `resolved`, `auto_resolved`, `suppressed`, `unsuppressed`,
+    /// `reopened`.
+    pub kind: String,
+    #[serde(default)]
+    pub from: Option<String>,
+    pub to: String,
+    pub severity: String,
+    /// `webhook`, `backfill`, `refetch`, `reconciliation`, `psa`.
+    pub source: String,
+    pub observed_at: String,
 }
 
 impl RmmAlert {
@@ -229,6 +251,7 @@ pub fn apply(tenant: &TenantId, existing: Option<RmmAlert>, ev: &AlertEvent) -> 
         created_at: Some(now.clone()),
         updated_at: None,
         version: 0,
+        pending_events: Vec::new(),
     });
     if let Some(id) = ev.alert_id {
         a.external_alert_id = Some(id.to_string());

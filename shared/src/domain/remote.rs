@@ -7,7 +7,7 @@
 //! integration (active, pitfall 24), the agent (an asset of the calling tenant), then for
 //! side-effecting actions the audit record, and only then Tactical.
 
-use super::alert_flow::record_psa_change;
+use super::alert_flow::{publish_pending, record_psa_change};
 use super::alerts::{PsaChange, RmmAlert};
 use super::asset::{Asset, asset_id_for};
 use super::audit::{AuditFinish, AuditOutcome, AuditRecord, Via, new_audit_id};
@@ -1734,6 +1734,9 @@ async fn record_changes(
             out.push(a);
         }
     }
+    // Also what a failed earlier attempt left pending: a retried action finds the alert
+    // unchanged and publishes it then.
+    publish_pending(deps.store.as_ref(), deps.events.as_ref(), &out).await?;
     Ok(out)
 }
 

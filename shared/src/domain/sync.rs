@@ -206,6 +206,14 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
             finish_work_item(deps, &tenant, SyncType::Devices, &run_id, &item, result, last_attempt).await
         }
         SyncMessage::AlertFollowUp { tenant, alert_key, alert_id, agent_id, refetch } => {
+            // The webhook's change first, whatever happens with Tactical: a failure fails the
+            // item (SQS redelivers it and the same event ids are published).
+            if let Err(e) =
+                super::alert_flow::publish_alert(deps.store.as_ref(), deps.events.as_ref(), &tenant, &alert_key).await
+            {
+                tracing::warn!(tenant = %tenant, alert_key, error = %e, "publishing alert changes failed");
+                return Outcome::Retry(format!("publishing alert changes failed: {e}"));
+            }
             let integ = match active_integration(deps, &tenant).await {
                 Ok(i) => i,
                 Err(None) => return Outcome::Retry(RETRY_INTEGRATION.into()),
@@ -809,6 +817,8 @@ pub async fn refresh_agent(
 async fn run_alerts(deps: &Deps, tenant: &TenantId, integ: &RmmIntegration) -> Result<RunProgress, TacticalErrorOrApi> {
     let api = client_for(deps, tenant, integ).await?;
     let c = super::alert_flow::backfill::<TacticalErrorOrApi>(deps.store.as_ref(), &api, tenant).await?;
+    // Publishing fails the run's work item: SQS retries it, the changes staying pending.
+    super::alert_flow::publish_pending(deps.store.as_ref(), deps.events.as_ref(), &c.to_publish).await?;
     let counts = SyncCounts {
         items_processed: c.open_in_tactical,
         items_created: c.created,
@@ -837,7 +847,9 @@ async fn alert_follow_up(
         match api.alert(id).await {
             Ok(a) => {
                 if let Some(ev) = super::alerts::AlertEvent::from_tactical(&a, "refetch") {
-                    super::alert_flow::record(deps.store.as_ref(), tenant, &ev).await?;
+                    let r = super::alert_flow::record(deps.store.as_ref(), tenant, &ev).await?;
+                    let written: Vec<_> = r.alert.into_iter().map(|a| *a).collect();
+                    super::alert_flow::publish_pending(deps.store.as_ref(), deps.events.as_ref(), &written).await?;
                     // Tactical's word over a body that had to be read leniently: a message that
                     // imitates `"agent_id": "…"` must not link the alert to another agent.
                     agent_id = ev.agent_id;
