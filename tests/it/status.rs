@@ -281,7 +281,6 @@ async fn an_unchanged_fleet_writes_nothing_but_its_observation_time() {
 #[tokio::test]
 async fn a_transition_is_recorded_only_once_its_event_is_published() {
     let (p, faults): (Pipeline, std::sync::Arc<AwsFaults>) = faulty_pipeline("status-fail", |_| {}).await;
-    p.redeliver_after(1).await;
     let sim = simulator(small_fleet()).await;
     all_online(&sim);
     let st = sim.state();
