@@ -5,6 +5,7 @@
 //! functions at a tiny size so the benchmark cannot rot.
 
 pub mod cold_start;
+pub mod live;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::{StreamExt, TryStreamExt, stream};
