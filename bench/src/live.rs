@@ -64,7 +64,8 @@ async fn event_queue(p: &Pipeline, tenant: &str) -> String {
         .await
         .expect("queue arn");
     let arn = attrs.attributes.expect("attributes")[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
-    let pattern = json!({"source": ["tactical-bridge"], "detail-type": ["Asset Status Changed"], "detail": {"tenant": [tenant]}});
+    let pattern =
+        json!({"source": ["tactical-bridge"], "detail-type": ["Asset Status Changed"], "detail": {"tenant": [tenant]}});
     events.put_rule().name(&name).event_bus_name(&bus).event_pattern(pattern.to_string()).send().await.expect("rule");
     let target = aws_sdk_eventbridge::types::Target::builder().id("bench").arn(arn).build().expect("target");
     events.put_targets().rule(&name).event_bus_name(&bus).targets(target).send().await.expect("targets");
@@ -187,11 +188,8 @@ pub async fn status_refresh(live: &LiveEnv) -> RefreshFigures {
     let table = env.p.stack.table_name.clone();
     let base = env.sim.base_url();
     let agents = st.agents();
-    let online: Vec<String> = agents
-        .iter()
-        .filter(|a| a.status == tactical_sim::AgentStatus::Online)
-        .map(|a| a.agent_id.clone())
-        .collect();
+    let online: Vec<String> =
+        agents.iter().filter(|a| a.status == tactical_sim::AgentStatus::Online).map(|a| a.agent_id.clone()).collect();
     let k = (agents.len() / 100).max(1);
     assert!(online.len() >= RUNS * k, "enough online agents for {RUNS} runs of {k}");
     let asset_writes = live.faults.watch("UpdateItem", &[&format!("{}#assets", env.t)]);
@@ -438,6 +436,20 @@ pub fn live_targets(th: &Thresholds, r: &RefreshFigures, h: &HourlyFigures) -> V
             "changed": h.runs.iter().map(|x| x.changed).collect::<Vec<_>>(),
             "met": hs["median"].as_f64().is_some_and(|m| m <= th.hourly_vs_fetch_only) && h.writes_exact(),
         },
+    })
+}
+
+/// The device sync's and the webhook's ratio targets, from their figures' JSON.
+pub fn device_targets(th: &Thresholds, dj: &Value, wj: &Value) -> Value {
+    json!({
+        "full_sync_vs_floor": {"target": format!("<= {}", th.full_sync_vs_floor), "value": dj["full_sync_vs_floor"],
+            "met": dj["full_sync_vs_floor"].as_f64().is_some_and(|r| r <= th.full_sync_vs_floor)},
+        "resync_vs_fetch_only": {"target": format!("<= {} with 0 writes", th.resync_vs_fetch_only),
+            "value": dj["resync_vs_fetch_only"], "writes": dj["resync_asset_writes"],
+            "met": dj["resync_vs_fetch_only"].as_f64().is_some_and(|r| r <= th.resync_vs_fetch_only)
+                && dj["resync_asset_writes"] == 0},
+        "webhook_p50_vs_floor": {"target": format!("<= {}", th.webhook_p50_vs_floor), "value": wj["p50_vs_floor"],
+            "met": wj["p50_vs_floor"].as_f64().is_some_and(|r| r <= th.webhook_p50_vs_floor)},
     })
 }
 
