@@ -96,7 +96,9 @@ async fn main() {
         }
         // Only benchmark 8, e.g. at the full size without the rest of the run.
         let (fig, targets) = live_run(&sizes, &th).await;
-        let result = json!({"machine": machine, "sizes": {"agents": sizes.agents, "clients": sizes.clients},
+        let now =
+            time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        let result = json!({"date": now, "machine": machine, "sizes": {"agents": sizes.agents, "clients": sizes.clients},
             "live": fig, "targets": targets});
         finish(&result, &out, check);
         return;
