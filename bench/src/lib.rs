@@ -5,6 +5,7 @@
 //! functions at a tiny size so the benchmark cannot rot.
 
 pub mod cold_start;
+pub mod live;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -1000,6 +1001,10 @@ mod tests {
         assert!(w.handler.p50 > Duration::ZERO && w.handler.p99 >= w.handler.p50, "{w:?}");
         assert!(w.floor.p50 > Duration::ZERO, "{w:?}");
         assert!(w.json()["p50_vs_floor"].as_f64().unwrap() > 0.0);
+        // What `bench --small --check` checks of these, with the CI size's ceilings.
+        let targets = live::device_targets(&live::Thresholds::ci(), &j, &w.json());
+        eprintln!("{j}\n{}\n{}", w.json(), live::table(&targets));
+        assert!(live::missed(&targets).is_empty(), "{}", live::table(&targets));
 
         // The RSS worker, in process (the binary runs it in a child process). The webhooks'
         // follow-ups are not part of it.

@@ -749,6 +749,11 @@ impl SimState {
         self.with_agent(agent_id, |a| hostname.clone_into(&mut a.hostname))
     }
 
+    /// Installed memory in GB (a hardware change the next device sync sees).
+    pub fn set_total_ram(&self, agent_id: &str, gb: i64) -> Result<(), SimError> {
+        self.with_agent(agent_id, |a| a.total_ram = gb)
+    }
+
     /// Every agent currently online that was not told to stop gets `last_seen` ≈ now (what the
     /// agents' check-ins do, each at its own phase within the check-in interval).
     /// Returns how many checked in. The binary calls this every 30 s.
