@@ -37,7 +37,7 @@ pub async fn live_env(agents: usize, clients: usize) -> LiveEnv {
     let (_, run) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["items_created"].as_u64(), Some(agents as u64), "{run}");
-    let events_queue = event_queue(&env.p, env.t.as_str()).await;
+    let events_queue = integration_tests::event_queue(&env.p, env.t.as_str(), "Asset Status Changed", "bench").await;
     refresh(&env.p, &env.tok).await;
     LiveEnv { env, faults, events_queue }
 }
@@ -48,28 +48,6 @@ async fn refresh(p: &Pipeline, tok: &str) -> Duration {
     assert_eq!(s, 202, "{v}");
     p.drain().await;
     t0.elapsed()
-}
-
-async fn event_queue(p: &Pipeline, tenant: &str) -> String {
-    let events = aws_sdk_eventbridge::Client::new(&integration_tests::sdk().await);
-    let bus = p.stack.env["EVENT_BUS_NAME"].clone();
-    let name = format!("{bus}-bench-{tenant}");
-    let url = p.sqs.create_queue().queue_name(&name).send().await.expect("queue").queue_url.expect("url");
-    let attrs = p
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue arn");
-    let arn = attrs.attributes.expect("attributes")[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
-    let pattern =
-        json!({"source": ["tactical-bridge"], "detail-type": ["Asset Status Changed"], "detail": {"tenant": [tenant]}});
-    events.put_rule().name(&name).event_bus_name(&bus).event_pattern(pattern.to_string()).send().await.expect("rule");
-    let target = aws_sdk_eventbridge::types::Target::builder().id("bench").arn(arn).build().expect("target");
-    events.put_targets().rule(&name).event_bus_name(&bus).targets(target).send().await.expect("targets");
-    url
 }
 
 /// Counts (and deletes) the events on the queue: polls until `want` arrived and one more poll

@@ -119,7 +119,17 @@ proptest! {
         // Only the extremes changed: ordinary thresholds keep Tactical's rule.
         let now = time::macros::datetime!(2026-11-29 12:00 UTC);
         let seen = now - time::Duration::minutes(mins_ago);
-        let want = if mins_ago > 30 { "overdue" } else if mins_ago > 4 { "offline" } else { "online" };
+        // Tactical's own boundary: a `last_seen` exactly at the overdue cut-off matches neither of
+        // its strict comparisons, so it reads online.
+        let want = if mins_ago > 30 {
+            "overdue"
+        } else if mins_ago == 30 {
+            "online"
+        } else if mins_ago > 4 {
+            "offline"
+        } else {
+            "online"
+        };
         prop_assert_eq!(agent_status(Some(seen), None, None, now).as_str(), want);
     }
 

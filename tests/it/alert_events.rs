@@ -12,31 +12,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use tactical_sim::{NewAlert, Severity, SimConfig, UrlAction};
 
-/// A queue receiving this tenant's alert events through a rule on the stack's bus.
-async fn event_queue(p: &Pipeline, tenant: &str) -> String {
-    let events = aws_sdk_eventbridge::Client::new(&sdk().await);
-    let bus = p.stack.env["EVENT_BUS_NAME"].clone();
-    let name = format!("{bus}-alerts-{tenant}");
-    let url = p.sqs.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
-    let arn = p
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    let pattern =
-        json!({"source": ["tactical-bridge"], "detail-type": ["RMM Alert Changed"], "detail": {"tenant": [tenant]}});
-    events.put_rule().name(&name).event_bus_name(&bus).event_pattern(pattern.to_string()).send().await.unwrap();
-    let target = aws_sdk_eventbridge::types::Target::builder().id("test").arn(arn).build().unwrap();
-    events.put_targets().rule(&name).event_bus_name(&bus).targets(target).send().await.unwrap();
-    url
-}
-
 /// The details on the queue, each checked against the schema: long polls until `want` arrived
 /// and then until a bounded number of polls found nothing more (delivery is asynchronous).
 async fn take(p: &Pipeline, url: &str, want: usize) -> Vec<Value> {
@@ -109,7 +84,7 @@ async fn webhooks_publish_each_change_once_even_when_redelivered_or_when_eventbr
         let (p, cache) = (&p, &cache);
         async move { read(webhook::handle_with(&p.deps, cache, webhook_request(&w)).await) }
     };
-    let queue = event_queue(&p, t.as_str()).await;
+    let queue = event_queue(&p, t.as_str(), "RMM Alert Changed", "alerts").await;
     let agent = sim.state().agents()[0].clone();
     let id = sim.state().raise_alert(NewAlert::check(agent.agent_id.clone(), Severity::Error, "CPU 99%")).unwrap();
     let key = format!("id#{id}");
@@ -216,7 +191,7 @@ async fn backfill_reconciliation_and_psa_actions_publish_their_changes() {
     let (s, v) = p.call(Function::SyncDevices, "POST", "/sync", &tok, None).await;
     assert_eq!(s, 202, "{v}");
     p.drain().await;
-    let queue = event_queue(&p, t.as_str()).await;
+    let queue = event_queue(&p, t.as_str(), "RMM Alert Changed", "alerts").await;
     // Only the alerts this test raises are open in Tactical.
     for a in st.alerts() {
         if !a.resolved {

@@ -19,32 +19,6 @@ fn status_str(s: AgentStatus) -> &'static str {
     }
 }
 
-/// A queue receiving this tenant's status events through a rule on the stack's bus.
-async fn event_queue(p: &Pipeline, tenant: &str) -> String {
-    let sdk = sdk().await;
-    let events = aws_sdk_eventbridge::Client::new(&sdk);
-    let bus = p.stack.env["EVENT_BUS_NAME"].clone();
-    let name = format!("{bus}-test-{tenant}");
-    let url = p.sqs.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
-    let arn = p
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    let pattern =
-        json!({"source": ["tactical-bridge"], "detail-type": ["Asset Status Changed"], "detail": {"tenant": [tenant]}});
-    events.put_rule().name(&name).event_bus_name(&bus).event_pattern(pattern.to_string()).send().await.unwrap();
-    let target = aws_sdk_eventbridge::types::Target::builder().id("test").arn(arn).build().unwrap();
-    events.put_targets().rule(&name).event_bus_name(&bus).targets(target).send().await.unwrap();
-    url
-}
-
 /// Every event on the queue: long polls until `want` arrived and one more poll found nothing new
 /// (delivery is asynchronous; a bounded number of empty polls ends the wait).
 async fn take_events(p: &Pipeline, url: &str, want: usize) -> Vec<Value> {
@@ -128,7 +102,7 @@ async fn status_follows_tactical_through_a_simulated_hour_with_one_event_per_tra
     let t = tenant("status");
     let tok = admin_token(&t);
     setup(&p, &sim, &t).await;
-    let queue = event_queue(&p, t.as_str()).await;
+    let queue = event_queue(&p, t.as_str(), "Asset Status Changed", "test").await;
     let agents: Vec<String> = st.agents().iter().map(|a| a.agent_id.clone()).collect();
     let asset_writes = faults.watch("UpdateItem", &[&format!("{t}#assets")]);
 
@@ -287,7 +261,7 @@ async fn a_transition_is_recorded_only_once_its_event_is_published() {
     let t = tenant("evfail");
     let tok = admin_token(&t);
     setup(&p, &sim, &t).await;
-    let queue = event_queue(&p, t.as_str()).await;
+    let queue = event_queue(&p, t.as_str(), "Asset Status Changed", "test").await;
     // The failed deliveries below come back through SQS, after a (short) visibility timeout.
     p.redeliver_after(1).await;
     refresh(&p, &tok).await;

@@ -438,3 +438,26 @@ pub fn raw_webhook(tenant: &str, secret: Option<&str>, body: &str, query: &str) 
     }
     b.body(Body::Text(body.to_owned())).expect("request")
 }
+
+/// A queue of its own that receives one tenant's events of one `detail_type` through a rule on the
+/// stack's bus (`label` keeps the queue and rule names apart between callers).
+pub async fn event_queue(p: &Pipeline, tenant: &str, detail_type: &str, label: &str) -> String {
+    let events = aws_sdk_eventbridge::Client::new(&sdk().await);
+    let bus = p.stack.env["EVENT_BUS_NAME"].clone();
+    let name = format!("{bus}-{label}-{tenant}");
+    let url = p.sqs.create_queue().queue_name(&name).send().await.expect("queue").queue_url.expect("queue url");
+    let attrs = p
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue arn");
+    let arn = attrs.attributes.expect("attributes")[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    let pattern = serde_json::json!({"source": ["tactical-bridge"], "detail-type": [detail_type], "detail": {"tenant": [tenant]}});
+    events.put_rule().name(&name).event_bus_name(&bus).event_pattern(pattern.to_string()).send().await.expect("rule");
+    let target = aws_sdk_eventbridge::types::Target::builder().id(label).arn(arn).build().expect("target");
+    events.put_targets().rule(&name).event_bus_name(&bus).targets(target).send().await.expect("targets");
+    url
+}
