@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Long fuzz run (not part of the test command; the property tests in shared/tests/properties.rs
+# Long fuzz run (not part of the test command; the property tests in shared/core/tests/properties.rs
 # run the same properties in `cargo test`).
 #
 #   fuzz/run.sh                      # every target, RUNS inputs each (default 3,500,000)

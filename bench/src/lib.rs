@@ -23,7 +23,7 @@ type Item = HashMap<String, AttributeValue>;
 /// DEVICE_PAGE_SIZE for every benchmark (the production default: a page of real Windows rows
 /// weighs ~150 KB a row, docs/sync.md).
 pub const PAGE_SIZE: u32 = 100;
-/// Same parallelism as the store's batch writes (`shared/src/aws/inventory.rs`).
+/// Same parallelism as the store's batch writes (`shared/aws/src/inventory.rs`).
 const FLOOR_CONCURRENCY: usize = 8;
 const WEBHOOK_BASE: &str = "https://hooks.example.test";
 
@@ -578,8 +578,8 @@ pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
 }
 
 /// Tactical calls the software worker has in flight: 8 agents per batch message
-/// (`AGENT_CONCURRENCY`, `shared/src/domain/software.rs`) × 4 messages at once per invocation
-/// (`PARALLEL`, `shared/src/worker.rs`), as `Pipeline::drain` delivers them (up to 10 a receive).
+/// (`AGENT_CONCURRENCY`, `shared/core/src/domain/software.rs`) × 4 messages at once per invocation
+/// (`PARALLEL`, `shared/lambda/src/worker.rs`), as `Pipeline::drain` delivers them (up to 10 a receive).
 pub const SOFTWARE_FETCH_IN_FLIGHT: usize = 8 * 4;
 /// Beta pages the software run reads at once while listing the fleet (`PAGE_CONCURRENCY`).
 const SOFTWARE_LIST_PAGES_IN_FLIGHT: usize = 3;
@@ -815,13 +815,13 @@ async fn software_on(env: &DeviceEnv, items: usize) -> SoftwareFigures {
     // Items as the run wrote them, as templates for the floor (same size).
     let with_inv = agents.iter().find(|a| a.software_count.is_some_and(|n| n > 0)).expect("an agent with an inventory");
     let asset_id = shared::domain::asset::asset_id_for(&env.t, &with_inv.agent_id);
-    let asset_pk = shared::aws::software::keys::asset_software(&env.t, &asset_id);
-    let inv_sk = shared::aws::software::keys::INVENTORY_SK;
+    let asset_pk = shared_aws::software::keys::asset_software(&env.t, &asset_id);
+    let inv_sk = shared_aws::software::keys::INVENTORY_SK;
     let rows = query_items(&ddb, &table, &asset_pk).await;
     let is_inventory = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == inv_sk);
     let inventory = rows.iter().find(|i| is_inventory(i)).expect("the inventory record").clone();
     let link = rows.iter().find(|i| !is_inventory(i)).expect("a software link").clone();
-    let catalog_pk = shared::aws::software::keys::software_catalog(&env.t);
+    let catalog_pk = shared_aws::software::keys::software_catalog(&env.t);
     let catalog = query_items(&ddb, &table, &catalog_pk).await.into_iter().next().expect("a catalog entry");
     let catalog_entries = count_items(&ddb, &table, &catalog_pk).await;
 
@@ -846,7 +846,7 @@ async fn software_on(env: &DeviceEnv, items: usize) -> SoftwareFigures {
     let mut keys: Vec<Item> = Vec::with_capacity(2 * agents.len());
     for a in &agents {
         let id = shared::domain::asset::asset_id_for(&env.t, &a.agent_id);
-        keys.push(key(shared::aws::software::keys::asset_software(&env.t, &id), inv_sk.to_owned()));
+        keys.push(key(shared_aws::software::keys::asset_software(&env.t, &id), inv_sk.to_owned()));
         keys.push(key(format!("{}#assets", env.t), id));
     }
     let read_floor = batch_get(&ddb, &table, keys).await;

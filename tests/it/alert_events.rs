@@ -230,7 +230,7 @@ async fn backfill_reconciliation_and_psa_actions_publish_their_changes() {
             "input": input,
         });
         let deps = &p.deps;
-        async move { remote_actions::invoke(deps, shared::lambda::classify(ev).unwrap()).await.expect("JSON") }
+        async move { remote_actions::invoke(deps, lambda_glue::lambda::classify(ev).unwrap()).await.expect("JSON") }
     };
     let r = invoke("alerts.resolve", json!({"alert_key": keys[0]})).await;
     assert_eq!(r["ok"], true, "{r}");

@@ -7,7 +7,7 @@ use integration_tests::*;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shared::ApiError;
-use shared::app::Deps;
+use lambda_glue::Deps;
 use shared::auth::perms;
 use shared::domain::alert_flow;
 use shared::domain::alerts::AlertEvent;
@@ -17,7 +17,7 @@ use shared::domain::mapping::TacticalOrg;
 use shared::domain::time::{now, now_rfc3339};
 use shared::ports::AssetWrite;
 use shared::tactical::types::{AlertChange, BetaAgentQuery};
-use shared::tactical::{Credentials, InstanceUrl, TacticalApi, TacticalHttp};
+use shared::tactical::{Credentials, InstanceUrl, TacticalApi};
 use shared::tenant::TenantId;
 use tactical_sim::{AgentInfo, NewAlert, Plat, RouteKind, Severity, SimConfig, Simulator};
 
@@ -49,12 +49,15 @@ async fn setup(label: &str) -> Ctx {
     Ctx { p, sim, t }
 }
 
-fn api(deps: &Deps, sim: &Simulator) -> TacticalHttp {
-    TacticalHttp::new(
-        deps.http.clone(),
-        InstanceUrl::parse(&sim.base_url()).unwrap(),
-        Credentials::ApiKey(SecretString::from(tactical_sim::DEFAULT_API_KEY)),
-    )
+fn api(deps: &Deps, sim: &Simulator) -> Box<dyn TacticalApi> {
+    deps.tactical
+        .connect(
+            InstanceUrl::parse(&sim.base_url()).unwrap(),
+            Credentials::ApiKey(SecretString::from(tactical_sim::DEFAULT_API_KEY)),
+            None,
+            None,
+        )
+        .unwrap()
 }
 
 async fn adopt(deps: &Deps, t: &TenantId, sim: &Simulator) {
@@ -93,7 +96,7 @@ async fn invoke(deps: &Deps, t: &TenantId, perms: &[&str], action: &str, input: 
         "input": input,
         "correlation_id": "ticket-closed-42",
     });
-    remote_actions::invoke(deps, shared::lambda::classify(ev).unwrap()).await.expect("always JSON")
+    remote_actions::invoke(deps, lambda_glue::lambda::classify(ev).unwrap()).await.expect("always JSON")
 }
 
 async fn run(c: &Ctx, action: &str, input: Value) -> Value {
@@ -125,7 +128,7 @@ async fn alerts(c: &Ctx, n: usize) -> Vec<(String, i64)> {
             st.raise_alert(NewAlert::check(a.agent_id.clone(), Severity::Warning, format!("Disk {i}: 95%"))).unwrap()
         })
         .collect();
-    alert_flow::backfill::<ApiError>(c.p.deps.store.as_ref(), &api(&c.p.deps, &c.sim), &c.t).await.unwrap();
+    alert_flow::backfill::<ApiError>(c.p.deps.store.as_ref(), &*api(&c.p.deps, &c.sim), &c.t).await.unwrap();
     st.reset_counters();
     ids.into_iter().map(|id| (format!("id#{id}"), id)).collect()
 }
@@ -256,7 +259,7 @@ async fn a_stale_trigger_after_a_psa_resolve_does_not_reopen_and_an_ended_snooze
     assert_eq!(r.status, "suppressed");
     // The snooze ends in Tactical (its periodic unsnooze); the next backfill re-opens it.
     tactical.change_alert(keys[1].1, AlertChange::Unsnooze).await.unwrap();
-    alert_flow::backfill::<ApiError>(c.p.deps.store.as_ref(), &tactical, &c.t).await.unwrap();
+    alert_flow::backfill::<ApiError>(c.p.deps.store.as_ref(), &*tactical, &c.t).await.unwrap();
     let a = stored(&c, &keys[1].0).await;
     assert_eq!((a.status.as_str(), a.snoozed_until.as_deref()), ("active", None));
     assert_eq!(stored(&c, &keys[0].0).await.status, "resolved", "and the resolved one stays resolved");

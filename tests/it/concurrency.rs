@@ -44,13 +44,13 @@ async fn delete(p: &Pipeline, queue: &str, msgs: &[aws_sdk_sqs::types::Message])
 }
 
 /// An SQS event of `bodies`, each its own record (distinct message ids, as duplicates have).
-fn sqs_event(bodies: &[&str]) -> shared::lambda::Invocation {
+fn sqs_event(bodies: &[&str]) -> lambda_glue::lambda::Invocation {
     let records: Vec<Value> = bodies
         .iter()
         .enumerate()
         .map(|(i, b)| json!({"messageId": format!("dup-{i}-{}", rand::random::<u32>()), "body": b, "attributes": {"ApproximateReceiveCount": "1"}}))
         .collect();
-    shared::lambda::classify(json!({ "Records": records })).expect("sqs event")
+    lambda_glue::lambda::classify(json!({ "Records": records })).expect("sqs event")
 }
 
 #[tokio::test]

@@ -152,9 +152,9 @@ async fn permissions_come_from_the_token_only() {
     let t = tenant("perm");
     let (s, v) = read(connection::handle(&p.deps, request("GET", "/settings", None, None)).await);
     assert_eq!((s, v["code"].clone()), (401, json!("unauthenticated")));
-    let forged = shared::auth::sign_hs256(
+    let forged = lambda_glue::jwt::sign_hs256(
         "not-the-psa-key",
-        &shared::auth::claims_for(t.as_str(), "u", &[perms::SETTINGS_UPDATE], 60),
+        &lambda_glue::jwt::claims_for(t.as_str(), "u", &[perms::SETTINGS_UPDATE], 60),
     );
     let (s, _) = p.call(Function::Connection, "GET", "/settings", &forged, None).await;
     assert_eq!(s, 401);

@@ -5,7 +5,7 @@
 use crate::relogin::one_batch;
 use integration_tests::*;
 use serde_json::{Value, json};
-use shared::lambda::{Invocation, context_with_deadline, within_deadline};
+use lambda_glue::lambda::{Invocation, context_with_deadline, within_deadline};
 use std::time::{Duration, Instant};
 use tactical_sim::{Fault, FaultTarget, RouteKind, SimConfig};
 

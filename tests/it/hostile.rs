@@ -80,7 +80,7 @@ async fn batch_of(p: &Pipeline, queue: &str, f: Function, expect: usize, take: i
         .iter()
         .map(|m| json!({"messageId": m.message_id(), "body": m.body(), "attributes": {"ApproximateReceiveCount": "1"}}))
         .collect();
-    let inv = shared::lambda::classify(json!({ "Records": records })).expect("sqs event");
+    let inv = lambda_glue::lambda::classify(json!({ "Records": records })).expect("sqs event");
     let result = match f {
         Function::SyncDevices => sync_devices::invoke(&p.deps, inv).await,
         Function::SyncSoftware => sync_software::invoke(&p.deps, inv).await,

@@ -29,7 +29,7 @@ impl Write for Capture {
     }
 }
 
-/// Installs the process-wide subscriber (before `shared::telemetry::init`, whose `try_init`
+/// Installs the process-wide subscriber (before `lambda_glue::telemetry::init`, whose `try_init`
 /// then leaves it in place): JSON like production, at debug level, into memory.
 fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
     LOGS.get_or_init(|| {
@@ -208,7 +208,7 @@ async fn no_secret_reaches_a_log_line_or_a_response() {
         ("password", password.clone()),
         ("TOTP user's password", totp_password.clone()),
         ("TOTP secret", totp_secret.clone()),
-        ("JWT key", shared::auth::DEV_JWT_KEY.to_owned()),
+        ("JWT key", lambda_glue::jwt::DEV_JWT_KEY.to_owned()),
         ("PSA token", tok.clone()),
         ("PSA read token", reader.clone()),
     ];

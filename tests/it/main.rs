@@ -4,6 +4,7 @@
 mod alert_events;
 mod alert_links;
 mod alerts;
+mod architecture;
 mod aws_adapters;
 mod change_detection;
 mod close_the_loop;

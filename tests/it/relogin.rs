@@ -6,7 +6,7 @@
 use integration_tests::*;
 use serde_json::{Value, json};
 use shared::domain::connection::{ConnectionService, Renewal};
-use shared::lambda::{Invocation, classify, context_with_deadline, within_deadline};
+use lambda_glue::lambda::{Invocation, classify, context_with_deadline, within_deadline};
 use shared::tenant::TenantId;
 use std::time::Duration;
 use tactical_sim::{RouteKind, SimConfig, Simulator, User};

@@ -6,14 +6,14 @@ use integration_tests::schema::{Schema, remote_actions_dir};
 use integration_tests::*;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shared::app::Deps;
+use lambda_glue::Deps;
 use shared::auth::perms;
 use shared::domain::asset::{ExternalEntityMapping, OrgContext, asset_from_agent};
 use shared::domain::mapping::TacticalOrg;
 use shared::domain::time::{now, now_rfc3339};
 use shared::ports::AssetWrite;
 use shared::tactical::types::BetaAgentQuery;
-use shared::tactical::{Credentials, InstanceUrl, TacticalApi, TacticalHttp};
+use shared::tactical::{Credentials, InstanceUrl, TacticalApi};
 use shared::tenant::TenantId;
 use tactical_sim::{AgentInfo, NewAgent, Plat, RouteKind, SimConfig, Simulator};
 
@@ -65,12 +65,15 @@ async fn setup(label: &str, enterprise: bool) -> Ctx {
     Ctx { p, sim, t }
 }
 
-fn api(deps: &Deps, sim: &Simulator) -> TacticalHttp {
-    TacticalHttp::new(
-        deps.http.clone(),
-        InstanceUrl::parse(&sim.base_url()).unwrap(),
-        Credentials::ApiKey(SecretString::from(tactical_sim::DEFAULT_API_KEY)),
-    )
+fn api(deps: &Deps, sim: &Simulator) -> Box<dyn TacticalApi> {
+    deps.tactical
+        .connect(
+            InstanceUrl::parse(&sim.base_url()).unwrap(),
+            Credentials::ApiKey(SecretString::from(tactical_sim::DEFAULT_API_KEY)),
+            None,
+            None,
+        )
+        .unwrap()
 }
 
 /// Maps every Tactical client and makes the agents `keep` selects assets of `t`.
@@ -111,8 +114,8 @@ async fn invoke(deps: &Deps, t: &TenantId, perms: &[&str], action: &str, input: 
         "correlation_id": "workflow-run-7",
         "entitlements": ["rmm_remote_actions"],
     });
-    let inv = shared::lambda::classify(ev).unwrap();
-    assert!(matches!(inv, shared::lambda::Invocation::Direct(_)));
+    let inv = lambda_glue::lambda::classify(ev).unwrap();
+    assert!(matches!(inv, lambda_glue::lambda::Invocation::Direct(_)));
     remote_actions::invoke(deps, inv).await.expect("a direct invocation always answers JSON")
 }
 
@@ -733,7 +736,7 @@ async fn the_workflow_event_is_validated() {
         ),
     ];
     for (ev, field) in cases {
-        let v = remote_actions::invoke(&p.deps, shared::lambda::Invocation::Direct(ev.clone())).await.unwrap();
+        let v = remote_actions::invoke(&p.deps, lambda_glue::lambda::Invocation::Direct(ev.clone())).await.unwrap();
         assert_eq!(v["ok"], false, "{ev}");
         assert_eq!(v["field"], json!(field), "{ev} → {v}");
     }
@@ -745,11 +748,11 @@ fn the_function_timeout_fits_the_longest_wait_and_the_audit_writes() {
     let t: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     let f = &t["Resources"]["RemoteActionsFunction"]["Properties"];
     let timeout = f["Timeout"].as_u64().unwrap();
-    let longest = shared::tactical::http::MAX_ACTION_WAIT.as_secs();
+    let longest = shared::tactical::policy::MAX_ACTION_WAIT.as_secs();
     assert!(timeout >= longest + 20 && timeout <= 900, "Timeout {timeout} must leave room after a {longest} s wait");
     assert_eq!(
-        shared::tactical::http::action_http_timeout(shared::domain::remote::MAX_WAITED_TIMEOUT_SECS as u32),
-        shared::tactical::http::MAX_ACTION_WAIT,
+        shared::tactical::policy::action_http_timeout(shared::domain::remote::MAX_WAITED_TIMEOUT_SECS as u32),
+        shared::tactical::policy::MAX_ACTION_WAIT,
         "the longest accepted timeout is exactly the longest wait"
     );
     let methods = f["FunctionUrlConfig"]["Cors"]["AllowMethods"].as_sequence().unwrap();

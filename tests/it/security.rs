@@ -129,7 +129,7 @@ async fn enterprise_is_per_tenant_through_both_doors() {
     let url = |tok: String| request("POST", "/actions/agents.find", Some(&tok), Some(json!({})));
     let workflow = |t: &TenantId, entitlements: Value| {
         let ev = json!({"tenant": t.as_str(), "actor": {"user_id": "wf", "permissions": perms}, "action": "agents.find", "input": {}, "entitlements": entitlements});
-        shared::lambda::classify(ev).unwrap()
+        lambda_glue::lambda::classify(ev).unwrap()
     };
     use serde_json::Value;
 

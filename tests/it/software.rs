@@ -410,11 +410,12 @@ async fn only_assets_count_and_the_beta_api_is_not_needed() {
 #[tokio::test]
 async fn the_client_reads_one_agent_or_streams_all_and_never_panics_on_a_broken_body() {
     use futures::StreamExt;
-    use shared::tactical::http::RetryPolicy;
-    use shared::tactical::{Credentials, HttpClientOptions, InstanceUrl, TacticalApi, TacticalError, TacticalHttp};
+    use shared::tactical::policy::RetryPolicy;
+    use shared::tactical::{Credentials, InstanceUrl, TacticalApi, TacticalError};
+    use tactical_client::{HttpClientOptions, TacticalHttp};
     use tactical_sim::{Fault, RouteKind};
     let sim = simulator(SimConfig::default()).await;
-    let http = shared::tactical::build_http_client(&HttpClientOptions {
+    let http = tactical_client::build_http_client(&HttpClientOptions {
         allowlist: vec!["127.0.0.1".into()],
         ..Default::default()
     });
@@ -478,7 +479,8 @@ fn reset_peak(pid: &str) {
 async fn software_endpoints_measured() {
     use futures::{StreamExt, TryStreamExt};
     use shared::tactical::types::BetaAgentQuery;
-    use shared::tactical::{Credentials, HttpClientOptions, InstanceUrl, TacticalApi, TacticalHttp, build_http_client};
+    use shared::tactical::{Credentials, InstanceUrl, TacticalApi};
+    use tactical_client::{HttpClientOptions, TacticalHttp, build_http_client};
     use std::time::Instant;
 
     let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);

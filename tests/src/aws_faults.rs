@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use futures::future::BoxFuture;
-use shared::app::Deps;
+use lambda_glue::Deps;
 use shared::config::Config;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -10,13 +10,13 @@ pub mod schema;
 
 use devtools::provision::{Provisioned, Provisioner, TemplateStack, template_path};
 use lambda_http::{Body, Request};
-use shared::app::Deps;
+use lambda_glue::Deps;
 use shared::config::Config;
 use shared::tenant::TenantId;
 use std::collections::BTreeMap;
 use tokio::sync::OnceCell;
 
-pub const DEV_KEY: &str = shared::auth::DEV_JWT_KEY;
+pub const DEV_KEY: &str = lambda_glue::jwt::DEV_JWT_KEY;
 
 pub fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into())
@@ -69,7 +69,7 @@ pub fn init_logs() {
     if std::env::var("TEST_LOG").is_ok() {
         // SAFETY: set before any thread of this test reads the environment for logging.
         unsafe { std::env::set_var("LOG_FORMAT", "text") };
-        shared::telemetry::init();
+        lambda_glue::telemetry::init();
     }
 }
 
@@ -97,14 +97,14 @@ pub async fn deps_with(stack: &Provisioned, tweak: impl FnOnce(&mut BTreeMap<Str
 
 /// A PSA token for `tenant` with `perms`.
 pub fn token(tenant: &TenantId, perms: &[&str]) -> String {
-    shared::auth::sign_hs256(DEV_KEY, &shared::auth::claims_for(tenant.as_str(), "test-user", perms, 600))
+    lambda_glue::jwt::sign_hs256(DEV_KEY, &lambda_glue::jwt::claims_for(tenant.as_str(), "test-user", perms, 600))
 }
 
 /// A PSA token for `tenant` with `perms`, the tenant having the Enterprise remote actions.
 pub fn enterprise_token(tenant: &TenantId, perms: &[&str]) -> String {
-    let mut claims = shared::auth::claims_for(tenant.as_str(), "test-user", perms, 600);
+    let mut claims = lambda_glue::jwt::claims_for(tenant.as_str(), "test-user", perms, 600);
     claims.entitlements = vec![shared::auth::entitlements::REMOTE_ACTIONS.into()];
-    shared::auth::sign_hs256(DEV_KEY, &claims)
+    lambda_glue::jwt::sign_hs256(DEV_KEY, &claims)
 }
 
 pub fn admin_token(tenant: &TenantId) -> String {
@@ -289,7 +289,7 @@ impl Pipeline {
                         serde_json::json!({"messageId": m.message_id(), "body": m.body(), "attributes": {"ApproximateReceiveCount": count}})
                     })
                     .collect();
-                let inv = shared::lambda::classify(serde_json::json!({ "Records": records })).expect("sqs event");
+                let inv = lambda_glue::lambda::classify(serde_json::json!({ "Records": records })).expect("sqs event");
                 let result = match function {
                     "sync-clients" => sync_clients::invoke(&self.deps, inv).await,
                     "sync-devices" => sync_devices::invoke(&self.deps, inv).await,

@@ -13,13 +13,13 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::app::Deps;
+use lambda_glue::Deps;
 use shared::auth::perms;
 use shared::domain::connection::{ConnectionService, SaveSettings, TestRequest};
 use shared::domain::summary::summary;
 use shared::domain::webhook_settings;
-use shared::http::{self, body_bytes, parse_json, route_path};
-use shared::lambda::{Invocation, http_payload};
+use lambda_glue::http::{self, body_bytes, parse_json, route_path};
+use lambda_glue::lambda::{Invocation, http_payload};
 use shared::{ApiError, ErrorCode};
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {

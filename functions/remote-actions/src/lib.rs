@@ -18,12 +18,12 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::app::Deps;
+use lambda_glue::Deps;
 use shared::auth::{Caller, perms};
 use shared::domain::audit::{AuditOutcome, AuditQuery, Via, is_audit_id};
 use shared::domain::remote::{ActionError, ActionRequest, execute, parse_object};
-use shared::http::{self, body_bytes, route_path};
-use shared::lambda::{Invocation, http_payload};
+use lambda_glue::http::{self, body_bytes, route_path};
+use lambda_glue::lambda::{Invocation, http_payload};
 use shared::{ApiError, ErrorCode, TenantId};
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {

@@ -5,12 +5,12 @@
 use futures::{StreamExt, stream};
 use serde::Serialize;
 use serde_json::Value;
-use shared::app::Deps;
+use lambda_glue::Deps;
 use shared::domain::integration::ScheduleKind;
 use shared::domain::status_refresh;
 use shared::domain::sync::start;
 use shared::domain::time::{now, parse_rfc3339};
-use shared::lambda::Invocation;
+use lambda_glue::lambda::Invocation;
 use shared::messages::Trigger;
 
 #[derive(Debug, Default, Serialize, PartialEq)]

@@ -7,13 +7,13 @@
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
-use shared::app::Deps;
+use lambda_glue::Deps;
 use shared::domain::alert_flow::{apply_pointer, link_assets, record_delivery};
 use shared::domain::alerts::AlertEvent;
 use shared::domain::webhook_payload;
 use shared::domain::webhook_settings::{AcceptedSecrets, HEADER_NAME, accepted_secrets};
-use shared::http;
-use shared::lambda::{Invocation, http_payload};
+use lambda_glue::http;
+use lambda_glue::lambda::{Invocation, http_payload};
 use shared::messages::{QueueKind, SyncMessage};
 use shared::tenant::TenantId;
 use shared::{ApiError, ErrorCode};

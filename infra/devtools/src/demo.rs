@@ -149,9 +149,9 @@ async fn run(
     let perms = [shared::auth::perms::SETTINGS_READ, shared::auth::perms::SETTINGS_UPDATE];
     let fe = Frontend {
         http: reqwest::Client::builder().timeout(Duration::from_secs(900)).build().map_err(|e| e.to_string())?,
-        token: shared::auth::sign_hs256(
-            shared::auth::DEV_JWT_KEY,
-            &shared::auth::claims_for(TENANT, "demo-admin", &perms, 3600),
+        token: lambda_glue::jwt::sign_hs256(
+            lambda_glue::jwt::DEV_JWT_KEY,
+            &lambda_glue::jwt::claims_for(TENANT, "demo-admin", &perms, 3600),
         ),
     };
     println!("Functions: starting `cargo lambda watch` on {INVOKE} (the first call compiles them)...");

@@ -74,7 +74,7 @@ pub(crate) async fn provision_stack(
     let jwt_secret = overrides["PsaJwtKeySecretId"].clone();
     overrides.insert("LogLevel".to_owned(), "info".to_owned());
     let mut out = p.provision(&template, stack, &overrides).await?;
-    p.put_jwt_key(&jwt_secret, shared::auth::DEV_JWT_KEY).await?;
+    p.put_jwt_key(&jwt_secret, lambda_glue::jwt::DEV_JWT_KEY).await?;
     out.env = local_env(out.env);
     Ok(out)
 }
@@ -124,9 +124,9 @@ async fn main() -> ExitCode {
             let perms: Vec<&str> = perms.iter().map(String::as_str).collect();
             println!(
                 "{}",
-                shared::auth::sign_hs256(
-                    shared::auth::DEV_JWT_KEY,
-                    &shared::auth::claims_for(&tenant, &user, &perms, ttl)
+                lambda_glue::jwt::sign_hs256(
+                    lambda_glue::jwt::DEV_JWT_KEY,
+                    &lambda_glue::jwt::claims_for(&tenant, &user, &perms, ttl)
                 )
             );
             Ok(())

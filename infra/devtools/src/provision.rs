@@ -98,8 +98,8 @@ pub fn local_parameters(prefix: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("SecretPrefix".to_owned(), prefix.to_owned()),
         ("PsaJwtKeySecretId".to_owned(), format!("{prefix}psa-jwt-key")),
-        ("PsaJwtIssuer".to_owned(), shared::auth::DEV_JWT_ISSUER.to_owned()),
-        ("PsaJwtAudience".to_owned(), shared::auth::DEV_JWT_AUDIENCE.to_owned()),
+        ("PsaJwtIssuer".to_owned(), lambda_glue::jwt::DEV_JWT_ISSUER.to_owned()),
+        ("PsaJwtAudience".to_owned(), lambda_glue::jwt::DEV_JWT_AUDIENCE.to_owned()),
     ])
 }
 

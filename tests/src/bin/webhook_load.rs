@@ -30,7 +30,7 @@ fn arg(args: &[String], name: &str, default: u64) -> u64 {
 }
 
 /// The function URL / API Gateway request the handler receives, from the HTTP request served.
-async fn serve(deps: Arc<shared::app::Deps>, req: axum::extract::Request) -> axum::response::Response {
+async fn serve(deps: Arc<lambda_glue::Deps>, req: axum::extract::Request) -> axum::response::Response {
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, 1 << 20).await {
         Ok(b) => b,

@@ -1,0 +1,432 @@
+//! DynamoDB side of organization mappings, assets and external entity mappings.
+
+use super::dynamo::{DynamoStore, Update};
+use super::item::{Item, from_item, s, to_attr, to_item};
+use super::port_error;
+use shared::domain::asset::{Asset, AssetState, ExternalEntityMapping};
+use shared::domain::mapping::{MappingPatch, OrgMapping, TacticalOrg};
+use shared::ports::{AssetWrite, InventoryStore, MappingWrite, PortError};
+use shared::tenant::TenantId;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest};
+use futures::{StreamExt, TryStreamExt, stream};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// A ProjectionExpression with its attribute names (every name aliased: some are reserved words).
+pub(super) struct Projection {
+    expression: String,
+    names: HashMap<String, String>,
+}
+
+impl Projection {
+    pub(super) fn of(attrs: &[&str]) -> Self {
+        let names: HashMap<String, String> =
+            attrs.iter().enumerate().map(|(i, a)| (format!("#p{i}"), (*a).to_owned())).collect();
+        let expression = (0..attrs.len()).map(|i| format!("#p{i}")).collect::<Vec<_>>().join(", ");
+        Self { expression, names }
+    }
+}
+
+/// What change detection and missing-flagging read of an asset: a tenth of its size (no vitals).
+fn asset_state_projection() -> Projection {
+    Projection::of(&shared::domain::asset::AssetState::ATTRIBUTES)
+}
+
+/// Parallel DynamoDB requests per worker: enough to hide round trips, few enough to stay polite.
+pub(super) const CONCURRENCY: usize = 8;
+/// Attempts for unprocessed batch items before giving up (the message is then retried by SQS).
+pub(super) const MAX_UNPROCESSED_ROUNDS: u32 = 8;
+
+pub mod keys {
+    use shared::tenant::TenantId;
+    pub fn org_mappings(t: &TenantId) -> String {
+        format!("{t}#rmm_organization_mappings")
+    }
+    pub fn org_mapping_sk(client_id: &str) -> String {
+        format!("tacticalrmm#{client_id}")
+    }
+    pub fn assets(t: &TenantId) -> String {
+        format!("{t}#assets")
+    }
+    pub fn external_mappings(t: &TenantId) -> String {
+        format!("{t}#tenant_external_entity_mappings")
+    }
+    pub fn external_mapping_sk(agent_id: &str) -> String {
+        format!("tacticalrmm#asset#{agent_id}")
+    }
+}
+
+pub(super) fn key(pk: String, sk: String) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn asset_item(a: &Asset) -> Result<Item, PortError> {
+    let mut item = to_item(a)?;
+    item.insert("pk".into(), s(keys::assets(&a.tenant)));
+    item.insert("sk".into(), s(a.asset_id.clone()));
+    item.insert("entity".into(), s("asset"));
+    Ok(item)
+}
+
+fn mapping_item(m: &ExternalEntityMapping) -> Result<Item, PortError> {
+    let mut item = to_item(m)?;
+    item.insert("pk".into(), s(keys::external_mappings(&m.tenant)));
+    item.insert("sk".into(), s(keys::external_mapping_sk(&m.external_entity_id)));
+    item.insert("entity".into(), s("external_entity_mapping"));
+    Ok(item)
+}
+
+pub(super) async fn backoff(round: u32) {
+    let ms = (25u64 << round.min(6)) + rand::random_range(0..25);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+impl DynamoStore {
+    pub(super) async fn query_all(&self, pk: String) -> Result<Vec<Item>, PortError> {
+        self.query_projected(pk, None).await
+    }
+
+    /// [`Self::query_all`] reading only the projected attributes.
+    pub(super) async fn query_projected(
+        &self,
+        pk: String,
+        projection: Option<&Projection>,
+    ) -> Result<Vec<Item>, PortError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", s(pk.clone()))
+                .set_projection_expression(projection.map(|p| p.expression.clone()))
+                .set_expression_attribute_names(projection.map(|p| p.names.clone()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(port_error)?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Reads items by key: 100 keys per BatchGetItem, `CONCURRENCY` at once, unprocessed keys
+    /// retried with backoff (bounded). Missing items are simply absent.
+    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
+        self.batch_get_projected(keys, None).await
+    }
+
+    /// [`Self::batch_get`] reading only the projected attributes.
+    pub(super) async fn batch_get_projected(
+        &self,
+        keys: Vec<Item>,
+        projection: Option<&Projection>,
+    ) -> Result<Vec<Item>, PortError> {
+        let table = self.table().to_owned();
+        let chunks: Vec<Vec<Item>> = keys.chunks(100).map(|c| c.to_vec()).collect();
+        let results: Vec<Vec<Item>> = stream::iter(chunks)
+            .map(|chunk| {
+                let table = table.clone();
+                async move {
+                    let mut left = chunk;
+                    let mut found = Vec::new();
+                    for round in 0..MAX_UNPROCESSED_ROUNDS {
+                        let out = self
+                            .client()
+                            .batch_get_item()
+                            .request_items(
+                                &table,
+                                KeysAndAttributes::builder()
+                                    .set_keys(Some(left))
+                                    .set_projection_expression(projection.map(|p| p.expression.clone()))
+                                    .set_expression_attribute_names(projection.map(|p| p.names.clone()))
+                                    .consistent_read(true)
+                                    .build()
+                                    .map_err(|e| PortError::Other(e.to_string()))?,
+                            )
+                            .send()
+                            .await
+                            .map_err(port_error)?;
+                        found.extend(out.responses.and_then(|mut r| r.remove(&table)).unwrap_or_default());
+                        left =
+                            out.unprocessed_keys.and_then(|mut u| u.remove(&table)).map(|k| k.keys).unwrap_or_default();
+                        if left.is_empty() {
+                            return Ok(found);
+                        }
+                        backoff(round).await;
+                    }
+                    Err(PortError::Throttled)
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(results.into_iter().flatten().collect())
+    }
+
+    pub(super) async fn batch_write(&self, items: Vec<Item>) -> Result<(), PortError> {
+        let table = self.table().to_owned();
+        // The items are moved into their chunks, not copied: a page of 1000 agents is thousands
+        // of attribute maps, and copies of them set the worker's peak memory.
+        let mut items = items.into_iter();
+        let chunks = std::iter::from_fn(|| {
+            let chunk: Vec<Item> = items.by_ref().take(25).collect();
+            (!chunk.is_empty()).then_some(chunk)
+        });
+        stream::iter(chunks)
+            .map(|chunk| {
+                let table = table.clone();
+                async move {
+                    let mut pending: Vec<WriteRequest> = chunk
+                        .into_iter()
+                        .map(|item| {
+                            WriteRequest::builder()
+                                .put_request(PutRequest::builder().set_item(Some(item)).build().expect("item set"))
+                                .build()
+                        })
+                        .collect();
+                    for round in 0..MAX_UNPROCESSED_ROUNDS {
+                        let out = self
+                            .client()
+                            .batch_write_item()
+                            .request_items(&table, pending)
+                            .send()
+                            .await
+                            .map_err(port_error)?;
+                        pending = out.unprocessed_items.and_then(|mut m| m.remove(&table)).unwrap_or_default();
+                        if pending.is_empty() {
+                            return Ok(());
+                        }
+                        backoff(round).await;
+                    }
+                    Err(PortError::Throttled)
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
+    }
+}
+
+#[async_trait]
+impl InventoryStore for DynamoStore {
+    async fn list_org_mappings(&self, tenant: &TenantId) -> Result<Vec<OrgMapping>, PortError> {
+        let mut v: Vec<OrgMapping> =
+            self.query_all(keys::org_mappings(tenant)).await?.iter().map(from_item).collect::<Result<_, _>>()?;
+        v.sort_by_key(|m| m.external_organization_name.to_lowercase());
+        Ok(v)
+    }
+
+    async fn get_org_mapping(&self, tenant: &TenantId, id: &str) -> Result<Option<OrgMapping>, PortError> {
+        self.get(keys::org_mappings(tenant), keys::org_mapping_sk(id)).await?.map(|i| from_item(&i)).transpose()
+    }
+
+    async fn write_org_mapping(
+        &self,
+        tenant: &TenantId,
+        org: &TacticalOrg,
+        now: &str,
+    ) -> Result<MappingWrite, PortError> {
+        let mut u = Update::default();
+        u.set("tenant", s(tenant.as_str()));
+        u.set("entity", s("rmm_organization_mapping"));
+        u.set("integration_type", s("tacticalrmm"));
+        u.set("external_organization_id", s(org.external_organization_id.clone()));
+        u.set("external_organization_name", s(org.external_organization_name.clone()));
+        u.set("sites", to_attr(&serde_json::to_value(&org.sites).unwrap_or_default()));
+        u.set("agent_count", super::item::n(org.agent_count));
+        u.set("updated_at", s(now));
+        u.set("last_synced_at", s(now));
+        u.set_if_not_exists("created_at", s(now));
+        u.set_if_not_exists("auto_sync_assets", AttributeValue::Bool(true));
+        u.remove("missing_since");
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::org_mappings(tenant), keys::org_mapping_sk(&org.external_organization_id))))
+            .update_expression(u.expression())
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(port_error)?;
+        let existed = out.attributes.is_some_and(|a| a.contains_key("created_at"));
+        Ok(if existed { MappingWrite::Updated } else { MappingWrite::Created })
+    }
+
+    async fn flag_org_mapping_missing(&self, tenant: &TenantId, id: &str, now: &str) -> Result<(), PortError> {
+        let r = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::org_mappings(tenant), keys::org_mapping_sk(id))))
+            .update_expression("SET missing_since = if_not_exists(missing_since, :now)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", s(now))
+            .send()
+            .await;
+        match r.map_err(port_error) {
+            Ok(_) | Err(PortError::ConditionFailed(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn patch_org_mapping(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        p: &MappingPatch,
+        now: &str,
+    ) -> Result<Option<OrgMapping>, PortError> {
+        let mut u = Update::default();
+        u.set("updated_at", s(now));
+        if let Some(v) = &p.client_id {
+            u.set_opt("client_id", v.clone().map(s));
+        }
+        if let Some(v) = p.auto_sync_assets {
+            u.set("auto_sync_assets", AttributeValue::Bool(v));
+        }
+        if let Some(v) = &p.default_contact_id {
+            u.set_opt("default_contact_id", v.clone().map(s));
+        }
+        let r = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::org_mappings(tenant), keys::org_mapping_sk(id))))
+            .update_expression(u.expression())
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match r.map_err(port_error) {
+            Ok(out) => Ok(Some(from_item(&out.attributes.unwrap_or_default())?)),
+            Err(PortError::ConditionFailed(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get_assets(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<Asset>, PortError> {
+        let pk = keys::assets(tenant);
+        let items = self.batch_get(ids.iter().map(|id| key(pk.clone(), id.clone())).collect()).await?;
+        items.iter().map(from_item).collect()
+    }
+
+    /// An idempotent pair of writes instead of a transaction: every external entity mapping is
+    /// written (and confirmed) before any asset of the batch. So an asset never exists without
+    /// its mapping; if the worker dies in between, the retried page finds the asset missing and
+    /// writes both again. Half the write cost of a transaction, and no cross-item locking.
+    async fn write_assets(&self, _tenant: &TenantId, writes: &[AssetWrite]) -> Result<(), PortError> {
+        let mappings =
+            writes.iter().filter_map(|w| w.mapping.as_ref()).map(mapping_item).collect::<Result<Vec<_>, _>>()?;
+        self.batch_write(mappings).await?;
+        let assets = writes.iter().map(|w| asset_item(&w.asset)).collect::<Result<Vec<_>, _>>()?;
+        self.batch_write(assets).await
+    }
+
+    async fn asset_states(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<AssetState>, PortError> {
+        let pk = keys::assets(tenant);
+        let keys = ids.iter().map(|id| key(pk.clone(), id.clone())).collect();
+        self.batch_get_projected(keys, Some(&asset_state_projection())).await?.iter().map(from_item).collect()
+    }
+
+    async fn list_asset_states(&self, tenant: &TenantId) -> Result<Vec<AssetState>, PortError> {
+        let items = self.query_projected(keys::assets(tenant), Some(&asset_state_projection())).await?;
+        items.iter().map(from_item).collect()
+    }
+
+    async fn has_assets(&self, tenant: &TenantId) -> Result<bool, PortError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(keys::assets(tenant)))
+            .projection_expression("sk")
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(port_error)?;
+        Ok(out.count > 0)
+    }
+
+    async fn list_assets(&self, tenant: &TenantId) -> Result<Vec<Asset>, PortError> {
+        self.query_all(keys::assets(tenant)).await?.iter().map(from_item).collect()
+    }
+
+    async fn assets_page(
+        &self,
+        tenant: &TenantId,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<Asset>, Option<String>), PortError> {
+        let pk = keys::assets(tenant);
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(pk.clone()))
+            .set_exclusive_start_key(after.map(|a| key(pk, a.to_owned())))
+            .limit(limit.clamp(1, 1000))
+            .send()
+            .await
+            .map_err(port_error)?;
+        let assets = out.items().iter().map(from_item).collect::<Result<Vec<Asset>, _>>()?;
+        let next = out.last_evaluated_key.and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned());
+        Ok((assets, next))
+    }
+
+    async fn get_external_mapping(
+        &self,
+        tenant: &TenantId,
+        agent_id: &str,
+    ) -> Result<Option<ExternalEntityMapping>, PortError> {
+        let item = self.get(keys::external_mappings(tenant), keys::external_mapping_sk(agent_id)).await?;
+        item.map(|i| from_item(&i)).transpose()
+    }
+
+    async fn list_external_mappings(&self, tenant: &TenantId) -> Result<Vec<ExternalEntityMapping>, PortError> {
+        self.query_all(keys::external_mappings(tenant)).await?.iter().map(from_item).collect()
+    }
+
+    async fn flag_assets_missing(&self, tenant: &TenantId, ids: &[String], now: &str) -> Result<(), PortError> {
+        let pk = keys::assets(tenant);
+        stream::iter(ids.to_vec())
+            .map(|id| {
+                let pk = pk.clone();
+                async move {
+                    let r = self
+                        .client()
+                        .update_item()
+                        .table_name(self.table())
+                        .set_key(Some(key(pk, id)))
+                        .update_expression("SET missing_since = if_not_exists(missing_since, :now)")
+                        .condition_expression("attribute_exists(pk)")
+                        .expression_attribute_values(":now", s(now))
+                        .send()
+                        .await;
+                    match r.map_err(port_error) {
+                        Ok(_) | Err(PortError::ConditionFailed(_)) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
+    }
+}

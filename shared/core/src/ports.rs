@@ -1,0 +1,431 @@
+//! The small traits the domain depends on. Adapters: [`crate::aws`] (DynamoDB, Secrets Manager,
+//! SQS) and [`crate::tactical::TacticalHttp`].
+
+use crate::messages::{QueueKind, SyncMessage};
+use crate::tenant::TenantId;
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+/// Infrastructure failures. Callers act on `Throttled` and `ConditionFailed`; the rest is opaque
+/// (logged, answered as an internal error).
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    #[error("a conditional write lost: {0}")]
+    ConditionFailed(String),
+    #[error("the AWS service throttled the request")]
+    Throttled,
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    #[error("AWS call failed: {0}")]
+    Other(String),
+}
+
+/// Per-tenant secrets, named as in the admin guide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretName {
+    ApiKey,
+    Username,
+    Password,
+    KnoxToken,
+    WebhookSecret,
+    /// The secret before the last rotation, accepted until the grace period ends.
+    WebhookSecretPrevious,
+}
+
+impl SecretName {
+    pub const ALL: [SecretName; 6] = [
+        SecretName::ApiKey,
+        SecretName::Username,
+        SecretName::Password,
+        SecretName::KnoxToken,
+        SecretName::WebhookSecret,
+        SecretName::WebhookSecretPrevious,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretName::ApiKey => "tacticalrmm_api_key",
+            SecretName::Username => "tacticalrmm_username",
+            SecretName::Password => "tacticalrmm_password",
+            SecretName::KnoxToken => "tacticalrmm_knox_token",
+            SecretName::WebhookSecret => "tacticalrmm_webhook_secret",
+            SecretName::WebhookSecretPrevious => "tacticalrmm_webhook_secret_previous",
+        }
+    }
+}
+
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn get(&self, tenant: &TenantId, name: SecretName) -> Result<Option<SecretString>, PortError>;
+    async fn put(&self, tenant: &TenantId, name: SecretName, value: &SecretString) -> Result<(), PortError>;
+    /// Deleting a secret that does not exist is not an error.
+    async fn delete(&self, tenant: &TenantId, name: SecretName) -> Result<(), PortError>;
+}
+
+#[async_trait]
+pub trait MessageQueue: Send + Sync {
+    /// Sends messages in batches of ten; fails if any message could not be sent.
+    async fn send(&self, queue: QueueKind, messages: &[SyncMessage]) -> Result<(), PortError>;
+}
+
+use crate::domain::{IntegrationPatch, RmmIntegration, SyncCounts, SyncRun, SyncRunStatus};
+use crate::messages::SyncType;
+
+/// Outcome of trying to start a run: at most one run per tenant and sync type at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartOutcome {
+    Started(Box<SyncRun>),
+    AlreadyRunning { run_id: String },
+}
+
+/// Progress reported by one work item of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunProgress {
+    pub counts: SyncCounts,
+    /// Work items added (fan-out) minus work items finished.
+    pub pending_delta: i64,
+    pub errors: Vec<String>,
+    /// Applies this progress at most once per run: SQS may deliver a message twice, and a retried
+    /// page must not be counted (or fanned out) twice.
+    pub work_item: Option<String>,
+    /// Forgets a work item recorded earlier (its effect failed and is being rolled back).
+    pub undo_item: Option<String>,
+}
+
+/// Persistence of the domain. Every key the adapter writes leads with the tenant.
+#[async_trait]
+pub trait Store: InventoryStore + AlertStore + SoftwareStore + AuditStore + StatusStore + Send + Sync {
+    async fn get_integration(&self, tenant: &TenantId) -> Result<Option<RmmIntegration>, PortError>;
+    /// Creates the item if needed and writes only the patched fields; returns the new state.
+    async fn patch_integration(&self, tenant: &TenantId, patch: &IntegrationPatch)
+    -> Result<RmmIntegration, PortError>;
+    /// Every active integration (for the scheduler), across tenants.
+    async fn list_active_integrations(&self) -> Result<Vec<RmmIntegration>, PortError>;
+
+    /// Records a new run unless one of the same type is in progress (lock expires after `lock_secs`).
+    async fn try_start_run(&self, run: &SyncRun, lock_secs: i64) -> Result<StartOutcome, PortError>;
+    async fn get_run(&self, tenant: &TenantId, sync_type: SyncType, run_id: &str)
+    -> Result<Option<SyncRun>, PortError>;
+    /// Adds counts atomically; returns the run as it is after the update, or `None` when the
+    /// progress names a work item already applied (or the run does not exist).
+    async fn add_run_progress(
+        &self,
+        tenant: &TenantId,
+        sync_type: SyncType,
+        run_id: &str,
+        progress: &RunProgress,
+    ) -> Result<Option<SyncRun>, PortError>;
+    /// Marks the run finished (once: a second call is a no-op) and releases the lock.
+    async fn finish_run(
+        &self,
+        tenant: &TenantId,
+        sync_type: SyncType,
+        run_id: &str,
+        status: SyncRunStatus,
+        message: Option<String>,
+    ) -> Result<bool, PortError>;
+    async fn latest_run(&self, tenant: &TenantId, sync_type: SyncType) -> Result<Option<SyncRun>, PortError>;
+    /// A short named lock of a tenant (expires after `ttl_secs`); false when someone holds it.
+    async fn try_lock(&self, tenant: &TenantId, name: &str, ttl_secs: i64) -> Result<bool, PortError>;
+    async fn unlock(&self, tenant: &TenantId, name: &str) -> Result<(), PortError>;
+    /// Records which agents one work item of a run saw (expires with the run's bookkeeping), with
+    /// the sync hash each was left at (`hashes`: parallel to `ids`, or empty).
+    async fn record_seen(
+        &self,
+        tenant: &TenantId,
+        sync_type: SyncType,
+        run_id: &str,
+        part: &str,
+        ids: &[String],
+        hashes: &[String],
+    ) -> Result<(), PortError>;
+    /// What one work item of a run recorded: asset id → sync hash (`None`: nothing recorded, or
+    /// recorded without hashes).
+    async fn seen_hashes(
+        &self,
+        tenant: &TenantId,
+        sync_type: SyncType,
+        run_id: &str,
+        part: &str,
+    ) -> Result<Option<std::collections::HashMap<String, String>>, PortError>;
+    /// Everything recorded with `record_seen` for a run: each part with its ids.
+    async fn seen_in_run(
+        &self,
+        tenant: &TenantId,
+        sync_type: SyncType,
+        run_id: &str,
+    ) -> Result<Vec<(String, Vec<String>)>, PortError>;
+}
+
+use crate::domain::asset::{Asset, AssetState, ExternalEntityMapping};
+use crate::domain::mapping::{MappingPatch, OrgMapping, TacticalOrg};
+
+/// Result of writing one organization mapping from Tactical's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MappingWrite {
+    Created,
+    Updated,
+}
+
+/// An asset to write, with what the sync learned about it.
+#[derive(Debug, Clone)]
+pub struct AssetWrite {
+    pub asset: Asset,
+    /// The external entity mapping must be (re)written too: new agent, or moved/renamed site.
+    pub mapping: Option<ExternalEntityMapping>,
+}
+
+/// Persistence of organization mappings, assets and external entity mappings.
+#[async_trait]
+pub trait InventoryStore: Send + Sync {
+    async fn list_org_mappings(&self, tenant: &TenantId) -> Result<Vec<OrgMapping>, PortError>;
+    async fn get_org_mapping(
+        &self,
+        tenant: &TenantId,
+        tactical_client_id: &str,
+    ) -> Result<Option<OrgMapping>, PortError>;
+    /// Writes the Tactical-owned fields only; person-set fields are created with defaults once
+    /// and never overwritten. Clears `missing_since`.
+    async fn write_org_mapping(
+        &self,
+        tenant: &TenantId,
+        org: &TacticalOrg,
+        now: &str,
+    ) -> Result<MappingWrite, PortError>;
+    /// Flags a mapping whose client is gone from Tactical (idempotent: keeps the first time).
+    async fn flag_org_mapping_missing(
+        &self,
+        tenant: &TenantId,
+        tactical_client_id: &str,
+        now: &str,
+    ) -> Result<(), PortError>;
+    /// A person's edit; `None` when the mapping does not exist.
+    async fn patch_org_mapping(
+        &self,
+        tenant: &TenantId,
+        tactical_client_id: &str,
+        patch: &MappingPatch,
+        now: &str,
+    ) -> Result<Option<OrgMapping>, PortError>;
+
+    /// Reads assets by id (missing ids are simply absent).
+    async fn get_assets(&self, tenant: &TenantId, asset_ids: &[String]) -> Result<Vec<Asset>, PortError>;
+    /// Writes assets; a mapping that comes with an asset is written first, so no asset ever
+    /// exists without its mapping (an idempotent pair of writes).
+    async fn write_assets(&self, tenant: &TenantId, writes: &[AssetWrite]) -> Result<(), PortError>;
+    /// Every asset of the tenant (paged internally).
+    async fn list_assets(&self, tenant: &TenantId) -> Result<Vec<Asset>, PortError>;
+    /// The change-detection state of assets by id (missing ids are simply absent).
+    async fn asset_states(&self, tenant: &TenantId, asset_ids: &[String]) -> Result<Vec<AssetState>, PortError>;
+    /// The change-detection state of every asset of the tenant.
+    async fn list_asset_states(&self, tenant: &TenantId) -> Result<Vec<AssetState>, PortError>;
+    /// Whether the tenant has any asset at all.
+    async fn has_assets(&self, tenant: &TenantId) -> Result<bool, PortError>;
+    /// Up to `limit` assets after the asset id `after` (ordered by asset id), and the id to
+    /// continue after when there may be more.
+    async fn assets_page(
+        &self,
+        tenant: &TenantId,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<Asset>, Option<String>), PortError>;
+    async fn get_external_mapping(
+        &self,
+        tenant: &TenantId,
+        agent_id: &str,
+    ) -> Result<Option<ExternalEntityMapping>, PortError>;
+    /// Every external entity mapping of the tenant.
+    async fn list_external_mappings(&self, tenant: &TenantId) -> Result<Vec<ExternalEntityMapping>, PortError>;
+    /// Flags assets whose agents are gone from Tactical (keeps an existing flag's time).
+    async fn flag_assets_missing(&self, tenant: &TenantId, asset_ids: &[String], now: &str) -> Result<(), PortError>;
+}
+
+use crate::domain::alerts::RmmAlert;
+
+/// A page of alerts for the list API.
+#[derive(Debug, Clone, Default)]
+pub struct AlertPage {
+    pub alerts: Vec<RmmAlert>,
+    /// Opaque cursor for the next page.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    pub status: Option<String>,
+    pub asset_id: Option<String>,
+    pub limit: i32,
+    pub cursor: Option<String>,
+}
+
+/// Webhook delivery fingerprints kept on an alert item for deduplication (Tactical never
+/// retries: duplicates come from overlapping URL actions, seconds apart).
+pub const RECENT_DELIVERIES: usize = 50;
+
+/// Persistence of rmm_alerts.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// The alert (none if not recorded yet) and the fingerprints of its recent webhook deliveries.
+    async fn get_alert_with_deliveries(
+        &self,
+        tenant: &TenantId,
+        alert_key: &str,
+    ) -> Result<(Option<RmmAlert>, Vec<String>), PortError>;
+    /// Writes the whole alert with its recent deliveries in one write, if its stored version is
+    /// still `alert.version - 1`.
+    async fn put_alert_with_deliveries(&self, alert: &RmmAlert, deliveries: &[String]) -> Result<bool, PortError>;
+    async fn get_alert(&self, tenant: &TenantId, alert_key: &str) -> Result<Option<RmmAlert>, PortError>;
+    /// Writes the alert if its stored version is still `alert.version - 1` (optimistic lock).
+    async fn put_alert(&self, alert: &RmmAlert) -> Result<bool, PortError>;
+    /// Clears the alert's pending events if it is still at `version` (they were published);
+    /// `false` when it moved on (its newer state holds them, maybe with more).
+    async fn clear_pending_events(&self, tenant: &TenantId, alert_key: &str, version: i64) -> Result<bool, PortError>;
+    /// The open alert of an agent and alert type (for resolves that carry no alert id).
+    async fn open_alert_pointer(&self, tenant: &TenantId, pointer: &str) -> Result<Option<String>, PortError>;
+    async fn set_open_alert_pointer(
+        &self,
+        tenant: &TenantId,
+        pointer: &str,
+        alert_key: Option<&str>,
+    ) -> Result<(), PortError>;
+    async fn list_alerts(&self, tenant: &TenantId, q: &AlertQuery) -> Result<AlertPage, PortError>;
+    /// Every open (active or suppressed) alert of the tenant.
+    async fn open_alerts(&self, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError>;
+    /// Adds (or removes) the small index item linking a PSA ticket to an alert.
+    async fn set_ticket_link(
+        &self,
+        tenant: &TenantId,
+        ticket_id: &str,
+        alert_key: &str,
+        linked: bool,
+    ) -> Result<(), PortError>;
+    /// Keys of the alerts linked to a ticket (at most `limit`), from the index items; a key may
+    /// be stale (the alert moved to another ticket), so callers check the alert's `ticket_id`.
+    async fn ticket_alert_keys(&self, tenant: &TenantId, ticket_id: &str, limit: i32)
+    -> Result<Vec<String>, PortError>;
+}
+
+use crate::domain::software::{AssetSoftware, CatalogDelta, CatalogEntry, SoftwareInventory};
+
+/// Persistence of the software catalog, asset software links and per-asset inventory records
+/// (docs/software.md).
+#[async_trait]
+pub trait SoftwareStore: Send + Sync {
+    /// Inventory records by asset id (assets without one are simply absent).
+    async fn get_software_inventories(
+        &self,
+        tenant: &TenantId,
+        asset_ids: &[String],
+    ) -> Result<Vec<SoftwareInventory>, PortError>;
+    /// Records an asset's new inventory if its record still has `prev_hash` (`None`: no record
+    /// yet). False when another worker recorded it first.
+    async fn record_software_inventory(
+        &self,
+        tenant: &TenantId,
+        record: &SoftwareInventory,
+        prev_hash: Option<&str>,
+    ) -> Result<bool, PortError>;
+    /// Every software link of an asset, current and uninstalled.
+    async fn list_asset_software(&self, tenant: &TenantId, asset_id: &str) -> Result<Vec<AssetSoftware>, PortError>;
+    /// Writes links whole (their state does not depend on what was there: rewriting is harmless).
+    async fn write_asset_software(&self, tenant: &TenantId, links: &[AssetSoftware]) -> Result<(), PortError>;
+    /// Creates missing catalog entries and adds to install counts, atomically per entry, so
+    /// concurrent workers on the same entry neither duplicate it nor lose a count.
+    async fn add_to_software_catalog(
+        &self,
+        tenant: &TenantId,
+        deltas: &[CatalogDelta],
+        now: &str,
+    ) -> Result<(), PortError>;
+    /// Catalog entries whose normalised name and publisher contain the given (normalised) texts.
+    async fn search_software_catalog(
+        &self,
+        tenant: &TenantId,
+        name: Option<&str>,
+        publisher: Option<&str>,
+    ) -> Result<Vec<CatalogEntry>, PortError>;
+}
+
+use crate::domain::audit::{AuditFinish, AuditPage, AuditRecord};
+
+/// rmm_audit_log: records of side-effecting remote actions, per tenant, newest first.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Writes a new record; fails (`ConditionFailed`) if its id exists.
+    async fn put_audit(&self, record: &AuditRecord) -> Result<(), PortError>;
+    /// Completes a record written before the action; fails if it does not exist.
+    async fn finish_audit(&self, tenant: &TenantId, audit_id: &str, finish: &AuditFinish) -> Result<(), PortError>;
+    async fn get_audit(&self, tenant: &TenantId, audit_id: &str) -> Result<Option<AuditRecord>, PortError>;
+    /// Newest first: at most `q.limit` records read per page (filters may leave fewer); continue
+    /// with the page's `next_before` as `q.before`.
+    async fn list_audit(&self, tenant: &TenantId, q: &crate::domain::audit::AuditQuery)
+    -> Result<AuditPage, PortError>;
+}
+
+/// One event for the stack's EventBridge bus (source `tactical-bridge`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusEvent {
+    /// `Asset Status Changed`, `RMM Alert Changed`.
+    pub detail_type: &'static str,
+    /// The JSON detail; carries a stable `event_id` so consumers can drop duplicates.
+    pub detail: serde_json::Value,
+}
+
+/// Publishes domain events. A call returns only when every event was accepted: failed entries
+/// are retried, and an error means some event may not have been published (the caller must not
+/// record what the event announces).
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    async fn publish(&self, events: &[BusEvent]) -> Result<(), PortError>;
+}
+
+/// For deployments without a bus (events off): accepts and drops.
+pub struct NoEvents;
+
+#[async_trait]
+impl EventPublisher for NoEvents {
+    async fn publish(&self, events: &[BusEvent]) -> Result<(), PortError> {
+        if !events.is_empty() {
+            tracing::debug!(events = events.len(), "no event bus configured; events dropped");
+        }
+        Ok(())
+    }
+}
+
+/// Live status: per-client snapshots of the statuses last observed, and transitions applied to
+/// assets. Keys under `{tenant}#status`.
+#[async_trait]
+pub trait StatusStore: Send + Sync {
+    /// The snapshot of one Tactical client, if one was recorded.
+    async fn status_snapshot(
+        &self,
+        tenant: &TenantId,
+        client_id: i64,
+    ) -> Result<Option<crate::domain::status_refresh::Snapshot>, PortError>;
+    async fn put_status_snapshot(
+        &self,
+        tenant: &TenantId,
+        client_id: i64,
+        snapshot: &crate::domain::status_refresh::Snapshot,
+    ) -> Result<(), PortError>;
+    /// The stored status of these assets (absent: no such asset).
+    async fn asset_statuses(
+        &self,
+        tenant: &TenantId,
+        asset_ids: &[String],
+    ) -> Result<Vec<(String, crate::domain::status::AgentStatus)>, PortError>;
+    /// Writes a transition onto its asset; `false` when the asset does not exist.
+    async fn apply_status(
+        &self,
+        tenant: &TenantId,
+        change: &crate::domain::status_refresh::StatusChange,
+    ) -> Result<bool, PortError>;
+    /// When each Tactical client's statuses were last observed (client id → RFC 3339).
+    async fn status_observed(&self, tenant: &TenantId)
+    -> Result<std::collections::BTreeMap<String, String>, PortError>;
+    async fn record_status_observed(
+        &self,
+        tenant: &TenantId,
+        observed: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), PortError>;
+}
