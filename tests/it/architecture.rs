@@ -87,7 +87,8 @@ fn lambda(n: &str) -> bool {
 fn the_core_depends_on_no_aws_http_or_lambda_crate() {
     let g = graph();
     let core = g.closure("shared");
-    let bad: Vec<&String> = core.iter().filter(|n| aws(n) || http_client(n) || lambda(n) || *n == "shared-aws").collect();
+    let bad: Vec<&String> =
+        core.iter().filter(|n| aws(n) || http_client(n) || lambda(n) || *n == "shared-aws").collect();
     assert!(bad.is_empty(), "the core crate must stay plain Rust, but it builds with {bad:?}");
     // The rule is only worth something if the graph is the real one.
     assert!(core.contains("serde") && core.contains("tokio"), "{core:?}");

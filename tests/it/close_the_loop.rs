@@ -4,10 +4,10 @@
 
 use integration_tests::schema::{Schema, remote_actions_dir};
 use integration_tests::*;
+use lambda_glue::Deps;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shared::ApiError;
-use lambda_glue::Deps;
 use shared::auth::perms;
 use shared::domain::alert_flow;
 use shared::domain::alerts::AlertEvent;

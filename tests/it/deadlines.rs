@@ -4,8 +4,8 @@
 
 use crate::relogin::one_batch;
 use integration_tests::*;
-use serde_json::{Value, json};
 use lambda_glue::lambda::{Invocation, context_with_deadline, within_deadline};
+use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tactical_sim::{Fault, FaultTarget, RouteKind, SimConfig};
 

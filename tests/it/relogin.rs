@@ -4,9 +4,9 @@
 //! actions renew like the syncs. The simulator keeps Tactical's token lifetimes on its own clock.
 
 use integration_tests::*;
+use lambda_glue::lambda::{Invocation, classify, context_with_deadline, within_deadline};
 use serde_json::{Value, json};
 use shared::domain::connection::{ConnectionService, Renewal};
-use lambda_glue::lambda::{Invocation, classify, context_with_deadline, within_deadline};
 use shared::tenant::TenantId;
 use std::time::Duration;
 use tactical_sim::{RouteKind, SimConfig, Simulator, User};

@@ -4,9 +4,9 @@
 
 use integration_tests::schema::{Schema, remote_actions_dir};
 use integration_tests::*;
+use lambda_glue::Deps;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use lambda_glue::Deps;
 use shared::auth::perms;
 use shared::domain::asset::{ExternalEntityMapping, OrgContext, asset_from_agent};
 use shared::domain::mapping::TacticalOrg;

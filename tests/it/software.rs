@@ -480,8 +480,8 @@ async fn software_endpoints_measured() {
     use futures::{StreamExt, TryStreamExt};
     use shared::tactical::types::BetaAgentQuery;
     use shared::tactical::{Credentials, InstanceUrl, TacticalApi};
-    use tactical_client::{HttpClientOptions, TacticalHttp, build_http_client};
     use std::time::Instant;
+    use tactical_client::{HttpClientOptions, TacticalHttp, build_http_client};
 
     let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let (agents, software) = (env("BENCH_AGENTS", 10_000), env("BENCH_SOFTWARE", 150));

@@ -9,8 +9,8 @@ pub mod cleanup;
 pub mod schema;
 
 use devtools::provision::{Provisioned, Provisioner, TemplateStack, template_path};
-use lambda_http::{Body, Request};
 use lambda_glue::Deps;
+use lambda_http::{Body, Request};
 use shared::config::Config;
 use shared::tenant::TenantId;
 use std::collections::BTreeMap;

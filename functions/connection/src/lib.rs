@@ -10,16 +10,16 @@
 //! | GET | /webhook | read | webhook URL, header, URL actions (the secret only with update) |
 //! | POST | /webhook/secret | update | create or rotate the webhook secret (old one kept 24 h) |
 
+use lambda_glue::Deps;
+use lambda_glue::http::{self, body_bytes, parse_json, route_path};
+use lambda_glue::lambda::{Invocation, http_payload};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use lambda_glue::Deps;
 use shared::auth::perms;
 use shared::domain::connection::{ConnectionService, SaveSettings, TestRequest};
 use shared::domain::summary::summary;
 use shared::domain::webhook_settings;
-use lambda_glue::http::{self, body_bytes, parse_json, route_path};
-use lambda_glue::lambda::{Invocation, http_payload};
 use shared::{ApiError, ErrorCode};
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {

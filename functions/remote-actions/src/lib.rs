@@ -14,16 +14,16 @@
 //!
 //! Both answer `{ok: true, result}` or `{ok: false, code, message, field?, vendor_status?}`.
 
+use lambda_glue::Deps;
+use lambda_glue::http::{self, body_bytes, route_path};
+use lambda_glue::lambda::{Invocation, http_payload};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use lambda_glue::Deps;
 use shared::auth::{Caller, perms};
 use shared::domain::audit::{AuditOutcome, AuditQuery, Via, is_audit_id};
 use shared::domain::remote::{ActionError, ActionRequest, execute, parse_object};
-use lambda_glue::http::{self, body_bytes, route_path};
-use lambda_glue::lambda::{Invocation, http_payload};
 use shared::{ApiError, ErrorCode, TenantId};
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {

@@ -3,14 +3,14 @@
 //! doubles a run in progress.
 
 use futures::{StreamExt, stream};
+use lambda_glue::Deps;
+use lambda_glue::lambda::Invocation;
 use serde::Serialize;
 use serde_json::Value;
-use lambda_glue::Deps;
 use shared::domain::integration::ScheduleKind;
 use shared::domain::status_refresh;
 use shared::domain::sync::start;
 use shared::domain::time::{now, parse_rfc3339};
-use lambda_glue::lambda::Invocation;
 use shared::messages::Trigger;
 
 #[derive(Debug, Default, Serialize, PartialEq)]

@@ -6,15 +6,15 @@
 //! `{"ticket_id": "..." | null}` (update): links an alert to a PSA ticket.
 //! SQS (`sync-alerts` queue): `start_run` and `alert_follow_up` messages.
 
+use lambda_glue::Deps;
+use lambda_glue::http::{self, route_path};
+use lambda_glue::lambda::{Invocation, http_payload};
+use lambda_glue::runs_api;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use lambda_glue::Deps;
 use shared::auth::perms;
 use shared::domain::alert_flow;
-use lambda_glue::runs_api;
-use lambda_glue::http::{self, route_path};
-use lambda_glue::lambda::{Invocation, http_payload};
 use shared::messages::SyncType;
 use shared::ports::AlertQuery;
 use shared::{ApiError, ErrorCode};
@@ -24,7 +24,9 @@ const STATUSES: [&str; 4] = ["active", "suppressed", "resolved", "auto_resolved"
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
         Invocation::Http(req) => Ok(http_payload(handle(deps, *req).await)),
-        Invocation::Sqs(ev) => Ok(serde_json::to_value(lambda_glue::worker::consume(deps, ev).await).unwrap_or_default()),
+        Invocation::Sqs(ev) => {
+            Ok(serde_json::to_value(lambda_glue::worker::consume(deps, ev).await).unwrap_or_default())
+        }
         _ => Err("sync-alerts serves its function URL and its queue".into()),
     }
 }

@@ -4,23 +4,25 @@
 //! `GET /mappings` (read), `PATCH /mappings/{tactical_client_id}` (update).
 //! SQS (`sync-clients` queue): `start_run` messages from the function URL and the scheduler.
 
+use lambda_glue::Deps;
+use lambda_glue::http::{self, body_bytes, parse_json, route_path};
+use lambda_glue::lambda::{Invocation, http_payload};
+use lambda_glue::runs_api;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use lambda_glue::Deps;
 use shared::auth::perms;
 use shared::domain::mapping::MappingPatch;
-use lambda_glue::runs_api;
 use shared::domain::time::now_rfc3339;
-use lambda_glue::http::{self, body_bytes, parse_json, route_path};
-use lambda_glue::lambda::{Invocation, http_payload};
 use shared::messages::SyncType;
 use shared::{ApiError, ErrorCode};
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
         Invocation::Http(req) => Ok(http_payload(handle(deps, *req).await)),
-        Invocation::Sqs(ev) => Ok(serde_json::to_value(lambda_glue::worker::consume(deps, ev).await).unwrap_or_default()),
+        Invocation::Sqs(ev) => {
+            Ok(serde_json::to_value(lambda_glue::worker::consume(deps, ev).await).unwrap_or_default())
+        }
         _ => Err("sync-clients serves its function URL and its queue".into()),
     }
 }

@@ -7,17 +7,17 @@
 //! (update; queues a live-status refresh).
 //! SQS (`sync-devices` queue): `start_run`, `device_page` and `status_refresh` messages.
 
+use lambda_glue::Deps;
+use lambda_glue::http::{self, query_param, route_path};
+use lambda_glue::lambda::{Invocation, http_payload};
+use lambda_glue::runs_api;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use lambda_glue::Deps;
 use shared::auth::perms;
 use shared::domain::asset::Asset;
-use lambda_glue::runs_api;
 use shared::domain::status_refresh;
 use shared::domain::time::{now, parse_rfc3339, to_rfc3339};
-use lambda_glue::http::{self, query_param, route_path};
-use lambda_glue::lambda::{Invocation, http_payload};
 use shared::messages::SyncType;
 use shared::{ApiError, ErrorCode};
 use std::collections::BTreeMap;
@@ -26,7 +26,9 @@ use time::OffsetDateTime;
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
         Invocation::Http(req) => Ok(http_payload(handle(deps, *req).await)),
-        Invocation::Sqs(ev) => Ok(serde_json::to_value(lambda_glue::worker::consume(deps, ev).await).unwrap_or_default()),
+        Invocation::Sqs(ev) => {
+            Ok(serde_json::to_value(lambda_glue::worker::consume(deps, ev).await).unwrap_or_default())
+        }
         _ => Err("sync-devices serves its function URL and its queue".into()),
     }
 }

@@ -5,15 +5,15 @@
 //! `GET /assets/{asset_id}/software` and `GET /software` (read).
 //! SQS (`sync-software` queue): `start_run` and `software_batch` messages.
 
+use lambda_glue::Deps;
+use lambda_glue::http::{self, route_path};
+use lambda_glue::lambda::{Invocation, http_payload};
+use lambda_glue::runs_api;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
-use lambda_glue::Deps;
 use shared::auth::perms;
-use lambda_glue::runs_api;
 use shared::domain::software::{AssetSoftware, normalize};
-use lambda_glue::http::{self, route_path};
-use lambda_glue::lambda::{Invocation, http_payload};
 use shared::messages::SyncType;
 use shared::{ApiError, ErrorCode};
 
@@ -24,7 +24,9 @@ const DEFAULT_LIMIT: usize = 100;
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
         Invocation::Http(req) => Ok(http_payload(handle(deps, *req).await)),
-        Invocation::Sqs(ev) => Ok(serde_json::to_value(lambda_glue::worker::consume(deps, ev).await).unwrap_or_default()),
+        Invocation::Sqs(ev) => {
+            Ok(serde_json::to_value(lambda_glue::worker::consume(deps, ev).await).unwrap_or_default())
+        }
         _ => Err("sync-software serves its function URL and its queue".into()),
     }
 }

@@ -5,15 +5,15 @@
 //! the follow-up (agent refresh, re-fetch of a broken body) for the alerts worker; it never calls
 //! Tactical on the request path, which waits 8 s and never retries (pitfall 22).
 
+use lambda_glue::Deps;
+use lambda_glue::http;
+use lambda_glue::lambda::{Invocation, http_payload};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
-use lambda_glue::Deps;
 use shared::domain::alert_flow::{apply_pointer, link_assets, record_delivery};
 use shared::domain::alerts::AlertEvent;
 use shared::domain::webhook_payload;
 use shared::domain::webhook_settings::{AcceptedSecrets, HEADER_NAME, accepted_secrets};
-use lambda_glue::http;
-use lambda_glue::lambda::{Invocation, http_payload};
 use shared::messages::{QueueKind, SyncMessage};
 use shared::tenant::TenantId;
 use shared::{ApiError, ErrorCode};

@@ -5,12 +5,12 @@
 use super::dynamo::{DynamoStore, Update};
 use super::item::{Item, from_item, s, to_attr, to_item};
 use super::{applied, port_error};
-use shared::domain::alerts::RmmAlert;
-use shared::ports::{AlertPage, AlertQuery, AlertStore, PortError};
-use shared::tenant::TenantId;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
+use shared::domain::alerts::RmmAlert;
+use shared::ports::{AlertPage, AlertQuery, AlertStore, PortError};
+use shared::tenant::TenantId;
 use std::collections::HashMap;
 
 fn pk(t: &TenantId) -> String {

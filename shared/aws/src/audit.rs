@@ -4,10 +4,10 @@
 use super::dynamo::{DynamoStore, Update};
 use super::item::{Item, from_item, n, s, to_attr, to_item};
 use super::port_error;
+use async_trait::async_trait;
 use shared::domain::audit::{AuditFinish, AuditPage, AuditQuery, AuditRecord, audit_id_floor};
 use shared::ports::{AuditStore, PortError};
 use shared::tenant::TenantId;
-use async_trait::async_trait;
 use std::collections::HashMap;
 
 pub mod keys {

@@ -3,14 +3,14 @@
 
 use super::item::{Item, from_item, n, s, to_attr, to_item};
 use super::{applied, port_error};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use shared::domain::time::{now, now_rfc3339};
 use shared::domain::{IntegrationPatch, RmmIntegration, SyncRun, SyncRunStatus};
 use shared::messages::SyncType;
 use shared::ports::{PortError, RunProgress, StartOutcome, Store};
 use shared::tenant::TenantId;
-use async_trait::async_trait;
-use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
 
 fn seen_sk(st: SyncType, run_id: &str, part: &str) -> String {

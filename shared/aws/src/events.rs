@@ -2,11 +2,11 @@
 //! with backoff; an error when any entry still fails, so the caller records nothing.
 
 use super::port_error;
-use shared::domain::status_refresh::EVENT_SOURCE;
-use shared::ports::{BusEvent, EventPublisher, PortError};
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use shared::domain::status_refresh::EVENT_SOURCE;
+use shared::ports::{BusEvent, EventPublisher, PortError};
 use std::time::Duration;
 
 /// Attempts per batch (the first included) before the work item fails.
@@ -73,4 +73,3 @@ impl EventPublisher for EventBridgePublisher {
         Ok(())
     }
 }
-

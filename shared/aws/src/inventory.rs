@@ -3,13 +3,13 @@
 use super::dynamo::{DynamoStore, Update};
 use super::item::{Item, from_item, s, to_attr, to_item};
 use super::port_error;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest};
+use futures::{StreamExt, TryStreamExt, stream};
 use shared::domain::asset::{Asset, AssetState, ExternalEntityMapping};
 use shared::domain::mapping::{MappingPatch, OrgMapping, TacticalOrg};
 use shared::ports::{AssetWrite, InventoryStore, MappingWrite, PortError};
 use shared::tenant::TenantId;
-use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest};
-use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -1,10 +1,10 @@
 //! serde ↔ DynamoDB attribute values, so domain types stay plain serde structs.
 
-use shared::ports::PortError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
+use shared::ports::PortError;
 use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;

@@ -17,8 +17,8 @@ pub use events::EventBridgePublisher;
 pub use secrets::SecretsManagerStore;
 pub use sqs::SqsQueue;
 
-use shared::ports::PortError;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use shared::ports::PortError;
 
 /// A conditional write's outcome: `false` when its condition did not hold (lost a race, or the
 /// state moved on), an error for anything else.

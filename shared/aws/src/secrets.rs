@@ -2,12 +2,12 @@
 //! scope access to the prefix and a tenant id can never reach another tenant's secret.
 
 use super::port_error;
-use shared::ports::{PortError, SecretName, SecretStore};
-use shared::tenant::TenantId;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use secrecy::{ExposeSecret, SecretString};
+use shared::ports::{PortError, SecretName, SecretStore};
+use shared::tenant::TenantId;
 
 #[derive(Clone)]
 pub struct SecretsManagerStore {

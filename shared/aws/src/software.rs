@@ -5,12 +5,12 @@ use super::dynamo::{DynamoStore, Update};
 use super::inventory::{CONCURRENCY, MAX_UNPROCESSED_ROUNDS, backoff, key};
 use super::item::{Item, from_item, s, to_item};
 use super::{applied, port_error};
-use shared::domain::software::{AssetSoftware, CatalogDelta, CatalogEntry, SoftwareInventory};
-use shared::ports::{PortError, SoftwareStore};
-use shared::tenant::TenantId;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{StreamExt, TryStreamExt, stream};
+use shared::domain::software::{AssetSoftware, CatalogDelta, CatalogEntry, SoftwareInventory};
+use shared::ports::{PortError, SoftwareStore};
+use shared::tenant::TenantId;
 
 pub mod keys {
     use shared::tenant::TenantId;

@@ -1,12 +1,12 @@
 //! SQS adapter: JSON messages, sent in batches of ten.
 
 use super::port_error;
-use shared::config::QueueUrls;
-use shared::messages::{QueueKind, SyncMessage};
-use shared::ports::{MessageQueue, PortError};
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use shared::config::QueueUrls;
+use shared::messages::{QueueKind, SyncMessage};
+use shared::ports::{MessageQueue, PortError};
 
 #[derive(Clone)]
 pub struct SqsQueue {

@@ -5,12 +5,12 @@ use super::dynamo::DynamoStore;
 use super::inventory::{Projection, key, keys as inv_keys};
 use super::item::{Item, from_attr, n, s};
 use super::port_error;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
 use shared::domain::status::AgentStatus;
 use shared::domain::status_refresh::{Entry, Snapshot, StatusChange};
 use shared::ports::{PortError, StatusStore};
 use shared::tenant::TenantId;
-use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::BTreeMap;
 
 /// Agents per snapshot item: 4,000 lines of ≈ 43 bytes stay far below DynamoDB's 400 KB.

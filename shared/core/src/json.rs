@@ -67,4 +67,3 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("body"));
     }
 }
-

@@ -2,12 +2,12 @@
 //! `{code, message, field?}`, body parsing that names the bad field, and the caller's identity.
 
 use crate::jwt::JwtVerifier;
-use shared::auth::Caller;
-use shared::error::{ApiError, ErrorCode};
-pub use shared::json::parse_json;
 use lambda_http::http::{HeaderValue, StatusCode, header::CONTENT_TYPE};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
+use shared::auth::Caller;
+use shared::error::{ApiError, ErrorCode};
+pub use shared::json::parse_json;
 
 /// Largest request body a function URL accepts.
 pub const MAX_REQUEST_BODY: usize = 256 * 1024;

@@ -1,12 +1,12 @@
 //! Routes every sync function serves on its function URL: start a run, read runs.
 
-use shared::domain::sync::start;
 use crate::app::Deps;
-use shared::auth::{Caller, perms};
-use shared::error::{ApiError, ErrorCode};
-use shared::messages::{SyncType, Trigger};
 use lambda_http::http::Method;
 use serde_json::Value;
+use shared::auth::{Caller, perms};
+use shared::domain::sync::start;
+use shared::error::{ApiError, ErrorCode};
+use shared::messages::{SyncType, Trigger};
 
 /// `POST /sync` (update), `GET /runs/latest` and `GET /runs/{run_id}` (read). `None` when the
 /// path is not one of these.

@@ -4,10 +4,10 @@
 //! so the timeout never kills a whole batch (whose finished records SQS would then redeliver).
 
 use crate::app::Deps;
-use shared::domain::sync::{Outcome, handle_message};
 use crate::lambda::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsRecord};
-use shared::messages::SyncMessage;
 use futures::{StreamExt, stream};
+use shared::domain::sync::{Outcome, handle_message};
+use shared::messages::SyncMessage;
 
 /// Work items of one batch processed at once.
 const PARALLEL: usize = 4;

@@ -3,18 +3,18 @@
 //! (pitfalls 7, 8, 9), and an address guard against SSRF.
 
 use crate::json_stream::{ArraySplitter, PageSplitter};
-use shared::tactical::TacticalError;
-use shared::tactical::policy::*;
-use shared::tactical::status_list::AgentStatusRow;
-use shared::tactical::types::*;
-use shared::tactical::url::{AddressPolicy, InstanceUrl, host_allowed};
-use shared::tactical::{Credentials, SoftwareRows, TacticalApi};
 use async_trait::async_trait;
 use futures::StreamExt;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
+use shared::tactical::TacticalError;
+use shared::tactical::policy::*;
+use shared::tactical::status_list::AgentStatusRow;
+use shared::tactical::types::*;
+use shared::tactical::url::{AddressPolicy, InstanceUrl, host_allowed};
+use shared::tactical::{Credentials, SoftwareRows, TacticalApi};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -135,7 +135,6 @@ async fn check_address(url: &InstanceUrl, policy: &AddressPolicy) -> Result<(), 
         Err(_) => Ok(()),
     }
 }
-
 
 /// A Tactical client for one tenant's instance and credentials.
 #[derive(Clone)]
@@ -484,7 +483,6 @@ async fn read_capped(
 fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, TacticalError> {
     serde_json::from_slice(bytes).map_err(|e| TacticalError::Decode { what, detail: e.to_string() })
 }
-
 
 /// Tactical's agent actions answer bare JSON strings, and some failures come back as 200
 /// (pitfall 10): `"natsdown"` (broker down) and, from a waited-for script, `"timeout"`.

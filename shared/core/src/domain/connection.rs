@@ -4,9 +4,9 @@ use super::integration::{AuthMode, IntegrationPatch, RmmIntegration, Schedule, S
 use super::time::now_rfc3339;
 use crate::error::{ApiError, ErrorCode};
 use crate::ports::{PortError, SecretName, SecretStore, Store};
+use crate::tactical::policy::RetryPolicy;
 use crate::tactical::types::{BetaAgentQuery, CheckCreds};
 use crate::tactical::url::AddressPolicy;
-use crate::tactical::policy::RetryPolicy;
 use crate::tactical::{Credentials, InstanceUrl, TacticalApi, TacticalConnector, TacticalError};
 use crate::tenant::TenantId;
 use secrecy::{ExposeSecret, SecretString};

@@ -59,7 +59,6 @@ pub fn emit(line: &str) {
     let _ = writeln!(out, "{line}");
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

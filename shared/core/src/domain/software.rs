@@ -512,7 +512,11 @@ pub(super) async fn fan_out_software(
 /// Every agent in Tactical whose asset exists for the tenant, in pk order. Read from the
 /// role-scoped `GET /agents/?detail=false` (~150 bytes an agent, one request): the beta list
 /// ignores the credentials' role and carries each agent's services and WMI (~150 KB a row).
-async fn asset_agents(deps: &Deps, tenant: &TenantId, api: &dyn TacticalApi) -> Result<Vec<String>, TacticalErrorOrApi> {
+async fn asset_agents(
+    deps: &Deps,
+    tenant: &TenantId,
+    api: &dyn TacticalApi,
+) -> Result<Vec<String>, TacticalErrorOrApi> {
     let mut listed = api.agents_slim(None).await?;
     listed.sort_by_key(|a| a.id);
     let mut out = Vec::new();

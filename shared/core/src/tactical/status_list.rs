@@ -17,7 +17,6 @@ pub struct AgentStatusRow {
     pub last_seen: Option<String>,
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
