@@ -330,8 +330,8 @@ fn anchors(page: &str) -> std::collections::HashSet<String> {
     out
 }
 
-/// Comments must make sense to someone holding only this repository: they state the reason
-/// themselves or point at its docs/ pages, never at a reference kept outside it (numbered lists of
+/// Comments (and docs pages) must make sense to someone holding only this repository: they state
+/// the reason themselves or point at its docs/ pages, never at a reference kept outside it (numbered lists of
 /// another project's defects, tracker numbers, section numbers of a document a clone lacks).
 #[test]
 fn source_comments_point_only_at_what_a_clone_has() {
@@ -351,7 +351,15 @@ fn source_comments_point_only_at_what_a_clone_has() {
             }
         }
     }
-    assert!(bad.is_empty(), "comments pointing outside the repository:\n{}", bad.join("\n"));
+    // The Markdown pages are prose through and through.
+    for f in repo_files(&["md"]) {
+        for (i, line) in std::fs::read_to_string(&f).unwrap().lines().enumerate() {
+            if outside.iter().any(|re| re.is_match(line)) {
+                bad.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "comments and docs pointing outside the repository:\n{}", bad.join("\n"));
 }
 
 /// Every `docs/<page>.md` a comment names exists, and every `#anchor` after it is a heading of
