@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Benchmark (issue 9): builds every binary in release (the function sizes are read from the same
+# Benchmark (docs/benchmarks.md): builds every binary in release (the function sizes are read from the same
 # build), then runs the benchmark against LocalStack with an in-process simulator.
-#   bench/run.sh                 the issue's sizes (10,000 agents, 1,000 webhooks, 50,000-agent RSS)
+#   bench/run.sh                 the target sizes (10,000 agents, 1,000 webhooks, 50,000-agent RSS)
 #   bench/run.sh --small         the CI size
 #   bench/run.sh --small --check exits 1 when a target is missed (the targets table is printed)
 #   bench/run.sh --agents 5000 --clients 20 --rss-agents 20000

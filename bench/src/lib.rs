@@ -1,7 +1,7 @@
-//! Benchmarks (issue 9). Every time is compared with a floor measured in the same run against the
+//! Benchmarks (docs/benchmarks.md). Every time is compared with a floor measured in the same run against the
 //! same LocalStack and simulator, because absolute times on a shared machine drift.
 //!
-//! The binary (`src/main.rs`) runs everything at the issue's sizes; `tests` below runs the same
+//! The binary (`src/main.rs`) runs everything at the target sizes; `tests` below runs the same
 //! functions at a tiny size so the benchmark cannot rot.
 
 pub mod cold_start;
@@ -45,7 +45,7 @@ pub struct Sizes {
 }
 
 impl Sizes {
-    /// The issue's sizes.
+    /// The target sizes (docs/benchmarks.md).
     pub fn full() -> Self {
         Self {
             agents: 10_000,

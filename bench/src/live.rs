@@ -360,7 +360,7 @@ pub async fn hourly_resync(live: &LiveEnv) -> HourlyFigures {
     HourlyFigures { agents: agents.len(), runs }
 }
 
-/// Ratio ceilings. The full size holds the targets; the CI size (300 agents, a debug
+/// Ratio ceilings. The full size holds the targets of docs/benchmarks.md; the CI size (300 agents, a debug
 /// build, a shared machine) keeps the exact counts but looser ratios: at that size a run's fixed
 /// costs (queue messages, run records, a few ms each) weigh against a floor of a few ms, so the
 /// ratios are larger and noisier there without anything being wrong.

@@ -1,4 +1,4 @@
-//! `bench`: the benchmark of issue 9. See docs/benchmarks.md.
+//! `bench`: the benchmark. See docs/benchmarks.md.
 //!
 //! ```text
 //! bench [--small] [--agents N] [--clients C] [--webhooks W] [--original-sample S]

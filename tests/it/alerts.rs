@@ -1,4 +1,4 @@
-//! Issue 6: webhooks (real-style deliveries rendered by the simulator from our ready-to-paste URL
+//! Webhooks (real-style deliveries rendered by the simulator from our ready-to-paste URL
 //! actions), backfill and reconciliation, against LocalStack.
 
 use integration_tests::*;

@@ -1,4 +1,4 @@
-//! Issue 9: what a device run reads before it writes. A run after a successful one trusts the
+//! What a device run reads before it writes. A run after a successful one trusts the
 //! hashes that run recorded per page, so unchanged agents cost neither a read nor a write; a
 //! tenant's first run reads nothing; a run that did not succeed is never trusted; missing agents
 //! are still found when the previous run cannot tell. Reads are counted below the adapters.

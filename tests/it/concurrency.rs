@@ -1,6 +1,6 @@
-//! Issue 10: two workers on the same device page. SQS may deliver a message twice, at the same
+//! Two workers on the same device page. SQS may deliver a message twice, at the same
 //! time, to two function instances; the page must land once (asset ids are derived from tenant +
-//! agent, the run counts each work item once). The other two promises of the issue are covered
+//! agent, the run counts each work item once). The other two concurrency promises are covered
 //! elsewhere: 100 concurrent duplicate webhooks (alerts.rs,
 //! `a_hundred_concurrent_duplicates_leave_one_alert_and_one_follow_up`) and two sync starts at
 //! once (sync.rs, `two_sync_starts_at_once_make_one_run_and_unmapped_tenants_are_told_to_map`).

@@ -1,4 +1,4 @@
-//! Issue 4: connect, test, disconnect through the `connection` handler against the simulator.
+//! Connect, test, disconnect through the `connection` handler against the simulator.
 
 use integration_tests::*;
 use serde_json::json;
@@ -112,7 +112,11 @@ async fn knox_without_totp_takes_the_checkcreds_token_and_never_calls_login() {
     assert!(!v.to_string().contains("correct horse"));
     let (_, v) = p.call(Function::Connection, "POST", "/test", &tok, None).await;
     assert_eq!(v["success"], true, "{v}");
-    assert_eq!(sim.state().request_count(RouteKind::Login), 0, "pitfall 3: no /v2/login/ for an account without TOTP");
+    assert_eq!(
+        sim.state().request_count(RouteKind::Login),
+        0,
+        "no /v2/login/ for an account without TOTP (a 500 in Tactical)"
+    );
     assert_eq!(sim.state().request_count(RouteKind::CheckCreds), 1);
     let (_, v) = p.call(Function::Connection, "GET", "/settings", &tok, None).await;
     assert_eq!(v["credentials"]["has_knox_token"], true);

@@ -1,4 +1,4 @@
-//! Issue 10: the fault matrix. Every sync type × every Tactical fault the simulator can inject,
+//! The fault matrix. Every sync type × every Tactical fault the simulator can inject,
 //! once transient (fewer faults than the client's 4 attempts) and once persistent (every
 //! attempt of every SQS delivery); then AWS faults (DynamoDB and Secrets Manager throttling, a
 //! conditional write that loses a race) and poison messages. Each case asserts how the run ends

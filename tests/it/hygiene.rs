@@ -1,4 +1,4 @@
-//! Issue 10: secret hygiene. A representative end-to-end flow (API key and Knox/TOTP
+//! Secret hygiene. A representative end-to-end flow (API key and Knox/TOTP
 //! connections, save, test, syncs, webhook secret create and rotate, webhooks, alerts,
 //! disconnect) runs while every log line of this test process is captured (JSON, debug level)
 //! and every response body kept. No secret value may appear in any of them, except the webhook
@@ -266,4 +266,172 @@ async fn no_secret_reaches_a_log_line_or_a_response() {
     assert!(!reads.last().unwrap().body.contains(webhook_secrets[1].as_str()), "readers do not");
     eprintln!("hygiene: {} log lines and {} responses checked, 0 leaks", lines.len(), flow.seen.len());
     integration_tests::cleanup::drop_stack(&flow.p.stack).await;
+}
+
+/// The repository's own files, walked from its root (build output and local tools left out).
+fn repo_files(exts: &[&str]) -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let mut out = Vec::new();
+    let mut dirs = vec![root];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            if path.is_dir() {
+                if !matches!(name.as_str(), "target" | ".git" | ".local" | "node_modules" | "corpus" | "artifacts") {
+                    dirs.push(path);
+                }
+            } else if exts.iter().any(|e| name.ends_with(&format!(".{e}"))) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The comment part of each line (`//` in Rust, `#` elsewhere), with its line number.
+fn comments(path: &std::path::Path) -> Vec<(usize, String)> {
+    let marker = if path.extension().is_some_and(|e| e == "rs") { "//" } else { "#" };
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().enumerate().filter_map(|(i, l)| l.find(marker).map(|at| (i + 1, l[at..].to_owned()))).collect()
+}
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of a Markdown page's headings (outside code blocks), repeats numbered as GitHub does.
+fn anchors(page: &str) -> std::collections::HashSet<String> {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    let mut out = std::collections::HashSet::new();
+    let mut fenced = false;
+    for line in page.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        let hashes = line.len() - line.trim_start_matches('#').len();
+        if fenced || hashes == 0 || hashes > 6 || !line[hashes..].starts_with(' ') {
+            continue;
+        }
+        let base = slug(&line[hashes..]);
+        let n = seen.entry(base.clone()).or_insert(0);
+        out.insert(if *n == 0 { base.clone() } else { format!("{base}-{n}") });
+        *n += 1;
+    }
+    out
+}
+
+/// Comments (and docs pages) must make sense to someone holding only this repository: they state
+/// the reason themselves or point at its docs/ pages, never at a reference kept outside it (numbered lists of
+/// another project's defects, tracker numbers, section numbers of a document a clone lacks).
+#[test]
+fn source_comments_point_only_at_what_a_clone_has() {
+    let outside = [
+        regex_lite::Regex::new(r"(?i)\bpitfalls?\b").unwrap(),
+        regex_lite::Regex::new(r"(?i)tactical-api\.md|original-pitfalls|shared/reference").unwrap(),
+        regex_lite::Regex::new(r"(?i)\bissues? #?[0-9]").unwrap(),
+        regex_lite::Regex::new(r"§ ?[0-9]").unwrap(),
+    ];
+    let files = repo_files(&["rs", "toml", "sh", "yaml", "yml", "py"]);
+    assert!(files.len() > 50, "the walk found the sources ({} files)", files.len());
+    let mut bad = Vec::new();
+    for f in &files {
+        for (n, c) in comments(f) {
+            if outside.iter().any(|re| re.is_match(&c)) {
+                bad.push(format!("{}:{n}: {}", f.display(), c.trim()));
+            }
+        }
+    }
+    // The Markdown pages are prose through and through.
+    for f in repo_files(&["md"]) {
+        for (i, line) in std::fs::read_to_string(&f).unwrap().lines().enumerate() {
+            if outside.iter().any(|re| re.is_match(line)) {
+                bad.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "comments and docs pointing outside the repository:\n{}", bad.join("\n"));
+}
+
+/// Every `docs/<page>.md` a comment names exists, and every `#anchor` after it is a heading of
+/// that page, so a renamed section cannot leave comments pointing nowhere.
+#[test]
+fn doc_links_in_comments_resolve() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let link = regex_lite::Regex::new(r"docs/([A-Za-z0-9_-]+\.md)(#[A-Za-z0-9_-]+)?").unwrap();
+    let mut pages = std::collections::HashMap::new();
+    let (mut bad, mut checked) = (Vec::new(), 0);
+    for f in repo_files(&["rs", "toml", "sh", "yaml", "yml", "py"]) {
+        for (n, c) in comments(&f) {
+            for m in link.captures_iter(&c) {
+                checked += 1;
+                let page = &m[1];
+                let heads = pages
+                    .entry(page.to_owned())
+                    .or_insert_with(|| std::fs::read_to_string(root.join("docs").join(page)).ok().map(|t| anchors(&t)));
+                let ok = match (heads, m.get(2)) {
+                    (None, _) => false,
+                    (Some(_), None) => true,
+                    (Some(h), Some(a)) => h.contains(&a.as_str()[1..]),
+                };
+                if !ok {
+                    bad.push(format!("{}:{n}: {}", f.display(), &m[0]));
+                }
+            }
+        }
+    }
+    assert!(checked > 10, "the check saw the links ({checked})");
+    assert!(bad.is_empty(), "links to docs that do not resolve:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn anchors_follow_github() {
+    let page =
+        "# Receive alerts\n## Events: `RMM Alert Changed`\n```\n# not a heading\n```\n## A (b), c\n## A (b), c\n";
+    let a = anchors(page);
+    for want in ["receive-alerts", "events-rmm-alert-changed", "a-b-c", "a-b-c-1"] {
+        assert!(a.contains(want), "{want} in {a:?}");
+    }
+    assert!(!a.contains("not-a-heading"));
+}
+
+/// The same for the Markdown links between the docs pages and from the README.
+#[test]
+fn doc_links_between_pages_resolve() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let link = regex_lite::Regex::new(r"\]\(([A-Za-z0-9_./-]*\.md)?(#[A-Za-z0-9_-]+)?\)").unwrap();
+    let mut pages: Vec<_> =
+        repo_files(&["md"]).into_iter().filter(|p| p.parent().is_some_and(|d| d.ends_with("docs"))).collect();
+    pages.push(root.join("README.md"));
+    let (mut bad, mut checked) = (Vec::new(), 0);
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for m in link.captures_iter(&text) {
+            let target = match m.get(1) {
+                Some(f) => page.parent().unwrap().join(f.as_str()),
+                None if m.get(2).is_some() => page.clone(),
+                None => continue,
+            };
+            checked += 1;
+            let ok = match (std::fs::read_to_string(&target), m.get(2)) {
+                (Err(_), _) => false,
+                (Ok(_), None) => true,
+                (Ok(t), Some(a)) => anchors(&t).contains(&a.as_str()[1..]),
+            };
+            if !ok {
+                bad.push(format!("{}: {}", page.display(), &m[0]));
+            }
+        }
+    }
+    assert!(checked > 20, "the check saw the links ({checked})");
+    assert!(bad.is_empty(), "links between docs that do not resolve:\n{}", bad.join("\n"));
 }

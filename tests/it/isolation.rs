@@ -1,4 +1,4 @@
-//! Issue 10: tenant isolation. Tenant A, with a valid token of its own, tries every function-URL
+//! Tenant isolation. Tenant A, with a valid token of its own, tries every function-URL
 //! operation against tenant B's data (B's ids in paths, B's cursor, B's webhook URL): A never
 //! sees B's data and B's data is unchanged afterwards. A queue message naming a tenant without
 //! an integration is dropped without writing anything. Finally every item of the stack's table

@@ -1,4 +1,4 @@
-//! Issue 8: Enterprise remote actions through the `remote-actions` handler (Lambda Invoke event and
+//! Enterprise remote actions through the `remote-actions` handler (Lambda Invoke event and
 //! function URL) against the simulator and LocalStack. Every input sent and every answer received
 //! is checked against `schemas/remote-actions/`.
 
@@ -338,7 +338,8 @@ async fn run_command_returns_output_and_every_outcome_is_audited() {
     st.make_offline(&win.agent_id).unwrap();
     let v = fail(&c, "agents.run_command", json!({"agent_id": win.agent_id, "command": "hostname"})).await;
     assert_eq!(v["code"], "agent_unreachable", "{v}");
-    // NATS down: Tactical answers 200 "natsdown", which is not a success (pitfall 10).
+    // NATS down: Tactical answers 200 "natsdown", which is not a success
+    // (docs/tactical-behaviour.md#remote-actions-and-unreachable-agents).
     st.set_nats_up(false);
     let v = fail(&c, "agents.run_command", json!({"agent_id": lin.agent_id, "command": "hostname"})).await;
     assert_eq!(v["code"], "rmm_broker_down", "{v}");

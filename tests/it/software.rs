@@ -1,4 +1,4 @@
-//! Issue 7: software inventory through the handlers, real SQS and DynamoDB (LocalStack) and the
+//! Software inventory through the handlers, real SQS and DynamoDB (LocalStack) and the
 //! Tactical simulator.
 
 use integration_tests::*;

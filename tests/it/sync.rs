@@ -1,4 +1,4 @@
-//! Issue 5: Sync Clients and Sync Devices through the handlers and real SQS (LocalStack).
+//! Sync Clients and Sync Devices through the handlers and real SQS (LocalStack).
 
 use integration_tests::*;
 use serde_json::{Value, json};

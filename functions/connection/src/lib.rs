@@ -84,7 +84,8 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
         }
         ("/webhook", Method::GET) => {
             caller.require(perms::SETTINGS_READ)?;
-            // Reading never creates the secret (pitfall 18); only update permission reveals it.
+            // Reading never creates the secret (a reader must not mint one); only update permission
+            // reveals it.
             let secret = deps.secrets.get(tenant, shared::ports::SecretName::WebhookSecret).await?;
             let integ = deps.store.get_integration(tenant).await?;
             let reveal = caller.has(perms::SETTINGS_UPDATE);

@@ -3,7 +3,8 @@
 //! Authenticates by the `X-Alga-Webhook-Secret` header alone (constant-time, against the tenant's
 //! secret and, during a rotation's grace period, the previous one). Records the alert and queues
 //! the follow-up (agent refresh, re-fetch of a broken body) for the alerts worker; it never calls
-//! Tactical on the request path, which waits 8 s and never retries (pitfall 22).
+//! Tactical on the request path: Tactical waits 8 s and never retries
+//! (docs/tactical-behaviour.md#alert-webhooks).
 
 use lambda_glue::Deps;
 use lambda_glue::http;

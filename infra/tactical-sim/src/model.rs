@@ -58,7 +58,7 @@ impl MonitoringType {
     }
 }
 
-/// The computed `Agent.status` (§3.4).
+/// The computed `Agent.status` (docs/tactical-behaviour.md#agent-status).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AgentStatus {
     Online,
@@ -301,7 +301,7 @@ fn thousands(n: u64) -> String {
 }
 
 impl Agent {
-    /// `Agent.status` (§3.4), evaluated at `now`.
+    /// `Agent.status` (docs/tactical-behaviour.md#agent-status), evaluated at `now`.
     pub fn status(&self, now: OffsetDateTime) -> AgentStatus {
         let Some(ls) = self.last_seen else {
             return AgentStatus::Offline;
@@ -420,7 +420,7 @@ impl Agent {
         }
     }
 
-    /// `logged_username` and `italic` of the agent table (§3.1).
+    /// `logged_username` and `italic` of the agent table (Tactical's `AgentTableSerializer`).
     pub fn logged_username(&self, status: AgentStatus) -> (String, bool) {
         if self.logged_in_username != "None" {
             (self.logged_in_username.clone(), false)

@@ -1,4 +1,4 @@
-//! Property tests over what reads untrusted input (issue 10): the webhook body reader, the
+//! Property tests over what reads untrusted input (docs/reliability.md): the webhook body reader, the
 //! Tactical response decoders and the instance-URL normaliser. The same properties run for
 //! millions of inputs under cargo-fuzz (`fuzz/run.sh`); these keep regressions out of CI.
 
@@ -143,7 +143,7 @@ fn id_text() -> impl Strategy<Value = String> {
 }
 
 /// The body Tactical sends for a filled-in template: the text itself when it is valid JSON
-/// (re-serialised), else the whole text as one JSON string (tactical-api.md §5.2).
+/// (re-serialised), else the whole text as one JSON string (docs/tactical-behaviour.md#alert-webhooks).
 fn tactical_body(template_filled: &str) -> String {
     match serde_json::from_str::<Value>(template_filled) {
         Ok(v) => v.to_string(),

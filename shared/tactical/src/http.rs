@@ -1,6 +1,7 @@
 //! The reqwest adapter of [`TacticalApi`]: timeouts everywhere, no redirects followed, JSON
 //! required, bounded retries with backoff and jitter on 429/5xx/timeouts, `Retry-After` honoured
-//! (pitfalls 7, 8, 9), and an address guard against SSRF.
+//! (docs/tactical-behaviour.md: API host and dashboard host, trailing slashes and redirects,
+//! retries), and an address guard against SSRF.
 
 use crate::json_stream::{ArraySplitter, PageSplitter};
 use async_trait::async_trait;
@@ -357,7 +358,8 @@ impl TacticalHttp {
                 Ok((status, _, bytes)) if status == StatusCode::NO_CONTENT => return Ok(bytes),
                 Ok((status, headers, bytes)) if status.is_success() => {
                     if is_html(&headers) || !is_json(&headers) {
-                        // 200 + HTML: the dashboard host (pitfall 7). Never retried.
+                        // 200 + HTML: the dashboard host, which answers every path with its page
+                        // (docs/tactical-behaviour.md#api-host-and-dashboard-host). Never retried.
                         return Err(TacticalError::DashboardHost);
                     }
                     return Ok(bytes);
@@ -485,7 +487,8 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, Ta
 }
 
 /// Tactical's agent actions answer bare JSON strings, and some failures come back as 200
-/// (pitfall 10): `"natsdown"` (broker down) and, from a waited-for script, `"timeout"`.
+/// (docs/tactical-behaviour.md#remote-actions-and-unreachable-agents): `"natsdown"` (broker down)
+/// and, from a waited-for script, `"timeout"`.
 fn agent_reply(bytes: &[u8], what: &'static str, timeout_is_failure: bool) -> Result<String, TacticalError> {
     let text: String = decode(bytes, what)?;
     match text.as_str() {

@@ -1,4 +1,4 @@
-//! Webhook under load (issue 10): a bounded local load test, not part of the test command.
+//! Webhook under load (docs/reliability.md): a bounded local load test, not part of the test command.
 //!
 //! ```text
 //! . infra/lib.sh && tb_aws_env     # LocalStack running (infra/localstack.sh start)

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Tactical's severities onto the PSA's (critical, major, moderate, minor, none). One table for
-/// webhook and backfill (pitfall 5); other words are read as the nearest level.
+/// webhook and backfill, so an alert reads the same whichever way it arrived; other words are read
+/// as the nearest level.
 pub fn map_severity(tactical: Option<&str>) -> &'static str {
     let s = tactical.unwrap_or("").trim().to_ascii_lowercase();
     match s.as_str() {

@@ -12,7 +12,8 @@ use time::OffsetDateTime;
 pub const INTEGRATION_TYPE: &str = "tacticalrmm";
 
 /// Asset ids are derived from (tenant, agent_id): every worker that sees the agent computes the
-/// same id, so concurrent or repeated syncs can never create a second asset for it (pitfall 11).
+/// same id, so concurrent or repeated syncs can never create a second asset for it, and an agent
+/// moved to another Tactical client keeps its asset.
 pub fn asset_id_for(tenant: &TenantId, agent_id: &str) -> String {
     const NS: uuid::Uuid = uuid::Uuid::from_u128(0x6b1f_3c2e_9a47_4d0b_8e55_2f1a_7c3d_9e01);
     uuid::Uuid::new_v5(&NS, format!("{tenant}:{INTEGRATION_TYPE}:{agent_id}").as_bytes()).to_string()

@@ -1,4 +1,4 @@
-//! rmm_audit_log: one record per side-effecting remote action (pitfall 23). Written before the
+//! rmm_audit_log: one record for every side-effecting remote action. Written before the
 //! call to Tactical (`pending`) and completed after it, so an action whose outcome could not be
 //! recorded still leaves a trace; an action whose first record cannot be written is not sent.
 

@@ -173,7 +173,8 @@ impl RmmIntegration {
         }
     }
 
-    /// Ready to do work: configured and active (pitfall 24).
+    /// Ready to do work: configured and active (a disconnected integration refuses work, with
+    /// the reason).
     pub fn ensure_active(&self) -> Result<(), crate::ApiError> {
         use crate::{ApiError, ErrorCode};
         if self.instance_url.is_none() || self.auth_mode.is_none() {
@@ -192,8 +193,7 @@ impl RmmIntegration {
     }
 }
 
-/// A partial update: only `Some` fields are written, so saving credentials never wipes schedules
-/// (pitfall 14).
+/// A partial update: only `Some` fields are written, so saving credentials never wipes schedules.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IntegrationPatch {
     pub instance_url: Option<InstanceUrl>,

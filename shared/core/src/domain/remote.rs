@@ -3,8 +3,9 @@
 //! history), reboot, and resolve or snooze Tactical alerts. docs/remote-actions.md.
 //!
 //! Order of checks, each before anything later can happen: the Enterprise flag, the action name,
-//! the caller's permission (pitfall 23: before any store read or Tactical call), the input, the
-//! integration (active, pitfall 24), the agent (an asset of the calling tenant), then for
+//! the caller's permission (before any store read or Tactical call, for every action), the input,
+//! the integration (active: a disconnected one does nothing), the agent (an asset of the calling
+//! tenant), then for
 //! side-effecting actions the audit record, and only then Tactical.
 
 use super::alert_flow::{publish_pending, record_psa_change};
@@ -1768,7 +1769,8 @@ async fn find_local(deps: &Deps, tenant: &TenantId, f: FindInput) -> Result<Valu
     )
 }
 
-/// Live from Tactical. The beta list ignores the API key's role scoping (tactical-api.md §7), so
+/// Live from Tactical. The beta list ignores the API key's role scoping
+/// (docs/tactical-behaviour.md#role-scoping), so
 /// rows are kept only when their site belongs to one of the tenant's organization mappings (built
 /// from the role-scoped `GET /clients/`); the rest are counted in `excluded`.
 async fn find_live(deps: &Deps, tenant: &TenantId, api: &dyn TacticalApi, f: FindInput) -> Result<Value, Failure> {
@@ -1791,7 +1793,8 @@ async fn find_live(deps: &Deps, tenant: &TenantId, api: &dyn TacticalApi, f: Fin
     };
     let q = f.query.as_deref().map(|q| q.trim().to_lowercase());
     if let Some(agent_id) = agent_id {
-        // Never `?agent_id=` on beta (a 500 in Tactical, pitfall 1): the classic detail route.
+        // Never `?agent_id=` on beta (a 500 in Tactical, docs/tactical-behaviour.md#beta-api): the
+        // classic detail route.
         let detail = match api.agent(&agent_id).await {
             Ok(d) => Some(d),
             Err(TacticalError::NotFound { .. }) => None,

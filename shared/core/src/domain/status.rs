@@ -1,5 +1,5 @@
-//! Tactical's own agent status rule (`Agent.status`, tactical-api.md §3.4), with each agent's
-//! `offline_time` and `overdue_time` (minutes; defaults 4 and 30).
+//! Tactical's own agent status rule (`Agent.status`, docs/tactical-behaviour.md#agent-status), with
+//! each agent's `offline_time` and `overdue_time` (minutes; defaults 4 and 30).
 
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};

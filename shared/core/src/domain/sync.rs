@@ -94,7 +94,8 @@ pub enum Outcome {
 }
 
 /// The integration of a message's tenant, or a reason to drop the message (no integration, or
-/// inactive: pitfall 24; a queue message can never act for a tenant without one). `Err(None)`:
+/// inactive: a disconnected tenant's queued work must not run; a queue message can never act for
+/// a tenant without one). `Err(None)`:
 /// the store could not be read (throttled, unavailable): the message is retried, not dropped.
 pub(super) async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegration, Option<String>> {
     match deps.store.get_integration(tenant).await {

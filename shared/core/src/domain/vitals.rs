@@ -1,4 +1,5 @@
-//! Vitals derived from Tactical agent fields (pitfall 6: there is no `uptime` or `lan_ip` field).
+//! Vitals derived from Tactical agent fields: there is no `uptime` or `lan_ip` field
+//! (docs/tactical-behaviour.md#agent-fields).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -1,7 +1,8 @@
-//! Reading Tactical's alert webhooks as they really arrive (tactical-api.md §5.2): whatever JSON
-//! the admin templated, every value a string, `"None"` for empty, Python datetimes, and — when a
-//! value contained a quote — the whole filled-in template sent as one JSON string whose content is
-//! itself broken JSON. Fields are extracted leniently; the raw text is kept (bounded).
+//! Reading Tactical's alert webhooks as they really arrive
+//! (docs/tactical-behaviour.md#alert-webhooks): whatever JSON the admin templated, every value a
+//! string, `"None"` for empty, Python datetimes, and — when a value contained a quote — the whole
+//! filled-in template sent as one JSON string whose content is itself broken JSON. Fields are
+//! extracted leniently; the raw text is kept (bounded).
 
 use super::time::to_rfc3339;
 use serde_json::{Map, Value};

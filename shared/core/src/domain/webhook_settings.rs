@@ -1,5 +1,6 @@
 //! The webhook's secret (create, rotate with a grace period, verify in constant time) and the
-//! ready-to-paste Tactical URL actions shown to admins (pitfalls 17, 18, 21).
+//! ready-to-paste Tactical URL actions (failure and resolved, with Tactical's own `{{alert.id}}`
+//! variables) shown to admins. The secret is created only on request, never by a read.
 
 use super::integration::IntegrationPatch;
 use super::time::{now, parse_rfc3339, to_rfc3339};

@@ -49,7 +49,8 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// The Tactical API as the domain needs it (a port: tests may substitute it, production uses
-/// [`TacticalHttp`]). Methods map one-to-one onto Tactical routes; see docs/tactical-client.md.
+/// [`TacticalHttp`]). Methods map one-to-one onto Tactical routes; what they rely on about Tactical
+/// is in docs/tactical-behaviour.md.
 #[async_trait]
 pub trait TacticalApi: Send + Sync {
     /// `GET /` unauthenticated: `{"status":"ok"}` on the API host, HTML on the dashboard host.
@@ -95,7 +96,8 @@ pub trait TacticalApi: Send + Sync {
     /// `GET /scripts/` (hidden scripts left out; community scripts when asked).
     async fn scripts(&self, include_community: bool) -> Result<Vec<Script>, TacticalError>;
 
-    // Remote actions (tactical-api.md §8). Not idempotent, so never retried. Tactical's string
+    // Remote actions (docs/tactical-behaviour.md#remote-actions-and-unreachable-agents). Not
+    // idempotent, so never retried. Tactical's string
     // answers are typed: 400 "Unable to contact the agent" → `AgentUnreachable`, "natsdown" →
     // `BrokerDown`, "timeout" → `AgentTimeout`; other 400 strings → `Rejected` with the text.
 

@@ -1,5 +1,6 @@
 //! Wire types, lenient where Tactical is: unknown fields ignored, most fields optional, nulls
-//! accepted. Only what the bridge uses is decoded (pitfall 16: store what is used).
+//! accepted. Only what the bridge uses is decoded and stored: raw agent rows carry services and WMI
+//! data (docs/sync.md#why-pages-of-100-of-the-beta-list-measured), and a DynamoDB item holds 400 KB.
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -344,7 +345,7 @@ pub struct ScheduledReboot {
 }
 
 /// One agent's row of `GET /software/` and `GET /software/<agent_id>/`: the items are nested
-/// under the agent's integer pk, not its agent_id (pitfall 2).
+/// under the agent's integer pk, not its agent_id (docs/tactical-behaviour.md#software-inventory).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct SoftwareRow {
     #[serde(default)]

@@ -1,5 +1,6 @@
 //! The tenant's Tactical instance URL: normalised once on save, then the only way to build a
-//! Tactical URL (pitfall 8: one builder for every call, always with the trailing slash).
+//! Tactical URL: one builder for every call, always with the trailing slash Tactical requires
+//! (docs/tactical-behaviour.md#trailing-slashes-and-redirects).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
