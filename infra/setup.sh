@@ -123,8 +123,9 @@ else
   "$TB_LOCALSTACK_PY" - <<'EOF' || die "plugin installed but its entry points are not visible"
 from importlib.metadata import entry_points
 names = {e.name for e in entry_points(group="localstack.aws.provider")}
-assert "dynamodb:moto" in names, sorted(names)
+assert "dynamodb:moto" in names and "secretsmanager:tb" in names, sorted(names)
 import tb_moto_dynamodb.providers  # noqa: F401  (imports LocalStack's APIs)
+import tb_moto_dynamodb.secretsmanager  # noqa: F401
 EOF
   stamp_write moto-plugin "$plugin_hash"
 fi

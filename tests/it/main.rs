@@ -19,6 +19,7 @@ mod isolation;
 mod openapi;
 mod relogin;
 mod remote_actions;
+mod secret_bundle;
 mod security;
 mod software;
 mod status;

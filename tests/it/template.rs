@@ -154,37 +154,42 @@ fn each_function_reaches_only_the_secrets_it_needs() {
     for (id, r) in &fns {
         let st = secret_statements(r);
         let all = st.iter().map(|(a, r)| format!("{a}{r}")).collect::<String>();
-        assert_eq!(
-            all.contains("DeleteSecret"),
-            id == "ConnectionFunction",
-            "{id}: only the connection function deletes"
-        );
-        assert!(!all.contains("${SecretPrefix}*\""), "{id}: a statement over every secret of the prefix");
         let has_url = r["Properties"]["FunctionUrlConfig"].is_mapping();
+        assert!(!all.contains("${SecretPrefix}*\""), "{id}: a statement over every secret of the prefix");
         assert_eq!(all.contains("${PsaJwtKeySecretId}"), has_url, "{id}: the PSA key is for functions with a URL only");
         for (actions, resources) in &st {
-            if actions.contains("PutSecretValue") && id != "ConnectionFunction" {
+            // One secret per tenant (`{prefix}{tenant}/tacticalrmm`): only the connection function
+            // deletes it; the others delete only old per-name secrets (after moving them into it).
+            if actions.contains("DeleteSecret") && id != "ConnectionFunction" {
                 assert!(
-                    resources.lines().all(|l| l.contains("tacticalrmm_knox_token")),
-                    "{id}: writes anything but the Knox token: {resources}"
+                    resources.lines().all(|l| l.contains("/tacticalrmm_")),
+                    "{id}: deletes more than the old per-name secrets: {resources}"
                 );
             }
+            // A write without the compare-and-swap move could lose a concurrent write.
+            if actions.contains("PutSecretValue") {
+                assert!(actions.contains("UpdateSecretVersionStage"), "{id}: writes without compare-and-swap");
+                assert!(resources.lines().all(|l| l.contains("/tacticalrmm-??????")), "{id}: {resources}");
+            }
         }
+        let bundle_readers =
+            st.iter().filter(|(a, r)| a.contains("GetSecretValue") && r.contains("/tacticalrmm-??????"));
         match id.as_str() {
             "SchedulerFunction" => assert!(st.is_empty(), "the scheduler reads no secret"),
-            "WebhookFunction" => assert!(
-                st.iter().all(|(_, r)| r.lines().all(|l| l.contains("tacticalrmm_webhook_secret"))),
-                "the webhook reads webhook secrets only: {st:?}"
-            ),
-            _ => {}
+            "WebhookFunction" | "RemoteActionsFunction" => {
+                assert!(!all.contains("PutSecretValue") && !all.contains("DeleteSecret"), "{id}: reads only: {st:?}");
+                assert_eq!(bundle_readers.count(), 1, "{id}: reads the bundle");
+            }
+            _ => assert_eq!(bundle_readers.count(), 1, "{id}: reads the bundle"),
         }
     }
-    // Secret names in the template are the names the code uses.
+    // Secret names in the template are the names the code uses (old per-name secrets, migrated).
     let text = std::fs::read_to_string(devtools::provision::template_path()).unwrap();
     for name in shared::ports::SecretName::ALL {
         let base = name.as_str().trim_end_matches("_previous");
         assert!(text.contains(&format!("/{base}*")), "{base} missing from the template's secret statements");
     }
+    assert!(text.contains(&format!("/{}-??????", shared_aws::secrets::BUNDLE_NAME)), "the bundle's name");
 }
 
 #[test]

@@ -60,6 +60,14 @@ pub trait SecretStore: Send + Sync {
     async fn put(&self, tenant: &TenantId, name: SecretName, value: &SecretString) -> Result<(), PortError>;
     /// Deleting a secret that does not exist is not an error.
     async fn delete(&self, tenant: &TenantId, name: SecretName) -> Result<(), PortError>;
+    /// Every secret of the tenant (disconnect). An adapter that keeps them together deletes them
+    /// in one call.
+    async fn delete_all(&self, tenant: &TenantId) -> Result<(), PortError> {
+        for name in SecretName::ALL {
+            self.delete(tenant, name).await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -713,9 +713,7 @@ impl ConnectionService<'_> {
                 tracing::info!(tenant = %tenant, error = %e, "knox logout on disconnect failed (ignored)");
             }
         }
-        for name in SecretName::ALL {
-            self.secrets.delete(tenant, name).await?;
-        }
+        self.secrets.delete_all(tenant).await?;
         Ok(self
             .store
             .patch_integration(
