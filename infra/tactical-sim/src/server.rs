@@ -4,7 +4,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Duration as StdDuration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -22,7 +22,7 @@ use crate::model::*;
 use crate::routes::{self, Matched, RouteKind};
 use crate::rows;
 use crate::state::{ActionWait, Data, Fault, RequestRecord, SimState, ThrottleScope};
-use crate::util::{self, Iso, now};
+use crate::util::{self, Iso};
 use crate::{Role, totp};
 
 pub(crate) fn spawn(listener: TcpListener, state: SimState) -> JoinHandle<()> {
@@ -446,8 +446,8 @@ fn authenticate(st: &SimState, headers: &HeaderMap, knox_only: bool) -> Result<O
                 return Err(unauthorized("Invalid token header. Token string should not contain spaces."));
             }
             let token = parts[1];
+            let t = st.now();
             let mut a = st.auth();
-            let t = a.now();
             let knox = a.knox;
             let user = match a.tokens.get_mut(token) {
                 Some(tok) if tok.expiry > t => {
@@ -512,18 +512,18 @@ fn in_scope(role: &Role, client_id: i64) -> bool {
 
 /// DRF `AnonRateThrottle` with per-minute and per-day rates. Returns the wait in seconds when throttled.
 fn throttle(st: &SimState, scope: ThrottleScope, ip: IpAddr) -> Option<u64> {
+    let t = st.now();
     let mut a = st.auth();
     let cfg = a.throttle;
-    let t = Instant::now();
     let mut waits: Vec<f64> = Vec::new();
     for (is_day, rate, dur) in [(false, cfg.per_minute, 60.0), (true, cfg.per_day, 86_400.0)] {
         let h = a.history.entry((scope, ip, is_day)).or_default();
-        while h.back().is_some_and(|last| t.duration_since(*last).as_secs_f64() >= dur) {
+        while h.back().is_some_and(|last| (t - *last).as_seconds_f64() >= dur) {
             h.pop_back();
         }
         if h.len() >= rate as usize {
             let remaining = match h.back() {
-                Some(last) => dur - t.duration_since(*last).as_secs_f64(),
+                Some(last) => dur - (t - *last).as_seconds_f64(),
                 None => dur,
             };
             let available = rate as i64 - h.len() as i64 + 1;
@@ -716,6 +716,7 @@ fn login(st: &SimState, ctx: &Ctx, authenticated: bool) -> Response {
         // pyotp.TOTP(None) blows up
         return server_error();
     };
+    // The wall clock, not the simulated one: the code comes from the client's real clock.
     let unix = OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
     if !totp::verify(secret, &code, unix, 10) {
         return notify_error("Bad credentials");
@@ -916,7 +917,7 @@ fn agent_update(st: &SimState, ctx: &Ctx, p: &Principal, agent_id: &str) -> Resp
             }
         }
     }
-    a.modified_time = now();
+    a.modified_time = st.now();
     ok("The agent was updated successfully")
 }
 
@@ -935,9 +936,9 @@ fn agent_delete(st: &SimState, p: &Principal, agent_id: &str) -> Response {
     ok(&format!("{host} will now be uninstalled."))
 }
 
-/// Whether the agent answers NATS requests right now.
-fn reachable(a: &crate::model::Agent) -> bool {
-    a.status(now()) == AgentStatus::Online
+/// Whether the agent answers NATS requests at `t` (an online agent is connected).
+fn reachable(a: &crate::model::Agent, t: OffsetDateTime) -> bool {
+    a.status(t) == AgentStatus::Online
 }
 
 fn fake_cmd_output(a: &crate::model::Agent, shell: &str, cmd: &str) -> String {
@@ -994,7 +995,7 @@ async fn agent_cmd(st: &SimState, ctx: &Ctx, p: &Principal, agent_id: &str) -> R
         if let Err(r) = req(&data, "run_as_user") {
             return r;
         }
-        (reachable(a), fake_cmd_output(a, &shell, &cmd), timeout, a.pk, cmd)
+        (reachable(a, st.now()), fake_cmd_output(a, &shell, &cmd), timeout, a.pk, cmd)
     };
     let ran = st.nats_up() && host_ok;
     let user = p.username.clone().unwrap_or_else(|| "api".into());
@@ -1061,7 +1062,7 @@ async fn agent_runscript(st: &SimState, ctx: &Ctx, p: &Principal, agent_id: &str
             )
         };
         (
-            reachable(a),
+            reachable(a, st.now()),
             a.pk,
             (script.id, script.name),
             outcome,
@@ -1123,7 +1124,7 @@ async fn agent_reboot(st: &SimState, p: &Principal, agent_id: &str) -> Response 
     let host_ok = {
         let d = st.read();
         match scoped_agent(&d, p, agent_id) {
-            Ok(a) => reachable(a),
+            Ok(a) => reachable(a, st.now()),
             Err(r) => return r,
         }
     };
@@ -1201,10 +1202,10 @@ async fn agent_sched_reboot(st: &SimState, ctx: &Ctx, p: &Principal, agent_id: &
             return notify_error("Invalid date");
         };
         let utc = when.assume_utc() - Duration::hours(tz_offset_hours(a.timezone()));
-        if utc < OffsetDateTime::now_utc() {
+        if utc < st.now() {
             return notify_error("Date cannot be set in the past");
         }
-        (reachable(a), a.hostname.clone(), when)
+        (reachable(a, st.now()), a.hostname.clone(), when)
     };
     if !st.nats_up() {
         action_wait(st, StdDuration::from_secs(4)).await;
@@ -1257,7 +1258,7 @@ fn agent_ping(st: &SimState, p: &Principal, agent_id: &str) -> Response {
         Ok(a) => a,
         Err(r) => return r,
     };
-    let status = if st.nats_up() && reachable(a) { "online" } else { "offline" };
+    let status = if st.nats_up() && reachable(a, st.now()) { "online" } else { "offline" };
     ok(&json!({"name": a.hostname, "status": status}))
 }
 
@@ -1317,7 +1318,7 @@ fn alerts_list(st: &SimState, ctx: &Ctx, p: &Principal) -> Response {
     let since = match data.get("timeFilter") {
         None => None,
         Some(v) => match py_int(v) {
-            Ok(days) => Some(now() - Duration::days(days)),
+            Ok(days) => Some(st.now() - Duration::days(days)),
             Err(r) => return r,
         },
     };
@@ -1412,7 +1413,7 @@ fn alert_update(st: &SimState, ctx: &Ctx, p: &Principal, param: &str) -> Respons
         Ok(v) => py_str(v),
         Err(r) => return r,
     };
-    let t = now();
+    let t = st.now();
     let snooze_days = data.get("snooze_days").cloned();
     let Some(al) = d.alerts.get_mut(&id) else {
         return not_found("Alert");
@@ -1496,7 +1497,7 @@ fn alerts_bulk(st: &SimState, ctx: &Ctx, p: &Principal) -> Response {
         Ok(d) => d,
         Err(r) => return r,
     };
-    let t = now();
+    let t = st.now();
     let mut d = st.write();
     let visible: Vec<i64> =
         ids.into_iter().filter(|id| d.alerts.get(id).is_some_and(|al| alert_visible(&d, p, al))).collect();
@@ -1528,7 +1529,7 @@ fn agent_history(st: &SimState, p: &Principal, agent_id: &str) -> Response {
         Ok(a) => a,
         Err(r) => return r,
     };
-    let t = now();
+    let t = st.now();
     let mut rows: Vec<&crate::model::HistEntry> = d.history.iter().filter(|h| h.agent_pk == a.pk).collect();
     rows.sort_by(|x, y| x.kind.cmp(y.kind).then(y.id.cmp(&x.id)));
     let out: Vec<Value> = rows
@@ -1573,10 +1574,10 @@ fn add_history(
     username: &str,
     outcome: Option<(String, String, i64, f64)>,
 ) -> i64 {
+    let t = st.now();
     let mut d = st.write();
     let id = d.next_history;
     d.next_history += 1;
-    let t = now();
     let ready_at = t + d.report_delay;
     d.history.push(crate::model::HistEntry {
         id,
@@ -1627,7 +1628,7 @@ async fn agent_software_refresh(st: &SimState, p: &Principal, agent_id: &str) ->
         if a.plat.is_posix() {
             return notify_error(&format!("Not available for {}", a.plat.as_str()));
         }
-        reachable(a)
+        reachable(a, st.now())
     };
     if !st.nats_up() || !host_ok {
         action_wait(st, StdDuration::from_secs(15)).await;

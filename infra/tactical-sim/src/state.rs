@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Duration as StdDuration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -397,19 +397,11 @@ pub(crate) struct AuthState {
     pub users: Vec<User>,
     pub tokens: HashMap<String, Token>,
     pub throttle: ThrottleConfig,
-    /// (scope, ip, is_day) → request instants, newest first (DRF history order)
-    pub history: HashMap<(ThrottleScope, IpAddr, bool), VecDeque<Instant>>,
+    /// (scope, ip, is_day) → request times on the simulated clock, newest first (DRF history
+    /// order; DRF's throttles read the server's clock, so advancing it frees the buckets).
+    pub history: HashMap<(ThrottleScope, IpAddr, bool), VecDeque<OffsetDateTime>>,
     pub rng: StdRng,
     pub knox: KnoxTimes,
-    /// How far the token clock runs ahead of real time ([`SimState::advance_token_clock`]).
-    pub clock_offset: Duration,
-}
-
-impl AuthState {
-    /// The clock Knox token lifetimes are measured on.
-    pub fn now(&self) -> OffsetDateTime {
-        now() + self.clock_offset
-    }
 }
 
 struct FaultRule {
@@ -451,6 +443,15 @@ pub(crate) struct Shared {
 #[derive(Clone)]
 pub struct SimState {
     pub(crate) inner: Arc<Shared>,
+}
+
+/// The last run of Tactical's `unsnooze_alerts` beat task (every hour at minute 10) in
+/// `(was, t]`, if any.
+fn last_unsnooze_run(was: OffsetDateTime, t: OffsetDateTime) -> Option<OffsetDateTime> {
+    let hour = t.replace_minute(0).ok()?.replace_second(0).ok()?.replace_nanosecond(0).ok()?;
+    let run = hour + Duration::minutes(10);
+    let run = if run > t { run - Duration::hours(1) } else { run };
+    (run > was).then_some(run)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -577,7 +578,6 @@ impl SimState {
             history: HashMap::new(),
             rng: StdRng::seed_from_u64(cfg.seed ^ 0x5eed_70ce),
             knox: KnoxTimes::default(),
-            clock_offset: Duration::ZERO,
         };
         let (tx, _) = watch::channel(false);
         SimState {
@@ -782,21 +782,36 @@ impl SimState {
         n
     }
 
-    /// The simulator's clock: the wall clock plus what [`SimState::advance_clock`] added. Agent
-    /// status, check-ins and agent rows follow it.
+    /// The simulator's one clock: the wall clock plus what [`SimState::advance_clock`] added.
+    /// Everything Tactical reads from its own clock follows it: agent status, check-ins and
+    /// rows, knox token lifetimes, login throttle windows, alert, history and snooze times.
+    /// TOTP codes are checked against the wall clock instead, because the client computing them
+    /// cannot be moved; remote-action waits, row costs and latency faults are real time, because
+    /// they exist for the client's timeouts.
     pub fn now(&self) -> OffsetDateTime {
         now() + Duration::microseconds(self.inner.clock_offset_us.load(Ordering::SeqCst))
     }
 
-    /// Moves simulated time forward by `by`: agents that were online and checking in checked in
-    /// meanwhile; silent and down agents did not (their status ages as in Tactical). Boot times,
-    /// IPs and everything else stay as they are.
+    /// Moves simulated time forward by `by` (a negative `by` does nothing): agents that were
+    /// online and checking in checked in meanwhile; silent and down agents did not (their status
+    /// ages as in Tactical); knox tokens age (a 5 h idle token is dead); throttle windows pass;
+    /// Tactical's hourly `unsnooze_alerts` task (at minute 10) ran if one of its runs fell in the
+    /// interval. Boot times, IPs and everything else stay as they are. Returns how many agents
+    /// checked in.
     pub fn advance_clock(&self, by: Duration) -> usize {
         let was = self.now();
         self.inner
             .clock_offset_us
             .fetch_add(by.whole_microseconds().clamp(0, i64::MAX as i128) as i64, Ordering::SeqCst);
-        self.checkin_at(was, self.now())
+        let t = self.now();
+        if let Some(run) = last_unsnooze_run(was, t) {
+            let mut d = self.write();
+            for al in d.alerts.values_mut().filter(|al| al.snoozed && al.snooze_until.is_some_and(|u| u <= run)) {
+                al.snoozed = false;
+                al.snooze_until = None;
+            }
+        }
+        self.checkin_at(was, t)
     }
 
     /// The spacing of check-ins (default 30 s; Tactical agents check in every 30-60 s).
@@ -997,7 +1012,7 @@ impl SimState {
         let agent_pk = agent.map(|a| a.pk);
         let id = spec.id.unwrap_or(d.next_alert);
         d.next_alert = d.next_alert.max(id + 1);
-        let at = crate::util::micros(spec.alert_time.unwrap_or_else(now));
+        let at = crate::util::micros(spec.alert_time.unwrap_or_else(|| self.now()));
         let mut al = Alert::new(id, agent_pk, spec.alert_type, spec.severity, message, at);
         al.hidden = spec.hidden;
         match spec.alert_type {
@@ -1085,8 +1100,8 @@ impl SimState {
 
     /// Every run the agent has executed reports its results now.
     pub fn report_runs_now(&self) -> usize {
+        let t = self.now();
         let mut d = self.write();
-        let t = now();
         let mut n = 0;
         for h in d.history.iter_mut().filter(|h| h.outcome.is_some() && h.ready_at > t) {
             h.ready_at = t;
@@ -1099,7 +1114,7 @@ impl SimState {
     pub fn history_of(&self, agent_id: &str) -> Vec<(i64, String, bool)> {
         let d = self.read();
         let Some(pk) = d.agent(agent_id).map(|a| a.pk) else { return Vec::new() };
-        let t = now();
+        let t = self.now();
         d.history
             .iter()
             .filter(|h| h.agent_pk == pk)
@@ -1142,12 +1157,12 @@ impl SimState {
 
     /// Number of live knox tokens.
     pub fn active_tokens(&self) -> usize {
+        let t = self.now();
         let a = self.auth();
-        let t = a.now();
         a.tokens.values().filter(|k| k.expiry > t).count()
     }
 
-    /// Current expiry of a knox token (`None` if unknown), on the token clock. A use pushes it
+    /// Current expiry of a knox token (`None` if unknown), on the simulated clock. A use pushes it
     /// to now + 5 h when that moves it by more than 10 minutes; checkcreds tokens of non-TOTP
     /// users start at now + 180 s.
     pub fn token_expiry(&self, token: &str) -> Option<OffsetDateTime> {
@@ -1157,13 +1172,6 @@ impl SimState {
     /// Expire every knox token (the next use answers 401 "Invalid token.").
     pub fn expire_tokens(&self) {
         self.auth().tokens.clear();
-    }
-
-    /// Runs the token clock `by` ahead: tokens expire as they would that much later (a test
-    /// sees a 5 h idle expiry at once). Throttles keep real time.
-    pub fn advance_token_clock(&self, by: StdDuration) {
-        let mut a = self.auth();
-        a.clock_offset += Duration::try_from(by).unwrap_or(Duration::ZERO);
     }
 
     /// Knox token lifetimes (defaults: Tactical's).
@@ -1182,9 +1190,9 @@ impl SimState {
     }
 
     pub(crate) fn new_token(&self, username: &str, ttl: Duration) -> (String, OffsetDateTime) {
+        let expiry = self.now() + ttl;
         let mut a = self.auth();
         let token: String = (0..32).map(|_| format!("{:02x}", a.rng.random::<u8>())).collect();
-        let expiry = a.now() + ttl;
         a.tokens.insert(token.clone(), Token { username: username.to_string(), expiry });
         (token, expiry)
     }

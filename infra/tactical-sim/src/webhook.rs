@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use crate::model::{Agent, Alert, AlertType, Client, Site};
 use crate::pyjson::{self, PyVal};
 use crate::state::{Data, SimState};
-use crate::util::{self, now};
+use crate::util;
 
 /// The `User-Agent` Tactical's Python `requests` sends (as captured in
 /// `shared/fixtures/tactical-1.5.1/webhook_deliveries_as_received.json`).
@@ -456,7 +456,7 @@ impl SimState {
         }
         let d = self.read();
         let alert = d.alerts.get(&alert_id).ok_or(WebhookError::UnknownAlert(alert_id))?;
-        let r = Resolver { d: &d, alert, now: now() };
+        let r = Resolver { d: &d, alert, now: self.now() };
         let sub = |expr: &str| r.get_db_value(expr).py_str();
         let url = util::requote_uri(&render(&action.url_pattern, sub));
         let rendered_headers = render(&action.rest_headers, sub);
@@ -510,7 +510,7 @@ impl SimState {
             rb = rb.body(b.clone()).timeout(StdDuration::from_secs(8));
         }
         let started = Instant::now();
-        let run_at = now();
+        let run_at = self.now();
         let result = async {
             let resp = rb.send().await?;
             let status = resp.status().as_u16();
