@@ -1,6 +1,6 @@
 //! A faithful simulator of a stock **Tactical RMM 1.5.1** API server.
 //!
-//! It reproduces the behaviour documented in `shared/reference/tactical-api.md` (quirks
+//! It reproduces the behaviour described in `docs/tactical-behaviour.md` (quirks
 //! included): mandatory trailing slashes (301), HTML 404/500 pages, DRF JSON errors, knox and
 //! `X-API-KEY` authentication in the real order, the two-step TOTP login with throttling, the
 //! classic client/site/agent/alert/software/script endpoints, the paginated beta API, remote

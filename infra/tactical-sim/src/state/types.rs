@@ -22,7 +22,7 @@ pub struct AgentInfo {
     pub last_seen: Option<OffsetDateTime>,
     pub offline_time: i64,
     pub overdue_time: i64,
-    /// Status computed now (§3.4).
+    /// Status computed at the simulated now.
     pub status: AgentStatus,
     /// Raw value; the text `"None"` when nobody is logged on.
     pub logged_in_username: String,
