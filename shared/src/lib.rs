@@ -18,6 +18,9 @@ pub mod ports;
 pub mod tactical;
 pub mod telemetry;
 pub mod tenant;
+/// In-memory adapters and the port contract suite (tests only).
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod worker;
 
 pub use error::{ApiError, ErrorCode};
