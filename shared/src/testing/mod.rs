@@ -15,6 +15,7 @@ mod store_alerts;
 mod store_inventory;
 mod store_software;
 mod tactical;
+mod tactical_api;
 
 pub use queue::{MemoryEvents, MemoryQueue, QueueProbe};
 pub use secrets::MemorySecrets;
