@@ -7,6 +7,7 @@ use super::client::Failure;
 use super::client::{active_integration, client, tenant_asset, with_first_client};
 use super::command::{self, CommandRun};
 use super::error::{ActionError, map_action_error, validation};
+use super::ids::AgentId;
 use super::input::Input;
 use super::reboot::{self, RebootDone};
 use super::scripts::{self, ScriptRunDone};
@@ -19,14 +20,14 @@ use serde_json::Value;
 /// The agent an answer is about.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AgentRef {
-    pub agent_id: String,
+    pub agent_id: AgentId,
     pub asset_id: String,
     pub hostname: String,
 }
 
 impl AgentRef {
-    pub(crate) fn of(agent_id: &str, asset: &Asset) -> Self {
-        Self { agent_id: agent_id.to_owned(), asset_id: asset.asset_id.clone(), hostname: asset.name.clone() }
+    pub(crate) fn of(agent_id: &AgentId, asset: &Asset) -> Self {
+        Self { agent_id: agent_id.clone(), asset_id: asset.asset_id.clone(), hostname: asset.name.clone() }
     }
 }
 
@@ -56,13 +57,15 @@ pub(crate) async fn act(
     input: Input,
 ) -> Result<Audited<Acted>, ActionError> {
     let tenant = &req.caller.tenant;
-    let agent_id = input.agent_id().unwrap_or_default().to_owned();
-    let mut audit = Audit::new(deps.store.as_ref(), req, action, Some(agent_id.clone()), input.audit_summary());
+    let Some(agent_id) = input.agent_id().cloned() else {
+        return Err(ActionError::unexpected(NotAnAgentAction));
+    };
+    let mut audit = Audit::new(deps.store.as_ref(), req, action, Some(agent_id.to_string()), input.audit_summary());
 
     // Refusals before any call are audited too: who tried what on which agent.
     let prepared = async {
         let integ = active_integration(deps, tenant).await?;
-        let asset = tenant_asset(deps, tenant, &agent_id).await?;
+        let asset = tenant_asset(deps, tenant, agent_id.as_str()).await?;
         if let Input::Reboot { at: Some(_), .. } = &input
             && let Some(plat) = asset.os_type.as_deref().filter(|p| *p != "windows")
         {

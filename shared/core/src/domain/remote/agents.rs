@@ -3,12 +3,14 @@
 
 use super::client::{Failure, active_integration, tenant_asset, with_client};
 use super::error::{ActionError, agent_gone};
-use super::input::{FindInput, GetInput};
+use super::history::normalise_time;
+use super::ids::{AgentId, rfc3339};
+use super::input::FindInput;
 use crate::app::Deps;
 use crate::domain::asset::{Asset, asset_id_for};
 use crate::domain::mapping::OrgMapping;
 use crate::domain::status::{AgentStatus, agent_status};
-use crate::domain::time::{now, parse_rfc3339, to_rfc3339};
+use crate::domain::time::{now, parse_rfc3339};
 use crate::domain::vitals::clean;
 use crate::ports::PortError;
 use crate::tactical::types::{AgentDetail, BetaAgent, BetaAgentQuery};
@@ -16,6 +18,7 @@ use crate::tactical::{TacticalApi, TacticalError};
 use crate::tenant::TenantId;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
+use time::OffsetDateTime;
 
 /// An agent as the original's workflow actions return it, with a few more fields.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,7 +34,8 @@ pub struct AgentView {
     pub agent_online: bool,
     /// `online`, `offline` or `overdue` (Tactical's rule, computed now).
     pub status: AgentStatus,
-    pub last_seen_at: Option<String>,
+    #[serde(serialize_with = "rfc3339")]
+    pub last_seen_at: Option<OffsetDateTime>,
     pub os_name: Option<String>,
     /// `windows`, `linux` or `darwin`.
     pub platform: Option<String>,
@@ -109,10 +113,6 @@ impl Orgs {
     }
 }
 
-fn normalise_time(t: Option<&str>) -> Option<String> {
-    t.and_then(parse_rfc3339).map(to_rfc3339)
-}
-
 fn view_of_asset(a: &Asset, orgs: &Orgs) -> AgentView {
     // As last observed: never recomputed from an old last_seen.
     let status = a.agent_status;
@@ -127,7 +127,7 @@ fn view_of_asset(a: &Asset, orgs: &Orgs) -> AgentView {
         site_name: a.location.clone().or_else(|| org.map(|o| o.2.clone())),
         agent_online: status == AgentStatus::Online,
         status,
-        last_seen_at: a.last_seen_at.clone(),
+        last_seen_at: a.last_seen_at.as_deref().and_then(parse_rfc3339),
         os_name: a.os_version.clone(),
         platform: a.os_type.clone(),
         monitoring_type: Some(a.asset_type.clone()),
@@ -197,10 +197,10 @@ pub(crate) async fn find(deps: &Deps, tenant: &TenantId, f: FindInput) -> Result
 }
 
 /// `agents.get`: an agent of the tenant, read live.
-pub(crate) async fn get(deps: &Deps, tenant: &TenantId, g: GetInput) -> Result<AgentFound, ActionError> {
+pub(crate) async fn get(deps: &Deps, tenant: &TenantId, agent_id: &AgentId) -> Result<AgentFound, ActionError> {
     let integ = active_integration(deps, tenant).await?;
-    let asset = tenant_asset(deps, tenant, &g.agent_id).await?;
-    let agent_id = &g.agent_id;
+    let asset = tenant_asset(deps, tenant, agent_id.as_str()).await?;
+    let agent_id = agent_id.as_str();
     let fetched =
         with_client(deps, tenant, &integ, |api| async move { api.agent(agent_id).await.map_err(Failure::Tactical) })
             .await;

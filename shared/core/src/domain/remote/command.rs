@@ -24,7 +24,7 @@ pub(crate) async fn run(
     agent: AgentRef,
     req: &RunCommand,
 ) -> Result<(CommandRun, Value), Failure> {
-    let out = api.run_command(&agent.agent_id, req).await.map_err(Failure::Tactical)?;
+    let out = api.run_command(agent.agent_id.as_str(), req).await.map_err(Failure::Tactical)?;
     let summary = json!({"output_bytes": out.output_bytes, "truncated": out.truncated});
     Ok((CommandRun { agent, shell: req.shell.clone(), status: RunStatus::Completed, output: out }, summary))
 }

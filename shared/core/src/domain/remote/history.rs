@@ -4,15 +4,17 @@
 use super::acting::{AgentRef, RunStatus};
 use super::client::{active_integration, client, tenant_asset};
 use super::error::{ActionError, agent_gone, tactical_error};
+use super::ids::{AgentId, rfc3339};
 use super::input::truncate;
 use crate::app::Deps;
-use crate::domain::time::{parse_rfc3339, to_rfc3339};
+use crate::domain::time::parse_rfc3339;
 use crate::tactical::policy::{MAX_ACTION_OUTPUT, bound_output};
 use crate::tactical::types::HistoryRow;
 use crate::tactical::{TacticalApi, TacticalError};
 use crate::tenant::TenantId;
 use serde::Serialize;
 use serde_json::Value;
+use time::OffsetDateTime;
 
 /// The reported result's fields of an answer: all null while the agent has not reported.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,7 +50,8 @@ pub struct ScriptResult {
     pub kind: Option<String>,
     pub script_id: Option<i64>,
     pub script_name: Option<String>,
-    pub time: Option<String>,
+    #[serde(serialize_with = "rfc3339")]
+    pub time: Option<OffsetDateTime>,
     pub status: RunStatus,
     #[serde(flatten)]
     pub result: ReportedResult,
@@ -77,13 +80,14 @@ pub struct HistoryEntry {
     pub script_id: Option<i64>,
     pub script_name: Option<String>,
     pub user: Option<String>,
-    pub time: Option<String>,
+    #[serde(serialize_with = "rfc3339")]
+    pub time: Option<OffsetDateTime>,
     pub status: RunStatus,
     pub exit_code: Option<i64>,
 }
 
 impl HistoryEntry {
-    fn of(row: &HistoryRow) -> Self {
+    pub(crate) fn of(row: &HistoryRow) -> Self {
         let result = run_result(row);
         Self {
             history_id: row.id,
@@ -99,20 +103,21 @@ impl HistoryEntry {
     }
 }
 
-pub(crate) fn normalise_time(t: Option<&str>) -> Option<String> {
-    t.and_then(parse_rfc3339).map(to_rfc3339)
+/// Tactical's time, if it is one.
+pub(crate) fn normalise_time(t: Option<&str>) -> Option<OffsetDateTime> {
+    t.and_then(parse_rfc3339)
 }
 
 pub(crate) async fn script_result(
     deps: &Deps,
     tenant: &TenantId,
-    agent_id: String,
+    agent_id: &AgentId,
     history_id: i64,
 ) -> Result<ScriptResult, ActionError> {
     let integ = active_integration(deps, tenant).await?;
-    let asset = tenant_asset(deps, tenant, &agent_id).await?;
+    let asset = tenant_asset(deps, tenant, agent_id.as_str()).await?;
     let api = client(deps, tenant, &integ).await?;
-    let rows = history_of(deps, tenant, api.as_ref(), &agent_id).await?;
+    let rows = history_of(deps, tenant, api.as_ref(), agent_id.as_str()).await?;
     let row = rows.into_iter().find(|r| r.id == history_id).ok_or_else(|| {
         ActionError::not_found(
             "history_id",
@@ -121,7 +126,7 @@ pub(crate) async fn script_result(
     })?;
     let result = run_result(&row);
     Ok(ScriptResult {
-        agent: AgentRef::of(&agent_id, &asset),
+        agent: AgentRef::of(agent_id, &asset),
         history_id: row.id,
         kind: row.kind,
         script_id: row.script,
@@ -136,14 +141,14 @@ pub(crate) async fn script_result(
 pub(crate) async fn history(
     deps: &Deps,
     tenant: &TenantId,
-    agent_id: String,
+    agent_id: &AgentId,
     limit: usize,
     before_id: Option<i64>,
 ) -> Result<RunHistory, ActionError> {
     let integ = active_integration(deps, tenant).await?;
-    let asset = tenant_asset(deps, tenant, &agent_id).await?;
+    let asset = tenant_asset(deps, tenant, agent_id.as_str()).await?;
     let api = client(deps, tenant, &integ).await?;
-    let mut rows = history_of(deps, tenant, api.as_ref(), &agent_id).await?;
+    let mut rows = history_of(deps, tenant, api.as_ref(), agent_id.as_str()).await?;
     // Tactical states no order: newest first by id.
     rows.retain(|r| before_id.is_none_or(|b| r.id < b));
     rows.sort_by_key(|r| std::cmp::Reverse(r.id));
@@ -151,7 +156,7 @@ pub(crate) async fn history(
     let runs: Vec<HistoryEntry> = rows.iter().take(limit).map(HistoryEntry::of).collect();
     let has_more = total > runs.len();
     let next_before_id = if has_more { limit.checked_sub(1).and_then(|i| rows.get(i)).map(|r| r.id) } else { None };
-    Ok(RunHistory { agent: AgentRef::of(&agent_id, &asset), count: runs.len(), runs, has_more, next_before_id })
+    Ok(RunHistory { agent: AgentRef::of(agent_id, &asset), count: runs.len(), runs, has_more, next_before_id })
 }
 
 async fn history_of(

@@ -3,6 +3,7 @@
 
 use super::action::Action;
 use super::error::{ActionError, validation};
+use super::ids::{AgentId, check_agent_id};
 use crate::tactical::types::{AlertChange, RunCommand, RunScript};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -146,27 +147,29 @@ pub const MAX_SNOOZE_DAYS: i64 = 365;
 #[derive(Debug, Clone)]
 pub enum Input {
     Find(FindInput),
-    Get(GetInput),
+    Get {
+        agent_id: AgentId,
+    },
     Scripts(ScriptsInput),
     RunScript {
-        agent_id: String,
+        agent_id: AgentId,
         req: RunScript,
     },
     RunCommand {
-        agent_id: String,
+        agent_id: AgentId,
         req: RunCommand,
         shell_given: bool,
     },
     Reboot {
-        agent_id: String,
+        agent_id: AgentId,
         at: Option<String>,
     },
     ScriptResult {
-        agent_id: String,
+        agent_id: AgentId,
         history_id: i64,
     },
     History {
-        agent_id: String,
+        agent_id: AgentId,
         limit: usize,
         before_id: Option<i64>,
     },
@@ -260,17 +263,6 @@ pub fn parse_object<T: DeserializeOwned>(input: &Value, whole: &str) -> Result<T
     })
 }
 
-/// Tactical agent ids: 40 random letters today; its URL converter wants at least 21 characters.
-fn check_agent_id(field: &str, id: &str) -> Result<(), ActionError> {
-    let ok = (21..=128).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'|' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(validation(field, "not a Tactical agent id (21–128 letters, digits, '.', '_', ':', '|' or '-')"))
-    }
-}
-
 fn check_range(field: &str, v: i64, lo: i64, hi: i64) -> Result<(), ActionError> {
     if (lo..=hi).contains(&v) {
         Ok(())
@@ -337,8 +329,7 @@ impl Input {
             }
             Action::AgentsGet => {
                 let g: GetInput = from_value(raw)?;
-                check_agent_id("agent_id", &g.agent_id)?;
-                Ok(Input::Get(g))
+                Ok(Input::Get { agent_id: AgentId::parse("agent_id", g.agent_id)? })
             }
             Action::ScriptsList => {
                 let s: ScriptsInput = from_value(raw)?;
@@ -350,7 +341,7 @@ impl Input {
             }
             Action::RunScript => {
                 let r: RunScriptInput = from_value(raw)?;
-                check_agent_id("agent_id", &r.agent_id)?;
+                let agent_id = AgentId::parse("agent_id", r.agent_id)?;
                 let script_id = match &r.script_id {
                     IdValue::Int(i) => Some(*i),
                     IdValue::Text(t) if !t.is_empty() && t.len() <= 18 && t.bytes().all(|b| b.is_ascii_digit()) => {
@@ -390,7 +381,7 @@ impl Input {
                     other => other,
                 })?;
                 Ok(Input::RunScript {
-                    agent_id: r.agent_id,
+                    agent_id,
                     req: RunScript {
                         script_id,
                         args: r.args,
@@ -403,7 +394,7 @@ impl Input {
             }
             Action::RunCommand => {
                 let c: RunCommandInput = from_value(raw)?;
-                check_agent_id("agent_id", &c.agent_id)?;
+                let agent_id = AgentId::parse("agent_id", c.agent_id)?;
                 check_text("command", &c.command, MAX_COMMAND_BYTES)?;
                 let shell_given = c.shell.is_some();
                 let shell = c.shell.unwrap_or_else(|| "powershell".into());
@@ -432,46 +423,47 @@ impl Input {
                 // A command's output is always waited for.
                 let timeout = check_timeout(c.timeout, true)?;
                 Ok(Input::RunCommand {
-                    agent_id: c.agent_id,
+                    agent_id,
                     req: RunCommand { shell, cmd: c.command, timeout, run_as_user: c.run_as_user, custom_shell },
                     shell_given,
                 })
             }
             Action::Reboot => {
                 let r: RebootInput = from_value(raw)?;
-                check_agent_id("agent_id", &r.agent_id)?;
+                let agent_id = AgentId::parse("agent_id", r.agent_id)?;
                 if let Some(at) = &r.at {
                     check_reboot_time(at)?;
                 }
-                Ok(Input::Reboot { agent_id: r.agent_id, at: r.at })
+                Ok(Input::Reboot { agent_id, at: r.at })
             }
             Action::ScriptResult => {
                 let r: ScriptResultInput = from_value(raw)?;
-                check_agent_id("agent_id", &r.agent_id)?;
+                let agent_id = AgentId::parse("agent_id", r.agent_id)?;
                 let history_id = positive_id("history_id", &r.history_id, "the history_id of agents.run_script")?;
-                Ok(Input::ScriptResult { agent_id: r.agent_id, history_id })
+                Ok(Input::ScriptResult { agent_id, history_id })
             }
             Action::History => {
                 let h: HistoryInput = from_value(raw)?;
-                check_agent_id("agent_id", &h.agent_id)?;
+                let agent_id = AgentId::parse("agent_id", h.agent_id)?;
                 check_range("limit", h.limit, 1, 100)?;
                 let before_id = match &h.before_id {
                     Some(b) => Some(positive_id("before_id", b, "a history id")?),
                     None => None,
                 };
-                Ok(Input::History { agent_id: h.agent_id, limit: usize::try_from(h.limit).unwrap_or(1), before_id })
+                Ok(Input::History { agent_id, limit: usize::try_from(h.limit).unwrap_or(1), before_id })
             }
             Action::AlertsResolve | Action::AlertsSnooze | Action::AlertsUnsnooze => parse_alerts(action, raw),
         }
     }
 
-    pub(crate) fn agent_id(&self) -> Option<&str> {
+    pub(crate) fn agent_id(&self) -> Option<&AgentId> {
         match self {
-            Input::RunScript { agent_id, .. } | Input::RunCommand { agent_id, .. } | Input::Reboot { agent_id, .. } => {
-                Some(agent_id)
-            }
-            Input::Get(g) => Some(&g.agent_id),
-            Input::ScriptResult { agent_id, .. } | Input::History { agent_id, .. } => Some(agent_id),
+            Input::RunScript { agent_id, .. }
+            | Input::RunCommand { agent_id, .. }
+            | Input::Reboot { agent_id, .. }
+            | Input::Get { agent_id }
+            | Input::ScriptResult { agent_id, .. }
+            | Input::History { agent_id, .. } => Some(agent_id),
             Input::Find(_) | Input::Scripts(_) | Input::Alerts { .. } => None,
         }
     }

@@ -9,8 +9,9 @@
 //!
 //! One module per concern: [`action`] (names, permissions, the call's envelope), [`input`]
 //! (validation), [`agents`], [`scripts`], [`history`], [`command`], [`reboot`], [`alerts`],
-//! [`acting`] (the audited frame of agent actions), [`audit`], [`client`] (tenancy and the
-//! Tactical client with token renewal) and [`error`] (the use case's one error).
+//! [`acting`] (the audited frame of agent actions), [`audit`], [`ids`] (typed ids and times),
+//! `client` (tenancy and the Tactical client with token renewal) and [`error`] (the use case's
+//! one error).
 
 pub mod acting;
 pub mod action;
@@ -21,6 +22,7 @@ mod client;
 pub mod command;
 pub mod error;
 pub mod history;
+pub mod ids;
 pub mod input;
 pub mod reboot;
 pub mod scripts;
@@ -34,6 +36,7 @@ pub use alerts::AlertsChanged;
 pub use audit::Audited;
 pub use error::ActionError;
 pub use history::{RunHistory, RunResult, ScriptResult, run_result};
+pub use ids::AgentId;
 pub use input::{
     Input, MAX_ALERTS_PER_CALL, MAX_COMMAND_BYTES, MAX_SNOOZE_DAYS, MAX_WAITED_TIMEOUT_SECS, parse_object,
 };
@@ -113,13 +116,13 @@ async fn read(deps: &Deps, req: &ActionRequest<'_>, input: Input) -> Result<Acti
     let tenant = &req.caller.tenant;
     match input {
         Input::Find(f) => agents::find(deps, tenant, f).await.map(ActionAnswer::Agents),
-        Input::Get(g) => agents::get(deps, tenant, g).await.map(ActionAnswer::Agent),
+        Input::Get { agent_id } => agents::get(deps, tenant, &agent_id).await.map(ActionAnswer::Agent),
         Input::Scripts(s) => scripts::list(deps, tenant, s).await.map(ActionAnswer::Scripts),
         Input::ScriptResult { agent_id, history_id } => {
-            history::script_result(deps, tenant, agent_id, history_id).await.map(ActionAnswer::ScriptResult)
+            history::script_result(deps, tenant, &agent_id, history_id).await.map(ActionAnswer::ScriptResult)
         }
         Input::History { agent_id, limit, before_id } => {
-            history::history(deps, tenant, agent_id, limit, before_id).await.map(ActionAnswer::History)
+            history::history(deps, tenant, &agent_id, limit, before_id).await.map(ActionAnswer::History)
         }
         Input::RunScript { .. } | Input::RunCommand { .. } | Input::Reboot { .. } | Input::Alerts { .. } => {
             Err(ActionError::unexpected(NotARead))

@@ -41,11 +41,11 @@ pub(crate) async fn run(
     at: Option<String>,
 ) -> Result<(RebootDone, Value), Failure> {
     let Some(at) = at else {
-        api.reboot(&agent.agent_id).await.map_err(Failure::Tactical)?;
+        api.reboot(agent.agent_id.as_str()).await.map_err(Failure::Tactical)?;
         let done = RebootDone { agent, status: RebootStatus::RebootSent, scheduled: false, schedule: None };
         return Ok((done, json!({"status": "reboot_sent"})));
     };
-    let sr = match api.reboot_at(&agent.agent_id, &at).await {
+    let sr = match api.reboot_at(agent.agent_id.as_str(), &at).await {
         Ok(sr) => sr,
         // "Date cannot be set in the past", "Invalid date", "Not currently implemented for linux".
         Err(TacticalError::Rejected { status: 400, message }) => {

@@ -123,7 +123,7 @@ pub(crate) async fn run(
     agent: AgentRef,
     req: &RunScript,
 ) -> Result<(ScriptRunDone, Value), Failure> {
-    let agent_id = agent.agent_id.clone();
+    let agent_id = agent.agent_id.to_string();
     // The run's history row is the first one of this script newer than what was there
     // before (Tactical creates it before asking the agent; its answer carries no id).
     let before = match api.agent_history(&agent_id).await {

@@ -256,3 +256,49 @@ async fn a_lost_outcome_is_retried_and_the_result_still_returned() {
     let puts = store.puts.lock().unwrap();
     assert_eq!((puts.len(), puts[0].outcome, puts[0].tactical_called), (1, AuditOutcome::Pending, true));
 }
+
+#[test]
+fn answers_keep_their_wire_shape() {
+    use super::reboot::{RebootDone, RebootSchedule, RebootStatus};
+    let agent = AgentRef {
+        agent_id: AgentId::parse("agent_id", AGENT.into()).unwrap(),
+        asset_id: "a1".into(),
+        hostname: "WIN-1".into(),
+    };
+    let now = RebootDone { agent: agent.clone(), status: RebootStatus::RebootSent, scheduled: false, schedule: None };
+    let answer =
+        ActionAnswer::Acted(Audited { result: Acted::Reboot(now), audit_id: "au1".into(), duration_ms: Some(3) });
+    assert_eq!(
+        serde_json::to_value(&answer).unwrap(),
+        json!({"agent_id": AGENT, "asset_id": "a1", "hostname": "WIN-1", "status": "reboot_sent", "scheduled": false,
+            "audit_id": "au1", "duration_ms": 3})
+    );
+    let schedule = Some(RebootSchedule { at: "2030-01-01T10:00".into(), time: "t".into(), task_name: "n".into() });
+    let later = RebootDone { agent, status: RebootStatus::Scheduled, scheduled: true, schedule };
+    let v = serde_json::to_value(&later).unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["at"].as_str(), v["task_name"].as_str()),
+        (Some("scheduled"), Some("2030-01-01T10:00"), Some("n"))
+    );
+
+    let local = AgentList {
+        agents: vec![],
+        count: 0,
+        total: 0,
+        has_more: false,
+        excluded: None,
+        source: agents::Source::Local,
+    };
+    assert_eq!(
+        serde_json::to_value(&local).unwrap(),
+        json!({"agents": [], "count": 0, "total": 0, "has_more": false, "source": "local"}),
+        "a local listing has no `excluded`"
+    );
+
+    let row = row(json!({"id": 4, "type": "cmd_run", "time": "2026-11-29T15:00:00Z", "results": null}));
+    let v = serde_json::to_value(history::HistoryEntry::of(&row)).unwrap();
+    assert_eq!(
+        (v["time"].as_str(), v["status"].as_str(), &v["exit_code"]),
+        (Some("2026-11-29T15:00:00Z"), Some("pending"), &Value::Null)
+    );
+}
