@@ -6,12 +6,12 @@ mod common;
 
 use common::{connect, synced, tenant};
 use serde_json::{Value, json};
+use shared::ErrorCode;
 use shared::TenantId;
 use shared::auth::{Caller, entitlements, perms};
 use shared::domain::audit::{AuditOutcome, AuditQuery, AuditRecord, Via};
 use shared::domain::remote::{ActionError, ActionRequest, execute};
 use shared::domain::status::AgentStatus;
-use shared::ErrorCode;
 use shared::ports::AuditStore;
 use shared::testing::{FakeAgent, FakeTactical, Route, TacticalAction, TestBed, config};
 
@@ -126,12 +126,18 @@ async fn run_script_returns_its_output_and_is_audited_before_and_after() {
     assert_eq!(v["status"], "completed");
     assert_eq!(v["output"], "C: 42% used\n");
     assert_eq!(v["hostname"], "ACME-WS-9");
-    assert_eq!(bed.tactical.actions(), vec![TacticalAction::Script { agent_id: ONLINE.into(), script_id: 1, wait: true }]);
+    assert_eq!(
+        bed.tactical.actions(),
+        vec![TacticalAction::Script { agent_id: ONLINE.into(), script_id: 1, wait: true }]
+    );
 
     let id = v["audit_id"].as_str().expect("the result names its audit record");
     let r = bed.store.get_audit(&t, id).await.unwrap().expect("the record");
     assert_eq!((r.outcome, r.tactical_called), (AuditOutcome::Ok, true));
-    assert_eq!((r.action.as_str(), r.actor_user_id.as_str(), r.correlation_id.as_deref()), ("agents.run_script", "user-1", Some("wf-1")));
+    assert_eq!(
+        (r.action.as_str(), r.actor_user_id.as_str(), r.correlation_id.as_deref()),
+        ("agents.run_script", "user-1", Some("wf-1"))
+    );
     assert!(r.finished_at.is_some() && r.duration_ms.is_some());
     assert_eq!(r.result.as_ref().map(|x| x["output_bytes"].clone()), Some(json!(12)));
     let kept = serde_json::to_string(&r).unwrap();
@@ -146,7 +152,9 @@ async fn reboot_now_and_at_a_time() {
     let tech = caller(&t, &[perms::RMM_REBOOT]);
     let v = act(&bed, &tech, "agents.reboot", json!({"agent_id": ONLINE})).await.unwrap();
     assert_eq!((v["status"].as_str(), v["scheduled"].as_bool()), (Some("reboot_sent"), Some(false)));
-    let v = act(&bed, &tech, "tacticalrmm.agents.reboot", json!({"agent_id": ONLINE, "at": "2030-01-01T10:00"})).await.unwrap();
+    let v = act(&bed, &tech, "tacticalrmm.agents.reboot", json!({"agent_id": ONLINE, "at": "2030-01-01T10:00"}))
+        .await
+        .unwrap();
     assert_eq!(v["status"], "scheduled");
     assert_eq!(
         bed.tactical.actions(),
@@ -166,7 +174,8 @@ async fn an_unreachable_agent_is_a_clear_error_and_audited_as_one() {
     let (bed, t) = (enterprise_bed(), tenant("remote-offline"));
     synced(&bed, &t).await;
     let tech = caller(&t, &[perms::RMM_EXECUTE_COMMAND]);
-    let e = act(&bed, &tech, "agents.run_command", json!({"agent_id": OFFLINE, "command": "ipconfig"})).await.unwrap_err();
+    let e =
+        act(&bed, &tech, "agents.run_command", json!({"agent_id": OFFLINE, "command": "ipconfig"})).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::AgentUnreachable, "{e:?}");
     assert!(e.message.contains("offline or unreachable"), "{}", e.message);
     assert!(bed.tactical.actions().is_empty());
@@ -184,6 +193,7 @@ async fn a_second_tenant_on_the_same_bed_sees_nothing_of_the_first() {
     connect(&bed, &b).await;
     common::sees_nothing(&bed, &b).await;
     assert!(audit(&bed, &b).await.is_empty());
-    let found = act(&bed, &caller(&b, &[perms::RMM_READ]), "agents.find", json!({"hostname": "ACME-WS-9"})).await.unwrap();
+    let found =
+        act(&bed, &caller(&b, &[perms::RMM_READ]), "agents.find", json!({"hostname": "ACME-WS-9"})).await.unwrap();
     assert_eq!(found["agents"], json!([]), "B's search does not find A's asset: {found}");
 }

@@ -14,7 +14,12 @@ use shared::tactical::types::SoftwareItem;
 use shared::testing::TestBed;
 
 fn item(name: &str, publisher: &str, version: &str) -> SoftwareItem {
-    SoftwareItem { name: name.into(), publisher: Some(publisher.into()), version: Some(version.into()), ..Default::default() }
+    SoftwareItem {
+        name: name.into(),
+        publisher: Some(publisher.into()),
+        version: Some(version.into()),
+        ..Default::default()
+    }
 }
 
 async fn catalog(bed: &TestBed, t: &TenantId) -> Vec<CatalogEntry> {

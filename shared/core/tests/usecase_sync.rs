@@ -4,11 +4,11 @@
 mod common;
 
 use common::{URL, connect, connect_knox, map_all, mapping, pump, run, sees_nothing, synced, tenant};
+use shared::ErrorCode;
+use shared::domain::SyncRunStatus;
 use shared::domain::asset::asset_id_for;
 use shared::domain::mapping::MappingPatch;
 use shared::domain::sync::{self, MAX_RECEIVES, Outcome};
-use shared::ErrorCode;
-use shared::domain::SyncRunStatus;
 use shared::messages::{QueueKind, SyncMessage, SyncType, Trigger};
 use shared::ports::{InventoryStore, Store};
 use shared::tactical::TacticalError;
@@ -219,7 +219,10 @@ async fn one_run_per_tenant_and_type() {
     assert!(first.started && !again.started);
     assert_eq!(again.run_id, first.run_id, "the run in progress is named");
     assert!(sync::start(&bed.deps, &t, SyncType::Clients, Trigger::Manual).await.unwrap().started, "another type");
-    assert!(sync::start(&bed.deps, &other, SyncType::Devices, Trigger::Manual).await.unwrap().started, "another tenant");
+    assert!(
+        sync::start(&bed.deps, &other, SyncType::Devices, Trigger::Manual).await.unwrap().started,
+        "another tenant"
+    );
     assert_eq!(bed.queue.pending(QueueKind::SyncDevices), 2, "the refused start queued nothing");
 
     pump(&bed, SyncType::Devices).await;

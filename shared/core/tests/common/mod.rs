@@ -79,10 +79,8 @@ pub async fn run(bed: &TestBed, t: &TenantId, st: SyncType) -> SyncRun {
 /// A person assigns every organization to a PSA client (devices of all of them sync).
 pub async fn map_all(bed: &TestBed, t: &TenantId) {
     for m in bed.store.list_org_mappings(t).await.unwrap() {
-        let patch = MappingPatch {
-            client_id: Some(Some(format!("psa-{}", m.external_organization_id))),
-            ..Default::default()
-        };
+        let patch =
+            MappingPatch { client_id: Some(Some(format!("psa-{}", m.external_organization_id))), ..Default::default() };
         bed.store.patch_org_mapping(t, &m.external_organization_id, &patch, "2026-01-01T00:00:00Z").await.unwrap();
     }
 }
