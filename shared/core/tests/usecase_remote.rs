@@ -39,7 +39,7 @@ fn caller(t: &TenantId, permissions: &[&str]) -> Caller {
 
 async fn act(bed: &TestBed, caller: &Caller, action: &str, input: Value) -> Result<Value, ActionError> {
     let req = ActionRequest { caller, via: Via::Workflow, correlation_id: Some("wf-1".into()), action, input };
-    execute(&bed.deps, req).await
+    execute(&bed.deps, req).await.map(|a| serde_json::to_value(a).expect("answers serialise"))
 }
 
 async fn audit(bed: &TestBed, t: &TenantId) -> Vec<AuditRecord> {
@@ -62,7 +62,7 @@ async fn without_the_enterprise_edition_nothing_reaches_tactical() {
     synced(&bed, &t).await;
     let all = caller(&t, &[perms::RMM_RUN_SCRIPT]);
     let e = act(&bed, &all, "agents.run_script", json!({"agent_id": ONLINE, "script_id": 1})).await.unwrap_err();
-    assert_eq!(e.code, ErrorCode::EnterpriseOnly);
+    assert_eq!(e.code(), ErrorCode::EnterpriseOnly);
 
     // The switch on, but the tenant has no entitlement.
     let bed = enterprise_bed();
@@ -70,8 +70,8 @@ async fn without_the_enterprise_edition_nothing_reaches_tactical() {
     let mut no_entitlement = caller(&t, &[perms::RMM_RUN_SCRIPT, perms::RMM_REBOOT]);
     no_entitlement.entitlements.clear();
     let e = act(&bed, &no_entitlement, "agents.reboot", json!({"agent_id": ONLINE})).await.unwrap_err();
-    assert_eq!(e.code, ErrorCode::EnterpriseOnly);
-    assert!(e.message.contains(entitlements::REMOTE_ACTIONS), "{}", e.message);
+    assert_eq!(e.code(), ErrorCode::EnterpriseOnly);
+    assert!(e.to_string().contains(entitlements::REMOTE_ACTIONS), "{e}");
     assert_eq!(action_calls(&bed), 0);
     assert!(bed.tactical.actions().is_empty());
 }
@@ -87,7 +87,7 @@ async fn permissions_are_checked_before_any_call_and_the_refusal_is_audited() {
         ("agents.run_command", json!({"agent_id": ONLINE, "command": "whoami"})),
     ] {
         let e = act(&bed, &reader, action, input).await.unwrap_err();
-        assert_eq!(e.code, ErrorCode::Forbidden, "{action}: {e:?}");
+        assert_eq!(e.code(), ErrorCode::Forbidden, "{action}: {e:?}");
     }
     assert_eq!(action_calls(&bed), 0, "no Tactical call without the permission");
     let records = audit(&bed, &t).await;
@@ -107,7 +107,7 @@ async fn an_action_on_another_tenants_asset_is_refused_without_a_call() {
     connect(&bed, &b).await;
     let intruder = caller(&b, &[perms::RMM_REBOOT, perms::RMM_RUN_SCRIPT]);
     let e = act(&bed, &intruder, "agents.reboot", json!({"agent_id": ONLINE})).await.unwrap_err();
-    assert_eq!((e.code, e.field.as_deref()), (ErrorCode::NotFound, Some("agent_id")));
+    assert_eq!((e.code(), e.field()), (ErrorCode::NotFound, Some("agent_id")));
     assert_eq!(action_calls(&bed), 0);
     assert!(bed.tactical.actions().is_empty());
     let records = audit(&bed, &b).await;
@@ -164,7 +164,7 @@ async fn reboot_now_and_at_a_time() {
         ]
     );
     let e = act(&bed, &tech, "agents.reboot", json!({"agent_id": ONLINE, "at": "tomorrow"})).await.unwrap_err();
-    assert_eq!(e.field.as_deref(), Some("at"), "a bad time is refused with its field");
+    assert_eq!(e.field(), Some("at"), "a bad time is refused with its field");
     assert_eq!(bed.tactical.calls(Route::RebootAt), 1);
     assert_eq!(audit(&bed, &t).await.iter().filter(|r| r.outcome == AuditOutcome::Ok).count(), 2);
 }
@@ -176,8 +176,8 @@ async fn an_unreachable_agent_is_a_clear_error_and_audited_as_one() {
     let tech = caller(&t, &[perms::RMM_EXECUTE_COMMAND]);
     let e =
         act(&bed, &tech, "agents.run_command", json!({"agent_id": OFFLINE, "command": "ipconfig"})).await.unwrap_err();
-    assert_eq!(e.code, ErrorCode::AgentUnreachable, "{e:?}");
-    assert!(e.message.contains("offline or unreachable"), "{}", e.message);
+    assert_eq!(e.code(), ErrorCode::AgentUnreachable, "{e:?}");
+    assert!(e.to_string().contains("offline or unreachable"), "{e}");
     assert!(bed.tactical.actions().is_empty());
     let r = &audit(&bed, &t).await[0];
     assert_eq!((r.outcome, r.tactical_called), (AuditOutcome::Error, true), "it was sent: {r:?}");
