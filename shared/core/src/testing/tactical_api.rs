@@ -4,6 +4,7 @@
 use super::tactical::{FakeAgent, FakeTactical, Route, TacticalAction, bound, lock, not_found};
 use crate::domain::time::now;
 use crate::tactical::policy::RetryPolicy;
+use crate::tactical::url::AddressPolicy;
 use crate::tactical::status_list::AgentStatusRow;
 use crate::tactical::types::*;
 use crate::tactical::{Credentials, InstanceUrl, SoftwareRows, TacticalApi, TacticalConnector, TacticalError};
@@ -399,7 +400,8 @@ impl TacticalConnector for FakeConnector {
         if lock(&self.blocked).iter().any(|h| *h == url.host()) {
             return Err(TacticalError::BlockedAddress);
         }
-        Ok(())
+        // The same https rule as the HTTP connector (no development hosts here).
+        AddressPolicy::default().check_scheme(url).map_err(|_| TacticalError::InsecureScheme)
     }
 
     fn connect(
