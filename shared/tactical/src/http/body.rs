@@ -43,7 +43,7 @@ pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> R
 }
 
 /// Tactical's agent actions answer bare JSON strings, and some failures come back as 200
-/// (pitfall 10): `"natsdown"` (broker down) and, from a waited-for script, `"timeout"`.
+/// (docs/tactical-behaviour.md): `"natsdown"` (broker down) and, from a waited-for script, `"timeout"`.
 pub(super) fn agent_reply(bytes: &[u8], what: &'static str, timeout_is_failure: bool) -> Result<String, TacticalError> {
     let text: String = decode(bytes, what)?;
     match text.as_str() {

@@ -232,7 +232,7 @@ impl TacticalHttp {
                 Ok((status, _, bytes)) if status == StatusCode::NO_CONTENT => return Ok(bytes),
                 Ok((status, headers, bytes)) if status.is_success() => {
                     if is_html(&headers) || !is_json(&headers) {
-                        // 200 + HTML: the dashboard host (pitfall 7). Never retried.
+                        // 200 + HTML: the dashboard host, not the API. Never retried.
                         return Err(TacticalError::DashboardHost);
                     }
                     return Ok(bytes);

@@ -96,7 +96,7 @@ impl ConnectionService<'_> {
                 let (Some(user), Some(pass)) = (user, pass) else {
                     return Err(ApiError::validation("username", "no username and password saved"));
                 };
-                // checkcreds first (pitfall 3): it hands out the token itself for accounts without TOTP.
+                // checkcreds first: it hands out the token itself for accounts without TOTP.
                 let (token, expiry) = match anon.check_creds(user.expose_secret(), &pass).await {
                     Ok(CheckCreds::Token { token, expiry }) => (token, expiry),
                     Ok(CheckCreds::TotpRequired) => match &req.totp_code {

@@ -13,7 +13,7 @@ pub(super) fn connection(deps: &Deps) -> ConnectionService<'_> {
 }
 
 /// The integration of a message's tenant, or a reason to drop the message (no integration, or
-/// inactive: pitfall 24; a queue message can never act for a tenant without one). `Err(None)`:
+/// inactive; a queue message can never act for a tenant without one). `Err(None)`:
 /// the store could not be read (throttled, unavailable): the message is retried, not dropped.
 pub(crate) async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result<RmmIntegration, Option<String>> {
     match deps.store.get_integration(tenant).await {
