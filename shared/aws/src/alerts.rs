@@ -4,6 +4,7 @@
 
 use super::dynamo::{DynamoStore, Update};
 use super::item::{Item, from_item, s, to_attr, to_item};
+use super::keys::{self, ALERT_PREFIX, alert_sk, key, open_pointer_sk as pointer_sk, ticket_link_sk, ticket_prefix};
 use super::{applied, port_error};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -13,24 +14,8 @@ use shared::ports::{AlertPage, AlertQuery, AlertStore, PortError};
 use shared::tenant::TenantId;
 use std::collections::HashMap;
 
-fn pk(t: &TenantId) -> String {
-    format!("{t}#rmm_alerts")
-}
-fn alert_sk(key: &str) -> String {
-    format!("tacticalrmm#alert#{key}")
-}
-fn pointer_sk(p: &str) -> String {
-    format!("tacticalrmm#open#{p}")
-}
-fn ticket_prefix(ticket_id: &str) -> String {
-    format!("tacticalrmm#ticket#{ticket_id}#")
-}
 /// Fingerprints of the alert's recent webhook deliveries (a list, oldest first).
 const DELIVERIES: &str = "recent_deliveries";
-
-fn key(pk: String, sk: String) -> Item {
-    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
-}
 
 /// The optimistic lock of an alert write at `version`: the stored version must be the one
 /// before it (`:prev`), or absent for a first write.
@@ -59,11 +44,11 @@ fn decode_cursor(tenant: &TenantId, c: &str) -> Result<Item, PortError> {
     let bytes =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).map_err(|_| PortError::Corrupt("cursor".into()))?;
     let sk = String::from_utf8(bytes).map_err(|_| PortError::Corrupt("cursor".into()))?;
-    if !sk.starts_with("tacticalrmm#alert#") {
+    if !sk.starts_with(ALERT_PREFIX) {
         return Err(PortError::Corrupt("cursor".into()));
     }
     // The cursor only carries the sort key: the partition is always the caller's tenant.
-    Ok(key(pk(tenant), sk))
+    Ok(key(keys::alerts(tenant), sk))
 }
 
 #[async_trait]
@@ -73,7 +58,9 @@ impl AlertStore for DynamoStore {
         tenant: &TenantId,
         alert_key: &str,
     ) -> Result<(Option<RmmAlert>, Vec<String>), PortError> {
-        let Some(item) = self.get(pk(tenant), alert_sk(alert_key)).await? else { return Ok((None, Vec::new())) };
+        let Some(item) = self.get(keys::alerts(tenant), alert_sk(alert_key)).await? else {
+            return Ok((None, Vec::new()));
+        };
         let deliveries = match item.get(DELIVERIES) {
             Some(AttributeValue::L(v)) => v.iter().filter_map(|x| x.as_s().ok().cloned()).collect(),
             _ => Vec::new(),
@@ -84,7 +71,7 @@ impl AlertStore for DynamoStore {
     async fn put_alert_with_deliveries(&self, a: &RmmAlert, deliveries: &[String]) -> Result<bool, PortError> {
         // A whole-item PutItem: the item holds nothing but the alert and its deliveries.
         let mut item = to_item(a)?;
-        item.extend(key(pk(&a.tenant), alert_sk(&a.alert_key)));
+        item.extend(key(keys::alerts(&a.tenant), alert_sk(&a.alert_key)));
         item.insert("entity".into(), s("rmm_alert"));
         item.insert("version".into(), super::item::n(a.version));
         item.insert(DELIVERIES.into(), AttributeValue::L(deliveries.iter().map(|d| s(d.clone())).collect()));
@@ -103,7 +90,7 @@ impl AlertStore for DynamoStore {
     }
 
     async fn get_alert(&self, tenant: &TenantId, alert_key: &str) -> Result<Option<RmmAlert>, PortError> {
-        match self.get(pk(tenant), alert_sk(alert_key)).await? {
+        match self.get(keys::alerts(tenant), alert_sk(alert_key)).await? {
             Some(i) => alert_of(&i),
             None => Ok(None),
         }
@@ -136,7 +123,7 @@ impl AlertStore for DynamoStore {
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(key(pk(&a.tenant), alert_sk(&a.alert_key))))
+            .set_key(Some(key(keys::alerts(&a.tenant), alert_sk(&a.alert_key))))
             .update_expression(u.expression())
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
@@ -151,7 +138,7 @@ impl AlertStore for DynamoStore {
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(key(pk(tenant), alert_sk(alert_key))))
+            .set_key(Some(key(keys::alerts(tenant), alert_sk(alert_key))))
             .update_expression("REMOVE pending_events")
             .condition_expression("#ver = :v")
             .expression_attribute_names("#ver", "version")
@@ -162,7 +149,7 @@ impl AlertStore for DynamoStore {
     }
 
     async fn open_alert_pointer(&self, tenant: &TenantId, pointer: &str) -> Result<Option<String>, PortError> {
-        let item = self.get(pk(tenant), pointer_sk(pointer)).await?;
+        let item = self.get(keys::alerts(tenant), pointer_sk(pointer)).await?;
         Ok(item.and_then(|i| i.get("alert_key").and_then(|v| v.as_s().ok()).cloned()))
     }
 
@@ -172,7 +159,7 @@ impl AlertStore for DynamoStore {
         pointer: &str,
         alert_key: Option<&str>,
     ) -> Result<(), PortError> {
-        let k = key(pk(tenant), pointer_sk(pointer));
+        let k = key(keys::alerts(tenant), pointer_sk(pointer));
         match alert_key {
             Some(a) => {
                 let mut item = k;
@@ -205,8 +192,8 @@ impl AlertStore for DynamoStore {
             .query()
             .table_name(self.table())
             .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":p", s(pk(tenant)))
-            .expression_attribute_values(":prefix", s("tacticalrmm#alert#"))
+            .expression_attribute_values(":p", s(keys::alerts(tenant)))
+            .expression_attribute_values(":prefix", s(ALERT_PREFIX))
             .limit(q.limit.clamp(1, 500));
         let mut filters = vec!["attribute_exists(#st)".to_owned()];
         req = req.expression_attribute_names("#st", "status");
@@ -239,7 +226,7 @@ impl AlertStore for DynamoStore {
         alert_key: &str,
         linked: bool,
     ) -> Result<(), PortError> {
-        let k = key(pk(tenant), format!("{}{alert_key}", ticket_prefix(ticket_id)));
+        let k = key(keys::alerts(tenant), ticket_link_sk(ticket_id, alert_key));
         if linked {
             let mut item = k;
             item.insert("entity".into(), s("rmm_alert_ticket"));
@@ -263,7 +250,7 @@ impl AlertStore for DynamoStore {
             .query()
             .table_name(self.table())
             .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":p", s(pk(tenant)))
+            .expression_attribute_values(":p", s(keys::alerts(tenant)))
             .expression_attribute_values(":prefix", s(ticket_prefix(ticket_id)))
             .limit(limit.clamp(1, 500))
             .send()

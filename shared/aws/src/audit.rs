@@ -3,22 +3,15 @@
 
 use super::dynamo::{DynamoStore, Update};
 use super::item::{Item, from_item, n, s, to_attr, to_item};
+use super::keys;
 use super::port_error;
 use async_trait::async_trait;
 use shared::domain::audit::{AuditFinish, AuditPage, AuditQuery, AuditRecord, audit_id_floor};
 use shared::ports::{AuditStore, PortError};
 use shared::tenant::TenantId;
-use std::collections::HashMap;
-
-pub mod keys {
-    use shared::tenant::TenantId;
-    pub fn audit_log(t: &TenantId) -> String {
-        format!("{t}#rmm_audit_log")
-    }
-}
 
 fn key(tenant: &TenantId, audit_id: &str) -> Item {
-    HashMap::from([("pk".to_owned(), s(keys::audit_log(tenant))), ("sk".to_owned(), s(audit_id))])
+    keys::key(keys::audit_log(tenant), audit_id.to_owned())
 }
 
 #[async_trait]

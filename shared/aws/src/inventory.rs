@@ -1,7 +1,8 @@
 //! DynamoDB side of organization mappings, assets and external entity mappings.
 
-use super::dynamo::{DynamoStore, Update};
-use super::item::{Item, from_item, s, to_attr, to_item};
+use super::dynamo::{DynamoStore, Update, query_all};
+use super::item::{Item, attr_of, from_item, s, to_item};
+use super::keys::{self, key};
 use super::port_error;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest};
@@ -38,29 +39,6 @@ pub(super) const CONCURRENCY: usize = 8;
 /// Attempts for unprocessed batch items before giving up (the message is then retried by SQS).
 pub(super) const MAX_UNPROCESSED_ROUNDS: u32 = 8;
 
-pub mod keys {
-    use shared::tenant::TenantId;
-    pub fn org_mappings(t: &TenantId) -> String {
-        format!("{t}#rmm_organization_mappings")
-    }
-    pub fn org_mapping_sk(client_id: &str) -> String {
-        format!("tacticalrmm#{client_id}")
-    }
-    pub fn assets(t: &TenantId) -> String {
-        format!("{t}#assets")
-    }
-    pub fn external_mappings(t: &TenantId) -> String {
-        format!("{t}#tenant_external_entity_mappings")
-    }
-    pub fn external_mapping_sk(agent_id: &str) -> String {
-        format!("tacticalrmm#asset#{agent_id}")
-    }
-}
-
-pub(super) fn key(pk: String, sk: String) -> Item {
-    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
-}
-
 fn asset_item(a: &Asset) -> Result<Item, PortError> {
     let mut item = to_item(a)?;
     item.insert("pk".into(), s(keys::assets(&a.tenant)));
@@ -83,37 +61,26 @@ pub(super) async fn backoff(round: u32) {
 }
 
 impl DynamoStore {
-    pub(super) async fn query_all(&self, pk: String) -> Result<Vec<Item>, PortError> {
+    /// Every item of a partition.
+    pub(super) async fn query_partition(&self, pk: String) -> Result<Vec<Item>, PortError> {
         self.query_projected(pk, None).await
     }
 
-    /// [`Self::query_all`] reading only the projected attributes.
+    /// [`Self::query_partition`] reading only the projected attributes.
     pub(super) async fn query_projected(
         &self,
         pk: String,
         projection: Option<&Projection>,
     ) -> Result<Vec<Item>, PortError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :p")
-                .expression_attribute_values(":p", s(pk.clone()))
-                .set_projection_expression(projection.map(|p| p.expression.clone()))
-                .set_expression_attribute_names(projection.map(|p| p.names.clone()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(port_error)?;
-            out.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
-            }
-        }
+        let query = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(pk))
+            .set_projection_expression(projection.map(|p| p.expression.clone()))
+            .set_expression_attribute_names(projection.map(|p| p.names.clone()));
+        query_all(query).await
     }
 
     /// Reads items by key: 100 keys per BatchGetItem, `CONCURRENCY` at once, unprocessed keys
@@ -219,7 +186,7 @@ impl DynamoStore {
 impl InventoryStore for DynamoStore {
     async fn list_org_mappings(&self, tenant: &TenantId) -> Result<Vec<OrgMapping>, PortError> {
         let mut v: Vec<OrgMapping> =
-            self.query_all(keys::org_mappings(tenant)).await?.iter().map(from_item).collect::<Result<_, _>>()?;
+            self.query_partition(keys::org_mappings(tenant)).await?.iter().map(from_item).collect::<Result<_, _>>()?;
         v.sort_by_key(|m| m.external_organization_name.to_lowercase());
         Ok(v)
     }
@@ -240,7 +207,7 @@ impl InventoryStore for DynamoStore {
         u.set("integration_type", s("tacticalrmm"));
         u.set("external_organization_id", s(org.external_organization_id.clone()));
         u.set("external_organization_name", s(org.external_organization_name.clone()));
-        u.set("sites", to_attr(&serde_json::to_value(&org.sites).unwrap_or_default()));
+        u.set("sites", attr_of(&org.sites)?);
         u.set("agent_count", super::item::n(org.agent_count));
         u.set("updated_at", s(now));
         u.set("last_synced_at", s(now));
@@ -363,7 +330,7 @@ impl InventoryStore for DynamoStore {
     }
 
     async fn list_assets(&self, tenant: &TenantId) -> Result<Vec<Asset>, PortError> {
-        self.query_all(keys::assets(tenant)).await?.iter().map(from_item).collect()
+        self.query_partition(keys::assets(tenant)).await?.iter().map(from_item).collect()
     }
 
     async fn assets_page(
@@ -399,7 +366,7 @@ impl InventoryStore for DynamoStore {
     }
 
     async fn list_external_mappings(&self, tenant: &TenantId) -> Result<Vec<ExternalEntityMapping>, PortError> {
-        self.query_all(keys::external_mappings(tenant)).await?.iter().map(from_item).collect()
+        self.query_partition(keys::external_mappings(tenant)).await?.iter().map(from_item).collect()
     }
 
     async fn flag_assets_missing(&self, tenant: &TenantId, ids: &[String], now: &str) -> Result<(), PortError> {

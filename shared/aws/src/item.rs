@@ -41,6 +41,11 @@ pub fn from_attr(a: &AttributeValue) -> Value {
     }
 }
 
+/// A serde value (an enum, a nested struct or list) → one attribute.
+pub fn attr_of<T: Serialize>(value: &T) -> Result<AttributeValue, PortError> {
+    serde_json::to_value(value).map(|v| to_attr(&v)).map_err(|e| PortError::Other(e.to_string()))
+}
+
 /// A struct → item. `None` fields are left out rather than stored as NULL (smaller items).
 pub fn to_item<T: Serialize>(value: &T) -> Result<Item, PortError> {
     match serde_json::to_value(value).map_err(|e| PortError::Other(e.to_string()))? {

@@ -7,6 +7,7 @@ pub mod dynamo;
 pub mod events;
 pub mod inventory;
 pub mod item;
+pub mod keys;
 pub mod secrets;
 pub mod software;
 pub mod sqs;

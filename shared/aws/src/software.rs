@@ -1,9 +1,10 @@
 //! DynamoDB side of the software inventory: catalog entries, asset software links and per-asset
-//! inventory records. Keys lead with the tenant (docs/architecture.md).
+//! inventory records. Keys lead with the tenant (`crate::keys`).
 
-use super::dynamo::{DynamoStore, Update};
-use super::inventory::{CONCURRENCY, MAX_UNPROCESSED_ROUNDS, backoff, key};
+use super::dynamo::{DynamoStore, Update, for_each_page};
+use super::inventory::{CONCURRENCY, MAX_UNPROCESSED_ROUNDS, backoff};
 use super::item::{Item, from_item, s, to_item};
+use super::keys::key;
 use super::{applied, port_error};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -12,18 +13,9 @@ use shared::domain::software::{AssetSoftware, CatalogDelta, CatalogEntry, Softwa
 use shared::ports::{PortError, SoftwareStore};
 use shared::tenant::TenantId;
 
+/// The software keys, where they were before the keys had a module of their own.
 pub mod keys {
-    use shared::tenant::TenantId;
-    /// Catalog entries; sk = catalog key `{normalized_name}#{normalized_publisher}`.
-    pub fn software_catalog(t: &TenantId) -> String {
-        format!("{t}#software_catalog")
-    }
-    /// One asset's links (sk = catalog key) and its inventory record (sk [`INVENTORY_SK`]).
-    pub fn asset_software(t: &TenantId, asset_id: &str) -> String {
-        format!("{t}#asset_software#{asset_id}")
-    }
-    /// Never a catalog key: those always contain `#`.
-    pub const INVENTORY_SK: &str = "inventory";
+    pub use crate::keys::{INVENTORY_SK, asset_software, software_catalog};
 }
 
 fn link_item(l: &AssetSoftware) -> Result<Item, PortError> {
@@ -68,7 +60,7 @@ impl SoftwareStore for DynamoStore {
     }
 
     async fn list_asset_software(&self, tenant: &TenantId, asset_id: &str) -> Result<Vec<AssetSoftware>, PortError> {
-        self.query_all(keys::asset_software(tenant, asset_id))
+        self.query_partition(keys::asset_software(tenant, asset_id))
             .await?
             .iter()
             .filter(|i| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk != keys::INVENTORY_SK))
@@ -158,33 +150,25 @@ impl SoftwareStore for DynamoStore {
                 req_values.push((format!(":f{i}"), s(v)));
             }
         }
+        let mut query = self.client().query().table_name(self.table()).key_condition_expression("pk = :p");
+        for (k, v) in &req_names {
+            query = query.expression_attribute_names(k, v);
+        }
+        for (k, v) in &req_values {
+            query = query.expression_attribute_values(k, v.clone());
+        }
+        if !filters.is_empty() {
+            query = query.filter_expression(filters.join(" AND "));
+        }
         let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut q = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :p")
-                .set_exclusive_start_key(start.take());
-            for (k, v) in &req_names {
-                q = q.expression_attribute_names(k, v);
-            }
-            for (k, v) in &req_values {
-                q = q.expression_attribute_values(k, v.clone());
-            }
-            if !filters.is_empty() {
-                q = q.filter_expression(filters.join(" AND "));
-            }
-            let page = q.send().await.map_err(port_error)?;
-            for item in page.items() {
+        for_each_page(query, |items| {
+            for item in &items {
                 out.push(from_item::<CatalogEntry>(item)?);
             }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
-            }
-        }
+            Ok(())
+        })
+        .await?;
+        Ok(out)
     }
 }
 

@@ -1,9 +1,10 @@
 //! DynamoDB side of live status: per-client snapshots (`{tenant}#status`, `snapshot#{client}#{part}`),
 //! when each client was last observed (`observed`), and transitions written onto assets.
 
-use super::dynamo::DynamoStore;
-use super::inventory::{Projection, key, keys as inv_keys};
+use super::dynamo::{DynamoStore, query_all};
+use super::inventory::Projection;
 use super::item::{Item, from_attr, n, s};
+use super::keys::{self, key};
 use super::port_error;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -16,20 +17,6 @@ use std::collections::BTreeMap;
 /// Agents per snapshot item: 4,000 lines of ≈ 43 bytes stay far below DynamoDB's 400 KB.
 const PART_SIZE: usize = 4000;
 
-pub mod keys {
-    use shared::tenant::TenantId;
-    pub fn status(t: &TenantId) -> String {
-        format!("{t}#status")
-    }
-    pub fn snapshot_prefix(client_id: i64) -> String {
-        format!("snapshot#{client_id}#")
-    }
-    pub fn snapshot_sk(client_id: i64, part: usize) -> String {
-        format!("snapshot#{client_id}#{part:04}")
-    }
-    pub const OBSERVED: &str = "observed";
-}
-
 fn attr_s(item: &Item, name: &str) -> Option<String> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Some(v.clone()),
@@ -39,28 +26,18 @@ fn attr_s(item: &Item, name: &str) -> Option<String> {
 
 impl DynamoStore {
     async fn snapshot_items(&self, tenant: &TenantId, client_id: i64, keys_only: bool) -> Result<Vec<Item>, PortError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut q = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :p AND begins_with(sk, :s)")
-                .expression_attribute_values(":p", s(keys::status(tenant)))
-                .expression_attribute_values(":s", s(keys::snapshot_prefix(client_id)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take());
-            if keys_only {
-                q = q.projection_expression("pk, sk");
-            }
-            let page = q.send().await.map_err(port_error)?;
-            out.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
-            }
+        let mut query = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :p AND begins_with(sk, :s)")
+            .expression_attribute_values(":p", s(keys::status(tenant)))
+            .expression_attribute_values(":s", s(keys::snapshot_prefix(client_id)))
+            .consistent_read(true);
+        if keys_only {
+            query = query.projection_expression("pk, sk");
         }
+        query_all(query).await
     }
 }
 
@@ -125,7 +102,7 @@ impl StatusStore for DynamoStore {
     }
 
     async fn asset_statuses(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<(String, AgentStatus)>, PortError> {
-        let pk = inv_keys::assets(tenant);
+        let pk = keys::assets(tenant);
         let keys = ids.iter().map(|id| key(pk.clone(), id.clone())).collect();
         let items = self.batch_get_projected(keys, Some(&Projection::of(&["asset_id", "agent_status"]))).await?;
         Ok(items
@@ -143,7 +120,7 @@ impl StatusStore for DynamoStore {
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(key(inv_keys::assets(tenant), c.asset_id.clone())))
+            .set_key(Some(key(keys::assets(tenant), c.asset_id.clone())))
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#st", "agent_status")
             .expression_attribute_names("#ch", "status_changed_at")

@@ -4,9 +4,9 @@
 use super::tactical::{FakeAgent, FakeTactical, Route, TacticalAction, bound, lock, not_found};
 use crate::domain::time::now;
 use crate::tactical::policy::RetryPolicy;
-use crate::tactical::url::AddressPolicy;
 use crate::tactical::status_list::AgentStatusRow;
 use crate::tactical::types::*;
+use crate::tactical::url::AddressPolicy;
 use crate::tactical::{Credentials, InstanceUrl, SoftwareRows, TacticalApi, TacticalConnector, TacticalError};
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
