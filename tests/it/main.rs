@@ -21,6 +21,7 @@ mod relogin;
 mod remote_actions;
 mod security;
 mod software;
+mod spans;
 mod status;
 mod sync;
 mod template;

@@ -66,20 +66,20 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             let body: SaveSettings = parse_json(body_bytes(req)?)?;
             svc.save(tenant, body).await?;
             let settings = svc.settings(tenant).await?;
-            tracing::info!(tenant = %tenant, user = %caller.user_id, "tactical settings saved");
+            tracing::info!(user = %caller.user_id, "tactical settings saved");
             Ok((200, json_of(&settings)))
         }
         ("/test", Method::POST) => {
             caller.require(perms::SETTINGS_UPDATE)?;
             let body: TestRequest = parse_json(body_bytes(req)?)?;
             let result = svc.test(tenant, body).await?;
-            tracing::info!(tenant = %tenant, user = %caller.user_id, success = result.success, "tactical connection tested");
+            tracing::info!(user = %caller.user_id, success = result.success, "tactical connection tested");
             Ok((200, json_of(&result)))
         }
         ("/disconnect", Method::POST) => {
             caller.require(perms::SETTINGS_UPDATE)?;
             svc.disconnect(tenant).await?;
-            tracing::info!(tenant = %tenant, user = %caller.user_id, "tactical disconnected");
+            tracing::info!(user = %caller.user_id, "tactical disconnected");
             Ok((200, json!({"disconnected": true, "mappings_kept": true})))
         }
         ("/webhook", Method::GET) => {
@@ -105,7 +105,6 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                     .await?;
             let integ = deps.store.get_integration(tenant).await?;
             tracing::info!(
-                tenant = %tenant,
                 user = %caller.user_id,
                 revoke_previous = body.revoke_previous,
                 "webhook secret created or rotated"

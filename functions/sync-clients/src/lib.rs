@@ -72,7 +72,7 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             patch.validate()?;
             match deps.store.patch_org_mapping(&caller.tenant, id, &patch, &now_rfc3339()).await? {
                 Some(m) => {
-                    tracing::info!(tenant = %caller.tenant, user = %caller.user_id, mapping = id, "organization mapping updated");
+                    tracing::info!(user = %caller.user_id, mapping = id, "organization mapping updated");
                     Ok((200, serde_json::to_value(m).unwrap_or_default()))
                 }
                 None => Err(ApiError::new(

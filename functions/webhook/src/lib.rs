@@ -174,11 +174,13 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
         return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("the body is larger than {MAX_BODY} bytes")));
     }
     let tenant = tenant_of(req).ok_or_else(unauthorized)?;
+    // The tenant the path names, authenticated or not: a refusal's line says whom it was for.
+    lambda_glue::telemetry::record_tenant(&tenant);
     let presented = req.headers().get(HEADER_NAME).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
     match cache.verify(deps, &tenant, presented).await? {
         Verdict::Accepted => {}
         Verdict::Refused => {
-            tracing::warn!(tenant = %tenant, "webhook refused: bad secret");
+            tracing::warn!("webhook refused: bad secret");
             return Err(unauthorized());
         }
         Verdict::Inactive => {
@@ -218,7 +220,7 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
         p?;
         q?;
     }
-    tracing::info!(tenant = %tenant, alert_key = %recorded.alert_key, status = %recorded.status, duplicate = recorded.duplicate, complete = payload.complete, "webhook recorded");
+    tracing::info!(alert_key = %recorded.alert_key, status = %recorded.status, duplicate = recorded.duplicate, complete = payload.complete, "webhook recorded");
     Ok((
         202,
         json!({ "recorded": !recorded.duplicate, "duplicate": recorded.duplicate, "alert_key": recorded.alert_key, "status": recorded.status }),

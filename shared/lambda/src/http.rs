@@ -74,9 +74,12 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
     url::form_urlencoded::parse(req.uri().query()?.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
+/// The verified caller; its tenant is recorded on the current span from here on.
 pub fn caller(req: &Request, verifier: &JwtVerifier) -> Result<Caller, ApiError> {
     let header = req.headers().get("authorization").and_then(|v| v.to_str().ok());
-    verifier.verify_header(header)
+    let caller = verifier.verify_header(header)?;
+    crate::telemetry::record_tenant(&caller.tenant);
+    Ok(caller)
 }
 
 pub fn not_found() -> ApiError {

@@ -6,6 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::future::Future;
+use tracing::Instrument;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SqsEvent {
@@ -107,12 +108,22 @@ where
 
 /// Serves one invocation inside the time its context allows: the budget is visible to the work
 /// ([`shared::deadline`]), and an HTTP request whose work is still running at the deadline is
-/// answered `504 timeout` rather than killed without an answer.
+/// answered `504 timeout` rather than killed without an answer. Everything it logs is inside the
+/// invocation's span ([`crate::telemetry::invocation_span`]).
 pub async fn within_deadline<F, Fut>(
     ctx: &lambda_runtime::Context,
     inv: Invocation,
     handler: F,
 ) -> Result<Value, String>
+where
+    F: FnOnce(Invocation) -> Fut,
+    Fut: Future<Output = Result<Value, String>>,
+{
+    let span = crate::telemetry::invocation_span(ctx);
+    bounded(ctx, inv, handler).instrument(span).await
+}
+
+async fn bounded<F, Fut>(ctx: &lambda_runtime::Context, inv: Invocation, handler: F) -> Result<Value, String>
 where
     F: FnOnce(Invocation) -> Fut,
     Fut: Future<Output = Result<Value, String>>,

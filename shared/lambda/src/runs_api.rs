@@ -21,7 +21,8 @@ pub async fn route(
         (&Method::POST, "/sync") => async {
             caller.require(perms::SETTINGS_UPDATE)?;
             let started = start(deps, &caller.tenant, st, Trigger::Manual).await?;
-            tracing::info!(tenant = %caller.tenant, user = %caller.user_id, sync_type = st.as_str(), run_id = %started.run_id, started = started.started, "sync requested");
+            crate::telemetry::record_run_id(&started.run_id);
+            tracing::info!(user = %caller.user_id, sync_type = st.as_str(), started = started.started, "sync requested");
             Ok((202, serde_json::to_value(started).unwrap_or_default()))
         }
         .await,
