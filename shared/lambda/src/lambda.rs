@@ -3,45 +3,13 @@
 //! Invoke with a JSON event (workflows).
 
 use lambda_http::{Body, Request, Response};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::future::Future;
 use tracing::Instrument;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct SqsEvent {
-    #[serde(rename = "Records")]
-    pub records: Vec<SqsRecord>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct SqsRecord {
-    #[serde(rename = "messageId")]
-    pub message_id: String,
-    #[serde(default)]
-    pub body: String,
-    #[serde(default)]
-    pub attributes: SqsRecordAttributes,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct SqsRecordAttributes {
-    #[serde(rename = "ApproximateReceiveCount", default)]
-    pub approximate_receive_count: Option<String>,
-}
-
-/// `ReportBatchItemFailures` answer: only the failed messages return to the queue.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct SqsBatchResponse {
-    #[serde(rename = "batchItemFailures")]
-    pub batch_item_failures: Vec<BatchItemFailure>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct BatchItemFailure {
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
-}
+/// SQS events and the `ReportBatchItemFailures` answer (only the failed messages return to the
+/// queue), as Lambda defines them.
+pub use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
 pub enum Invocation {
     Http(Box<Request>),
@@ -53,7 +21,12 @@ pub enum Invocation {
 /// Tells the event kinds apart by their shape.
 pub fn classify(event: Value) -> Result<Invocation, String> {
     if event.get("Records").is_some_and(Value::is_array) {
-        return serde_json::from_value(event).map(Invocation::Sqs).map_err(|e| format!("malformed SQS event: {e}"));
+        let event: SqsEvent = serde_json::from_value(event).map_err(|e| format!("malformed SQS event: {e}"))?;
+        // A record without an id could never be reported as failed: refuse the batch instead.
+        if event.records.iter().any(|r| r.message_id.is_none()) {
+            return Err("malformed SQS event: a record without messageId".into());
+        }
+        return Ok(Invocation::Sqs(event));
     }
     if event.get("requestContext").is_some() && (event.get("rawPath").is_some() || event.get("httpMethod").is_some()) {
         let req: lambda_http::request::LambdaRequest =
@@ -219,9 +192,12 @@ mod tests {
     #[test]
     fn classifies_sqs_and_schedule() {
         let sqs = serde_json::json!({"Records": [{"messageId": "m1", "body": "{}", "attributes": {"ApproximateReceiveCount": "2"}}]});
-        assert!(matches!(classify(sqs).unwrap(), Invocation::Sqs(e) if e.records[0].message_id == "m1"));
+        assert!(
+            matches!(classify(sqs).unwrap(), Invocation::Sqs(e) if e.records[0].message_id.as_deref() == Some("m1"))
+        );
         let sched = serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
         assert!(matches!(classify(sched).unwrap(), Invocation::Schedule(_)));
         assert!(matches!(classify(serde_json::json!({"action": "agents.get"})).unwrap(), Invocation::Direct(_)));
+        assert!(classify(serde_json::json!({"Records": [{"body": "{}"}]})).is_err());
     }
 }

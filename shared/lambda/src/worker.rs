@@ -4,7 +4,7 @@
 //! so the timeout never kills a whole batch (whose finished records SQS would then redeliver).
 
 use crate::app::Deps;
-use crate::lambda::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsRecord};
+use crate::lambda::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::{StreamExt, stream};
 use shared::domain::sync::{Outcome, handle_message};
 use shared::messages::{SyncMessage, SyncType};
@@ -37,9 +37,9 @@ pub async fn consume(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
                         "not started: too close to the deadline; back to the queue"
                     )
                 });
-                return Handled::Failed(r.message_id);
+                return Handled::Failed(id_of(&r));
             }
-            let id = r.message_id.clone();
+            let id = id_of(&r);
             let span = message_span(&r);
             let work = handle_record(deps, r);
             async move {
@@ -58,26 +58,29 @@ pub async fn consume(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
         .buffer_unordered(PARALLEL)
         .collect()
         .await;
-    SqsBatchResponse {
-        batch_item_failures: results
-            .into_iter()
-            .filter_map(|h| match h {
-                Handled::Done => None,
-                Handled::Failed(id) => Some(BatchItemFailure { item_identifier: id }),
-            })
-            .collect(),
+    let mut response = SqsBatchResponse::default();
+    for h in results {
+        if let Handled::Failed(id) = h {
+            response.add_failure(id);
+        }
     }
+    response
 }
 
-fn receive_count(r: &SqsRecord) -> u32 {
-    r.attributes.approximate_receive_count.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1)
+/// Every record has an id ([`crate::lambda::classify`] refuses a batch with one that has none).
+fn id_of(r: &SqsMessage) -> String {
+    r.message_id.clone().unwrap_or_default()
+}
+
+fn receive_count(r: &SqsMessage) -> u32 {
+    r.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1)
 }
 
 /// The span of one message; what the body says (tenant, run, sync type) is recorded once read.
-fn message_span(r: &SqsRecord) -> tracing::Span {
+fn message_span(r: &SqsMessage) -> tracing::Span {
     tracing::info_span!(
         "message",
-        message_id = %r.message_id,
+        message_id = r.message_id.as_deref().unwrap_or_default(),
         receives = receive_count(r),
         tenant = tracing::field::Empty,
         run_id = tracing::field::Empty,
@@ -97,13 +100,13 @@ fn run_of(msg: &SyncMessage) -> (Option<&str>, SyncType) {
     }
 }
 
-async fn handle_record(deps: &Deps, r: SqsRecord) -> Handled {
+async fn handle_record(deps: &Deps, r: SqsMessage) -> Handled {
     let receives = receive_count(&r);
-    match serde_json::from_str::<SyncMessage>(&r.body) {
+    match serde_json::from_str::<SyncMessage>(r.body.as_deref().unwrap_or_default()) {
         // Never succeeds: after maxReceiveCount SQS moves it to the DLQ for a person to see.
         Err(e) => {
             tracing::error!(error = %e, "malformed queue message");
-            Handled::Failed(r.message_id)
+            Handled::Failed(id_of(&r))
         }
         Ok(msg) => {
             let span = tracing::Span::current();
@@ -117,7 +120,7 @@ async fn handle_record(deps: &Deps, r: SqsRecord) -> Handled {
                 Outcome::Done => Handled::Done,
                 Outcome::Retry(reason) => {
                     tracing::warn!(reason, "work item will be retried");
-                    Handled::Failed(r.message_id)
+                    Handled::Failed(id_of(&r))
                 }
             }
         }
