@@ -13,14 +13,16 @@
 use lambda_glue::Deps;
 use lambda_glue::http::{self, body_bytes, parse_json, route_path};
 use lambda_glue::lambda::{Invocation, http_payload};
+use lambda_glue::routes::Routes;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use shared::ApiError;
 use shared::auth::perms;
 use shared::domain::connection::{ConnectionService, SaveSettings, TestRequest};
 use shared::domain::summary::summary;
 use shared::domain::webhook_settings;
-use shared::{ApiError, ErrorCode};
+use std::sync::LazyLock;
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
@@ -46,14 +48,34 @@ fn service(deps: &Deps) -> ConnectionService<'_> {
     ConnectionService::new(deps)
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Settings,
+    SaveSettings,
+    Test,
+    Disconnect,
+    Webhook,
+    RotateSecret,
+}
+
+static ROUTES: LazyLock<Routes<Route>> = LazyLock::new(|| {
+    Routes::new()
+        .route("/settings", &[Method::GET], Route::Settings)
+        .route("/settings", &[Method::PATCH, Method::PUT], Route::SaveSettings)
+        .route("/test", &[Method::POST], Route::Test)
+        .route("/disconnect", &[Method::POST], Route::Disconnect)
+        .route("/webhook", &[Method::GET], Route::Webhook)
+        .route("/webhook/secret", &[Method::POST], Route::RotateSecret)
+});
+
 async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let caller = http::caller(req, &deps.jwt)?;
     let tenant = &caller.tenant;
     let path = route_path(req);
-    let method = req.method().clone();
+    let route = ROUTES.find(req.method(), &path)?.route;
     let svc = service(deps);
-    match (path.as_str(), method) {
-        ("/settings", Method::GET) => {
+    match route {
+        Route::Settings => {
             caller.require(perms::SETTINGS_READ)?;
             let settings = svc.settings(tenant).await?;
             let summary = summary(deps.store.as_ref(), tenant).await?;
@@ -61,7 +83,7 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             v["summary"] = json_of(&summary);
             Ok((200, v))
         }
-        ("/settings", Method::PATCH | Method::PUT) => {
+        Route::SaveSettings => {
             caller.require(perms::SETTINGS_UPDATE)?;
             let body: SaveSettings = parse_json(body_bytes(req)?)?;
             svc.save(tenant, body).await?;
@@ -69,20 +91,20 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             tracing::info!(user = %caller.user_id, "tactical settings saved");
             Ok((200, json_of(&settings)))
         }
-        ("/test", Method::POST) => {
+        Route::Test => {
             caller.require(perms::SETTINGS_UPDATE)?;
             let body: TestRequest = parse_json(body_bytes(req)?)?;
             let result = svc.test(tenant, body).await?;
             tracing::info!(user = %caller.user_id, success = result.success, "tactical connection tested");
             Ok((200, json_of(&result)))
         }
-        ("/disconnect", Method::POST) => {
+        Route::Disconnect => {
             caller.require(perms::SETTINGS_UPDATE)?;
             svc.disconnect(tenant).await?;
             tracing::info!(user = %caller.user_id, "tactical disconnected");
             Ok((200, json!({"disconnected": true, "mappings_kept": true})))
         }
-        ("/webhook", Method::GET) => {
+        Route::Webhook => {
             caller.require(perms::SETTINGS_READ)?;
             // Reading never creates the secret (pitfall 18); only update permission reveals it.
             let secret = deps.secrets.get(tenant, shared::ports::SecretName::WebhookSecret).await?;
@@ -97,7 +119,7 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             );
             Ok((200, json_of(&info)))
         }
-        ("/webhook/secret", Method::POST) => {
+        Route::RotateSecret => {
             caller.require(perms::SETTINGS_UPDATE)?;
             let body: RotateRequest = parse_json(body_bytes(req)?)?;
             let fresh =
@@ -118,10 +140,6 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             );
             Ok((200, json_of(&info)))
         }
-        ("/settings" | "/test" | "/disconnect" | "/webhook" | "/webhook/secret", _) => {
-            Err(ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route"))
-        }
-        _ => Err(http::not_found()),
     }
 }
 

@@ -9,7 +9,8 @@
 use lambda_glue::Deps;
 use lambda_glue::http::{self, route_path};
 use lambda_glue::lambda::{Invocation, http_payload};
-use lambda_glue::runs_api;
+use lambda_glue::routes::Routes;
+use lambda_glue::runs_api::{self, RunRoute};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -18,6 +19,7 @@ use shared::domain::alert_flow;
 use shared::messages::SyncType;
 use shared::ports::AlertQuery;
 use shared::{ApiError, ErrorCode};
+use std::sync::LazyLock;
 
 const STATUSES: [&str; 4] = ["active", "suppressed", "resolved", "auto_resolved"];
 
@@ -35,14 +37,28 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     http::respond(route(deps, &req).await)
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Runs(RunRoute),
+    Alerts,
+    Alert,
+}
+
+static ROUTES: LazyLock<Routes<Route>> = LazyLock::new(|| {
+    runs_api::routes(Route::Runs).route("/alerts", &[Method::GET], Route::Alerts).route(
+        "/alerts/{*alert_key}",
+        &[Method::PATCH],
+        Route::Alert,
+    )
+});
+
 async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let caller = http::caller(req, &deps.jwt)?;
     let path = route_path(req);
-    if let Some(r) = runs_api::route(deps, &caller, SyncType::Alerts, req.method(), &path).await {
-        return r;
-    }
-    match (req.method(), path.as_str()) {
-        (&Method::GET, "/alerts") => {
+    let found = ROUTES.find(req.method(), &path)?;
+    match found.route {
+        Route::Runs(r) => runs_api::serve(deps, &caller, SyncType::Alerts, r, found.param("run_id")).await,
+        Route::Alerts => {
             caller.require(perms::SETTINGS_READ)?;
             let status = http::query_param(req, "status");
             if let Some(s) = &status
@@ -86,10 +102,9 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             let rows: Vec<Value> = page.alerts.iter().map(|a| serde_json::to_value(a).unwrap_or_default()).collect();
             Ok((200, json!({ "alerts": rows, "next_cursor": page.next })))
         }
-        (_, "/alerts") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use GET")),
-        (&Method::PATCH, p) if p.starts_with("/alerts/") => {
+        Route::Alert => {
             caller.require(perms::SETTINGS_UPDATE)?;
-            let key = percent_decode(&p["/alerts/".len()..])
+            let key = percent_decode(found.param("alert_key"))
                 .filter(|k| !k.is_empty() && k.len() <= 300 && !k.chars().any(char::is_control))
                 .ok_or_else(|| ApiError::validation("alert_key", "not an alert key (URL-encode it: id%2325)"))?;
             let body: Value = http::parse_json(http::body_bytes(req)?)?;
@@ -113,8 +128,6 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 .ok_or_else(|| ApiError::field(ErrorCode::NotFound, "alert_key", "no alert with this key"))?;
             Ok((200, serde_json::to_value(&alert).unwrap_or_default()))
         }
-        (_, p) if p.starts_with("/alerts/") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use PATCH")),
-        _ => Err(http::not_found()),
     }
 }
 

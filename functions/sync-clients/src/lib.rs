@@ -7,7 +7,8 @@
 use lambda_glue::Deps;
 use lambda_glue::http::{self, body_bytes, parse_json, route_path};
 use lambda_glue::lambda::{Invocation, http_payload};
-use lambda_glue::runs_api;
+use lambda_glue::routes::Routes;
+use lambda_glue::runs_api::{self, RunRoute};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -16,6 +17,7 @@ use shared::domain::mapping::MappingPatch;
 use shared::domain::time::now_rfc3339;
 use shared::messages::SyncType;
 use shared::{ApiError, ErrorCode};
+use std::sync::LazyLock;
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
@@ -31,14 +33,28 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     http::respond(route(deps, &req).await)
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Runs(RunRoute),
+    Mappings,
+    Mapping,
+}
+
+static ROUTES: LazyLock<Routes<Route>> = LazyLock::new(|| {
+    runs_api::routes(Route::Runs).route("/mappings", &[Method::GET], Route::Mappings).route(
+        "/mappings/{*mapping_id}",
+        &[Method::PATCH],
+        Route::Mapping,
+    )
+});
+
 async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let caller = http::caller(req, &deps.jwt)?;
     let path = route_path(req);
-    if let Some(r) = runs_api::route(deps, &caller, SyncType::Clients, req.method(), &path).await {
-        return r;
-    }
-    match (req.method(), path.as_str()) {
-        (&Method::GET, "/mappings") => {
+    let found = ROUTES.find(req.method(), &path)?;
+    match found.route {
+        Route::Runs(r) => runs_api::serve(deps, &caller, SyncType::Clients, r, found.param("run_id")).await,
+        Route::Mappings => {
             caller.require(perms::SETTINGS_READ)?;
             let mappings = deps.store.list_org_mappings(&caller.tenant).await?;
             let rows: Vec<Value> = mappings
@@ -62,9 +78,9 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 .collect();
             Ok((200, json!({ "mappings": rows })))
         }
-        (&Method::PATCH, p) if p.starts_with("/mappings/") => {
+        Route::Mapping => {
             caller.require(perms::SETTINGS_UPDATE)?;
-            let id = &p["/mappings/".len()..];
+            let id = found.param("mapping_id");
             if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(ApiError::validation("mapping_id", "mapping ids are Tactical client ids (digits)"));
             }
@@ -81,7 +97,5 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 )),
             }
         }
-        (_, "/mappings") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use GET")),
-        _ => Err(http::not_found()),
     }
 }

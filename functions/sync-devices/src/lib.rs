@@ -10,7 +10,8 @@
 use lambda_glue::Deps;
 use lambda_glue::http::{self, query_param, route_path};
 use lambda_glue::lambda::{Invocation, http_payload};
-use lambda_glue::runs_api;
+use lambda_glue::routes::Routes;
+use lambda_glue::runs_api::{self, RunRoute};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -21,6 +22,7 @@ use shared::domain::time::{now, parse_rfc3339, to_rfc3339};
 use shared::messages::SyncType;
 use shared::{ApiError, ErrorCode};
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use time::OffsetDateTime;
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
@@ -73,14 +75,28 @@ impl Filters {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Runs(RunRoute),
+    Assets,
+    Asset,
+    StatusRefresh,
+}
+
+static ROUTES: LazyLock<Routes<Route>> = LazyLock::new(|| {
+    runs_api::routes(Route::Runs)
+        .route("/assets", &[Method::GET], Route::Assets)
+        .route("/assets/{*asset_id}", &[Method::GET], Route::Asset)
+        .route("/status/refresh", &[Method::POST], Route::StatusRefresh)
+});
+
 async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let caller = http::caller(req, &deps.jwt)?;
     let path = route_path(req);
-    if let Some(r) = runs_api::route(deps, &caller, SyncType::Devices, req.method(), &path).await {
-        return r;
-    }
-    match (req.method(), path.as_str()) {
-        (&Method::GET, "/assets") => {
+    let found = ROUTES.find(req.method(), &path)?;
+    match found.route {
+        Route::Runs(r) => runs_api::serve(deps, &caller, SyncType::Devices, r, found.param("run_id")).await,
+        Route::Assets => {
             caller.require(perms::SETTINGS_READ)?;
             let status = query_param(req, "status");
             if let Some(s) = &status
@@ -134,9 +150,9 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             };
             Ok((200, json!({ "assets": rows, "count": rows.len(), "next_cursor": next })))
         }
-        (&Method::GET, p) if p.starts_with("/assets/") => {
+        Route::Asset => {
             caller.require(perms::SETTINGS_READ)?;
-            let id = &p["/assets/".len()..];
+            let id = found.param("asset_id");
             if id.len() != 36 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
                 return Err(ApiError::validation("asset_id", "asset ids are UUIDs"));
             }
@@ -150,13 +166,10 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             v["external_entity_mapping"] = serde_json::to_value(mapping).unwrap_or_default();
             Ok((200, v))
         }
-        (&Method::POST, "/status/refresh") => {
+        Route::StatusRefresh => {
             caller.require(perms::SETTINGS_UPDATE)?;
             let refresh_id = status_refresh::request(deps, &caller.tenant).await?;
             Ok((202, json!({ "refresh_id": refresh_id })))
         }
-        (_, "/status/refresh") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use POST")),
-        (_, "/assets") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use GET")),
-        _ => Err(http::not_found()),
     }
 }

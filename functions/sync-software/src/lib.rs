@@ -8,7 +8,8 @@
 use lambda_glue::Deps;
 use lambda_glue::http::{self, route_path};
 use lambda_glue::lambda::{Invocation, http_payload};
-use lambda_glue::runs_api;
+use lambda_glue::routes::Routes;
+use lambda_glue::runs_api::{self, RunRoute};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
@@ -16,6 +17,7 @@ use shared::auth::perms;
 use shared::domain::software::{AssetSoftware, normalize};
 use shared::messages::SyncType;
 use shared::{ApiError, ErrorCode};
+use std::sync::LazyLock;
 
 /// Catalog search answers at most this many entries (`?limit=`, default 100).
 const MAX_LIMIT: usize = 1000;
@@ -35,15 +37,29 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     http::respond(route(deps, &req).await)
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Runs(RunRoute),
+    Catalog,
+    AssetSoftware,
+}
+
+static ROUTES: LazyLock<Routes<Route>> = LazyLock::new(|| {
+    runs_api::routes(Route::Runs).route("/software", &[Method::GET], Route::Catalog).route(
+        "/assets/{asset_id}/software",
+        &[Method::GET],
+        Route::AssetSoftware,
+    )
+});
+
 async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let caller = http::caller(req, &deps.jwt)?;
     let path = route_path(req);
-    if let Some(r) = runs_api::route(deps, &caller, SyncType::Software, req.method(), &path).await {
-        return r;
-    }
+    let found = ROUTES.find(req.method(), &path)?;
     let q = req.query_string_parameters();
-    match (req.method(), path.as_str()) {
-        (&Method::GET, "/software") => {
+    match found.route {
+        Route::Runs(r) => runs_api::serve(deps, &caller, SyncType::Software, r, found.param("run_id")).await,
+        Route::Catalog => {
             caller.require(perms::SETTINGS_READ)?;
             let name = q.first("name").map(normalize).filter(|s| !s.is_empty());
             let publisher = q.first("publisher").map(normalize).filter(|s| !s.is_empty());
@@ -84,9 +100,9 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 .collect();
             Ok((200, json!({ "software": rows, "count": rows.len(), "total": total })))
         }
-        (&Method::GET, p) if p.starts_with("/assets/") && p.ends_with("/software") => {
+        Route::AssetSoftware => {
             caller.require(perms::SETTINGS_READ)?;
-            let asset_id = &p["/assets/".len()..p.len() - "/software".len()];
+            let asset_id = found.param("asset_id");
             if !uuid_like(asset_id) {
                 return Err(ApiError::validation("asset_id", "not an asset id"));
             }
@@ -148,11 +164,6 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 }),
             ))
         }
-        (_, "/software") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use GET")),
-        (_, p) if p.starts_with("/assets/") && p.ends_with("/software") => {
-            Err(ApiError::new(ErrorCode::MethodNotAllowed, "use GET"))
-        }
-        _ => Err(http::not_found()),
     }
 }
 
