@@ -16,7 +16,7 @@ use lambda_glue::lambda::{Invocation, http_payload};
 use lambda_glue::routes::Routes;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::ApiError;
 use shared::auth::perms;
 use shared::domain::connection::{ConnectionService, SaveSettings, TestRequest};
@@ -79,9 +79,7 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             caller.require(perms::SETTINGS_READ)?;
             let settings = svc.settings(tenant).await?;
             let summary = summary(deps.store.as_ref(), tenant).await?;
-            let mut v = json_of(&settings);
-            v["summary"] = json_of(&summary);
-            Ok((200, v))
+            Ok((200, json_of(&SettingsView { settings: &settings, summary: &summary })?))
         }
         Route::SaveSettings => {
             caller.require(perms::SETTINGS_UPDATE)?;
@@ -89,20 +87,20 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             svc.save(tenant, body).await?;
             let settings = svc.settings(tenant).await?;
             tracing::info!(user = %caller.user_id, "tactical settings saved");
-            Ok((200, json_of(&settings)))
+            Ok((200, json_of(&settings)?))
         }
         Route::Test => {
             caller.require(perms::SETTINGS_UPDATE)?;
             let body: TestRequest = parse_json(body_bytes(req)?)?;
             let result = svc.test(tenant, body).await?;
             tracing::info!(user = %caller.user_id, success = result.success, "tactical connection tested");
-            Ok((200, json_of(&result)))
+            Ok((200, json_of(&result)?))
         }
         Route::Disconnect => {
             caller.require(perms::SETTINGS_UPDATE)?;
             svc.disconnect(tenant).await?;
             tracing::info!(user = %caller.user_id, "tactical disconnected");
-            Ok((200, json!({"disconnected": true, "mappings_kept": true})))
+            Ok((200, json_of(&Disconnected { disconnected: true, mappings_kept: true })?))
         }
         Route::Webhook => {
             caller.require(perms::SETTINGS_READ)?;
@@ -117,7 +115,7 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 reveal,
                 integ.and_then(|i| i.webhook_previous_valid_until),
             );
-            Ok((200, json_of(&info)))
+            Ok((200, json_of(&info)?))
         }
         Route::RotateSecret => {
             caller.require(perms::SETTINGS_UPDATE)?;
@@ -138,11 +136,26 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 true,
                 integ.and_then(|i| i.webhook_previous_valid_until),
             );
-            Ok((200, json_of(&info)))
+            Ok((200, json_of(&info)?))
         }
     }
 }
 
-fn json_of<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or_default()
+fn json_of<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
+    http::to_body(v)
+}
+
+/// Answer of `POST /disconnect`.
+#[derive(serde::Serialize)]
+struct Disconnected {
+    disconnected: bool,
+    mappings_kept: bool,
+}
+
+/// Answer of `GET /settings`: the settings and the tenant's summary.
+#[derive(serde::Serialize)]
+struct SettingsView<'a, S: serde::Serialize, M: serde::Serialize> {
+    #[serde(flatten)]
+    settings: &'a S,
+    summary: &'a M,
 }

@@ -13,7 +13,7 @@ use lambda_glue::routes::Routes;
 use lambda_glue::runs_api::{self, RunRoute};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::auth::perms;
 use shared::domain::alert_flow;
 use shared::messages::SyncType;
@@ -26,9 +26,7 @@ const STATUSES: [&str; 4] = ["active", "suppressed", "resolved", "auto_resolved"
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
         Invocation::Http(req) => Ok(http_payload(handle(deps, *req).await)),
-        Invocation::Sqs(ev) => {
-            Ok(serde_json::to_value(lambda_glue::worker::consume(deps, ev).await).unwrap_or_default())
-        }
+        Invocation::Sqs(ev) => lambda_glue::lambda::output(&lambda_glue::worker::consume(deps, ev).await),
         _ => Err("sync-alerts serves its function URL and its queue".into()),
     }
 }
@@ -81,13 +79,12 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 }
                 let asset = http::query_param(req, "asset_id");
                 let alerts = alert_flow::alerts_of_ticket(deps.store.as_ref(), &caller.tenant, &ticket, limit).await?;
-                let rows: Vec<Value> = alerts
+                let alerts: Vec<_> = alerts
                     .iter()
                     .filter(|a| status.as_deref().is_none_or(|s| a.status == s))
                     .filter(|a| asset.is_none() || a.asset_id == asset)
-                    .map(|a| serde_json::to_value(a).unwrap_or_default())
                     .collect();
-                return Ok((200, json!({ "alerts": rows, "next_cursor": null })));
+                return Ok((200, http::to_body(&AlertsPage { alerts, next_cursor: None })?));
             }
             let query = AlertQuery {
                 status,
@@ -99,8 +96,8 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 shared::ports::PortError::Corrupt(_) => ApiError::validation("cursor", "not a cursor of this list"),
                 other => other.into(),
             })?;
-            let rows: Vec<Value> = page.alerts.iter().map(|a| serde_json::to_value(a).unwrap_or_default()).collect();
-            Ok((200, json!({ "alerts": rows, "next_cursor": page.next })))
+            let alerts: Vec<_> = page.alerts.iter().collect();
+            Ok((200, http::to_body(&AlertsPage { alerts, next_cursor: page.next })?))
         }
         Route::Alert => {
             caller.require(perms::SETTINGS_UPDATE)?;
@@ -126,9 +123,16 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             let alert = alert_flow::set_ticket(deps.store.as_ref(), &caller.tenant, &key, ticket)
                 .await?
                 .ok_or_else(|| ApiError::field(ErrorCode::NotFound, "alert_key", "no alert with this key"))?;
-            Ok((200, serde_json::to_value(&alert).unwrap_or_default()))
+            Ok((200, http::to_body(&alert)?))
         }
     }
+}
+
+/// Answer of `GET /alerts`.
+#[derive(serde::Serialize)]
+struct AlertsPage<'a, A: serde::Serialize> {
+    alerts: Vec<&'a A>,
+    next_cursor: Option<String>,
 }
 
 /// PSA ticket ids: 1–128 characters, no `#` (the index key separator) and no control characters.

@@ -14,7 +14,7 @@ use lambda_glue::routes::Routes;
 use lambda_glue::runs_api::{self, RunRoute};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::auth::perms;
 use shared::domain::asset::Asset;
 use shared::domain::status_refresh;
@@ -28,9 +28,7 @@ use time::OffsetDateTime;
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
         Invocation::Http(req) => Ok(http_payload(handle(deps, *req).await)),
-        Invocation::Sqs(ev) => {
-            Ok(serde_json::to_value(lambda_glue::worker::consume(deps, ev).await).unwrap_or_default())
-        }
+        Invocation::Sqs(ev) => lambda_glue::lambda::output(&lambda_glue::worker::consume(deps, ev).await),
         _ => Err("sync-devices serves its function URL and its queue".into()),
     }
 }
@@ -42,15 +40,30 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
 /// An asset as the frontend sees it: the status Tactical last reported, `status_as_of` when it
 /// was last observed (the later of the asset's own observation and its client's last status
 /// refresh), and uptime at the time of the answer.
-fn view(a: &Asset, now: OffsetDateTime, observed: &BTreeMap<String, String>) -> Value {
-    let mut v = serde_json::to_value(a).unwrap_or_default();
-    v["status_as_of"] = json!(status_as_of(a, observed));
-    v["uptime_seconds"] = json!(a.uptime_seconds(now));
+fn view(a: &Asset, now: OffsetDateTime, observed: &BTreeMap<String, String>) -> Result<Value, ApiError> {
+    let mut v = http::to_body(a)?;
     if let Some(o) = v.as_object_mut() {
+        o.insert("status_as_of".into(), http::to_body(&status_as_of(a, observed))?);
+        o.insert("uptime_seconds".into(), http::to_body(&a.uptime_seconds(now))?);
+        // Bookkeeping of the sync, not the frontend's.
         o.remove("sync_hash");
         o.remove("last_sync_run");
     }
-    v
+    Ok(v)
+}
+
+/// Answer of `GET /assets`.
+#[derive(serde::Serialize)]
+struct AssetsPage {
+    assets: Vec<Value>,
+    count: usize,
+    next_cursor: Option<String>,
+}
+
+/// Answer of `POST /status/refresh`.
+#[derive(serde::Serialize)]
+struct RefreshQueued {
+    refresh_id: String,
 }
 
 fn status_as_of(a: &Asset, observed: &BTreeMap<String, String>) -> Option<String> {
@@ -136,7 +149,7 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                     }
                     last_taken = Some(a.asset_id.clone());
                     if filters.matches(a) {
-                        rows.push(view(a, now, &observed));
+                        rows.push(view(a, now, &observed)?);
                     }
                 }
                 if rows.len() == limit {
@@ -148,7 +161,7 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                     None => break None,
                 }
             };
-            Ok((200, json!({ "assets": rows, "count": rows.len(), "next_cursor": next })))
+            Ok((200, http::to_body(&AssetsPage { count: rows.len(), assets: rows, next_cursor: next })?))
         }
         Route::Asset => {
             caller.require(perms::SETTINGS_READ)?;
@@ -162,14 +175,16 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             };
             let mapping = deps.store.get_external_mapping(&caller.tenant, &asset.rmm_device_id).await?;
             let observed = deps.store.status_observed(&caller.tenant).await?;
-            let mut v = view(&asset, now(), &observed);
-            v["external_entity_mapping"] = serde_json::to_value(mapping).unwrap_or_default();
+            let mut v = view(&asset, now(), &observed)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("external_entity_mapping".into(), http::to_body(&mapping)?);
+            }
             Ok((200, v))
         }
         Route::StatusRefresh => {
             caller.require(perms::SETTINGS_UPDATE)?;
             let refresh_id = status_refresh::request(deps, &caller.tenant).await?;
-            Ok((202, json!({ "refresh_id": refresh_id })))
+            Ok((202, http::to_body(&RefreshQueued { refresh_id })?))
         }
     }
 }

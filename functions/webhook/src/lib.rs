@@ -9,7 +9,7 @@ use lambda_glue::Deps;
 use lambda_glue::http;
 use lambda_glue::lambda::{Invocation, http_payload};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::domain::alert_flow::{apply_pointer, link_assets, record_delivery};
 use shared::domain::alerts::AlertEvent;
 use shared::domain::webhook_payload;
@@ -150,6 +150,15 @@ pub async fn handle_with(deps: &Deps, cache: &SecretCache, req: Request) -> Resp
     http::respond(receive(deps, cache, &req).await)
 }
 
+/// Answer of a delivery.
+#[derive(serde::Serialize)]
+struct Recorded<'a, S: serde::Serialize> {
+    recorded: bool,
+    duplicate: bool,
+    alert_key: &'a str,
+    status: &'a S,
+}
+
 fn unauthorized() -> ApiError {
     // One answer for an unknown tenant, a missing and a wrong secret.
     ApiError::new(ErrorCode::Unauthenticated, format!("missing or invalid {HEADER_NAME} header"))
@@ -221,8 +230,11 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
         q?;
     }
     tracing::info!(alert_key = %recorded.alert_key, status = %recorded.status, duplicate = recorded.duplicate, complete = payload.complete, "webhook recorded");
-    Ok((
-        202,
-        json!({ "recorded": !recorded.duplicate, "duplicate": recorded.duplicate, "alert_key": recorded.alert_key, "status": recorded.status }),
-    ))
+    let answer = Recorded {
+        recorded: !recorded.duplicate,
+        duplicate: recorded.duplicate,
+        alert_key: &recorded.alert_key,
+        status: &recorded.status,
+    };
+    Ok((202, http::to_body(&answer)?))
 }

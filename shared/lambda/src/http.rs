@@ -20,6 +20,15 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> Response<Body> {
     resp
 }
 
+/// A typed body as JSON. A value that cannot be serialised is an internal error (500, logged),
+/// never a silent `null` on the wire.
+pub fn to_body<T: Serialize>(body: &T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(body).map_err(|e| {
+        tracing::error!(error = %e, "a response body could not be serialised");
+        ApiError::internal()
+    })
+}
+
 pub fn error(e: &ApiError) -> Response<Body> {
     json(e.status(), e)
 }

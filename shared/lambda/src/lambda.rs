@@ -3,6 +3,7 @@
 //! Invoke with a JSON event (workflows).
 
 use lambda_http::{Body, Request, Response};
+use serde::Serialize;
 use serde_json::Value;
 use std::future::Future;
 use tracing::Instrument;
@@ -39,6 +40,12 @@ pub fn classify(event: Value) -> Result<Invocation, String> {
         return Ok(Invocation::Schedule(event));
     }
     Ok(Invocation::Direct(event))
+}
+
+/// What an SQS or direct invocation answers, as JSON; a value that cannot be serialised fails the
+/// invocation (a batch answered `null` would drop every message).
+pub fn output<T: Serialize>(value: &T) -> Result<Value, String> {
+    serde_json::to_value(value).map_err(|e| format!("the answer could not be serialised: {e}"))
 }
 
 /// HTTP API v2 / function URL response payload.

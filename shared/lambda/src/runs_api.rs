@@ -40,12 +40,12 @@ pub async fn serve(
             let started = start(deps, &caller.tenant, st, Trigger::Manual).await?;
             crate::telemetry::record_run_id(&started.run_id);
             tracing::info!(user = %caller.user_id, sync_type = st.as_str(), started = started.started, "sync requested");
-            Ok((202, serde_json::to_value(started).unwrap_or_default()))
+            Ok((202, crate::http::to_body(&started)?))
         }
         RunRoute::Latest => {
             caller.require(perms::SETTINGS_READ)?;
             match deps.store.latest_run(&caller.tenant, st).await? {
-                Some(run) => Ok((200, serde_json::to_value(run).unwrap_or_default())),
+                Some(run) => Ok((200, crate::http::to_body(&run)?)),
                 None => Err(ApiError::new(ErrorCode::NotFound, format!("no {} sync has run yet", st.as_str()))),
             }
         }
@@ -56,7 +56,7 @@ pub async fn serve(
                 return Err(ApiError::validation("run_id", "not a run id"));
             }
             match deps.store.get_run(&caller.tenant, st, id).await? {
-                Some(run) => Ok((200, serde_json::to_value(run).unwrap_or_default())),
+                Some(run) => Ok((200, crate::http::to_body(&run)?)),
                 None => Err(ApiError::new(ErrorCode::NotFound, "no such run for this tenant")),
             }
         }
