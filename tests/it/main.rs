@@ -23,6 +23,7 @@ mod remote_actions;
 mod secret_bundle;
 mod security;
 mod software;
+mod spans;
 mod status;
 mod sync;
 mod template;

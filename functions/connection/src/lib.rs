@@ -13,14 +13,16 @@
 use lambda_glue::Deps;
 use lambda_glue::http::{self, body_bytes, parse_json, route_path};
 use lambda_glue::lambda::{Invocation, http_payload};
+use lambda_glue::routes::Routes;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
+use shared::ApiError;
 use shared::auth::perms;
 use shared::domain::connection::{ConnectionService, SaveSettings, TestRequest};
 use shared::domain::summary::summary;
 use shared::domain::webhook_settings;
-use shared::{ApiError, ErrorCode};
+use std::sync::LazyLock;
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
@@ -46,43 +48,61 @@ fn service(deps: &Deps) -> ConnectionService<'_> {
     ConnectionService::new(deps)
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Settings,
+    SaveSettings,
+    Test,
+    Disconnect,
+    Webhook,
+    RotateSecret,
+}
+
+static ROUTES: LazyLock<Routes<Route>> = LazyLock::new(|| {
+    Routes::new()
+        .route("/settings", &[Method::GET], Route::Settings)
+        .route("/settings", &[Method::PATCH, Method::PUT], Route::SaveSettings)
+        .route("/test", &[Method::POST], Route::Test)
+        .route("/disconnect", &[Method::POST], Route::Disconnect)
+        .route("/webhook", &[Method::GET], Route::Webhook)
+        .route("/webhook/secret", &[Method::POST], Route::RotateSecret)
+});
+
 async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let caller = http::caller(req, &deps.jwt)?;
     let tenant = &caller.tenant;
     let path = route_path(req);
-    let method = req.method().clone();
+    let route = ROUTES.find(req.method(), &path)?.route;
     let svc = service(deps);
-    match (path.as_str(), method) {
-        ("/settings", Method::GET) => {
+    match route {
+        Route::Settings => {
             caller.require(perms::SETTINGS_READ)?;
             let settings = svc.settings(tenant).await?;
             let summary = summary(deps.store.as_ref(), tenant).await?;
-            let mut v = json_of(&settings);
-            v["summary"] = json_of(&summary);
-            Ok((200, v))
+            Ok((200, json_of(&SettingsView { settings: &settings, summary: &summary })?))
         }
-        ("/settings", Method::PATCH | Method::PUT) => {
+        Route::SaveSettings => {
             caller.require(perms::SETTINGS_UPDATE)?;
             let body: SaveSettings = parse_json(body_bytes(req)?)?;
             svc.save(tenant, body).await?;
             let settings = svc.settings(tenant).await?;
-            tracing::info!(tenant = %tenant, user = %caller.user_id, "tactical settings saved");
-            Ok((200, json_of(&settings)))
+            tracing::info!(user = %caller.user_id, "tactical settings saved");
+            Ok((200, json_of(&settings)?))
         }
-        ("/test", Method::POST) => {
+        Route::Test => {
             caller.require(perms::SETTINGS_UPDATE)?;
             let body: TestRequest = parse_json(body_bytes(req)?)?;
             let result = svc.test(tenant, body).await?;
-            tracing::info!(tenant = %tenant, user = %caller.user_id, success = result.success, "tactical connection tested");
-            Ok((200, json_of(&result)))
+            tracing::info!(user = %caller.user_id, success = result.success, "tactical connection tested");
+            Ok((200, json_of(&result)?))
         }
-        ("/disconnect", Method::POST) => {
+        Route::Disconnect => {
             caller.require(perms::SETTINGS_UPDATE)?;
             svc.disconnect(tenant).await?;
-            tracing::info!(tenant = %tenant, user = %caller.user_id, "tactical disconnected");
-            Ok((200, json!({"disconnected": true, "mappings_kept": true})))
+            tracing::info!(user = %caller.user_id, "tactical disconnected");
+            Ok((200, json_of(&Disconnected { disconnected: true, mappings_kept: true })?))
         }
-        ("/webhook", Method::GET) => {
+        Route::Webhook => {
             caller.require(perms::SETTINGS_READ)?;
             // Reading never creates the secret (a reader must not mint one); only update permission
             // reveals it.
@@ -96,9 +116,9 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 reveal,
                 integ.and_then(|i| i.webhook_previous_valid_until),
             );
-            Ok((200, json_of(&info)))
+            Ok((200, json_of(&info)?))
         }
-        ("/webhook/secret", Method::POST) => {
+        Route::RotateSecret => {
             caller.require(perms::SETTINGS_UPDATE)?;
             let body: RotateRequest = parse_json(body_bytes(req)?)?;
             let fresh =
@@ -106,7 +126,6 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                     .await?;
             let integ = deps.store.get_integration(tenant).await?;
             tracing::info!(
-                tenant = %tenant,
                 user = %caller.user_id,
                 revoke_previous = body.revoke_previous,
                 "webhook secret created or rotated"
@@ -118,15 +137,26 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 true,
                 integ.and_then(|i| i.webhook_previous_valid_until),
             );
-            Ok((200, json_of(&info)))
+            Ok((200, json_of(&info)?))
         }
-        ("/settings" | "/test" | "/disconnect" | "/webhook" | "/webhook/secret", _) => {
-            Err(ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route"))
-        }
-        _ => Err(http::not_found()),
     }
 }
 
-fn json_of<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or_default()
+fn json_of<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
+    http::to_body(v)
+}
+
+/// Answer of `POST /disconnect`.
+#[derive(serde::Serialize)]
+struct Disconnected {
+    disconnected: bool,
+    mappings_kept: bool,
+}
+
+/// Answer of `GET /settings`: the settings and the tenant's summary.
+#[derive(serde::Serialize)]
+struct SettingsView<'a, S: serde::Serialize, M: serde::Serialize> {
+    #[serde(flatten)]
+    settings: &'a S,
+    summary: &'a M,
 }

@@ -27,9 +27,7 @@ pub struct Tick {
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
-        Invocation::Schedule(_) | Invocation::Direct(_) => {
-            Ok(serde_json::to_value(tick(deps).await?).unwrap_or_default())
-        }
+        Invocation::Schedule(_) | Invocation::Direct(_) => lambda_glue::lambda::output(&tick(deps).await?),
         _ => Err("the scheduler is started by its EventBridge schedule".into()),
     }
 }

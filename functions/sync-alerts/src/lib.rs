@@ -9,24 +9,24 @@
 use lambda_glue::Deps;
 use lambda_glue::http::{self, route_path};
 use lambda_glue::lambda::{Invocation, http_payload};
-use lambda_glue::runs_api;
+use lambda_glue::routes::Routes;
+use lambda_glue::runs_api::{self, RunRoute};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::auth::perms;
 use shared::domain::alert_flow;
 use shared::messages::SyncType;
 use shared::ports::AlertQuery;
 use shared::{ApiError, ErrorCode};
+use std::sync::LazyLock;
 
 const STATUSES: [&str; 4] = ["active", "suppressed", "resolved", "auto_resolved"];
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
         Invocation::Http(req) => Ok(http_payload(handle(deps, *req).await)),
-        Invocation::Sqs(ev) => {
-            Ok(serde_json::to_value(lambda_glue::worker::consume(deps, ev).await).unwrap_or_default())
-        }
+        Invocation::Sqs(ev) => lambda_glue::lambda::output(&lambda_glue::worker::consume(deps, ev).await),
         _ => Err("sync-alerts serves its function URL and its queue".into()),
     }
 }
@@ -35,14 +35,28 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     http::respond(route(deps, &req).await)
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Runs(RunRoute),
+    Alerts,
+    Alert,
+}
+
+static ROUTES: LazyLock<Routes<Route>> = LazyLock::new(|| {
+    runs_api::routes(Route::Runs).route("/alerts", &[Method::GET], Route::Alerts).route(
+        "/alerts/{*alert_key}",
+        &[Method::PATCH],
+        Route::Alert,
+    )
+});
+
 async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let caller = http::caller(req, &deps.jwt)?;
     let path = route_path(req);
-    if let Some(r) = runs_api::route(deps, &caller, SyncType::Alerts, req.method(), &path).await {
-        return r;
-    }
-    match (req.method(), path.as_str()) {
-        (&Method::GET, "/alerts") => {
+    let found = ROUTES.find(req.method(), &path)?;
+    match found.route {
+        Route::Runs(r) => runs_api::serve(deps, &caller, SyncType::Alerts, r, found.param("run_id")).await,
+        Route::Alerts => {
             caller.require(perms::SETTINGS_READ)?;
             let status = http::query_param(req, "status");
             if let Some(s) = &status
@@ -65,13 +79,12 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 }
                 let asset = http::query_param(req, "asset_id");
                 let alerts = alert_flow::alerts_of_ticket(deps.store.as_ref(), &caller.tenant, &ticket, limit).await?;
-                let rows: Vec<Value> = alerts
+                let alerts: Vec<_> = alerts
                     .iter()
                     .filter(|a| status.as_deref().is_none_or(|s| a.status == s))
                     .filter(|a| asset.is_none() || a.asset_id == asset)
-                    .map(|a| serde_json::to_value(a).unwrap_or_default())
                     .collect();
-                return Ok((200, json!({ "alerts": rows, "next_cursor": null })));
+                return Ok((200, http::to_body(&AlertsPage { alerts, next_cursor: None })?));
             }
             let query = AlertQuery {
                 status,
@@ -83,13 +96,12 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 shared::ports::PortError::Corrupt(_) => ApiError::validation("cursor", "not a cursor of this list"),
                 other => other.into(),
             })?;
-            let rows: Vec<Value> = page.alerts.iter().map(|a| serde_json::to_value(a).unwrap_or_default()).collect();
-            Ok((200, json!({ "alerts": rows, "next_cursor": page.next })))
+            let alerts: Vec<_> = page.alerts.iter().collect();
+            Ok((200, http::to_body(&AlertsPage { alerts, next_cursor: page.next })?))
         }
-        (_, "/alerts") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use GET")),
-        (&Method::PATCH, p) if p.starts_with("/alerts/") => {
+        Route::Alert => {
             caller.require(perms::SETTINGS_UPDATE)?;
-            let key = percent_decode(&p["/alerts/".len()..])
+            let key = percent_decode(found.param("alert_key"))
                 .filter(|k| !k.is_empty() && k.len() <= 300 && !k.chars().any(char::is_control))
                 .ok_or_else(|| ApiError::validation("alert_key", "not an alert key (URL-encode it: id%2325)"))?;
             let body: Value = http::parse_json(http::body_bytes(req)?)?;
@@ -111,11 +123,16 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             let alert = alert_flow::set_ticket(deps.store.as_ref(), &caller.tenant, &key, ticket)
                 .await?
                 .ok_or_else(|| ApiError::field(ErrorCode::NotFound, "alert_key", "no alert with this key"))?;
-            Ok((200, serde_json::to_value(&alert).unwrap_or_default()))
+            Ok((200, http::to_body(&alert)?))
         }
-        (_, p) if p.starts_with("/alerts/") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use PATCH")),
-        _ => Err(http::not_found()),
     }
+}
+
+/// Answer of `GET /alerts`.
+#[derive(serde::Serialize)]
+struct AlertsPage<'a, A: serde::Serialize> {
+    alerts: Vec<&'a A>,
+    next_cursor: Option<String>,
 }
 
 /// PSA ticket ids: 1–128 characters, no `#` (the index key separator) and no control characters.

@@ -10,10 +10,11 @@
 use lambda_glue::Deps;
 use lambda_glue::http::{self, query_param, route_path};
 use lambda_glue::lambda::{Invocation, http_payload};
-use lambda_glue::runs_api;
+use lambda_glue::routes::Routes;
+use lambda_glue::runs_api::{self, RunRoute};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::auth::perms;
 use shared::domain::asset::Asset;
 use shared::domain::status_refresh;
@@ -21,14 +22,13 @@ use shared::domain::time::{now, parse_rfc3339, to_rfc3339};
 use shared::messages::SyncType;
 use shared::{ApiError, ErrorCode};
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use time::OffsetDateTime;
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
     match inv {
         Invocation::Http(req) => Ok(http_payload(handle(deps, *req).await)),
-        Invocation::Sqs(ev) => {
-            Ok(serde_json::to_value(lambda_glue::worker::consume(deps, ev).await).unwrap_or_default())
-        }
+        Invocation::Sqs(ev) => lambda_glue::lambda::output(&lambda_glue::worker::consume(deps, ev).await),
         _ => Err("sync-devices serves its function URL and its queue".into()),
     }
 }
@@ -40,15 +40,30 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
 /// An asset as the frontend sees it: the status Tactical last reported, `status_as_of` when it
 /// was last observed (the later of the asset's own observation and its client's last status
 /// refresh), and uptime at the time of the answer.
-fn view(a: &Asset, now: OffsetDateTime, observed: &BTreeMap<String, String>) -> Value {
-    let mut v = serde_json::to_value(a).unwrap_or_default();
-    v["status_as_of"] = json!(status_as_of(a, observed));
-    v["uptime_seconds"] = json!(a.uptime_seconds(now));
+fn view(a: &Asset, now: OffsetDateTime, observed: &BTreeMap<String, String>) -> Result<Value, ApiError> {
+    let mut v = http::to_body(a)?;
     if let Some(o) = v.as_object_mut() {
+        o.insert("status_as_of".into(), http::to_body(&status_as_of(a, observed))?);
+        o.insert("uptime_seconds".into(), http::to_body(&a.uptime_seconds(now))?);
+        // Bookkeeping of the sync, not the frontend's.
         o.remove("sync_hash");
         o.remove("last_sync_run");
     }
-    v
+    Ok(v)
+}
+
+/// Answer of `GET /assets`.
+#[derive(serde::Serialize)]
+struct AssetsPage {
+    assets: Vec<Value>,
+    count: usize,
+    next_cursor: Option<String>,
+}
+
+/// Answer of `POST /status/refresh`.
+#[derive(serde::Serialize)]
+struct RefreshQueued {
+    refresh_id: String,
 }
 
 fn status_as_of(a: &Asset, observed: &BTreeMap<String, String>) -> Option<String> {
@@ -73,14 +88,28 @@ impl Filters {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Runs(RunRoute),
+    Assets,
+    Asset,
+    StatusRefresh,
+}
+
+static ROUTES: LazyLock<Routes<Route>> = LazyLock::new(|| {
+    runs_api::routes(Route::Runs)
+        .route("/assets", &[Method::GET], Route::Assets)
+        .route("/assets/{*asset_id}", &[Method::GET], Route::Asset)
+        .route("/status/refresh", &[Method::POST], Route::StatusRefresh)
+});
+
 async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let caller = http::caller(req, &deps.jwt)?;
     let path = route_path(req);
-    if let Some(r) = runs_api::route(deps, &caller, SyncType::Devices, req.method(), &path).await {
-        return r;
-    }
-    match (req.method(), path.as_str()) {
-        (&Method::GET, "/assets") => {
+    let found = ROUTES.find(req.method(), &path)?;
+    match found.route {
+        Route::Runs(r) => runs_api::serve(deps, &caller, SyncType::Devices, r, found.param("run_id")).await,
+        Route::Assets => {
             caller.require(perms::SETTINGS_READ)?;
             let status = query_param(req, "status");
             if let Some(s) = &status
@@ -120,7 +149,7 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                     }
                     last_taken = Some(a.asset_id.clone());
                     if filters.matches(a) {
-                        rows.push(view(a, now, &observed));
+                        rows.push(view(a, now, &observed)?);
                     }
                 }
                 if rows.len() == limit {
@@ -132,11 +161,11 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                     None => break None,
                 }
             };
-            Ok((200, json!({ "assets": rows, "count": rows.len(), "next_cursor": next })))
+            Ok((200, http::to_body(&AssetsPage { count: rows.len(), assets: rows, next_cursor: next })?))
         }
-        (&Method::GET, p) if p.starts_with("/assets/") => {
+        Route::Asset => {
             caller.require(perms::SETTINGS_READ)?;
-            let id = &p["/assets/".len()..];
+            let id = found.param("asset_id");
             if id.len() != 36 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
                 return Err(ApiError::validation("asset_id", "asset ids are UUIDs"));
             }
@@ -146,17 +175,16 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             };
             let mapping = deps.store.get_external_mapping(&caller.tenant, &asset.rmm_device_id).await?;
             let observed = deps.store.status_observed(&caller.tenant).await?;
-            let mut v = view(&asset, now(), &observed);
-            v["external_entity_mapping"] = serde_json::to_value(mapping).unwrap_or_default();
+            let mut v = view(&asset, now(), &observed)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("external_entity_mapping".into(), http::to_body(&mapping)?);
+            }
             Ok((200, v))
         }
-        (&Method::POST, "/status/refresh") => {
+        Route::StatusRefresh => {
             caller.require(perms::SETTINGS_UPDATE)?;
             let refresh_id = status_refresh::request(deps, &caller.tenant).await?;
-            Ok((202, json!({ "refresh_id": refresh_id })))
+            Ok((202, http::to_body(&RefreshQueued { refresh_id })?))
         }
-        (_, "/status/refresh") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use POST")),
-        (_, "/assets") => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use GET")),
-        _ => Err(http::not_found()),
     }
 }

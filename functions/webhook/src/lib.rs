@@ -10,7 +10,7 @@ use lambda_glue::Deps;
 use lambda_glue::http;
 use lambda_glue::lambda::{Invocation, http_payload};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::domain::alert_flow::{apply_pointer, link_assets, record_delivery};
 use shared::domain::alerts::AlertEvent;
 use shared::domain::webhook_payload;
@@ -151,6 +151,15 @@ pub async fn handle_with(deps: &Deps, cache: &SecretCache, req: Request) -> Resp
     http::respond(receive(deps, cache, &req).await)
 }
 
+/// Answer of a delivery.
+#[derive(serde::Serialize)]
+struct Recorded<'a, S: serde::Serialize> {
+    recorded: bool,
+    duplicate: bool,
+    alert_key: &'a str,
+    status: &'a S,
+}
+
 fn unauthorized() -> ApiError {
     // One answer for an unknown tenant, a missing and a wrong secret.
     ApiError::new(ErrorCode::Unauthenticated, format!("missing or invalid {HEADER_NAME} header"))
@@ -175,11 +184,13 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
         return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("the body is larger than {MAX_BODY} bytes")));
     }
     let tenant = tenant_of(req).ok_or_else(unauthorized)?;
+    // The tenant the path names, authenticated or not: a refusal's line says whom it was for.
+    lambda_glue::telemetry::record_tenant(&tenant);
     let presented = req.headers().get(HEADER_NAME).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
     match cache.verify(deps, &tenant, presented).await? {
         Verdict::Accepted => {}
         Verdict::Refused => {
-            tracing::warn!(tenant = %tenant, "webhook refused: bad secret");
+            tracing::warn!("webhook refused: bad secret");
             return Err(unauthorized());
         }
         Verdict::Inactive => {
@@ -219,9 +230,12 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
         p?;
         q?;
     }
-    tracing::info!(tenant = %tenant, alert_key = %recorded.alert_key, status = %recorded.status, duplicate = recorded.duplicate, complete = payload.complete, "webhook recorded");
-    Ok((
-        202,
-        json!({ "recorded": !recorded.duplicate, "duplicate": recorded.duplicate, "alert_key": recorded.alert_key, "status": recorded.status }),
-    ))
+    tracing::info!(alert_key = %recorded.alert_key, status = %recorded.status, duplicate = recorded.duplicate, complete = payload.complete, "webhook recorded");
+    let answer = Recorded {
+        recorded: !recorded.duplicate,
+        duplicate: recorded.duplicate,
+        alert_key: &recorded.alert_key,
+        status: &recorded.status,
+    };
+    Ok((202, http::to_body(&answer)?))
 }

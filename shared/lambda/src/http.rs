@@ -20,6 +20,15 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> Response<Body> {
     resp
 }
 
+/// A typed body as JSON. A value that cannot be serialised is an internal error (500, logged),
+/// never a silent `null` on the wire.
+pub fn to_body<T: Serialize>(body: &T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(body).map_err(|e| {
+        tracing::error!(error = %e, "a response body could not be serialised");
+        ApiError::internal()
+    })
+}
+
 pub fn error(e: &ApiError) -> Response<Body> {
     json(e.status(), e)
 }
@@ -74,9 +83,12 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
     url::form_urlencoded::parse(req.uri().query()?.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
+/// The verified caller; its tenant is recorded on the current span from here on.
 pub fn caller(req: &Request, verifier: &JwtVerifier) -> Result<Caller, ApiError> {
     let header = req.headers().get("authorization").and_then(|v| v.to_str().ok());
-    verifier.verify_header(header)
+    let caller = verifier.verify_header(header)?;
+    crate::telemetry::record_tenant(&caller.tenant);
+    Ok(caller)
 }
 
 pub fn not_found() -> ApiError {

@@ -3,44 +3,14 @@
 //! Invoke with a JSON event (workflows).
 
 use lambda_http::{Body, Request, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use std::future::Future;
+use tracing::Instrument;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct SqsEvent {
-    #[serde(rename = "Records")]
-    pub records: Vec<SqsRecord>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct SqsRecord {
-    #[serde(rename = "messageId")]
-    pub message_id: String,
-    #[serde(default)]
-    pub body: String,
-    #[serde(default)]
-    pub attributes: SqsRecordAttributes,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct SqsRecordAttributes {
-    #[serde(rename = "ApproximateReceiveCount", default)]
-    pub approximate_receive_count: Option<String>,
-}
-
-/// `ReportBatchItemFailures` answer: only the failed messages return to the queue.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct SqsBatchResponse {
-    #[serde(rename = "batchItemFailures")]
-    pub batch_item_failures: Vec<BatchItemFailure>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct BatchItemFailure {
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
-}
+/// SQS events and the `ReportBatchItemFailures` answer (only the failed messages return to the
+/// queue), as Lambda defines them.
+pub use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
 pub enum Invocation {
     Http(Box<Request>),
@@ -52,7 +22,12 @@ pub enum Invocation {
 /// Tells the event kinds apart by their shape.
 pub fn classify(event: Value) -> Result<Invocation, String> {
     if event.get("Records").is_some_and(Value::is_array) {
-        return serde_json::from_value(event).map(Invocation::Sqs).map_err(|e| format!("malformed SQS event: {e}"));
+        let event: SqsEvent = serde_json::from_value(event).map_err(|e| format!("malformed SQS event: {e}"))?;
+        // A record without an id could never be reported as failed: refuse the batch instead.
+        if event.records.iter().any(|r| r.message_id.is_none()) {
+            return Err("malformed SQS event: a record without messageId".into());
+        }
+        return Ok(Invocation::Sqs(event));
     }
     if event.get("requestContext").is_some() && (event.get("rawPath").is_some() || event.get("httpMethod").is_some()) {
         let req: lambda_http::request::LambdaRequest =
@@ -65,6 +40,12 @@ pub fn classify(event: Value) -> Result<Invocation, String> {
         return Ok(Invocation::Schedule(event));
     }
     Ok(Invocation::Direct(event))
+}
+
+/// What an SQS or direct invocation answers, as JSON; a value that cannot be serialised fails the
+/// invocation (a batch answered `null` would drop every message).
+pub fn output<T: Serialize>(value: &T) -> Result<Value, String> {
+    serde_json::to_value(value).map_err(|e| format!("the answer could not be serialised: {e}"))
 }
 
 /// HTTP API v2 / function URL response payload.
@@ -107,12 +88,22 @@ where
 
 /// Serves one invocation inside the time its context allows: the budget is visible to the work
 /// ([`shared::deadline`]), and an HTTP request whose work is still running at the deadline is
-/// answered `504 timeout` rather than killed without an answer.
+/// answered `504 timeout` rather than killed without an answer. Everything it logs is inside the
+/// invocation's span ([`crate::telemetry::invocation_span`]).
 pub async fn within_deadline<F, Fut>(
     ctx: &lambda_runtime::Context,
     inv: Invocation,
     handler: F,
 ) -> Result<Value, String>
+where
+    F: FnOnce(Invocation) -> Fut,
+    Fut: Future<Output = Result<Value, String>>,
+{
+    let span = crate::telemetry::invocation_span(ctx);
+    bounded(ctx, inv, handler).instrument(span).await
+}
+
+async fn bounded<F, Fut>(ctx: &lambda_runtime::Context, inv: Invocation, handler: F) -> Result<Value, String>
 where
     F: FnOnce(Invocation) -> Fut,
     Fut: Future<Output = Result<Value, String>>,
@@ -208,9 +199,12 @@ mod tests {
     #[test]
     fn classifies_sqs_and_schedule() {
         let sqs = serde_json::json!({"Records": [{"messageId": "m1", "body": "{}", "attributes": {"ApproximateReceiveCount": "2"}}]});
-        assert!(matches!(classify(sqs).unwrap(), Invocation::Sqs(e) if e.records[0].message_id == "m1"));
+        assert!(
+            matches!(classify(sqs).unwrap(), Invocation::Sqs(e) if e.records[0].message_id.as_deref() == Some("m1"))
+        );
         let sched = serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
         assert!(matches!(classify(sched).unwrap(), Invocation::Schedule(_)));
         assert!(matches!(classify(serde_json::json!({"action": "agents.get"})).unwrap(), Invocation::Direct(_)));
+        assert!(classify(serde_json::json!({"Records": [{"body": "{}"}]})).is_err());
     }
 }

@@ -7,6 +7,7 @@ pub mod app;
 pub mod http;
 pub mod jwt;
 pub mod lambda;
+pub mod routes;
 pub mod runs_api;
 pub mod telemetry;
 pub mod worker;
