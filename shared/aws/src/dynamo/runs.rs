@@ -5,7 +5,7 @@ use super::{DynamoStore, MAX_RUN_ERRORS, Update, keys};
 use crate::item::{attr_of, from_item, n, s, to_item};
 use crate::keys::key;
 use crate::port_error;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use shared::domain::time::{now, now_rfc3339};
 use shared::domain::{SyncRun, SyncRunStatus};
 use shared::messages::SyncType;
@@ -111,21 +111,30 @@ pub(super) async fn start_run_once(
     item.insert(keys::PK.into(), s(pk.clone()));
     item.insert(keys::SK.into(), s(keys::sync_run_sk(run.sync_type, &run.run_id)));
     item.insert("entity".into(), s("sync_run"));
-    // The lock is a single conditional put: one item, atomic everywhere (DynamoDB, and the
-    // local moto backend, whose transactions are not isolated under concurrency).
-    let result = store
-        .client
-        .put_item()
+    // The lock and the run record in one transaction: a run record never exists without its lock,
+    // and a lock never without its record. (The local emulator serializes every DynamoDB call,
+    // see infra/localstack, so its transactions are isolated as DynamoDB's are.)
+    let lock = Put::builder()
         .table_name(store.table())
         .set_item(Some(lock))
         .condition_expression("attribute_not_exists(pk) OR #e < :now")
         .expression_attribute_names("#e", keys::TTL)
         .expression_attribute_values(":now", n(now_epoch))
+        .build()
+        .map_err(|e| PortError::Other(format!("run lock request: {e}")))?;
+    let record = Put::builder()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .map_err(|e| PortError::Other(format!("run record request: {e}")))?;
+    let result = store
+        .client
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().put(lock).build())
+        .transact_items(TransactWriteItem::builder().put(record).build())
         .send()
         .await;
-    if result.is_ok() {
-        store.client.put_item().table_name(store.table()).set_item(Some(item)).send().await.map_err(port_error)?;
-    }
     match result {
         Ok(_) => Ok(Some(StartOutcome::Started(Box::new(run.clone())))),
         Err(e) => match port_error(e) {
