@@ -369,15 +369,24 @@ impl Store for DynamoStore {
         if let Some(v) = &p.webhook_secret_version {
             u.set("webhook_secret_version", s(v.clone()));
         }
+        if let Some(d) = &p.webhook_digests {
+            u.set("webhook_digests", to_attr(&serde_json::to_value(d).unwrap_or_default()));
+        }
         for (sync_type, at) in &p.last_started {
             u.set(&format!("last_started_{sync_type}"), s(at.clone()));
         }
+        let condition = p.only_without_webhook_digests.then(|| {
+            u.names.insert("#cpk".into(), keys::PK.into());
+            u.names.insert("#cwd".into(), "webhook_digests".into());
+            "attribute_exists(#cpk) AND attribute_not_exists(#cwd)".to_owned()
+        });
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(pk, sk)))
             .update_expression(u.expression())
+            .set_condition_expression(condition)
             .set_expression_attribute_names(Some(u.names))
             .set_expression_attribute_values(Some(u.values))
             .return_values(ReturnValue::AllNew)

@@ -217,6 +217,9 @@ impl ConnectionService<'_> {
 
     pub async fn settings(&self, tenant: &TenantId) -> Result<SettingsView, ApiError> {
         let integ = self.store.get_integration(tenant).await?;
+        if let Some(i) = &integ {
+            super::webhook_settings::backfill_digests(self.store, self.secrets, tenant, i).await;
+        }
         let api_key = self.secrets.get(tenant, SecretName::ApiKey).await?;
         let username = self.secrets.get(tenant, SecretName::Username).await?;
         let password = self.secrets.get(tenant, SecretName::Password).await?;
@@ -722,6 +725,8 @@ impl ConnectionService<'_> {
                     is_active: Some(false),
                     disconnected_at: Some(Some(now_rfc3339())),
                     knox_token_expires_at: Some(None),
+                    // No secret left, so no digest: the webhook refuses every delivery.
+                    webhook_digests: Some(super::integration::WebhookDigests::default()),
                     ..Default::default()
                 },
             )
