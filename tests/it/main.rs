@@ -25,3 +25,4 @@ mod software;
 mod status;
 mod sync;
 mod template;
+mod webhook_digests;
