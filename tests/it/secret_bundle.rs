@@ -8,10 +8,10 @@ use integration_tests::aws_faults::faulty_pipeline;
 use integration_tests::*;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use shared_aws::secrets::{BUNDLE_NAME, PENDING_STAGE};
 use shared::domain::connection::{ConnectionService, Renewal};
 use shared::ports::SecretName;
 use shared::tenant::TenantId;
+use shared_aws::secrets::{BUNDLE_NAME, PENDING_STAGE};
 use tactical_sim::{SimConfig, User};
 
 const USER: &str = "svc";

@@ -16,9 +16,9 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
 use shared::ports::{PortError, SecretName, SecretStore};
 use shared::tenant::TenantId;
-use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
