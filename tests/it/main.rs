@@ -10,6 +10,7 @@ mod change_detection;
 mod close_the_loop;
 mod concurrency;
 mod connection;
+mod contract;
 mod deadlines;
 mod faults;
 mod fleet;

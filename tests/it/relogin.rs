@@ -1,7 +1,7 @@
 //! Knox re-login in real time: an expired token is renewed and the work runs again at once with
 //! the new one (never through a queue redelivery), lock losers wait for the winner's token
 //! instead of flagging the integration, one login for many concurrent refusals, and remote
-//! actions renew like the syncs. The simulator keeps Tactical's token lifetimes on its own clock.
+//! actions renew like the syncs. The simulator ages tokens on its one simulated clock (agents move on too).
 
 use integration_tests::*;
 use lambda_glue::lambda::{Invocation, classify, context_with_deadline, within_deadline};
@@ -130,7 +130,7 @@ async fn an_expired_knox_token_recovers_within_the_same_run_without_a_redelivery
     }
 
     // Five idle hours on Tactical's clock: the token is gone.
-    sim.state().advance_token_clock(Duration::from_secs(5 * 3600 + 60));
+    sim.state().advance_clock(time::Duration::seconds(5 * 3600 + 60));
     let before = sim.state().request_count(RouteKind::CheckCreds);
     let (s, started) = p.call(Function::SyncDevices, "POST", "/sync", &tok, None).await;
     assert_eq!(s, 202, "{started}");
@@ -156,7 +156,7 @@ async fn a_lock_loser_waits_for_the_winners_token_and_never_flags_reauth() {
     let (t, tok) = knox_tenant(&p, &sim, "knox-lock").await;
     let seen = p.deps.store.get_integration(&t).await.unwrap().unwrap().knox_token_expires_at;
     assert!(seen.is_some());
-    sim.state().advance_token_clock(Duration::from_secs(5 * 3600 + 60));
+    sim.state().advance_clock(time::Duration::seconds(5 * 3600 + 60));
 
     // Another worker holds the login lock; this one loses and waits. The winner's token arrives
     // (here: a person testing the connection, which stores a new token the same way).
@@ -174,7 +174,7 @@ async fn a_lock_loser_waits_for_the_winners_token_and_never_flags_reauth() {
     // Many workers refused at once: one login, every one of them renewed.
     p.deps.store.unlock(&t, "knox_login").await.unwrap();
     let seen = p.deps.store.get_integration(&t).await.unwrap().unwrap().knox_token_expires_at;
-    sim.state().advance_token_clock(Duration::from_secs(5 * 3600 + 60));
+    sim.state().advance_clock(time::Duration::seconds(5 * 3600 + 60));
     let before = sim.state().request_count(RouteKind::CheckCreds);
     let all = futures::future::join_all((0..12).map(|_| svc.renew_token(&t, seen.as_deref()))).await;
     assert!(all.iter().all(|r| r.as_ref().unwrap() == &Renewal::Renewed), "{all:?}");
@@ -192,7 +192,7 @@ async fn remote_actions_renew_an_expired_knox_token_like_the_syncs() {
     let p = Pipeline { stack, deps, sqs: aws_sdk_sqs::Client::new(&sdk().await) };
     let sim = simulator(knox_sim(1)).await;
     let (t, tok) = knox_tenant(&p, &sim, "knox-ra").await;
-    sim.state().advance_token_clock(Duration::from_secs(5 * 3600 + 60));
+    sim.state().advance_clock(time::Duration::seconds(5 * 3600 + 60));
     let before = sim.state().request_count(RouteKind::CheckCreds);
     let caller = enterprise_token(&t, &[shared::auth::perms::RMM_READ]);
     let (s, v) = p.call(Function::RemoteActions, "POST", "/actions/scripts.list", &caller, Some(json!({}))).await;

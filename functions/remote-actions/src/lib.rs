@@ -19,11 +19,11 @@ use lambda_glue::http::{self, body_bytes, route_path};
 use lambda_glue::lambda::{Invocation, http_payload};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use shared::auth::{Caller, perms};
-use shared::domain::audit::{AuditOutcome, AuditQuery, Via, is_audit_id};
-use shared::domain::remote::{ActionError, ActionRequest, execute, parse_object};
+use shared::domain::audit::{AuditOutcome, AuditPage, AuditQuery, Via, is_audit_id};
+use shared::domain::remote::{ActionAnswer, ActionError, ActionRequest, execute, parse_object};
 use shared::{ApiError, ErrorCode, TenantId};
 
 pub async fn invoke(deps: &Deps, inv: Invocation) -> Result<Value, String> {
@@ -60,14 +60,84 @@ pub struct Actor {
     pub permissions: Vec<String>,
 }
 
-fn ok(result: Value) -> Value {
-    json!({"ok": true, "result": result})
+/// `{ok: true, result}`.
+#[derive(Debug, Serialize)]
+pub struct Done {
+    pub ok: bool,
+    pub result: ActionAnswer,
 }
 
-fn failed(e: &ActionError) -> Value {
-    let mut v = serde_json::to_value(e).unwrap_or_default();
-    v["ok"] = json!(false);
-    v
+impl Done {
+    fn new(result: ActionAnswer) -> Self {
+        Self { ok: true, result }
+    }
+}
+
+/// `{ok: false, code, message, field?, vendor_status?}`: the use case's error, or the door's own
+/// (token, route, body), as the caller sees it.
+#[derive(Debug, Serialize)]
+pub struct Failed {
+    pub ok: bool,
+    #[serde(flatten)]
+    pub error: ApiError,
+    /// Tactical's HTTP status, when Tactical answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_status: Option<u16>,
+}
+
+impl From<ApiError> for Failed {
+    fn from(error: ApiError) -> Self {
+        if error.code == ErrorCode::Internal {
+            tracing::error!(message = %error.message, "remote actions request failed internally");
+        }
+        Self { ok: false, error, vendor_status: None }
+    }
+}
+
+impl From<ActionError> for Failed {
+    fn from(e: ActionError) -> Self {
+        if e.code() == ErrorCode::Internal {
+            tracing::error!(error = %error_chain(&e), "remote action failed internally");
+        }
+        let error = ApiError { code: e.code(), message: e.to_string(), field: e.field().map(str::to_owned) };
+        Self { ok: false, error, vendor_status: e.vendor_status() }
+    }
+}
+
+impl Failed {
+    fn status(&self) -> u16 {
+        self.error.status()
+    }
+}
+
+/// The error with its sources, for the log.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The invocation's answer as JSON. Only a broken `Serialize` can fail; that is logged and
+/// answered as an internal error, never as a silent null.
+fn to_json<T: Serialize>(body: &T) -> Value {
+    serde_json::to_value(body).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "remote action answer did not serialise");
+        let internal = ApiError::internal();
+        serde_json::json!({"ok": false, "code": "internal", "message": internal.message})
+    })
+}
+
+/// What a function URL request answers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Reply {
+    Action(Box<Done>),
+    Audit(AuditPage),
 }
 
 /// Lambda Invoke: always answers a JSON object (a workflow branches on `ok` and `code`; a
@@ -75,20 +145,21 @@ fn failed(e: &ActionError) -> Value {
 pub async fn direct(deps: &Deps, event: Value) -> Value {
     let ev: WorkflowEvent = match parse_object(&event, "event") {
         Ok(ev) => ev,
-        Err(e) => return failed(&e),
+        Err(e) => return to_json(&Failed::from(e)),
     };
     let tenant = match TenantId::parse(&ev.tenant) {
         Ok(t) => t,
-        Err(e) => return failed(&ApiError::validation("tenant", e.to_string()).into()),
+        Err(e) => return to_json(&Failed::from(ApiError::validation("tenant", e.to_string()))),
     };
     let user = ev.actor.user_id.trim();
     if user.is_empty() || user.len() > 256 {
-        return failed(
-            &ApiError::validation("actor.user_id", "the actor's user id is required (1–256 characters)").into(),
-        );
+        return to_json(&Failed::from(ApiError::validation(
+            "actor.user_id",
+            "the actor's user id is required (1–256 characters)",
+        )));
     }
     if ev.correlation_id.as_ref().is_some_and(|c| c.len() > 256) {
-        return failed(&ApiError::validation("correlation_id", "at most 256 characters").into());
+        return to_json(&Failed::from(ApiError::validation("correlation_id", "at most 256 characters")));
     }
     let caller =
         Caller { tenant, user_id: user.to_owned(), permissions: ev.actor.permissions, entitlements: ev.entitlements };
@@ -100,32 +171,19 @@ pub async fn direct(deps: &Deps, event: Value) -> Value {
         input: ev.input,
     };
     match execute(deps, req).await {
-        Ok(result) => ok(result),
-        Err(e) => {
-            log_internal(&e);
-            failed(&e)
-        }
-    }
-}
-
-fn log_internal(e: &ActionError) {
-    if e.code == ErrorCode::Internal {
-        tracing::error!(message = %e.message, "remote action failed internally");
+        Ok(result) => to_json(&Done::new(result)),
+        Err(e) => to_json(&Failed::from(e)),
     }
 }
 
 pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
-    let (status, body) = match route(deps, &req).await {
-        Ok(v) => (200, v),
-        Err(e) => {
-            log_internal(&e);
-            (e.status(), failed(&e))
-        }
-    };
-    http::json(status, &body)
+    match route(deps, &req).await {
+        Ok(reply) => http::json(200, &reply),
+        Err(failed) => http::json(failed.status(), &failed),
+    }
 }
 
-async fn route(deps: &Deps, req: &Request) -> Result<Value, ActionError> {
+async fn route(deps: &Deps, req: &Request) -> Result<Reply, Failed> {
     let caller = http::caller(req, &deps.jwt)?;
     let path = route_path(req);
     let method = req.method().clone();
@@ -142,16 +200,16 @@ async fn route(deps: &Deps, req: &Request) -> Result<Value, ActionError> {
             })?
         };
         let req = ActionRequest { caller: &caller, via: Via::FunctionUrl, correlation_id: None, action, input };
-        return execute(deps, req).await.map(ok);
+        return Ok(Reply::Action(Box::new(Done::new(execute(deps, req).await?))));
     }
     match (path.as_str(), method) {
-        ("/audit", Method::GET) => audit(deps, &caller, req).await,
+        ("/audit", Method::GET) => Ok(Reply::Audit(audit(deps, &caller, req).await?)),
         ("/audit", _) => Err(ApiError::new(ErrorCode::MethodNotAllowed, "use GET to read the audit log").into()),
         _ => Err(http::not_found().into()),
     }
 }
 
-async fn audit(deps: &Deps, caller: &Caller, req: &Request) -> Result<Value, ActionError> {
+async fn audit(deps: &Deps, caller: &Caller, req: &Request) -> Result<AuditPage, ApiError> {
     caller.require(perms::RMM_AUDIT_READ)?;
     let query: Vec<(String, String)> = req.uri().query().map(url_pairs).unwrap_or_default();
     let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
@@ -165,7 +223,7 @@ async fn audit(deps: &Deps, caller: &Caller, req: &Request) -> Result<Value, Act
     };
     let before = get("before");
     if before.is_some_and(|b| !is_audit_id(b)) {
-        return Err(ApiError::validation("before", "not an audit id (use next_before of the previous page)").into());
+        return Err(ApiError::validation("before", "not an audit id (use next_before of the previous page)"));
     }
     let since = match get("since") {
         None => None,
@@ -197,8 +255,7 @@ async fn audit(deps: &Deps, caller: &Caller, req: &Request) -> Result<Value, Act
         actor_user_id: text("actor")?,
         outcome,
     };
-    let page = deps.store.list_audit(&caller.tenant, &q).await?;
-    Ok(serde_json::to_value(page).unwrap_or_default())
+    Ok(deps.store.list_audit(&caller.tenant, &q).await?)
 }
 
 /// `a=1&b=x` (values percent-decoded; audit ids and numbers need nothing more).

@@ -229,31 +229,31 @@ async fn knox_tokens_live_on_the_token_clock_as_tactical_counts_them() {
 
     // A checkcreds token unused for 180 s is dead.
     let unused = checkcreds().await;
-    st.advance_token_clock(Duration::from_secs(181));
+    st.advance_clock(time::Duration::seconds(181));
     assert_eq!(use_token(unused.clone()).await, 401);
     assert!(st.token_expiry(&unused).is_none(), "knox deletes an expired token when it is presented");
 
     // Used once, it lives 5 h from that use; uses within 10 minutes do not move the expiry
     // (MIN_REFRESH_INTERVAL), a later one does.
     let t = checkcreds().await;
-    st.advance_token_clock(Duration::from_secs(170));
+    st.advance_clock(time::Duration::seconds(170));
     assert_eq!(use_token(t.clone()).await, 200);
     let first = st.token_expiry(&t).unwrap();
-    st.advance_token_clock(Duration::from_secs(300));
+    st.advance_clock(time::Duration::seconds(300));
     assert_eq!(use_token(t.clone()).await, 200);
     assert_eq!(st.token_expiry(&t).unwrap(), first, "moved by less than 600 s: not saved");
-    st.advance_token_clock(Duration::from_secs(400));
+    st.advance_clock(time::Duration::seconds(400));
     assert_eq!(use_token(t.clone()).await, 200);
     let second = st.token_expiry(&t).unwrap();
     assert!(second - first >= time::Duration::seconds(700), "{first} → {second}");
     // 5 h idle kills it.
-    st.advance_token_clock(Duration::from_secs(5 * 3600 + 1));
+    st.advance_clock(time::Duration::seconds(5 * 3600 + 1));
     assert_eq!(use_token(t).await, 401);
 
     // Lifetimes are configurable.
     st.set_knox_times(KnoxTimes { checkcreds_ttl: time::Duration::seconds(5), ..KnoxTimes::default() });
     let short = checkcreds().await;
-    st.advance_token_clock(Duration::from_secs(6));
+    st.advance_clock(time::Duration::seconds(6));
     assert_eq!(use_token(short).await, 401);
     sim.shutdown().await;
 }

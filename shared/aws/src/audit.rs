@@ -62,7 +62,17 @@ impl AuditStore for DynamoStore {
     }
 
     async fn get_audit(&self, tenant: &TenantId, audit_id: &str) -> Result<Option<AuditRecord>, PortError> {
-        self.get(keys::audit_log(tenant), audit_id.to_owned()).await?.as_ref().map(from_item).transpose()
+        // From the audit table (not the main one, where `get` reads): records live only there.
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.audit_table())
+            .set_key(Some(key(tenant, audit_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(port_error)?;
+        out.item.as_ref().map(from_item).transpose()
     }
 
     async fn list_audit(&self, tenant: &TenantId, q: &AuditQuery) -> Result<AuditPage, PortError> {

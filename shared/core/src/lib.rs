@@ -17,6 +17,9 @@ pub mod messages;
 pub mod ports;
 pub mod tactical;
 pub mod tenant;
+/// In-memory adapters and the port contract suite (tests only).
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{ApiError, ErrorCode};
 pub use tenant::TenantId;

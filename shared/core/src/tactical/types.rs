@@ -460,7 +460,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        let path = format!("{}/../../shared/fixtures/tactical-1.5.1/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/../../../shared/fixtures/tactical-1.5.1/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 

@@ -1,92 +1,15 @@
-//! Tactical's alert-template webhooks ("URL actions", `core/utils.py: _run_url_rest_action`).
-
-use std::time::{Duration as StdDuration, Instant};
-
-use time::OffsetDateTime;
+//! Template rendering: a tiny model of Python attribute lookup and `str()`, `{{...}}`
+//! substitution, and the body re-serialised like Python `json.dumps`.
 
 use crate::model::{Agent, Alert, AlertType, Client, Site};
-use crate::pyjson::{self, PyVal};
-use crate::state::{Data, SimState};
-use crate::util::{self, now};
+use crate::pyjson::{self};
+use crate::state::Data;
+use crate::util;
+use time::OffsetDateTime;
 
-/// The `User-Agent` Tactical's Python `requests` sends (as captured in
-/// `shared/fixtures/tactical-1.5.1/webhook_deliveries_as_received.json`).
-pub const WEBHOOK_USER_AGENT: &str = "python-requests/2.34.0";
-
-/// A `URLAction` with `action_type = "rest"`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UrlAction {
-    /// `get | post | put | delete | patch` (any case).
-    pub method: String,
-    /// `pattern`: the URL, templated.
-    pub url_pattern: String,
-    /// `rest_body`: templated, meant to be JSON.
-    pub rest_body: String,
-    /// `rest_headers`: templated, must be a JSON object of strings.
-    pub rest_headers: String,
-}
-
-impl UrlAction {
-    pub fn post(url_pattern: impl Into<String>, rest_body: impl Into<String>, rest_headers: impl Into<String>) -> Self {
-        UrlAction {
-            method: "post".into(),
-            url_pattern: url_pattern.into(),
-            rest_body: rest_body.into(),
-            rest_headers: rest_headers.into(),
-        }
-    }
-}
-
-/// The HTTP request Tactical would send, fully rendered.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PreparedWebhook {
-    /// Upper case (`POST`).
-    pub method: String,
-    /// Rendered and `requote_uri`'d.
-    pub url: String,
-    /// In sending order: `User-Agent`, `Accept-Encoding`, `Accept`, `Connection`, then the
-    /// template's headers (overriding case-insensitively).
-    pub headers: Vec<(String, String)>,
-    /// Exact body bytes (as UTF-8; always ASCII); `None` for get/delete.
-    pub body: Option<String>,
-}
-
-/// Outcome of [`SimState::fire_webhook`].
-#[derive(Clone, Debug)]
-pub struct WebhookDelivery {
-    pub request: PreparedWebhook,
-    pub status: u16,
-    pub response_body: String,
-    pub elapsed: StdDuration,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WebhookError {
-    UnknownAlert(i64),
-    /// `rest_headers` did not render to a JSON object of strings (Tactical records retcode 500).
-    InvalidHeaders(String),
-    InvalidMethod(String),
-    /// Connection error or timeout (8 s for post/put/patch). Never retried.
-    Transport(String),
-}
-
-impl std::fmt::Display for WebhookError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WebhookError::UnknownAlert(id) => write!(f, "unknown alert {id}"),
-            WebhookError::InvalidHeaders(e) => write!(f, "invalid rest_headers: {e}"),
-            WebhookError::InvalidMethod(m) => write!(f, "invalid rest_method: {m}"),
-            WebhookError::Transport(e) => write!(f, "transport error: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for WebhookError {}
-
-// ------------------------------------------------------------------------------------------
 // Template variables: a tiny model of Python attribute lookup + str()
 
-enum PyObj<'a> {
+pub(super) enum PyObj<'a> {
     None,
     Bool(bool),
     Int(i64),
@@ -116,7 +39,7 @@ impl PyObj<'_> {
         }
     }
 
-    fn py_str(&self) -> String {
+    pub(super) fn py_str(&self) -> String {
         match self {
             PyObj::None | PyObj::Callable => "None".into(),
             PyObj::Bool(true) => "True".into(),
@@ -136,7 +59,7 @@ impl PyObj<'_> {
     }
 }
 
-fn py_repr(s: &str) -> String {
+pub(super) fn py_repr(s: &str) -> String {
     let q = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
     let mut out = String::new();
     out.push(q);
@@ -157,18 +80,18 @@ fn py_repr(s: &str) -> String {
     out
 }
 
-fn opt_dt<'a>(d: Option<OffsetDateTime>) -> PyObj<'a> {
+pub(super) fn opt_dt<'a>(d: Option<OffsetDateTime>) -> PyObj<'a> {
     d.map(PyObj::Dt).unwrap_or(PyObj::None)
 }
 
-fn opt_str<'a>(s: &Option<String>) -> PyObj<'a> {
+pub(super) fn opt_str<'a>(s: &Option<String>) -> PyObj<'a> {
     s.clone().map(PyObj::Str).unwrap_or(PyObj::None)
 }
 
-struct Resolver<'a> {
-    d: &'a Data,
-    alert: &'a Alert,
-    now: OffsetDateTime,
+pub(super) struct Resolver<'a> {
+    pub(super) d: &'a Data,
+    pub(super) alert: &'a Alert,
+    pub(super) now: OffsetDateTime,
 }
 
 impl<'a> Resolver<'a> {
@@ -315,7 +238,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// `tacticalrmm/utils.py: get_db_value` with the Alert as instance.
-    fn get_db_value(&self, expr: &str) -> PyObj<'a> {
+    pub(super) fn get_db_value(&self, expr: &str) -> PyObj<'a> {
         let mut props: Vec<&str> = expr.trim().split('.').collect();
         if props.first() == Some(&"global") && props.len() == 2 {
             return self
@@ -345,13 +268,13 @@ impl<'a> Resolver<'a> {
     }
 }
 
-fn is_word(c: char) -> bool {
+pub(super) fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
 /// Match `\{\{\s*(client|site|agent|global|alert)(\.[\w\-\s\.]+)+\s*\}\}` at byte `i`;
 /// returns (end, expression inside the braces).
-fn match_var(s: &str, i: usize) -> Option<(usize, &str)> {
+pub(super) fn match_var(s: &str, i: usize) -> Option<(usize, &str)> {
     let rest = s.get(i..)?;
     if !rest.starts_with("{{") {
         return None;
@@ -384,7 +307,7 @@ fn match_var(s: &str, i: usize) -> Option<(usize, &str)> {
     Some((k + 2, &s[i + 2..k]))
 }
 
-fn render(template: &str, mut f: impl FnMut(&str) -> String) -> String {
+pub(super) fn render(template: &str, mut f: impl FnMut(&str) -> String) -> String {
     let mut out = String::with_capacity(template.len());
     let mut last = 0;
     let mut i = 0;
@@ -405,7 +328,7 @@ fn render(template: &str, mut f: impl FnMut(&str) -> String) -> String {
 
 /// Blank control characters (except tab/newline/CR) and double lone backslashes, as
 /// Tactical does before `json.loads(strict=False)`.
-fn sanitize_for_parse(s: &str) -> String {
+pub(super) fn sanitize_for_parse(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
     for (idx, &c) in chars.iter().enumerate() {
@@ -431,144 +354,5 @@ pub(crate) fn body_bytes(rendered: &str) -> String {
     match pyjson::loads(&sanitize_for_parse(rendered)) {
         Ok(v) => pyjson::dumps(&v),
         Err(_) => pyjson::dumps_str(rendered),
-    }
-}
-
-impl SimState {
-    /// Render the request Tactical would send for `action` and alert `alert_id`, without
-    /// sending it. With `resolved = true` an unresolved alert is resolved first (now), as the
-    /// resolved action only fires for resolved alerts.
-    pub fn prepare_webhook(
-        &self,
-        action: &UrlAction,
-        alert_id: i64,
-        resolved: bool,
-    ) -> Result<PreparedWebhook, WebhookError> {
-        if resolved {
-            let already = self.alert(alert_id).ok_or(WebhookError::UnknownAlert(alert_id))?.resolved;
-            if !already {
-                self.resolve_alert(alert_id).map_err(|_| WebhookError::UnknownAlert(alert_id))?;
-            }
-        }
-        let method = action.method.to_ascii_lowercase();
-        if !matches!(method.as_str(), "get" | "post" | "put" | "delete" | "patch") {
-            return Err(WebhookError::InvalidMethod(action.method.clone()));
-        }
-        let d = self.read();
-        let alert = d.alerts.get(&alert_id).ok_or(WebhookError::UnknownAlert(alert_id))?;
-        let r = Resolver { d: &d, alert, now: now() };
-        let sub = |expr: &str| r.get_db_value(expr).py_str();
-        let url = util::requote_uri(&render(&action.url_pattern, sub));
-        let rendered_headers = render(&action.rest_headers, sub);
-        let rendered_body = render(&action.rest_body, sub);
-        drop(d);
-
-        let parsed = pyjson::loads(&rendered_headers).map_err(|e| WebhookError::InvalidHeaders(e.to_string()))?;
-        let PyVal::Dict(items) = parsed else {
-            return Err(WebhookError::InvalidHeaders("rest_headers is not a JSON object".into()));
-        };
-        let mut headers: Vec<(String, String)> = vec![
-            ("User-Agent".into(), WEBHOOK_USER_AGENT.into()),
-            ("Accept-Encoding".into(), "gzip, deflate, br".into()),
-            ("Accept".into(), "*/*".into()),
-            ("Connection".into(), "keep-alive".into()),
-        ];
-        for (k, v) in items {
-            let PyVal::Str(v) = v else {
-                return Err(WebhookError::InvalidHeaders(format!("header {k} must be a string")));
-            };
-            match headers.iter_mut().find(|(hk, _)| hk.eq_ignore_ascii_case(&k)) {
-                Some(slot) => *slot = (k, v),
-                None => headers.push((k, v)),
-            }
-        }
-        let body = matches!(method.as_str(), "post" | "put" | "patch").then(|| body_bytes(&rendered_body));
-        Ok(PreparedWebhook { method: method.to_ascii_uppercase(), url, headers, body })
-    }
-
-    /// Render and send the webhook like Tactical (8 s timeout for post/put/patch, none for
-    /// get/delete, no retry), then store the outcome on the alert (`action_*` for a failure
-    /// action, `resolved_action_*` when `resolved`).
-    pub async fn fire_webhook(
-        &self,
-        action: &UrlAction,
-        alert_id: i64,
-        resolved: bool,
-    ) -> Result<WebhookDelivery, WebhookError> {
-        let prepared = self.prepare_webhook(action, alert_id, resolved)?;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::limited(30))
-            .build()
-            .map_err(|e| WebhookError::Transport(e.to_string()))?;
-        let method = reqwest::Method::from_bytes(prepared.method.as_bytes())
-            .map_err(|_| WebhookError::InvalidMethod(prepared.method.clone()))?;
-        let mut rb = client.request(method, &prepared.url);
-        for (k, v) in &prepared.headers {
-            rb = rb.header(k.as_str(), v.as_str());
-        }
-        if let Some(b) = &prepared.body {
-            rb = rb.body(b.clone()).timeout(StdDuration::from_secs(8));
-        }
-        let started = Instant::now();
-        let run_at = now();
-        let result = async {
-            let resp = rb.send().await?;
-            let status = resp.status().as_u16();
-            let text = resp.text().await?;
-            Ok::<_, reqwest::Error>((status, text))
-        }
-        .await;
-        let elapsed = started.elapsed();
-        let (retcode, stdout, stderr) = match &result {
-            Ok((s, t)) => (i64::from(*s), Some(t.clone()), None),
-            Err(e) => (500, None, Some(e.to_string())),
-        };
-        {
-            let mut d = self.write();
-            if let Some(al) = d.alerts.get_mut(&alert_id) {
-                let exec = Some(format!("{:.4}", elapsed.as_secs_f64()));
-                if resolved {
-                    al.resolved_action_run = Some(run_at);
-                    al.resolved_action_retcode = Some(retcode);
-                    al.resolved_action_stdout = stdout;
-                    al.resolved_action_stderr = stderr;
-                    al.resolved_action_execution_time = exec;
-                } else {
-                    al.action_run = Some(run_at);
-                    al.action_retcode = Some(retcode);
-                    al.action_stdout = stdout;
-                    al.action_stderr = stderr;
-                    al.action_execution_time = exec;
-                }
-            }
-        }
-        match result {
-            Ok((status, response_body)) => Ok(WebhookDelivery { request: prepared, status, response_body, elapsed }),
-            Err(e) => Err(WebhookError::Transport(e.to_string())),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn regex_equivalent() {
-        assert_eq!(match_var("{{alert.id}}", 0), Some((12, "alert.id")));
-        assert_eq!(match_var("{{ agent.hostname }}x", 0), Some((20, " agent.hostname ")));
-        assert!(match_var("{{alert}}", 0).is_none());
-        assert!(match_var("{{ foo.bar }}", 0).is_none());
-        assert!(match_var("{{alert.}}", 0).is_none());
-        assert_eq!(render("a{{{alert.id}}b", |e| format!("<{e}>")), "a{<alert.id>b");
-        assert_eq!(render("{{x}} {{site.name}}", |_| "S".into()), "{{x}} S");
-    }
-
-    #[test]
-    fn body_fallback_is_string_literal() {
-        assert_eq!(body_bytes("{\"a\": \"x\"}"), "{\"a\": \"x\"}");
-        assert_eq!(body_bytes("{\"m\": \"a \"q\" b\"}"), "\"{\\\"m\\\": \\\"a \\\"q\\\" b\\\"}\"");
-        assert_eq!(body_bytes("plain text"), "\"plain text\"");
-        assert_eq!(body_bytes("{\"p\": \"C:\\Users\"}"), "{\"p\": \"C:\\\\Users\"}");
     }
 }

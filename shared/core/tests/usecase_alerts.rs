@@ -1,0 +1,100 @@
+//! Alert backfill and reconciliation (the alerts sync run, domain/alert_flow.rs `backfill`) on
+//! the in-memory adapters, through `sync::start` and `sync::handle_message`: what
+//! tests/it/alerts.rs checks on LocalStack. Webhook recording is in alert_flow_memory.rs.
+
+mod common;
+
+use common::{connect, run, sees_nothing, synced, tenant};
+use shared::domain::SyncRunStatus;
+use shared::domain::asset::asset_id_for;
+use shared::messages::SyncType;
+use shared::ports::{AlertStore, Store};
+use shared::tactical::TacticalApi;
+use shared::tactical::types::AlertChange;
+use shared::testing::TestBed;
+
+#[tokio::test]
+async fn a_backfill_records_open_alerts_linked_to_their_assets() {
+    let (bed, t) = (TestBed::new(), tenant("alerts-backfill"));
+    synced(&bed, &t).await;
+    let r = run(&bed, &t, SyncType::Alerts).await;
+    assert_eq!(r.status, SyncRunStatus::Succeeded, "{r:?}");
+    assert_eq!((r.counts.items_processed, r.counts.items_created), (1, 1));
+    let open = bed.store.open_alerts(&t).await.unwrap();
+    assert_eq!(open.len(), 1);
+    let a = &open[0];
+    assert_eq!((a.status.as_str(), a.external_device_id.as_str()), ("active", "agent-acme-1"));
+    assert_eq!(a.asset_id.as_deref(), Some(asset_id_for(&t, "agent-acme-1").as_str()));
+    assert!(a.pending_events.is_empty(), "its change was published");
+    let events = bed.events.take();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].detail_type, "RMM Alert Changed");
+
+    let r = run(&bed, &t, SyncType::Alerts).await;
+    assert_eq!((r.counts.items_unchanged, r.counts.items_created, r.counts.items_updated), (1, 0, 0));
+    assert!(bed.events.take().is_empty(), "an unchanged backfill publishes nothing");
+}
+
+#[tokio::test]
+async fn an_alert_gone_from_tactical_is_resolved() {
+    let (bed, t) = (TestBed::new(), tenant("alerts-reconcile"));
+    synced(&bed, &t).await;
+    run(&bed, &t, SyncType::Alerts).await;
+    let key = bed.store.open_alerts(&t).await.unwrap()[0].alert_key.clone();
+    bed.events.take();
+
+    bed.tactical.change_alert(1, AlertChange::Resolve).await.unwrap();
+    let r = run(&bed, &t, SyncType::Alerts).await;
+    assert_eq!((r.counts.items_processed, r.counts.items_deleted), (0, 1), "{:?}", r.counts);
+    let a = bed.store.get_alert(&t, &key).await.unwrap().unwrap();
+    assert_eq!(a.status, "auto_resolved");
+    assert!(a.resolved_at.is_some());
+    assert!(bed.store.open_alerts(&t).await.unwrap().is_empty());
+    assert_eq!(bed.events.take().len(), 1, "the resolve is published once");
+}
+
+#[tokio::test]
+async fn an_alert_before_its_asset_is_linked_by_the_device_run_that_creates_it() {
+    let (bed, t) = (TestBed::new(), tenant("alerts-late-asset"));
+    connect(&bed, &t).await;
+    run(&bed, &t, SyncType::Alerts).await;
+    assert!(bed.store.open_alerts(&t).await.unwrap()[0].asset_id.is_none(), "no asset yet");
+    run(&bed, &t, SyncType::Clients).await;
+    common::map_all(&bed, &t).await;
+    run(&bed, &t, SyncType::Devices).await;
+    let a = &bed.store.open_alerts(&t).await.unwrap()[0];
+    assert_eq!(a.asset_id.as_deref(), Some(asset_id_for(&t, "agent-acme-1").as_str()));
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_retried_and_published_once() {
+    let (bed, t) = (TestBed::new(), tenant("alerts-outbox"));
+    synced(&bed, &t).await;
+    bed.events.set_failing(true);
+    let started =
+        shared::domain::sync::start(&bed.deps, &t, SyncType::Alerts, shared::messages::Trigger::Manual).await.unwrap();
+    let msg = bed.queue.drain(shared::messages::QueueKind::SyncAlerts).remove(0);
+    let first = shared::domain::sync::handle_message(&bed.deps, msg.clone(), 1).await;
+    assert!(matches!(first, shared::domain::sync::Outcome::Retry(_)), "{first:?}");
+    assert_eq!(bed.store.open_alerts(&t).await.unwrap()[0].pending_events.len(), 1, "kept pending");
+    bed.events.set_failing(false);
+    assert_eq!(shared::domain::sync::handle_message(&bed.deps, msg, 2).await, shared::domain::sync::Outcome::Done);
+    assert_eq!(bed.events.take().len(), 1);
+    let r = bed.store.get_run(&t, SyncType::Alerts, &started.run_id).await.unwrap().unwrap();
+    assert_eq!(r.status, SyncRunStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn a_second_tenant_on_the_same_bed_sees_nothing_of_the_first() {
+    let (bed, a, b) = (TestBed::new(), tenant("alerts-iso-a"), tenant("alerts-iso-b"));
+    synced(&bed, &a).await;
+    run(&bed, &a, SyncType::Alerts).await;
+    connect(&bed, &b).await;
+    sees_nothing(&bed, &b).await;
+    // B's own backfill records Tactical's alert for B, unlinked: B has no asset.
+    run(&bed, &b, SyncType::Alerts).await;
+    let open = bed.store.open_alerts(&b).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert!(open[0].asset_id.is_none(), "never linked to A's asset");
+    assert_eq!(open[0].tenant, b);
+}
