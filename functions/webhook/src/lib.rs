@@ -185,8 +185,9 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
             return Err(ApiError::new(
                 ErrorCode::Unauthenticated,
                 format!(
-                    "the {HEADER_NAME} header cannot be verified yet for this tenant: an admin opens the Tactical RMM \
-                     settings in the PSA (or the next sync runs) to enable webhooks; Sync Alerts catches up on missed alerts"
+                    "the {HEADER_NAME} header cannot be verified yet for this tenant: opening its Tactical RMM \
+                     settings in the PSA, or its next sync run, enables webhooks; Sync Alerts catches up on the alerts \
+                     missed meanwhile"
                 ),
             ));
         }
