@@ -21,6 +21,7 @@ mod store {
     use super::*;
     store_contracts!(
         integrations_patch_only_what_they_name,
+        webhook_digests_backfill_only_where_none,
         one_run_per_tenant_and_type,
         run_progress_counts_once,
         run_locks_expire,

@@ -351,7 +351,7 @@ async fn persistent_dynamodb_throttling_fails_the_run_naming_the_data_store_or_r
 }
 
 #[tokio::test]
-async fn secrets_manager_throttling_is_retried_by_the_worker_and_refused_clearly_by_the_webhook() {
+async fn aws_throttling_is_retried_by_the_worker_and_refused_clearly_by_the_webhook() {
     let (p, faults) = faulty("aws-sm").await;
     let sim = simulator(small_fleet()).await;
     let t = tenant("aws-sm");
@@ -373,11 +373,12 @@ async fn secrets_manager_throttling_is_retried_by_the_worker_and_refused_clearly
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(sim.state().request_count(RouteKind::Alerts), 1, "Tactical was read once, by the second delivery");
 
-    // Webhook: Tactical does not retry, so the answer must be clear and nothing half-recorded.
+    // Webhook: Tactical does not retry, so the answer must be clear and nothing half-recorded. It
+    // reads no secret: its integration read is what a busy AWS refuses.
     let cache = webhook::SecretCache::new(Duration::ZERO, Duration::ZERO);
     let agent = sim.state().agents()[0].agent_id.clone();
     let body = json!({"agent_id": agent, "alert_id": "9001", "event": "failure"}).to_string();
-    faults.throttle("GetSecretValue", &[], 3);
+    faults.throttle("GetItem", &[&format!("{t}#rmm_integrations")], 3);
     let (s, v) = read(webhook::handle_with(&p.deps, &cache, raw_webhook(t.as_str(), Some(&secret), &body, "")).await);
     assert_eq!(s, 500, "{v}");
     assert!(v["message"].as_str().unwrap().contains("busy"), "{v}");

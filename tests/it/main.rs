@@ -27,3 +27,4 @@ mod spans;
 mod status;
 mod sync;
 mod template;
+mod webhook_digests;

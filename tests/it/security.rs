@@ -109,9 +109,9 @@ async fn made_up_tenants_and_wrong_secrets_cost_no_secrets_manager_reads() {
     for _ in 0..50 {
         assert_eq!(delivery(&p, &cache, &t, &wrong).await, 401);
     }
-    let after_wrong = counting.gets.load(Ordering::SeqCst);
-    assert!(after_wrong <= 2, "50 wrong secrets read the secrets once (current, previous): {after_wrong}");
     assert_ne!(delivery(&p, &cache, &t, &secret).await, 401, "the right secret still works");
+    // The webhook checks digests kept in the integration item: no delivery reads a secret.
+    assert_eq!(counting.gets.load(Ordering::SeqCst), 0, "wrong and right secrets cost no Secrets Manager read");
 }
 
 #[tokio::test]

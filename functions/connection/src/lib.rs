@@ -108,6 +108,9 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             // reveals it.
             let secret = deps.secrets.get(tenant, shared::ports::SecretName::WebhookSecret).await?;
             let integ = deps.store.get_integration(tenant).await?;
+            if let Some(i) = &integ {
+                webhook_settings::backfill_digests(deps.store.as_ref(), deps.secrets.as_ref(), tenant, i).await;
+            }
             let reveal = caller.has(perms::SETTINGS_UPDATE);
             let info = webhook_settings::info(
                 tenant,

@@ -1,9 +1,11 @@
 //! `webhook`: Tactical alert webhooks through API Gateway (`POST /webhooks/tacticalrmm/{tenant}`).
 //!
-//! Authenticates by the `X-Alga-Webhook-Secret` header alone (constant-time, against the tenant's
-//! secret and, during a rotation's grace period, the previous one). Records the alert and queues
-//! the follow-up (agent refresh, re-fetch of a broken body) for the alerts worker; it never calls
-//! Tactical on the request path: Tactical waits 8 s and never retries
+//! Authenticates by the `X-Alga-Webhook-Secret` header alone: its SHA-256 digest is compared in
+//! constant time with the digests the integration item keeps of the tenant's secret and, during a
+//! rotation's grace period, of the previous one. It reads no secret (its role has no Secrets
+//! Manager access: the tenant's one secret holds the Tactical credentials too). Records the alert
+//! and queues the follow-up (agent refresh, re-fetch of a broken body) for the alerts worker; it
+//! never calls Tactical on the request path: Tactical waits 8 s and never retries
 //! (docs/tactical-behaviour.md#alert-webhooks).
 
 use lambda_glue::Deps;
@@ -25,16 +27,17 @@ use std::time::{Duration, Instant};
 /// Bodies larger than this are refused (a filled-in template is a few hundred bytes).
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// Webhook secrets cached briefly per tenant, so a burst of alerts costs one Secrets Manager read.
+/// The integration items' digests and active state, cached briefly per tenant, so a burst of
+/// alerts costs one table read.
 pub struct SecretCache {
     ttl: Duration,
-    /// A mismatch re-reads the secrets (a just-rotated secret works at once), at most this often;
-    /// and the integration's active state is re-read this often (a disconnect or a credentials
-    /// change stops recording within it).
+    /// An entry is read again after this (and `ttl`), whatever the secret presented: a rotation,
+    /// a revocation, a disconnect or a credentials change takes effect within it, and a wrong
+    /// secret is refused from the cache until then.
     refetch_after: Duration,
     entries: Mutex<HashMap<TenantId, Entry>>,
     /// Tenant ids without an integration, refused without any read for `unknown_ttl`; kept apart
-    /// so a flood of made-up ids never evicts real tenants' secrets.
+    /// so a flood of made-up ids never evicts real tenants' entries.
     unknown: Mutex<HashMap<TenantId, Instant>>,
     unknown_ttl: Duration,
 }
@@ -46,13 +49,15 @@ const MAX_ENTRIES: usize = 10_000;
 struct Entry {
     at: Instant,
     secrets: AcceptedSecrets,
-    active_at: Instant,
 }
 
 /// What the cache says of a delivery's secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Refused,
+    /// The integration item has no digests yet (written before they existed): nothing can be
+    /// verified until a function that reads the tenant's secret records them.
+    NoDigest,
     /// The secret is right but the integration is not active: nothing is recorded.
     Inactive,
     Accepted,
@@ -97,39 +102,32 @@ impl SecretCache {
 
     /// Whether `presented` is an accepted secret of `tenant`, and the integration active.
     pub async fn verify(&self, deps: &Deps, tenant: &TenantId, presented: &str) -> Result<Verdict, ApiError> {
-        let verdict = |active: bool| if active { Verdict::Accepted } else { Verdict::Inactive };
         if self.known_unknown(tenant) {
             return Ok(Verdict::Refused);
         }
-        if let Some(mut e) = self.cached(tenant) {
-            let grace_over = e.secrets.previous_until.is_some_and(|t| t <= shared::domain::time::now());
-            if e.secrets.accepts(presented) && e.at.elapsed() < self.ttl && !grace_over {
-                if e.active_at.elapsed() < self.refetch_after {
-                    return Ok(verdict(e.secrets.active));
+        // Digests and active state come from the same item read, so one interval covers both.
+        let fresh_for = self.ttl.min(self.refetch_after);
+        let secrets = match self.cached(tenant) {
+            Some(e) if e.at.elapsed() < fresh_for => e.secrets,
+            _ => {
+                let fresh = accepted_secrets(deps.store.as_ref(), tenant).await?;
+                if !fresh.known {
+                    self.remember_unknown(tenant);
+                    return Ok(Verdict::Refused);
                 }
-                let integ = deps.store.get_integration(tenant).await?;
-                // A rotation since the secrets were read (a revoked secret): read them again.
-                if integ.as_ref().map(|i| &i.webhook_secret_version) == Some(&e.secrets.version) {
-                    e.secrets.active = integ.is_some_and(|i| i.is_active);
-                    e.active_at = Instant::now();
-                    let active = e.secrets.active;
-                    self.store(tenant, e);
-                    return Ok(verdict(active));
-                }
-            } else if e.at.elapsed() < self.refetch_after {
-                // A wrong secret: refused from the cache until the next re-read.
-                return Ok(Verdict::Refused);
+                self.store(tenant, Entry { at: Instant::now(), secrets: fresh.clone() });
+                fresh
             }
-        }
-        let fresh = accepted_secrets(deps.store.as_ref(), deps.secrets.as_ref(), tenant).await?;
-        if !fresh.known {
-            self.remember_unknown(tenant);
-            return Ok(Verdict::Refused);
-        }
-        let result = if fresh.accepts(presented) { verdict(fresh.active) } else { Verdict::Refused };
-        let now = Instant::now();
-        self.store(tenant, Entry { at: now, secrets: fresh, active_at: now });
-        Ok(result)
+        };
+        Ok(if secrets.digests_missing {
+            Verdict::NoDigest
+        } else if !secrets.accepts(presented) {
+            Verdict::Refused
+        } else if secrets.active {
+            Verdict::Accepted
+        } else {
+            Verdict::Inactive
+        })
     }
 }
 
@@ -192,6 +190,17 @@ async fn receive(deps: &Deps, cache: &SecretCache, req: &Request) -> Result<(u16
         Verdict::Refused => {
             tracing::warn!("webhook refused: bad secret");
             return Err(unauthorized());
+        }
+        Verdict::NoDigest => {
+            tracing::warn!(tenant = %tenant, "webhook refused: no secret digest recorded for this tenant yet");
+            return Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                format!(
+                    "the {HEADER_NAME} header cannot be verified yet for this tenant: opening its Tactical RMM \
+                     settings in the PSA, or its next sync run, enables webhooks; Sync Alerts catches up on the alerts \
+                     missed meanwhile"
+                ),
+            ));
         }
         Verdict::Inactive => {
             return Err(ApiError::new(

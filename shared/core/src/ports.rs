@@ -70,6 +70,32 @@ pub trait SecretStore: Send + Sync {
     }
 }
 
+/// For functions that read no secret (webhook, scheduler): every call fails, so a code path that
+/// would reach Secrets Manager fails in tests too instead of only where IAM refuses it.
+pub struct NoSecrets;
+
+impl NoSecrets {
+    fn refused() -> PortError {
+        PortError::Other("this function reads no secret".into())
+    }
+}
+
+#[async_trait]
+impl SecretStore for NoSecrets {
+    async fn get(&self, _: &TenantId, _: SecretName) -> Result<Option<SecretString>, PortError> {
+        Err(Self::refused())
+    }
+    async fn put(&self, _: &TenantId, _: SecretName, _: &SecretString) -> Result<(), PortError> {
+        Err(Self::refused())
+    }
+    async fn delete(&self, _: &TenantId, _: SecretName) -> Result<(), PortError> {
+        Err(Self::refused())
+    }
+    async fn delete_all(&self, _: &TenantId) -> Result<(), PortError> {
+        Err(Self::refused())
+    }
+}
+
 #[async_trait]
 pub trait MessageQueue: Send + Sync {
     /// Sends messages in batches of ten; fails if any message could not be sent.

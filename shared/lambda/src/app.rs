@@ -1,12 +1,13 @@
 //! Dependencies of a function, built once per cold start and shared by every invocation: the
 //! core's ports wired to their AWS and HTTP adapters, plus the PSA token verifier of the edge.
-//! Each function builds only what it uses: the webhook and the scheduler load no PSA key and hold
-//! no HTTP client for Tactical.
+//! Each function builds only what it uses: the webhook and the scheduler load no PSA key, hold
+//! no HTTP client for Tactical and no secret store (the webhook verifies digests kept in the
+//! integration item).
 
 use crate::jwt::JwtVerifier;
 use secrecy::ExposeSecret;
 use shared::config::{Config, ConfigError};
-use shared::ports::{EventPublisher, NoEvents};
+use shared::ports::{EventPublisher, NoEvents, NoSecrets, SecretStore};
 use shared::tactical::TacticalConnector;
 use shared_aws::{DynamoStore, EventBridgePublisher, SecretsManagerStore, SqsQueue, load_sdk_config};
 use std::sync::Arc;
@@ -47,7 +48,7 @@ impl std::ops::DerefMut for Deps {
 pub enum Edge {
     /// A function URL for the PSA (JWT key) that calls Tactical.
     PsaUrl,
-    /// No PSA callers and no Tactical calls (webhook, scheduler).
+    /// No PSA callers, no Tactical calls and no secrets (webhook, scheduler).
     Internal,
 }
 
@@ -60,7 +61,8 @@ impl Deps {
     }
 
     /// For functions without a URL (webhook, scheduler): the PSA key is never read, so their
-    /// role needs no access to it and a token can never be verified there; no Tactical client.
+    /// role needs no access to it and a token can never be verified there; no Tactical client and
+    /// no secret store (their roles have no Secrets Manager permission).
     pub async fn from_env_without_psa_key() -> Result<Self, BootError> {
         let config = Config::from_env()?;
         let sdk = load_sdk_config().await;
@@ -74,10 +76,12 @@ impl Deps {
     pub async fn build_for(config: Config, sdk: &aws_config::SdkConfig, edge: Edge) -> Result<Self, BootError> {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone())
             .with_audit_table(config.audit_table_name.clone());
-        let secrets = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk), config.secret_prefix.clone());
+        let secrets =
+            || SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk), config.secret_prefix.clone());
         let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), config.queues.clone());
-        let (jwt, tactical): (JwtVerifier, Arc<dyn TacticalConnector>) = match edge {
+        let (jwt, tactical, secrets): (JwtVerifier, Arc<dyn TacticalConnector>, Arc<dyn SecretStore>) = match edge {
             Edge::PsaUrl => {
+                let secrets = secrets();
                 let key = match (&config.jwt.key_inline, &config.jwt.key_secret_id) {
                     (Some(k), _) => k.clone(),
                     (None, Some(id)) => secrets
@@ -90,9 +94,9 @@ impl Deps {
                     (None, None) => return Err(BootError::JwtKey("no key configured".into())),
                 };
                 let jwt = JwtVerifier::new(&config.jwt, &key, config.local_development).map_err(BootError::JwtKey)?;
-                (jwt, Arc::new(HttpConnector::from_config(&config)))
+                (jwt, Arc::new(HttpConnector::from_config(&config)), Arc::new(secrets))
             }
-            Edge::Internal => (JwtVerifier::disabled(), Arc::new(NoTactical)),
+            Edge::Internal => (JwtVerifier::disabled(), Arc::new(NoTactical), Arc::new(NoSecrets)),
         };
         let events: Arc<dyn EventPublisher> = match &config.event_bus_name {
             Some(bus) => Arc::new(EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(sdk), bus.clone())),
@@ -102,7 +106,7 @@ impl Deps {
             events,
             config: Arc::new(config),
             store: Arc::new(store),
-            secrets: Arc::new(secrets),
+            secrets,
             queue: Arc::new(queue),
             tactical,
         };

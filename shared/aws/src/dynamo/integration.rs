@@ -83,15 +83,25 @@ pub(super) async fn patch_integration(
     if let Some(v) = &p.webhook_secret_version {
         u.set("webhook_secret_version", s(v.clone()));
     }
+    if let Some(d) = &p.webhook_digests {
+        u.set("webhook_digests", attr_of(d)?);
+    }
     for (sync_type, at) in &p.last_started {
         u.set(&format!("last_started_{sync_type}"), s(at.clone()));
     }
+    // A digest backfill must never overwrite a rotation's or a disconnect's digests.
+    let condition = p.only_without_webhook_digests.then(|| {
+        u.names.insert("#cpk".into(), keys::PK.into());
+        u.names.insert("#cwd".into(), "webhook_digests".into());
+        "attribute_exists(#cpk) AND attribute_not_exists(#cwd)".to_owned()
+    });
     let out = store
         .client
         .update_item()
         .table_name(store.table())
         .set_key(Some(key(pk, sk)))
         .update_expression(u.expression())
+        .set_condition_expression(condition)
         .set_expression_attribute_names(Some(u.names))
         .set_expression_attribute_values(Some(u.values))
         .return_values(ReturnValue::AllNew)

@@ -125,10 +125,13 @@ pub struct RmmIntegration {
     /// Until when the webhook secret before the last rotation is still accepted.
     #[serde(default)]
     pub webhook_previous_valid_until: Option<String>,
-    /// Changes on every rotation of the webhook secret, so warm webhook instances see a rotation
-    /// (a revoked secret stops working) within their short integration re-read.
+    /// Changes on every rotation of the webhook secret.
     #[serde(default)]
     pub webhook_secret_version: Option<String>,
+    /// What the webhook verifies deliveries against (it reads no secret). `None` on an item
+    /// written before digests existed, until a function that reads the secret records them.
+    #[serde(default)]
+    pub webhook_digests: Option<WebhookDigests>,
     /// The last device run, when it succeeded: its per-page hashes let the next run skip reading
     /// unchanged assets. Cleared by a run that did not succeed (its pages are not all known).
     #[serde(default)]
@@ -145,6 +148,17 @@ pub struct RmmIntegration {
     /// When the scheduler last queued a status refresh.
     #[serde(default)]
     pub last_started_status: Option<String>,
+}
+
+/// SHA-256 digests (hex) of the webhook secrets a delivery may present: the current one and the
+/// one before the last rotation, the latter accepted only until `webhook_previous_valid_until`.
+/// Both `None`: the tenant has no webhook secret (never created, or disconnected).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDigests {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
 }
 
 fn provider() -> String {
@@ -209,6 +223,10 @@ pub struct IntegrationPatch {
     pub last_started: Vec<(String, String)>,
     pub webhook_previous_valid_until: Option<Option<String>>,
     pub webhook_secret_version: Option<String>,
+    pub webhook_digests: Option<WebhookDigests>,
+    /// Write only if the item exists and has no `webhook_digests` yet (a backfill must never
+    /// overwrite what a rotation or a disconnect wrote meanwhile); else `ConditionFailed`.
+    pub only_without_webhook_digests: bool,
     pub knox_token_expires_at: Option<Option<String>>,
     pub last_complete_device_run: Option<Option<String>>,
 }

@@ -38,5 +38,5 @@ pub mod vitals;
 pub mod webhook_payload;
 pub mod webhook_settings;
 
-pub use integration::{AuthMode, IntegrationPatch, RmmIntegration, Schedule, ScheduleKind};
+pub use integration::{AuthMode, IntegrationPatch, RmmIntegration, Schedule, ScheduleKind, WebhookDigests};
 pub use sync_run::{SyncCounts, SyncRun, SyncRunStatus};

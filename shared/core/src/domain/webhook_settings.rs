@@ -1,15 +1,21 @@
 //! The webhook's secret (create, rotate with a grace period, verify in constant time) and the
 //! ready-to-paste Tactical URL actions (failure and resolved, with Tactical's own `{{alert.id}}`
 //! variables) shown to admins. The secret is created only on request, never by a read.
+//!
+//! The webhook reads no secret: the integration item keeps SHA-256 digests of the secrets it
+//! accepts ([`WebhookDigests`]), written with every rotation. Secrets Manager cannot limit a role to
+//! one key of the tenant's secret, so reading the webhook secret would mean reading the Tactical
+//! credentials too. The secrets are 24 random bytes, so an unsalted digest reveals nothing usable.
 
-use super::integration::IntegrationPatch;
+use super::integration::{IntegrationPatch, RmmIntegration, WebhookDigests};
 use super::time::{now, parse_rfc3339, to_rfc3339};
 use crate::error::ApiError;
-use crate::ports::{SecretName, SecretStore, Store};
+use crate::ports::{PortError, SecretName, SecretStore, Store};
 use crate::tenant::TenantId;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 pub const HEADER_NAME: &str = "X-Alga-Webhook-Secret";
@@ -22,6 +28,15 @@ pub fn new_secret() -> SecretString {
     SecretString::from(hex::encode(bytes))
 }
 
+fn sha256(value: &str) -> [u8; 32] {
+    Sha256::digest(value.trim().as_bytes()).into()
+}
+
+/// The digest the integration item keeps of a webhook secret (SHA-256, hex).
+pub fn digest(secret: &SecretString) -> String {
+    hex::encode(sha256(secret.expose_secret()))
+}
+
 /// Constant-time comparison of a presented header with a stored secret.
 pub fn matches(presented: &str, stored: &SecretString) -> bool {
     let a = presented.trim().as_bytes();
@@ -30,51 +45,99 @@ pub fn matches(presented: &str, stored: &SecretString) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
-/// The secrets a delivery may present now.
+/// What a delivery's secret is checked against, from one read of the integration item.
 #[derive(Clone, Default)]
 pub struct AcceptedSecrets {
-    pub current: Option<SecretString>,
-    pub previous: Option<SecretString>,
-    /// Whether the integration was active when these were read (from the same integration read).
-    pub active: bool,
-    /// Whether the tenant has an integration at all (an unknown tenant costs no secret read).
-    pub known: bool,
-    /// The integration's `webhook_secret_version` when these were read.
-    pub version: Option<String>,
+    current: Option<[u8; 32]>,
+    previous: Option<[u8; 32]>,
     /// Until when `previous` is accepted.
     pub previous_until: Option<time::OffsetDateTime>,
+    /// Whether the integration was active when the item was read.
+    pub active: bool,
+    /// Whether the tenant has an integration at all.
+    pub known: bool,
+    /// The item predates digests: no secret of this tenant can be verified until they are
+    /// recorded ([`backfill_digests`]).
+    pub digests_missing: bool,
+}
+
+fn parse_digest(tenant: &TenantId, hex_digest: Option<&String>) -> Option<[u8; 32]> {
+    let raw = hex_digest?;
+    let parsed = hex::decode(raw).ok().and_then(|b| <[u8; 32]>::try_from(b).ok());
+    if parsed.is_none() {
+        tracing::error!(tenant = %tenant, "malformed webhook secret digest in the integration item");
+    }
+    parsed
 }
 
 impl AcceptedSecrets {
+    pub fn from_integration(integ: Option<&RmmIntegration>) -> Self {
+        let Some(integ) = integ else { return Self::default() };
+        let digests = integ.webhook_digests.as_ref();
+        Self {
+            current: parse_digest(&integ.tenant, digests.and_then(|d| d.current.as_ref())),
+            previous: parse_digest(&integ.tenant, digests.and_then(|d| d.previous.as_ref())),
+            previous_until: integ.webhook_previous_valid_until.as_deref().and_then(parse_rfc3339),
+            active: integ.is_active,
+            known: true,
+            digests_missing: digests.is_none(),
+        }
+    }
+
     pub fn accepts(&self, presented: &str) -> bool {
+        let presented = sha256(presented);
+        let in_grace = self.previous_until.is_some_and(|t| t > now());
         // Both compared every time, so timing does not tell which one matched.
-        let c = self.current.as_ref().is_some_and(|s| matches(presented, s));
-        let p = self.previous.as_ref().is_some_and(|s| matches(presented, s));
-        c | p
+        let c = self.current.is_some_and(|d| bool::from(d.ct_eq(&presented)));
+        let p = self.previous.is_some_and(|d| bool::from(d.ct_eq(&presented)));
+        c | (p & in_grace)
     }
 }
 
-pub async fn accepted_secrets(
+/// The integration, read once: a made-up tenant id costs one table read; no secret is read.
+pub async fn accepted_secrets(store: &dyn Store, tenant: &TenantId) -> Result<AcceptedSecrets, ApiError> {
+    Ok(AcceptedSecrets::from_integration(store.get_integration(tenant).await?.as_ref()))
+}
+
+/// Records the digests on an item written before they existed, from the secrets in the tenant's
+/// bundle. Called where a function that reads the bundle reads the integration anyway (settings,
+/// webhook info, a sync run's start); a no-op once the item has them. Best effort: a failure is
+/// logged and the next call tries again. The write is conditional, so it never overwrites what a
+/// rotation or a disconnect wrote since `integ` was read.
+pub async fn backfill_digests(store: &dyn Store, secrets: &dyn SecretStore, tenant: &TenantId, integ: &RmmIntegration) {
+    if integ.webhook_digests.is_some() {
+        return;
+    }
+    match record_digests(store, secrets, tenant, integ).await {
+        Ok(true) => tracing::info!(tenant = %tenant, "webhook secret digests recorded"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(tenant = %tenant, error = %e, "webhook secret digests not recorded (retried later)"),
+    }
+}
+
+async fn record_digests(
     store: &dyn Store,
     secrets: &dyn SecretStore,
     tenant: &TenantId,
-) -> Result<AcceptedSecrets, ApiError> {
-    // The integration first: a made-up tenant id costs one table read, never a Secrets Manager read.
-    let Some(integ) = store.get_integration(tenant).await? else {
-        return Ok(AcceptedSecrets::default());
-    };
+    integ: &RmmIntegration,
+) -> Result<bool, PortError> {
     let current = secrets.get(tenant, SecretName::WebhookSecret).await?;
-    let previous_until = integ.webhook_previous_valid_until.as_deref().and_then(parse_rfc3339).filter(|t| *t > now());
-    let previous =
-        if previous_until.is_some() { secrets.get(tenant, SecretName::WebhookSecretPrevious).await? } else { None };
-    Ok(AcceptedSecrets {
-        current,
-        previous,
-        active: integ.is_active,
-        known: true,
-        version: integ.webhook_secret_version,
-        previous_until,
-    })
+    let in_grace = integ.webhook_previous_valid_until.as_deref().and_then(parse_rfc3339).is_some_and(|t| t > now());
+    let previous = if in_grace { secrets.get(tenant, SecretName::WebhookSecretPrevious).await? } else { None };
+    let patch = IntegrationPatch {
+        webhook_digests: Some(WebhookDigests {
+            current: current.as_ref().map(digest),
+            previous: previous.as_ref().map(digest),
+        }),
+        only_without_webhook_digests: true,
+        ..Default::default()
+    };
+    match store.patch_integration(tenant, &patch).await {
+        Ok(_) => Ok(true),
+        // Recorded meanwhile (a rotation, a disconnect, another backfill): theirs stands.
+        Err(PortError::ConditionFailed(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Name of the tenant lock held while the secret rotates.
@@ -112,12 +175,18 @@ async fn rotate_locked(
     let fresh = new_secret();
     let mut patch =
         IntegrationPatch { webhook_secret_version: Some(uuid::Uuid::new_v4().to_string()), ..Default::default() };
+    let mut digests = WebhookDigests { current: Some(digest(&fresh)), previous: None };
     let old = secrets.get(tenant, SecretName::WebhookSecret).await?;
     match old {
         Some(old) if !revoke_previous => {
             secrets.put(tenant, SecretName::WebhookSecretPrevious, &old).await?;
             patch.webhook_previous_valid_until =
                 Some(Some(to_rfc3339(now() + time::Duration::hours(ROTATION_GRACE_HOURS))));
+            // What the webhook accepted until now. The item's digest wins over the bundle's secret:
+            // after a rotation that wrote the bundle but failed to update the item, Tactical still
+            // sends the secret the item knows.
+            let accepted = store.get_integration(tenant).await?.and_then(|i| i.webhook_digests).and_then(|d| d.current);
+            digests.previous = accepted.or_else(|| Some(digest(&old)));
         }
         _ => {
             // Closed before the secrets change, so no reader pairs an open grace with them.
@@ -134,6 +203,8 @@ async fn rotate_locked(
         secrets.delete(tenant, SecretName::WebhookSecretPrevious).await?;
     }
     secrets.put(tenant, SecretName::WebhookSecret, &fresh).await?;
+    // One item write switches what the webhook accepts: the digests and the grace period together.
+    patch.webhook_digests = Some(digests);
     store.patch_integration(tenant, &patch).await?;
     Ok(fresh)
 }
@@ -228,9 +299,51 @@ mod tests {
         assert!(matches(s.expose_secret(), &s));
         assert!(!matches(&s.expose_secret()[..47], &s));
         assert!(!matches("", &s));
-        let acc = AcceptedSecrets { current: Some(s.clone()), active: true, known: true, ..Default::default() };
-        assert!(acc.accepts(s.expose_secret()));
+    }
+
+    fn integration(digests: Option<WebhookDigests>, previous_until: Option<time::OffsetDateTime>) -> RmmIntegration {
+        let v = json!({
+            "tenant": "t1",
+            "is_active": true,
+            "webhook_digests": digests,
+            "webhook_previous_valid_until": previous_until.map(to_rfc3339),
+        });
+        serde_json::from_value(v).expect("an integration")
+    }
+
+    #[test]
+    fn digests_accept_the_current_secret_and_the_previous_one_only_within_grace() {
+        let (cur, prev) = (new_secret(), new_secret());
+        let digests = WebhookDigests { current: Some(digest(&cur)), previous: Some(digest(&prev)) };
+        assert_eq!(digest(&cur).len(), 64);
+        assert_ne!(digest(&cur), *cur.expose_secret());
+        let within = integration(Some(digests.clone()), Some(now() + time::Duration::hours(1)));
+        let acc = AcceptedSecrets::from_integration(Some(&within));
+        assert!(acc.known && acc.active && !acc.digests_missing);
+        assert!(acc.accepts(cur.expose_secret()));
+        assert!(acc.accepts(&format!(" {} ", cur.expose_secret())), "the header is trimmed, as before");
+        assert!(acc.accepts(prev.expose_secret()));
         assert!(!acc.accepts(new_secret().expose_secret()));
+        assert!(!acc.accepts(""));
+        assert!(!acc.accepts(&digest(&cur)), "the digest itself is not a secret that works");
+        let over = integration(Some(digests), Some(now() - time::Duration::seconds(1)));
+        let acc = AcceptedSecrets::from_integration(Some(&over));
+        assert!(acc.accepts(cur.expose_secret()));
+        assert!(!acc.accepts(prev.expose_secret()), "the grace period is over");
+    }
+
+    #[test]
+    fn an_item_without_digests_accepts_nothing_and_says_so() {
+        let legacy = AcceptedSecrets::from_integration(Some(&integration(None, None)));
+        assert!(legacy.known && legacy.digests_missing);
+        assert!(!legacy.accepts(new_secret().expose_secret()));
+        let none = AcceptedSecrets::from_integration(Some(&integration(Some(WebhookDigests::default()), None)));
+        assert!(none.known && !none.digests_missing, "no secret (never created, or disconnected)");
+        assert!(!none.accepts(""));
+        let unknown = AcceptedSecrets::from_integration(None);
+        assert!(!unknown.known && !unknown.accepts(""));
+        let bad = WebhookDigests { current: Some("zz".into()), previous: None };
+        assert!(!AcceptedSecrets::from_integration(Some(&integration(Some(bad), None))).accepts("zz"));
     }
 
     #[test]

@@ -189,6 +189,12 @@ impl Store for MemoryStore {
     async fn patch_integration(&self, tenant: &TenantId, p: &IntegrationPatch) -> Result<RmmIntegration, PortError> {
         let now = self.now_rfc3339();
         let mut t = self.tables();
+        if p.only_without_webhook_digests {
+            let item = t.main.get(&keys::integration(tenant), keys::INTEGRATION_SK);
+            if item.is_none_or(|i| i.contains_key("webhook_digests")) {
+                return Err(PortError::ConditionFailed("The conditional request failed".into()));
+            }
+        }
         let i = t.main.upsert(&keys::integration(tenant), keys::INTEGRATION_SK);
         set(i, "tenant", tenant.as_str());
         set(i, "provider", crate::domain::integration::PROVIDER);
@@ -246,6 +252,9 @@ impl Store for MemoryStore {
         }
         if let Some(v) = &p.webhook_secret_version {
             set(i, "webhook_secret_version", v.clone());
+        }
+        if let Some(d) = &p.webhook_digests {
+            set(i, "webhook_digests", json(d));
         }
         for (sync_type, at) in &p.last_started {
             set(i, &format!("last_started_{sync_type}"), at.clone());

@@ -45,6 +45,8 @@ impl ConnectionService<'_> {
                     is_active: Some(false),
                     disconnected_at: Some(Some(now_rfc3339())),
                     knox_token_expires_at: Some(None),
+                    // No secret left, so no digest: the webhook refuses every delivery.
+                    webhook_digests: Some(crate::domain::integration::WebhookDigests::default()),
                     ..Default::default()
                 },
             )

@@ -18,6 +18,9 @@ impl ConnectionService<'_> {
 
     pub async fn settings(&self, tenant: &TenantId) -> Result<SettingsView, ApiError> {
         let integ = self.store.get_integration(tenant).await?;
+        if let Some(i) = &integ {
+            crate::domain::webhook_settings::backfill_digests(self.store, self.secrets, tenant, i).await;
+        }
         let api_key = self.secrets.get(tenant, SecretName::ApiKey).await?;
         let username = self.secrets.get(tenant, SecretName::Username).await?;
         let password = self.secrets.get(tenant, SecretName::Password).await?;

@@ -28,6 +28,7 @@ use crate::tenant::TenantId;
 /// shared table never mixes them).
 pub async fn store_contract(store: &dyn crate::ports::Store, tenant: impl Fn(&str) -> TenantId) {
     integrations_patch_only_what_they_name(store, &tenant("integ")).await;
+    webhook_digests_backfill_only_where_none(store, &tenant("digests")).await;
     active_integrations_are_listed(store, &tenant("active"), &tenant("inactive")).await;
     one_run_per_tenant_and_type(store, &tenant("runs")).await;
     run_progress_counts_once(store, &tenant("progress")).await;

@@ -1,10 +1,10 @@
 //! Integrations, sync runs, their locks and seen records.
 
-use crate::domain::integration::{AuthMode, IntegrationPatch, Schedule, ScheduleKind};
+use crate::domain::integration::{AuthMode, IntegrationPatch, Schedule, ScheduleKind, WebhookDigests};
 use crate::domain::sync_run::new_run_id;
 use crate::domain::{SyncCounts, SyncRun, SyncRunStatus};
 use crate::messages::{SyncType, Trigger};
-use crate::ports::{RunProgress, StartOutcome, Store};
+use crate::ports::{PortError, RunProgress, StartOutcome, Store};
 use crate::tactical::InstanceUrl;
 use crate::tenant::TenantId;
 
@@ -55,6 +55,31 @@ pub async fn integrations_patch_only_what_they_name(store: &dyn Store, t: &Tenan
     assert_eq!(cleared.sync_error, None, "Some(None) clears a field");
     assert_eq!(cleared.instance_url, after.instance_url);
     assert_eq!(store.get_integration(t).await.unwrap(), Some(cleared), "the patch returns the stored state");
+}
+
+/// `only_without_webhook_digests`: written only on an existing item without digests (a backfill
+/// never overwrites a rotation's or a disconnect's, nor creates an item).
+pub async fn webhook_digests_backfill_only_where_none(store: &dyn Store, t: &TenantId) {
+    let digests = |c: &str| WebhookDigests { current: Some(c.into()), previous: None };
+    let backfill = |d: WebhookDigests| IntegrationPatch {
+        webhook_digests: Some(d),
+        only_without_webhook_digests: true,
+        ..Default::default()
+    };
+    let refused = store.patch_integration(t, &backfill(digests("a"))).await;
+    assert!(matches!(refused, Err(PortError::ConditionFailed(_))), "no item: {refused:?}");
+    assert!(store.get_integration(t).await.unwrap().is_none(), "a backfill creates no item");
+    store.patch_integration(t, &IntegrationPatch::default()).await.unwrap();
+    let first = store.patch_integration(t, &backfill(digests("a"))).await.unwrap();
+    assert_eq!(first.webhook_digests, Some(digests("a")));
+    let second = store.patch_integration(t, &backfill(digests("b"))).await;
+    assert!(matches!(second, Err(PortError::ConditionFailed(_))), "already recorded: {second:?}");
+    let none = IntegrationPatch { webhook_digests: Some(WebhookDigests::default()), ..Default::default() };
+    let cleared = store.patch_integration(t, &none).await.unwrap();
+    assert_eq!(cleared.webhook_digests, Some(WebhookDigests::default()), "no secret: recorded as such");
+    let third = store.patch_integration(t, &backfill(digests("c"))).await;
+    assert!(matches!(third, Err(PortError::ConditionFailed(_))), "empty digests are digests: {third:?}");
+    assert_eq!(store.get_integration(t).await.unwrap().unwrap().webhook_digests, Some(WebhookDigests::default()));
 }
 
 pub async fn active_integrations_are_listed(store: &dyn Store, on: &TenantId, off: &TenantId) {
