@@ -5,6 +5,7 @@
 //! functions at a tiny size so the benchmark cannot rot.
 
 pub mod cold_start;
+pub mod count;
 pub mod live;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
@@ -91,6 +92,16 @@ pub struct DeviceEnv {
     pub t: TenantId,
     pub tok: String,
     pub clients: Vec<i64>,
+    /// Counts the AWS calls of the functions (docs/cost.md).
+    pub counter: std::sync::Arc<count::Counter>,
+}
+
+impl DeviceEnv {
+    /// Bills the calls since the last report (see [`count::Counter::report`]).
+    pub async fn report(&self, label: &str) -> count::Report {
+        let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
+        self.counter.report(label, &ddb).await
+    }
 }
 
 pub async fn device_env(label: &str, agents: usize, clients: usize) -> DeviceEnv {
@@ -105,13 +116,14 @@ fn bench_env(env: &mut std::collections::BTreeMap<String, String>) {
 
 /// [`device_env`] whose Windows agents carry about `software_per_agent` programs each.
 pub async fn device_env_with(label: &str, agents: usize, clients: usize, software_per_agent: usize) -> DeviceEnv {
-    let p = Pipeline::new_with(label, bench_env).await;
-    device_env_in(p, label, agents, clients, software_per_agent).await
+    let (p, counter) = count::counted_pipeline(label, None, bench_env).await;
+    device_env_in(p, counter, label, agents, clients, software_per_agent).await
 }
 
 /// [`device_env_with`] on a given pipeline.
 pub async fn device_env_in(
     p: Pipeline,
+    counter: std::sync::Arc<count::Counter>,
     label: &str,
     agents: usize,
     clients: usize,
@@ -138,7 +150,10 @@ pub async fn device_env_in(
         assert_eq!(s, 200, "{v}");
         ids.push(id);
     }
-    DeviceEnv { p, sim, t, tok, clients: ids }
+    let env = DeviceEnv { p, sim, t, tok, clients: ids, counter };
+    // The setup's calls (connection, client sync, mappings) are no benchmark's.
+    env.report("setup").await;
+    env
 }
 
 /// Starts a run through the function URL and delivers the queues until they are empty.
@@ -327,6 +342,9 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
     assert_eq!(run["status"], "succeeded", "{run}");
     let created = run["items_created"].as_u64().unwrap_or(0);
     assert_eq!(created, fetched, "every agent became an asset: {run}");
+    let mut r = env.report(&format!("device sync, first run ({created} agents)")).await;
+    r.lambda("sync-devices", full_sync, 1);
+    count::keep(r, created, "agent");
 
     // Items as the sync wrote them, as templates for the floor (same size).
     let (asset, mapping) = written_items(&ddb, env).await;
@@ -353,6 +371,9 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
     let (fetch2, _) = fetch_pages(&base, &env.clients).await;
     let (resync, rerun) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
     assert_eq!(rerun["status"], "succeeded", "{rerun}");
+    let mut r = env.report(&format!("device re-sync, nothing changed ({created} agents)")).await;
+    r.lambda("sync-devices", resync, 1);
+    count::keep(r, created, "agent");
     let resync_writes = rerun["items_created"].as_i64().unwrap_or(0) + rerun["items_updated"].as_i64().unwrap_or(0);
     let (fetch3, _) = fetch_pages(&base, &env.clients).await;
 
@@ -450,7 +471,7 @@ impl RoundTripFigures {
 
 pub async fn round_trip(agents: usize, clients: usize, latency: Duration, original_sample: usize) -> RoundTripFigures {
     let (p, faults) = integration_tests::aws_faults::faulty_pipeline("bench-rtt", bench_env).await;
-    let env = device_env_in(p, "bench-rtt", agents, clients, 0).await;
+    let env = device_env_in(p, Default::default(), "bench-rtt", agents, clients, 0).await;
     let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::aws_faults::faulty_sdk(faults.clone()).await);
     fetch_pages(&env.sim.base_url(), &env.clients[..1]).await;
     faults.set_latency(latency);
@@ -553,9 +574,12 @@ pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
         .expect("query alerts");
     let alert_item = alerts.items.unwrap_or_default().into_iter().next().expect("the warm-up alert was recorded");
     let queue = env.p.stack.queue_urls["SyncAlertsQueue"].clone();
+    // The floor's own SQS client: the pipeline's is counted as ours.
+    let floor_sqs = aws_sdk_sqs::Client::new(&integration_tests::sdk().await);
     let body = json!({"type": "alert_follow_up", "tenant": env.t.as_str(), "alert_key": "id#123456", "alert_id": 123456, "agent_id": agents[0].agent_id, "refetch": false}).to_string();
     let floor_pk = format!("bench-floor-{}#alerts", env.t);
 
+    env.report("webhook setup").await;
     let (mut handler, mut floor) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for (i, req) in requests.enumerate() {
         let t0 = Instant::now();
@@ -571,9 +595,25 @@ pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
             .send()
             .await
             .expect("put_item");
-        env.p.sqs.send_message().queue_url(&queue).message_body(&body).send().await.expect("send_message");
+        floor_sqs.send_message().queue_url(&queue).message_body(&body).send().await.expect("send_message");
         floor.push(t0.elapsed());
     }
+    let mut r = env.report(&format!("webhook, {n} deliveries of new alerts")).await;
+    r.lambda("webhook", handler.iter().sum(), n as u64);
+    r.api_gateway_requests = n as u64;
+    count::keep(r, n as u64, "delivery");
+    // Untimed, counted: the follow-up each delivery queued (asset refresh, ticket link), then
+    // one alert sync run (backfill and reconciliation) over the alerts now open.
+    let t0 = Instant::now();
+    env.p.drain().await;
+    let mut r = env.report(&format!("webhook follow-ups, {n} alerts")).await;
+    r.lambda("sync-alerts", t0.elapsed(), 0);
+    count::keep(r, n as u64, "alert");
+    let (took, run) = run_sync(&env.p, Function::SyncAlerts, &env.tok).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let mut r = env.report(&format!("alert sync run, {} alerts open", n + 1)).await;
+    r.lambda("sync-alerts", took, 1);
+    count::keep(r, 1, "run");
     WebhookFigures { deliveries: n, handler: Latencies::of(handler), floor: Latencies::of(floor) }
 }
 
@@ -800,6 +840,7 @@ async fn software_on(env: &DeviceEnv, items: usize) -> SoftwareFigures {
     let base = env.sim.base_url();
     let (_, dev) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
     assert_eq!(dev["status"], "succeeded", "{dev}");
+    env.report("software: device sync first").await;
     let agents = env.sim.state().agents();
     assert_eq!(count(&dev, "items_created"), agents.len() as i64, "every agent became an asset: {dev}");
 
@@ -811,6 +852,10 @@ async fn software_on(env: &DeviceEnv, items: usize) -> SoftwareFigures {
     assert_eq!(count(&run, "items_updated"), fetch1.with_inventory as i64, "{run}");
     let first_created = count(&run, "items_created");
     let agents_with_inventory = count(&run, "items_updated");
+    let n = count(&run, "items_processed").max(0) as u64;
+    let mut r = env.report(&format!("software ingest, first run ({n} agents, {first_created} links)")).await;
+    r.lambda("sync-software", first_run, 1);
+    count::keep(r, n, "agent");
 
     // Items as the run wrote them, as templates for the floor (same size).
     let with_inv = agents.iter().find(|a| a.software_count.is_some_and(|n| n > 0)).expect("an agent with an inventory");
@@ -856,6 +901,9 @@ async fn software_on(env: &DeviceEnv, items: usize) -> SoftwareFigures {
     assert_eq!(rerun["status"], "succeeded", "{rerun}");
     let unchanged_writes =
         count(&rerun, "items_created") + count(&rerun, "items_updated") + count(&rerun, "items_deleted");
+    let mut r = env.report(&format!("software ingest, nothing changed ({n} agents)")).await;
+    r.lambda("sync-software", unchanged_run, 1);
+    count::keep(r, n, "agent");
     let fetch3 = fetch_software(&base).await;
     let fastest = [fetch1, fetch2, fetch3].into_iter().min_by_key(SoftwareFetch::total).unwrap();
 

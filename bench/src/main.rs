@@ -3,7 +3,7 @@
 //! ```text
 //! bench [--small] [--agents N] [--clients C] [--webhooks W] [--original-sample S]
 //!       [--software-agents N] [--software-items N] [--no-software] [--rtt-ms MS] [--rtt-agents N]
-//!       [--rss-agents N] [--rss-clients C] [--no-rss] [--no-live] [--only-live] [--bin-dir DIR] [--out FILE] [--check]
+//!       [--rss-agents N] [--rss-clients C] [--no-rss] [--no-cold] [--no-live] [--only-live] [--bin-dir DIR] [--out FILE] [--check]
 //! bench --rss-child JOB_FILE     (internal: the device worker whose peak RSS is measured)
 //! ```
 
@@ -15,7 +15,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: bench [--small] [--agents N] [--clients C] [--webhooks W] [--original-sample S] \
          [--software-agents N] [--software-items N] [--no-software] [--rtt-ms MS] [--rtt-agents N] \
-         [--rss-agents N] [--rss-clients C] [--no-rss] [--no-live] [--only-live] [--bin-dir DIR] [--out FILE] [--check]"
+         [--rss-agents N] [--rss-clients C] [--no-rss] [--no-cold] [--no-live] [--only-live] [--bin-dir DIR] [--out FILE] [--check]"
     );
     std::process::exit(2)
 }
@@ -53,6 +53,7 @@ async fn main() {
     let mut with_live = true;
     let mut only_live = false;
     let mut rss = true;
+    let mut cold = true;
     // Benchmark 3 again with this round trip added to every AWS call (0: skipped).
     let mut rtt_ms: u64 = 5;
     let mut with_software = true;
@@ -77,6 +78,7 @@ async fn main() {
             "--rss-agents" => sizes.rss_agents = num(),
             "--rss-clients" => sizes.rss_clients = num(),
             "--no-rss" => rss = false,
+            "--no-cold" => cold = false,
             "--no-live" => with_live = false,
             "--check" => check = true,
             "--only-live" => only_live = true,
@@ -99,7 +101,7 @@ async fn main() {
         let now =
             time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
         let result = json!({"date": now, "machine": machine, "sizes": {"agents": sizes.agents, "clients": sizes.clients},
-            "live": fig, "targets": targets});
+            "live": fig, "cost": count::take_all(), "targets": targets});
         finish(&result, &out, check);
         return;
     }
@@ -191,7 +193,7 @@ async fn main() {
         .collect();
 
     eprintln!("[7] cold starts of every function (5 each) against the smallest Rust function…");
-    let cold = cold_starts(&exe, 5).await;
+    let cold = if cold { cold_starts(&exe, 5).await } else { Value::Null };
     eprintln!("  {cold}");
 
     let dj = d.json();
@@ -232,6 +234,8 @@ async fn main() {
         "live": live_fig,
         "binary_size_mb": bins,
         "cold_start": cold,
+        // Per benchmark operation: requests, bytes and billed units (docs/cost.md).
+        "cost": count::take_all(),
         "binary_dir": bin_dir.display().to_string(),
         "targets": targets,
         "note": "absolute times are noisy on a shared machine; compare the ratios, each against a floor measured in the same run",
