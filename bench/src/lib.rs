@@ -24,8 +24,18 @@ type Item = HashMap<String, AttributeValue>;
 /// DEVICE_PAGE_SIZE for every benchmark (the production default: a page of real Windows rows
 /// weighs ~150 KB a row, docs/sync.md).
 pub const PAGE_SIZE: u32 = 100;
-/// Same parallelism as the store's batch writes (`shared/src/aws/inventory.rs`).
-const FLOOR_CONCURRENCY: usize = 8;
+/// The floors run at our concurrency. A worker invocation handles 4 messages (pages) at once
+/// (`PARALLEL`, `shared/src/worker.rs`), and the harness runs one invocation at a time: so 4
+/// pages are fetched at once.
+const FLOOR_FETCH_CONCURRENCY: usize = 4;
+/// Each of those 4 pages writes its 100 items per kind as 4 batches of 25 at once (the store
+/// allows 8, `shared/src/aws/inventory.rs`; a page has only 4): 16 batch writes in flight.
+pub const FLOOR_WRITE_CONCURRENCY: usize = 4 * (PAGE_SIZE as usize).div_ceil(25);
+/// The read floor: the store's own batch-read parallelism.
+const FLOOR_READ_CONCURRENCY: usize = 8;
+/// Deliveries at once in benchmark 4b (the template reserves 20 webhook instances; Tactical
+/// sends one request per alert, so a storm of alerts arrives at once).
+pub const WEBHOOK_CONCURRENCY: usize = 50;
 const WEBHOOK_BASE: &str = "https://hooks.example.test";
 
 #[derive(Debug, Clone)]
@@ -200,7 +210,7 @@ pub async fn fetch_pages(base: &str, clients: &[i64]) -> (Duration, u64) {
                 }
             }
         })
-        .buffer_unordered(FLOOR_CONCURRENCY)
+        .buffer_unordered(FLOOR_FETCH_CONCURRENCY)
         .collect()
         .await;
     (t0.elapsed(), counts.iter().sum())
@@ -224,9 +234,14 @@ fn with_key(template: &Item, pk: &str, sk: String) -> Item {
     it
 }
 
-/// The write floor: bare BatchWriteItem of `items` (25 per request, 8 in parallel, unprocessed
-/// items retried), nothing read first.
-pub async fn batch_write(client: &aws_sdk_dynamodb::Client, table: &str, items: Vec<Item>) -> Duration {
+/// The write floor: bare BatchWriteItem of `items` (25 per request, `in_flight` at once,
+/// unprocessed items retried), nothing read first.
+pub async fn batch_write(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<Item>,
+    in_flight: usize,
+) -> Duration {
     let t0 = Instant::now();
     let chunks: Vec<Vec<Item>> = items.chunks(25).map(|c| c.to_vec()).collect();
     stream::iter(chunks)
@@ -245,7 +260,7 @@ pub async fn batch_write(client: &aws_sdk_dynamodb::Client, table: &str, items: 
             }
             Ok::<_, aws_sdk_dynamodb::error::SdkError<_>>(())
         })
-        .buffer_unordered(FLOOR_CONCURRENCY)
+        .buffer_unordered(in_flight)
         .try_collect::<Vec<()>>()
         .await
         .expect("batch write");
@@ -271,7 +286,7 @@ pub async fn batch_get(client: &aws_sdk_dynamodb::Client, table: &str, keys: Vec
             }
             Ok::<_, aws_sdk_dynamodb::error::SdkError<_>>(())
         })
-        .buffer_unordered(FLOOR_CONCURRENCY)
+        .buffer_unordered(FLOOR_READ_CONCURRENCY)
         .try_collect::<Vec<()>>()
         .await
         .expect("batch get");
@@ -330,7 +345,9 @@ impl DeviceFigures {
 }
 
 /// Benchmarks 1–3: full device sync, unchanged re-sync, and the original's shape.
-pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
+/// `keep_counts`: whether its billed units go to the results (once per size is enough: they are
+/// the same every run).
+pub async fn devices(env: &DeviceEnv, original_sample: usize, keep_counts: bool) -> DeviceFigures {
     let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
     let table = env.p.stack.table_name.clone();
     let base = env.sim.base_url();
@@ -344,20 +361,23 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
     assert_eq!(created, fetched, "every agent became an asset: {run}");
     let mut r = env.report(&format!("device sync, first run ({created} agents)")).await;
     r.lambda("sync-devices", full_sync, 1);
-    count::keep(r, created, "agent");
+    if keep_counts {
+        count::keep(r, created, "agent");
+    }
 
-    // Items as the sync wrote them, as templates for the floor (same size).
+    // Copies of every item the sync wrote (mappings, then assets), under a partition of their own.
     let (asset, mapping) = written_items(&ddb, env).await;
     let floor_pk = format!("bench-floor-{}", env.t);
     let mut items: Vec<Item> = Vec::with_capacity(2 * created as usize);
-    for i in 0..created {
-        items.push(with_key(&mapping, &format!("{floor_pk}#mappings"), format!("m{i}")));
+    for (part, floor_part) in [("tenant_external_entity_mappings", "mappings"), ("assets", "assets")] {
+        for it in query_all(&ddb, &table, &format!("{}#{part}", env.t)).await {
+            let sk = it.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            items.push(with_key(&it, &format!("{floor_pk}#{floor_part}"), sk));
+        }
     }
-    for i in 0..created {
-        items.push(with_key(&asset, &format!("{floor_pk}#assets"), format!("a{i}")));
-    }
+    assert_eq!(items.len(), 2 * created as usize, "an asset and a mapping per agent");
     let items_written_full = items.len();
-    let write_floor = batch_write(&ddb, &table, items).await;
+    let write_floor = batch_write(&ddb, &table, items, FLOOR_WRITE_CONCURRENCY).await;
     let keys: Vec<Item> = (0..created)
         .map(|i| {
             HashMap::from([
@@ -373,7 +393,9 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
     assert_eq!(rerun["status"], "succeeded", "{rerun}");
     let mut r = env.report(&format!("device re-sync, nothing changed ({created} agents)")).await;
     r.lambda("sync-devices", resync, 1);
-    count::keep(r, created, "agent");
+    if keep_counts {
+        count::keep(r, created, "agent");
+    }
     let resync_writes = rerun["items_created"].as_i64().unwrap_or(0) + rerun["items_updated"].as_i64().unwrap_or(0);
     let (fetch3, _) = fetch_pages(&base, &env.clients).await;
 
@@ -617,6 +639,142 @@ pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
     WebhookFigures { deliveries: n, handler: Latencies::of(handler), floor: Latencies::of(floor) }
 }
 
+/// The webhook under load: `n` deliveries (distinct new alerts), `concurrency` at once as
+/// API Gateway would hand them to concurrent webhook instances, against the floor (PutItem of a
+/// copy of a recorded alert + SendMessage) at the same concurrency. Alternating blocks of ours
+/// and the floor share the machine's drift.
+#[derive(Debug, Clone)]
+pub struct ConcurrentWebhookFigures {
+    pub deliveries: usize,
+    pub concurrency: usize,
+    pub handler: Latencies,
+    pub floor: Latencies,
+    pub handler_wall: Duration,
+    pub floor_wall: Duration,
+}
+
+impl ConcurrentWebhookFigures {
+    pub fn json(&self) -> Value {
+        json!({
+            "deliveries": self.deliveries,
+            "concurrency": self.concurrency,
+            "handler": self.handler.json(),
+            "floor_putitem_sendmessage": self.floor.json(),
+            "handler_wall_s": secs(self.handler_wall),
+            "floor_wall_s": secs(self.floor_wall),
+            "p50_vs_floor": ratio(self.handler.p50, self.floor.p50),
+            "p99_vs_floor": ratio(self.handler.p99, self.floor.p99),
+            "wall_vs_floor": ratio(self.handler_wall, self.floor_wall),
+        })
+    }
+}
+
+pub async fn webhooks_concurrent(env: &DeviceEnv, n: usize, concurrency: usize) -> ConcurrentWebhookFigures {
+    let (s, info) = env.p.call(Function::Connection, "POST", "/webhook/secret", &env.tok, None).await;
+    assert_eq!(s, 200, "{info}");
+    let a = &info["url_actions"]["failure"];
+    let action = UrlAction::post(
+        a["pattern"].as_str().unwrap(),
+        a["rest_body"].as_str().unwrap(),
+        a["rest_headers"].as_str().unwrap(),
+    );
+    let st = env.sim.state();
+    let agents = st.agents();
+    let mut requests = Vec::with_capacity(n + 1);
+    for i in 0..=n {
+        let agent = &agents[(i * 7 + 3) % agents.len()];
+        let id = st
+            .raise_alert(NewAlert::check(
+                agent.agent_id.clone(),
+                Severity::Error,
+                format!("CPU load {i}% (concurrent)"),
+            ))
+            .unwrap();
+        requests.push(webhook_request(&st.prepare_webhook(&action, id, false).unwrap()));
+    }
+    let cache = webhook::SecretCache::new(Duration::from_secs(60), Duration::from_secs(2));
+    let mut requests = requests.into_iter();
+    let (s, v) = integration_tests::read(webhook::handle_with(&env.p.deps, &cache, requests.next().unwrap()).await);
+    assert_eq!(s, 202, "{v}");
+    let requests: Vec<_> = requests.collect();
+
+    let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
+    let floor_sqs = aws_sdk_sqs::Client::new(&integration_tests::sdk().await);
+    let table = env.p.stack.table_name.clone();
+    let alert_item = query_all(&ddb, &table, &format!("{}#rmm_alerts", env.t))
+        .await
+        .into_iter()
+        .find(|i| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("tacticalrmm#alert#")))
+        .expect("a recorded alert");
+    let queue = env.p.stack.queue_urls["SyncAlertsQueue"].clone();
+    let body = json!({"type": "alert_follow_up", "tenant": env.t.as_str(), "alert_key": "id#123456", "alert_id": 123456, "agent_id": agents[0].agent_id, "refetch": false}).to_string();
+    let floor_pk = format!("bench-floor-{}#alerts-concurrent", env.t);
+
+    const BLOCKS: usize = 5;
+    let block = n.div_ceil(BLOCKS).max(1);
+    let (mut handler, mut floor) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut handler_wall, mut floor_wall) = (Duration::ZERO, Duration::ZERO);
+    let mut next_floor = 0usize;
+    let mut requests = requests.into_iter();
+    loop {
+        let chunk: Vec<_> = requests.by_ref().take(block).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let size = chunk.len();
+        let t0 = Instant::now();
+        let lat: Vec<Duration> = stream::iter(chunk)
+            .map(|req| {
+                let cache = &cache;
+                async move {
+                    let t = Instant::now();
+                    let (s, v) = integration_tests::read(webhook::handle_with(&env.p.deps, cache, req).await);
+                    assert_eq!(s, 202, "{v}");
+                    t.elapsed()
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        handler_wall += t0.elapsed();
+        handler.extend(lat);
+
+        let t0 = Instant::now();
+        let lat: Vec<Duration> = stream::iter(next_floor..next_floor + size)
+            .map(|i| {
+                let (ddb, sqs, table, floor_pk, alert_item, queue, body) =
+                    (&ddb, &floor_sqs, &table, &floor_pk, &alert_item, &queue, &body);
+                async move {
+                    let t = Instant::now();
+                    ddb.put_item()
+                        .table_name(table)
+                        .set_item(Some(with_key(alert_item, floor_pk, format!("w{i}"))))
+                        .send()
+                        .await
+                        .expect("put_item");
+                    sqs.send_message().queue_url(queue).message_body(body).send().await.expect("send_message");
+                    t.elapsed()
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        floor_wall += t0.elapsed();
+        floor.extend(lat);
+        next_floor += size;
+    }
+    // Counted already by the sequential benchmark: not billed twice.
+    env.report("").await;
+    ConcurrentWebhookFigures {
+        deliveries: n,
+        concurrency,
+        handler: Latencies::of(handler),
+        floor: Latencies::of(floor),
+        handler_wall,
+        floor_wall,
+    }
+}
+
 /// Tactical calls the software worker has in flight: 8 agents per batch message
 /// (`AGENT_CONCURRENCY`, `shared/src/domain/software.rs`) × 4 messages at once per invocation
 /// (`PARALLEL`, `shared/src/worker.rs`), as `Pipeline::drain` delivers them (up to 10 a receive).
@@ -721,41 +879,26 @@ pub async fn fetch_software(base: &str) -> SoftwareFetch {
     }
 }
 
-/// Items under `pk` (paginated COUNT query).
-async fn count_items(client: &aws_sdk_dynamodb::Client, table: &str, pk: &str) -> usize {
-    let mut n = 0usize;
+/// Every item under `pk` (paginated).
+pub async fn query_all(client: &aws_sdk_dynamodb::Client, table: &str, pk: &str) -> Vec<Item> {
+    let mut out = Vec::new();
     let mut start: Option<Item> = None;
     loop {
-        let out = client
+        let page = client
             .query()
             .table_name(table)
             .key_condition_expression("pk = :p")
             .expression_attribute_values(":p", AttributeValue::S(pk.to_owned()))
-            .select(aws_sdk_dynamodb::types::Select::Count)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(start.take())
             .send()
             .await
-            .expect("count query");
-        n += out.count as usize;
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return n;
+            .expect("query");
+        out.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return out,
         }
     }
-}
-
-/// The items under `pk` (one page is enough for the templates).
-async fn query_items(client: &aws_sdk_dynamodb::Client, table: &str, pk: &str) -> Vec<Item> {
-    client
-        .query()
-        .table_name(table)
-        .key_condition_expression("pk = :p")
-        .expression_attribute_values(":p", AttributeValue::S(pk.to_owned()))
-        .send()
-        .await
-        .expect("query")
-        .items
-        .unwrap_or_default()
 }
 
 fn count(run: &Value, field: &str) -> i64 {
@@ -857,32 +1000,32 @@ async fn software_on(env: &DeviceEnv, items: usize) -> SoftwareFigures {
     r.lambda("sync-software", first_run, 1);
     count::keep(r, n, "agent");
 
-    // Items as the run wrote them, as templates for the floor (same size).
-    let with_inv = agents.iter().find(|a| a.software_count.is_some_and(|n| n > 0)).expect("an agent with an inventory");
-    let asset_id = shared::domain::asset::asset_id_for(&env.t, &with_inv.agent_id);
-    let asset_pk = shared::aws::software::keys::asset_software(&env.t, &asset_id);
+    // Copies of every item the run wrote (each asset's links and inventory record, the catalog),
+    // each under a floor partition of its own kind, keys kept.
     let inv_sk = shared::aws::software::keys::INVENTORY_SK;
-    let rows = query_items(&ddb, &table, &asset_pk).await;
-    let is_inventory = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == inv_sk);
-    let inventory = rows.iter().find(|i| is_inventory(i)).expect("the inventory record").clone();
-    let link = rows.iter().find(|i| !is_inventory(i)).expect("a software link").clone();
     let catalog_pk = shared::aws::software::keys::software_catalog(&env.t);
-    let catalog = query_items(&ddb, &table, &catalog_pk).await.into_iter().next().expect("a catalog entry");
-    let catalog_entries = count_items(&ddb, &table, &catalog_pk).await;
-
     let floor_pk = format!("bench-floor-{}", env.t);
     let mut floor_items: Vec<Item> = Vec::new();
-    for i in 0..first_created {
-        floor_items.push(with_key(&link, &format!("{floor_pk}#links"), format!("l{i}")));
+    for (i, a) in agents.iter().enumerate() {
+        let id = shared::domain::asset::asset_id_for(&env.t, &a.agent_id);
+        for it in query_all(&ddb, &table, &shared::aws::software::keys::asset_software(&env.t, &id)).await {
+            let sk = it.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            floor_items.push(with_key(&it, &format!("{floor_pk}#sw{i}"), sk));
+        }
     }
-    for i in 0..agents_with_inventory {
-        floor_items.push(with_key(&inventory, &format!("{floor_pk}#inventories"), format!("i{i}")));
+    let catalog = query_all(&ddb, &table, &catalog_pk).await;
+    let catalog_entries = catalog.len();
+    for it in catalog {
+        let sk = it.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        floor_items.push(with_key(&it, &format!("{floor_pk}#catalog"), sk));
     }
-    for i in 0..catalog_entries {
-        floor_items.push(with_key(&catalog, &format!("{floor_pk}#catalog"), format!("c{i}")));
-    }
+    assert_eq!(
+        floor_items.len(),
+        (first_created + agents_with_inventory) as usize + catalog_entries,
+        "links, inventories, catalog"
+    );
     let items_written_floor = floor_items.len();
-    let write_floor = batch_write(&ddb, &table, floor_items).await;
+    let write_floor = batch_write(&ddb, &table, floor_items, SOFTWARE_FETCH_IN_FLIGHT).await;
 
     // What the unchanged run reads at least: each agent's asset and its inventory record.
     let key = |pk: String, sk: String| {
@@ -1034,7 +1177,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_benchmark_runs_at_a_small_size() {
         let env = device_env("bench-ci", 300, 3).await;
-        let d = devices(&env, 50).await;
+        let d = devices(&env, 50, true).await;
         assert_eq!(d.agents, 300);
         assert!(d.pages >= 3, "{d:?}");
         assert!(d.full_sync > Duration::ZERO && d.fetch_only > Duration::ZERO && d.write_floor > Duration::ZERO);
@@ -1045,6 +1188,9 @@ mod tests {
         let j = d.json();
         assert!(j["full_sync_vs_floor"].as_f64().unwrap() > 0.0, "{j}");
 
+        let wc = webhooks_concurrent(&env, 20, 5).await;
+        assert!(wc.handler.p50 > Duration::ZERO && wc.floor.p50 > Duration::ZERO, "{wc:?}");
+        assert!(wc.json()["wall_vs_floor"].as_f64().unwrap() > 0.0);
         let w = webhooks(&env, 20).await;
         assert!(w.handler.p50 > Duration::ZERO && w.handler.p99 >= w.handler.p50, "{w:?}");
         assert!(w.floor.p50 > Duration::ZERO, "{w:?}");

@@ -189,7 +189,7 @@ pub async fn status_refresh(live: &LiveEnv) -> RefreshFigures {
             let item = dynamo_item(&ddb, &table, format!("{}#assets", env.t), id).await;
             copies.push(with_key(&item, &floor_pk, format!("s{i}")));
         }
-        batch_write(&ddb, &table, copies).await;
+        batch_write(&ddb, &table, copies, REFRESH_WRITES_IN_FLIGHT).await;
 
         let (fetch1, listed) = fetch_listings(&base, &env.clients).await;
         assert_eq!(listed, agents.len());
