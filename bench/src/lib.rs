@@ -100,13 +100,17 @@ pub struct DeviceEnv {
     pub p: Pipeline,
     pub sim: Simulator,
     pub t: TenantId,
-    pub tok: String,
     pub clients: Vec<i64>,
     /// Counts the AWS calls of the functions (docs/cost.md).
     pub counter: std::sync::Arc<count::Counter>,
 }
 
 impl DeviceEnv {
+    /// A fresh PSA token (a token lives 10 minutes; a large run lasts longer).
+    pub fn tok(&self) -> String {
+        admin_token(&self.t)
+    }
+
     /// Bills the calls since the last report (see [`count::Counter::report`]).
     pub async fn report(&self, label: &str) -> count::Report {
         let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
@@ -148,7 +152,7 @@ pub async fn device_env_in(
     let t = tenant(label);
     let tok = admin_token(&t);
     connect(&p, &t, &sim).await;
-    let (_, run) = run_sync(&p, Function::SyncClients, &tok).await;
+    let (_, run) = run_sync(&p, Function::SyncClients, &t).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let (s, v) = p.call(Function::SyncClients, "GET", "/mappings", &tok, None).await;
     assert_eq!(s, 200, "{v}");
@@ -160,20 +164,20 @@ pub async fn device_env_in(
         assert_eq!(s, 200, "{v}");
         ids.push(id);
     }
-    let env = DeviceEnv { p, sim, t, tok, clients: ids, counter };
+    let env = DeviceEnv { p, sim, t, clients: ids, counter };
     // The setup's calls (connection, client sync, mappings) are no benchmark's.
     env.report("setup").await;
     env
 }
 
 /// Starts a run through the function URL and delivers the queues until they are empty.
-pub async fn run_sync(p: &Pipeline, f: Function, tok: &str) -> (Duration, Value) {
+pub async fn run_sync(p: &Pipeline, f: Function, t: &TenantId) -> (Duration, Value) {
     let t0 = Instant::now();
-    let (s, v) = p.call(f, "POST", "/sync", tok, None).await;
+    let (s, v) = p.call(f, "POST", "/sync", &admin_token(t), None).await;
     assert_eq!(s, 202, "{v}");
     p.drain().await;
     let took = t0.elapsed();
-    let (s, run) = p.call(f, "GET", &format!("/runs/{}", v["run_id"].as_str().unwrap()), tok, None).await;
+    let (s, run) = p.call(f, "GET", &format!("/runs/{}", v["run_id"].as_str().unwrap()), &admin_token(t), None).await;
     assert_eq!(s, 200, "{run}");
     (took, run)
 }
@@ -355,7 +359,7 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize, keep_counts: bool)
     fetch_pages(&base, &env.clients[..1]).await;
 
     let (fetch1, fetched) = fetch_pages(&base, &env.clients).await;
-    let (full_sync, run) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    let (full_sync, run) = run_sync(&env.p, Function::SyncDevices, &env.t).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let created = run["items_created"].as_u64().unwrap_or(0);
     assert_eq!(created, fetched, "every agent became an asset: {run}");
@@ -389,7 +393,7 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize, keep_counts: bool)
     let read_floor = batch_get(&ddb, &table, keys).await;
 
     let (fetch2, _) = fetch_pages(&base, &env.clients).await;
-    let (resync, rerun) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    let (resync, rerun) = run_sync(&env.p, Function::SyncDevices, &env.t).await;
     assert_eq!(rerun["status"], "succeeded", "{rerun}");
     let mut r = env.report(&format!("device re-sync, nothing changed ({created} agents)")).await;
     r.lambda("sync-devices", resync, 1);
@@ -498,7 +502,7 @@ pub async fn round_trip(agents: usize, clients: usize, latency: Duration, origin
     fetch_pages(&env.sim.base_url(), &env.clients[..1]).await;
     faults.set_latency(latency);
     let (fetch_only, fetched) = fetch_pages(&env.sim.base_url(), &env.clients).await;
-    let (full_sync, run) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    let (full_sync, run) = run_sync(&env.p, Function::SyncDevices, &env.t).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["items_created"].as_u64(), Some(fetched), "every agent became an asset: {run}");
     faults.set_latency(Duration::ZERO);
@@ -555,7 +559,7 @@ impl WebhookFigures {
 /// action) through `webhook::handle_with` with the production secret cache, each followed by one
 /// PutItem + one SendMessage of the same size (the floor), interleaved so both see the same load.
 pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
-    let (s, info) = env.p.call(Function::Connection, "POST", "/webhook/secret", &env.tok, None).await;
+    let (s, info) = env.p.call(Function::Connection, "POST", "/webhook/secret", &env.tok(), None).await;
     assert_eq!(s, 200, "{info}");
     let a = &info["url_actions"]["failure"];
     let action = UrlAction::post(
@@ -631,7 +635,7 @@ pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
     let mut r = env.report(&format!("webhook follow-ups, {n} alerts")).await;
     r.lambda("sync-alerts", t0.elapsed(), 0);
     count::keep(r, n as u64, "alert");
-    let (took, run) = run_sync(&env.p, Function::SyncAlerts, &env.tok).await;
+    let (took, run) = run_sync(&env.p, Function::SyncAlerts, &env.t).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let mut r = env.report(&format!("alert sync run, {} alerts open", n + 1)).await;
     r.lambda("sync-alerts", took, 1);
@@ -670,7 +674,7 @@ impl ConcurrentWebhookFigures {
 }
 
 pub async fn webhooks_concurrent(env: &DeviceEnv, n: usize, concurrency: usize) -> ConcurrentWebhookFigures {
-    let (s, info) = env.p.call(Function::Connection, "POST", "/webhook/secret", &env.tok, None).await;
+    let (s, info) = env.p.call(Function::Connection, "POST", "/webhook/secret", &env.tok(), None).await;
     assert_eq!(s, 200, "{info}");
     let a = &info["url_actions"]["failure"];
     let action = UrlAction::post(
@@ -981,14 +985,14 @@ async fn software_on(env: &DeviceEnv, items: usize) -> SoftwareFigures {
     let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
     let table = env.p.stack.table_name.clone();
     let base = env.sim.base_url();
-    let (_, dev) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    let (_, dev) = run_sync(&env.p, Function::SyncDevices, &env.t).await;
     assert_eq!(dev["status"], "succeeded", "{dev}");
     env.report("software: device sync first").await;
     let agents = env.sim.state().agents();
     assert_eq!(count(&dev, "items_created"), agents.len() as i64, "every agent became an asset: {dev}");
 
     let fetch1 = fetch_software(&base).await;
-    let (first_run, run) = run_sync(&env.p, Function::SyncSoftware, &env.tok).await;
+    let (first_run, run) = run_sync(&env.p, Function::SyncSoftware, &env.t).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(count(&run, "items_failed"), 0, "{run}");
     assert_eq!(count(&run, "items_processed"), fetch1.agents as i64, "every agent was checked: {run}");
@@ -1040,7 +1044,7 @@ async fn software_on(env: &DeviceEnv, items: usize) -> SoftwareFigures {
     let read_floor = batch_get(&ddb, &table, keys).await;
 
     let fetch2 = fetch_software(&base).await;
-    let (unchanged_run, rerun) = run_sync(&env.p, Function::SyncSoftware, &env.tok).await;
+    let (unchanged_run, rerun) = run_sync(&env.p, Function::SyncSoftware, &env.t).await;
     assert_eq!(rerun["status"], "succeeded", "{rerun}");
     let unchanged_writes =
         count(&rerun, "items_created") + count(&rerun, "items_updated") + count(&rerun, "items_deleted");
@@ -1125,7 +1129,7 @@ pub async fn rss_worker(job: &Value) -> Value {
 /// (in a child process, so the simulator's memory is not counted).
 pub async fn rss_setup(agents: usize, clients: usize) -> (DeviceEnv, String) {
     let env = device_env("bench-rss", agents, clients).await;
-    let (s, v) = env.p.call(Function::SyncDevices, "POST", "/sync", &env.tok, None).await;
+    let (s, v) = env.p.call(Function::SyncDevices, "POST", "/sync", &env.tok(), None).await;
     assert_eq!(s, 202, "{v}");
     let run_id = v["run_id"].as_str().unwrap().to_owned();
     (env, run_id)
@@ -1204,7 +1208,7 @@ mod tests {
         // follow-ups are not part of it.
         let alerts_queue = &env.p.stack.queue_urls["SyncAlertsQueue"];
         env.p.sqs.purge_queue().queue_url(alerts_queue).send().await.expect("purge");
-        let (s, v) = env.p.call(Function::SyncDevices, "POST", "/sync", &env.tok, None).await;
+        let (s, v) = env.p.call(Function::SyncDevices, "POST", "/sync", &env.tok(), None).await;
         assert_eq!(s, 202, "{v}");
         let run = rss_worker(&rss_job(&env, v["run_id"].as_str().unwrap())).await;
         assert_eq!(run["status"], "succeeded", "{run}");

@@ -35,11 +35,11 @@ pub async fn live_env(agents: usize, clients: usize) -> LiveEnv {
     let faults = Arc::new(AwsFaults::default());
     let (p, counter) = count::counted_pipeline("bench-live", Some(faults.clone()), bench_env).await;
     let env = device_env_in(p, counter, "bench-live", agents, clients, 0).await;
-    let (_, run) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    let (_, run) = run_sync(&env.p, Function::SyncDevices, &env.t).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["items_created"].as_u64(), Some(agents as u64), "{run}");
     let events_queue = integration_tests::event_queue(&env.p, env.t.as_str(), "Asset Status Changed", "bench").await;
-    refresh(&env.p, &env.tok).await;
+    refresh(&env.p, &env.tok()).await;
     env.report("live setup").await;
     LiveEnv { env, faults, events_queue }
 }
@@ -194,7 +194,7 @@ pub async fn status_refresh(live: &LiveEnv) -> RefreshFigures {
         let (fetch1, listed) = fetch_listings(&base, &env.clients).await;
         assert_eq!(listed, agents.len());
         let before = live.faults.watched(asset_writes);
-        let refresh_took = refresh(&env.p, &env.tok).await;
+        let refresh_took = refresh(&env.p, &env.tok()).await;
         let writes = live.faults.watched(asset_writes) - before;
         let mut r = env.report("").await;
         r.lambda("sync-devices", refresh_took, 1);
@@ -356,7 +356,7 @@ pub async fn hourly_resync(live: &LiveEnv) -> HourlyFigures {
             st.set_total_ram(a, 256 + run as i64).expect("set ram");
         }
         let (fetch1, _) = fetch_pages(&base, &env.clients).await;
-        let (resync, r) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+        let (resync, r) = run_sync(&env.p, Function::SyncDevices, &env.t).await;
         assert_eq!(r["status"], "succeeded", "{r}");
         let mut c = env.report("").await;
         c.lambda("sync-devices", resync, 1);
