@@ -54,6 +54,8 @@ def load(paths):
         with open(p) as f:
             r = json.load(f)
         for c in r.get("cost") or []:
+            if kind(c["operation"]) == "refresh":
+                c["per_unit"]["_refresh"] = True
             ops.setdefault(kind(c["operation"]), []).append(c)
     return ops
 
@@ -110,11 +112,22 @@ KEYS = [
 ]
 
 
+# What-if (docs/cost.md, what would halve it): the status snapshot written compactly (its
+# BatchWriteItem units gone), transitions onto a small status item (half the UpdateItem units),
+# the Tactical secret cached in the warm worker (no per-message GetSecretValue).
+WHAT_IF = {"on": False}
+
+
 def totals(unit):
     """The totals of a `per_unit` entry, SQS receives counted as Lambda's pollers make them: one
     per message at most (at low traffic a poller takes each message alone); the harness's own
     polls (empty receives, queue depth) are the per-stack fixed cost instead."""
     t = dict(unit["totals"])
+    if WHAT_IF["on"]:
+        t["secrets_manager_calls"] = 0
+        if unit.get("_refresh"):
+            t["dynamodb_write_units"] -= unit["ops"].get("DynamoDB.BatchWriteItem", {}).get("units", 0)
+            t["dynamodb_write_units"] -= unit["ops"].get("DynamoDB.UpdateItem", {}).get("units", 0) / 2
     rec = unit["ops"].get("SQS.ReceiveMessage")
     if rec:
         t["sqs_requests"] = t.get("sqs_requests", 0) - rec["units"] + min(rec["units"], rec["items"])
@@ -292,8 +305,27 @@ def top_ops(ops, n):
     print()
 
 
+def what_if(paths):
+    WHAT_IF["on"] = True
+    ops = load(paths)
+    print("## What if: compact status snapshot, small status item, secret cached\n")
+    print("| agents per tenant | usage per tenant | + 1 secret | per 1,000 agents |\n|---|---|---|---|")
+    for n in [1_000, 10_000, 50_000]:
+        lines, _ = tenant_month(ops, n)
+        total = {}
+        for t in lines.values():
+            for k, v in t.items():
+                total[k] = total.get(k, 0) + v
+        usage = sum(dollars(total).values())
+        t = usage + PRICE["secret_month"]
+        print(f"| {n:,} | {fmt(usage)} | {fmt(t)} | {fmt(t / n * 1000)} |")
+    print()
+    WHAT_IF["on"] = False
+
+
 if __name__ == "__main__":
     main(sys.argv[1:])
+    what_if(sys.argv[1:])
     measured = load(sys.argv[1:])
     for n in sorted({agents_of(e) for e in measured.get("refresh", []) if agents_of(e)}):
         top_ops(measured, n)
