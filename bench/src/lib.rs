@@ -5,6 +5,7 @@
 //! functions at a tiny size so the benchmark cannot rot.
 
 pub mod cold_start;
+pub mod count;
 pub mod live;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
@@ -23,8 +24,18 @@ type Item = HashMap<String, AttributeValue>;
 /// DEVICE_PAGE_SIZE for every benchmark (the production default: a page of real Windows rows
 /// weighs ~150 KB a row, docs/sync.md).
 pub const PAGE_SIZE: u32 = 100;
-/// Same parallelism as the store's batch writes (`shared/aws/src/inventory.rs`).
-const FLOOR_CONCURRENCY: usize = 8;
+/// The floors run at our concurrency. A worker invocation handles 4 messages (pages) at once
+/// (`PARALLEL`, `shared/lambda/src/worker.rs`), and the harness runs one invocation at a time: so 4
+/// pages are fetched at once.
+const FLOOR_FETCH_CONCURRENCY: usize = 4;
+/// Each of those 4 pages writes its 100 items per kind as 4 batches of 25 at once (the store
+/// allows 8, `shared/aws/src/inventory.rs`; a page has only 4): 16 batch writes in flight.
+pub const FLOOR_WRITE_CONCURRENCY: usize = 4 * (PAGE_SIZE as usize).div_ceil(25);
+/// The read floor: the store's own batch-read parallelism.
+const FLOOR_READ_CONCURRENCY: usize = 8;
+/// Deliveries at once in benchmark 4b (the template reserves 20 webhook instances; Tactical
+/// sends one request per alert, so a storm of alerts arrives at once).
+pub const WEBHOOK_CONCURRENCY: usize = 50;
 const WEBHOOK_BASE: &str = "https://hooks.example.test";
 
 #[derive(Debug, Clone)]
@@ -89,8 +100,22 @@ pub struct DeviceEnv {
     pub p: Pipeline,
     pub sim: Simulator,
     pub t: TenantId,
-    pub tok: String,
     pub clients: Vec<i64>,
+    /// Counts the AWS calls of the functions (docs/cost.md).
+    pub counter: std::sync::Arc<count::Counter>,
+}
+
+impl DeviceEnv {
+    /// A fresh PSA token (a token lives 10 minutes; a large run lasts longer).
+    pub fn tok(&self) -> String {
+        admin_token(&self.t)
+    }
+
+    /// Bills the calls since the last report (see [`count::Counter::report`]).
+    pub async fn report(&self, label: &str) -> count::Report {
+        let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
+        self.counter.report(label, &ddb).await
+    }
 }
 
 pub async fn device_env(label: &str, agents: usize, clients: usize) -> DeviceEnv {
@@ -105,13 +130,14 @@ fn bench_env(env: &mut std::collections::BTreeMap<String, String>) {
 
 /// [`device_env`] whose Windows agents carry about `software_per_agent` programs each.
 pub async fn device_env_with(label: &str, agents: usize, clients: usize, software_per_agent: usize) -> DeviceEnv {
-    let p = Pipeline::new_with(label, bench_env).await;
-    device_env_in(p, label, agents, clients, software_per_agent).await
+    let (p, counter) = count::counted_pipeline(label, None, bench_env).await;
+    device_env_in(p, counter, label, agents, clients, software_per_agent).await
 }
 
 /// [`device_env_with`] on a given pipeline.
 pub async fn device_env_in(
     p: Pipeline,
+    counter: std::sync::Arc<count::Counter>,
     label: &str,
     agents: usize,
     clients: usize,
@@ -126,7 +152,7 @@ pub async fn device_env_in(
     let t = tenant(label);
     let tok = admin_token(&t);
     connect(&p, &t, &sim).await;
-    let (_, run) = run_sync(&p, Function::SyncClients, &tok).await;
+    let (_, run) = run_sync(&p, Function::SyncClients, &t).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let (s, v) = p.call(Function::SyncClients, "GET", "/mappings", &tok, None).await;
     assert_eq!(s, 200, "{v}");
@@ -138,17 +164,20 @@ pub async fn device_env_in(
         assert_eq!(s, 200, "{v}");
         ids.push(id);
     }
-    DeviceEnv { p, sim, t, tok, clients: ids }
+    let env = DeviceEnv { p, sim, t, clients: ids, counter };
+    // The setup's calls (connection, client sync, mappings) are no benchmark's.
+    env.report("setup").await;
+    env
 }
 
 /// Starts a run through the function URL and delivers the queues until they are empty.
-pub async fn run_sync(p: &Pipeline, f: Function, tok: &str) -> (Duration, Value) {
+pub async fn run_sync(p: &Pipeline, f: Function, t: &TenantId) -> (Duration, Value) {
     let t0 = Instant::now();
-    let (s, v) = p.call(f, "POST", "/sync", tok, None).await;
+    let (s, v) = p.call(f, "POST", "/sync", &admin_token(t), None).await;
     assert_eq!(s, 202, "{v}");
     p.drain().await;
     let took = t0.elapsed();
-    let (s, run) = p.call(f, "GET", &format!("/runs/{}", v["run_id"].as_str().unwrap()), tok, None).await;
+    let (s, run) = p.call(f, "GET", &format!("/runs/{}", v["run_id"].as_str().unwrap()), &admin_token(t), None).await;
     assert_eq!(s, 200, "{run}");
     (took, run)
 }
@@ -185,7 +214,7 @@ pub async fn fetch_pages(base: &str, clients: &[i64]) -> (Duration, u64) {
                 }
             }
         })
-        .buffer_unordered(FLOOR_CONCURRENCY)
+        .buffer_unordered(FLOOR_FETCH_CONCURRENCY)
         .collect()
         .await;
     (t0.elapsed(), counts.iter().sum())
@@ -209,9 +238,14 @@ fn with_key(template: &Item, pk: &str, sk: String) -> Item {
     it
 }
 
-/// The write floor: bare BatchWriteItem of `items` (25 per request, 8 in parallel, unprocessed
-/// items retried), nothing read first.
-pub async fn batch_write(client: &aws_sdk_dynamodb::Client, table: &str, items: Vec<Item>) -> Duration {
+/// The write floor: bare BatchWriteItem of `items` (25 per request, `in_flight` at once,
+/// unprocessed items retried), nothing read first.
+pub async fn batch_write(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<Item>,
+    in_flight: usize,
+) -> Duration {
     let t0 = Instant::now();
     let chunks: Vec<Vec<Item>> = items.chunks(25).map(|c| c.to_vec()).collect();
     stream::iter(chunks)
@@ -230,7 +264,7 @@ pub async fn batch_write(client: &aws_sdk_dynamodb::Client, table: &str, items: 
             }
             Ok::<_, aws_sdk_dynamodb::error::SdkError<_>>(())
         })
-        .buffer_unordered(FLOOR_CONCURRENCY)
+        .buffer_unordered(in_flight)
         .try_collect::<Vec<()>>()
         .await
         .expect("batch write");
@@ -256,7 +290,7 @@ pub async fn batch_get(client: &aws_sdk_dynamodb::Client, table: &str, keys: Vec
             }
             Ok::<_, aws_sdk_dynamodb::error::SdkError<_>>(())
         })
-        .buffer_unordered(FLOOR_CONCURRENCY)
+        .buffer_unordered(FLOOR_READ_CONCURRENCY)
         .try_collect::<Vec<()>>()
         .await
         .expect("batch get");
@@ -315,7 +349,9 @@ impl DeviceFigures {
 }
 
 /// Benchmarks 1–3: full device sync, unchanged re-sync, and the original's shape.
-pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
+/// `keep_counts`: whether its billed units go to the results (once per size is enough: they are
+/// the same every run).
+pub async fn devices(env: &DeviceEnv, original_sample: usize, keep_counts: bool) -> DeviceFigures {
     let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
     let table = env.p.stack.table_name.clone();
     let base = env.sim.base_url();
@@ -323,23 +359,29 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
     fetch_pages(&base, &env.clients[..1]).await;
 
     let (fetch1, fetched) = fetch_pages(&base, &env.clients).await;
-    let (full_sync, run) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    let (full_sync, run) = run_sync(&env.p, Function::SyncDevices, &env.t).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let created = run["items_created"].as_u64().unwrap_or(0);
     assert_eq!(created, fetched, "every agent became an asset: {run}");
+    let mut r = env.report(&format!("device sync, first run ({created} agents)")).await;
+    r.lambda("sync-devices", full_sync, 1);
+    if keep_counts {
+        count::keep(r, created, "agent");
+    }
 
-    // Items as the sync wrote them, as templates for the floor (same size).
+    // Copies of every item the sync wrote (mappings, then assets), under a partition of their own.
     let (asset, mapping) = written_items(&ddb, env).await;
     let floor_pk = format!("bench-floor-{}", env.t);
     let mut items: Vec<Item> = Vec::with_capacity(2 * created as usize);
-    for i in 0..created {
-        items.push(with_key(&mapping, &format!("{floor_pk}#mappings"), format!("m{i}")));
+    for (part, floor_part) in [("tenant_external_entity_mappings", "mappings"), ("assets", "assets")] {
+        for it in query_all(&ddb, &table, &format!("{}#{part}", env.t)).await {
+            let sk = it.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            items.push(with_key(&it, &format!("{floor_pk}#{floor_part}"), sk));
+        }
     }
-    for i in 0..created {
-        items.push(with_key(&asset, &format!("{floor_pk}#assets"), format!("a{i}")));
-    }
+    assert_eq!(items.len(), 2 * created as usize, "an asset and a mapping per agent");
     let items_written_full = items.len();
-    let write_floor = batch_write(&ddb, &table, items).await;
+    let write_floor = batch_write(&ddb, &table, items, FLOOR_WRITE_CONCURRENCY).await;
     let keys: Vec<Item> = (0..created)
         .map(|i| {
             HashMap::from([
@@ -351,8 +393,13 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize) -> DeviceFigures {
     let read_floor = batch_get(&ddb, &table, keys).await;
 
     let (fetch2, _) = fetch_pages(&base, &env.clients).await;
-    let (resync, rerun) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    let (resync, rerun) = run_sync(&env.p, Function::SyncDevices, &env.t).await;
     assert_eq!(rerun["status"], "succeeded", "{rerun}");
+    let mut r = env.report(&format!("device re-sync, nothing changed ({created} agents)")).await;
+    r.lambda("sync-devices", resync, 1);
+    if keep_counts {
+        count::keep(r, created, "agent");
+    }
     let resync_writes = rerun["items_created"].as_i64().unwrap_or(0) + rerun["items_updated"].as_i64().unwrap_or(0);
     let (fetch3, _) = fetch_pages(&base, &env.clients).await;
 
@@ -450,12 +497,12 @@ impl RoundTripFigures {
 
 pub async fn round_trip(agents: usize, clients: usize, latency: Duration, original_sample: usize) -> RoundTripFigures {
     let (p, faults) = integration_tests::aws_faults::faulty_pipeline("bench-rtt", bench_env).await;
-    let env = device_env_in(p, "bench-rtt", agents, clients, 0).await;
+    let env = device_env_in(p, Default::default(), "bench-rtt", agents, clients, 0).await;
     let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::aws_faults::faulty_sdk(faults.clone()).await);
     fetch_pages(&env.sim.base_url(), &env.clients[..1]).await;
     faults.set_latency(latency);
     let (fetch_only, fetched) = fetch_pages(&env.sim.base_url(), &env.clients).await;
-    let (full_sync, run) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    let (full_sync, run) = run_sync(&env.p, Function::SyncDevices, &env.t).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["items_created"].as_u64(), Some(fetched), "every agent became an asset: {run}");
     faults.set_latency(Duration::ZERO);
@@ -512,7 +559,7 @@ impl WebhookFigures {
 /// action) through `webhook::handle_with` with the production secret cache, each followed by one
 /// PutItem + one SendMessage of the same size (the floor), interleaved so both see the same load.
 pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
-    let (s, info) = env.p.call(Function::Connection, "POST", "/webhook/secret", &env.tok, None).await;
+    let (s, info) = env.p.call(Function::Connection, "POST", "/webhook/secret", &env.tok(), None).await;
     assert_eq!(s, 200, "{info}");
     let a = &info["url_actions"]["failure"];
     let action = UrlAction::post(
@@ -553,9 +600,12 @@ pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
         .expect("query alerts");
     let alert_item = alerts.items.unwrap_or_default().into_iter().next().expect("the warm-up alert was recorded");
     let queue = env.p.stack.queue_urls["SyncAlertsQueue"].clone();
+    // The floor's own SQS client: the pipeline's is counted as ours.
+    let floor_sqs = aws_sdk_sqs::Client::new(&integration_tests::sdk().await);
     let body = json!({"type": "alert_follow_up", "tenant": env.t.as_str(), "alert_key": "id#123456", "alert_id": 123456, "agent_id": agents[0].agent_id, "refetch": false}).to_string();
     let floor_pk = format!("bench-floor-{}#alerts", env.t);
 
+    env.report("webhook setup").await;
     let (mut handler, mut floor) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for (i, req) in requests.enumerate() {
         let t0 = Instant::now();
@@ -571,10 +621,162 @@ pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
             .send()
             .await
             .expect("put_item");
-        env.p.sqs.send_message().queue_url(&queue).message_body(&body).send().await.expect("send_message");
+        floor_sqs.send_message().queue_url(&queue).message_body(&body).send().await.expect("send_message");
         floor.push(t0.elapsed());
     }
+    let mut r = env.report(&format!("webhook, {n} deliveries of new alerts")).await;
+    r.lambda("webhook", handler.iter().sum(), n as u64);
+    r.api_gateway_requests = n as u64;
+    count::keep(r, n as u64, "delivery");
+    // Untimed, counted: the follow-up each delivery queued (asset refresh, ticket link), then
+    // one alert sync run (backfill and reconciliation) over the alerts now open.
+    let t0 = Instant::now();
+    env.p.drain().await;
+    let mut r = env.report(&format!("webhook follow-ups, {n} alerts")).await;
+    r.lambda("sync-alerts", t0.elapsed(), 0);
+    count::keep(r, n as u64, "alert");
+    let (took, run) = run_sync(&env.p, Function::SyncAlerts, &env.t).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let mut r = env.report(&format!("alert sync run, {} alerts open", n + 1)).await;
+    r.lambda("sync-alerts", took, 1);
+    count::keep(r, 1, "run");
     WebhookFigures { deliveries: n, handler: Latencies::of(handler), floor: Latencies::of(floor) }
+}
+
+/// The webhook under load: `n` deliveries (distinct new alerts), `concurrency` at once as
+/// API Gateway would hand them to concurrent webhook instances, against the floor (PutItem of a
+/// copy of a recorded alert + SendMessage) at the same concurrency. Alternating blocks of ours
+/// and the floor share the machine's drift.
+#[derive(Debug, Clone)]
+pub struct ConcurrentWebhookFigures {
+    pub deliveries: usize,
+    pub concurrency: usize,
+    pub handler: Latencies,
+    pub floor: Latencies,
+    pub handler_wall: Duration,
+    pub floor_wall: Duration,
+}
+
+impl ConcurrentWebhookFigures {
+    pub fn json(&self) -> Value {
+        json!({
+            "deliveries": self.deliveries,
+            "concurrency": self.concurrency,
+            "handler": self.handler.json(),
+            "floor_putitem_sendmessage": self.floor.json(),
+            "handler_wall_s": secs(self.handler_wall),
+            "floor_wall_s": secs(self.floor_wall),
+            "p50_vs_floor": ratio(self.handler.p50, self.floor.p50),
+            "p99_vs_floor": ratio(self.handler.p99, self.floor.p99),
+            "wall_vs_floor": ratio(self.handler_wall, self.floor_wall),
+        })
+    }
+}
+
+pub async fn webhooks_concurrent(env: &DeviceEnv, n: usize, concurrency: usize) -> ConcurrentWebhookFigures {
+    let (s, info) = env.p.call(Function::Connection, "POST", "/webhook/secret", &env.tok(), None).await;
+    assert_eq!(s, 200, "{info}");
+    let a = &info["url_actions"]["failure"];
+    let action = UrlAction::post(
+        a["pattern"].as_str().unwrap(),
+        a["rest_body"].as_str().unwrap(),
+        a["rest_headers"].as_str().unwrap(),
+    );
+    let st = env.sim.state();
+    let agents = st.agents();
+    let mut requests = Vec::with_capacity(n + 1);
+    for i in 0..=n {
+        let agent = &agents[(i * 7 + 3) % agents.len()];
+        let id = st
+            .raise_alert(NewAlert::check(
+                agent.agent_id.clone(),
+                Severity::Error,
+                format!("CPU load {i}% (concurrent)"),
+            ))
+            .unwrap();
+        requests.push(webhook_request(&st.prepare_webhook(&action, id, false).unwrap()));
+    }
+    let cache = webhook::SecretCache::new(Duration::from_secs(60), Duration::from_secs(2));
+    let mut requests = requests.into_iter();
+    let (s, v) = integration_tests::read(webhook::handle_with(&env.p.deps, &cache, requests.next().unwrap()).await);
+    assert_eq!(s, 202, "{v}");
+    let requests: Vec<_> = requests.collect();
+
+    let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
+    let floor_sqs = aws_sdk_sqs::Client::new(&integration_tests::sdk().await);
+    let table = env.p.stack.table_name.clone();
+    let alert_item = query_all(&ddb, &table, &format!("{}#rmm_alerts", env.t))
+        .await
+        .into_iter()
+        .find(|i| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("tacticalrmm#alert#")))
+        .expect("a recorded alert");
+    let queue = env.p.stack.queue_urls["SyncAlertsQueue"].clone();
+    let body = json!({"type": "alert_follow_up", "tenant": env.t.as_str(), "alert_key": "id#123456", "alert_id": 123456, "agent_id": agents[0].agent_id, "refetch": false}).to_string();
+    let floor_pk = format!("bench-floor-{}#alerts-concurrent", env.t);
+
+    const BLOCKS: usize = 5;
+    let block = n.div_ceil(BLOCKS).max(1);
+    let (mut handler, mut floor) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut handler_wall, mut floor_wall) = (Duration::ZERO, Duration::ZERO);
+    let mut next_floor = 0usize;
+    let mut requests = requests.into_iter();
+    loop {
+        let chunk: Vec<_> = requests.by_ref().take(block).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let size = chunk.len();
+        let t0 = Instant::now();
+        let lat: Vec<Duration> = stream::iter(chunk)
+            .map(|req| {
+                let cache = &cache;
+                async move {
+                    let t = Instant::now();
+                    let (s, v) = integration_tests::read(webhook::handle_with(&env.p.deps, cache, req).await);
+                    assert_eq!(s, 202, "{v}");
+                    t.elapsed()
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        handler_wall += t0.elapsed();
+        handler.extend(lat);
+
+        let t0 = Instant::now();
+        let lat: Vec<Duration> = stream::iter(next_floor..next_floor + size)
+            .map(|i| {
+                let (ddb, sqs, table, floor_pk, alert_item, queue, body) =
+                    (&ddb, &floor_sqs, &table, &floor_pk, &alert_item, &queue, &body);
+                async move {
+                    let t = Instant::now();
+                    ddb.put_item()
+                        .table_name(table)
+                        .set_item(Some(with_key(alert_item, floor_pk, format!("w{i}"))))
+                        .send()
+                        .await
+                        .expect("put_item");
+                    sqs.send_message().queue_url(queue).message_body(body).send().await.expect("send_message");
+                    t.elapsed()
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        floor_wall += t0.elapsed();
+        floor.extend(lat);
+        next_floor += size;
+    }
+    // Counted already by the sequential benchmark: not billed twice.
+    env.report("").await;
+    ConcurrentWebhookFigures {
+        deliveries: n,
+        concurrency,
+        handler: Latencies::of(handler),
+        floor: Latencies::of(floor),
+        handler_wall,
+        floor_wall,
+    }
 }
 
 /// Tactical calls the software worker has in flight: 8 agents per batch message
@@ -681,41 +883,26 @@ pub async fn fetch_software(base: &str) -> SoftwareFetch {
     }
 }
 
-/// Items under `pk` (paginated COUNT query).
-async fn count_items(client: &aws_sdk_dynamodb::Client, table: &str, pk: &str) -> usize {
-    let mut n = 0usize;
+/// Every item under `pk` (paginated).
+pub async fn query_all(client: &aws_sdk_dynamodb::Client, table: &str, pk: &str) -> Vec<Item> {
+    let mut out = Vec::new();
     let mut start: Option<Item> = None;
     loop {
-        let out = client
+        let page = client
             .query()
             .table_name(table)
             .key_condition_expression("pk = :p")
             .expression_attribute_values(":p", AttributeValue::S(pk.to_owned()))
-            .select(aws_sdk_dynamodb::types::Select::Count)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(start.take())
             .send()
             .await
-            .expect("count query");
-        n += out.count as usize;
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return n;
+            .expect("query");
+        out.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return out,
         }
     }
-}
-
-/// The items under `pk` (one page is enough for the templates).
-async fn query_items(client: &aws_sdk_dynamodb::Client, table: &str, pk: &str) -> Vec<Item> {
-    client
-        .query()
-        .table_name(table)
-        .key_condition_expression("pk = :p")
-        .expression_attribute_values(":p", AttributeValue::S(pk.to_owned()))
-        .send()
-        .await
-        .expect("query")
-        .items
-        .unwrap_or_default()
 }
 
 fn count(run: &Value, field: &str) -> i64 {
@@ -798,46 +985,51 @@ async fn software_on(env: &DeviceEnv, items: usize) -> SoftwareFigures {
     let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
     let table = env.p.stack.table_name.clone();
     let base = env.sim.base_url();
-    let (_, dev) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    let (_, dev) = run_sync(&env.p, Function::SyncDevices, &env.t).await;
     assert_eq!(dev["status"], "succeeded", "{dev}");
+    env.report("software: device sync first").await;
     let agents = env.sim.state().agents();
     assert_eq!(count(&dev, "items_created"), agents.len() as i64, "every agent became an asset: {dev}");
 
     let fetch1 = fetch_software(&base).await;
-    let (first_run, run) = run_sync(&env.p, Function::SyncSoftware, &env.tok).await;
+    let (first_run, run) = run_sync(&env.p, Function::SyncSoftware, &env.t).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(count(&run, "items_failed"), 0, "{run}");
     assert_eq!(count(&run, "items_processed"), fetch1.agents as i64, "every agent was checked: {run}");
     assert_eq!(count(&run, "items_updated"), fetch1.with_inventory as i64, "{run}");
     let first_created = count(&run, "items_created");
     let agents_with_inventory = count(&run, "items_updated");
+    let n = count(&run, "items_processed").max(0) as u64;
+    let mut r = env.report(&format!("software ingest, first run ({n} agents, {first_created} links)")).await;
+    r.lambda("sync-software", first_run, 1);
+    count::keep(r, n, "agent");
 
-    // Items as the run wrote them, as templates for the floor (same size).
-    let with_inv = agents.iter().find(|a| a.software_count.is_some_and(|n| n > 0)).expect("an agent with an inventory");
-    let asset_id = shared::domain::asset::asset_id_for(&env.t, &with_inv.agent_id);
-    let asset_pk = shared_aws::software::keys::asset_software(&env.t, &asset_id);
+    // Copies of every item the run wrote (each asset's links and inventory record, the catalog),
+    // each under a floor partition of its own kind, keys kept.
     let inv_sk = shared_aws::software::keys::INVENTORY_SK;
-    let rows = query_items(&ddb, &table, &asset_pk).await;
-    let is_inventory = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == inv_sk);
-    let inventory = rows.iter().find(|i| is_inventory(i)).expect("the inventory record").clone();
-    let link = rows.iter().find(|i| !is_inventory(i)).expect("a software link").clone();
     let catalog_pk = shared_aws::software::keys::software_catalog(&env.t);
-    let catalog = query_items(&ddb, &table, &catalog_pk).await.into_iter().next().expect("a catalog entry");
-    let catalog_entries = count_items(&ddb, &table, &catalog_pk).await;
-
     let floor_pk = format!("bench-floor-{}", env.t);
     let mut floor_items: Vec<Item> = Vec::new();
-    for i in 0..first_created {
-        floor_items.push(with_key(&link, &format!("{floor_pk}#links"), format!("l{i}")));
+    for (i, a) in agents.iter().enumerate() {
+        let id = shared::domain::asset::asset_id_for(&env.t, &a.agent_id);
+        for it in query_all(&ddb, &table, &shared_aws::software::keys::asset_software(&env.t, &id)).await {
+            let sk = it.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            floor_items.push(with_key(&it, &format!("{floor_pk}#sw{i}"), sk));
+        }
     }
-    for i in 0..agents_with_inventory {
-        floor_items.push(with_key(&inventory, &format!("{floor_pk}#inventories"), format!("i{i}")));
+    let catalog = query_all(&ddb, &table, &catalog_pk).await;
+    let catalog_entries = catalog.len();
+    for it in catalog {
+        let sk = it.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        floor_items.push(with_key(&it, &format!("{floor_pk}#catalog"), sk));
     }
-    for i in 0..catalog_entries {
-        floor_items.push(with_key(&catalog, &format!("{floor_pk}#catalog"), format!("c{i}")));
-    }
+    assert_eq!(
+        floor_items.len(),
+        (first_created + agents_with_inventory) as usize + catalog_entries,
+        "links, inventories, catalog"
+    );
     let items_written_floor = floor_items.len();
-    let write_floor = batch_write(&ddb, &table, floor_items).await;
+    let write_floor = batch_write(&ddb, &table, floor_items, SOFTWARE_FETCH_IN_FLIGHT).await;
 
     // What the unchanged run reads at least: each agent's asset and its inventory record.
     let key = |pk: String, sk: String| {
@@ -852,10 +1044,13 @@ async fn software_on(env: &DeviceEnv, items: usize) -> SoftwareFigures {
     let read_floor = batch_get(&ddb, &table, keys).await;
 
     let fetch2 = fetch_software(&base).await;
-    let (unchanged_run, rerun) = run_sync(&env.p, Function::SyncSoftware, &env.tok).await;
+    let (unchanged_run, rerun) = run_sync(&env.p, Function::SyncSoftware, &env.t).await;
     assert_eq!(rerun["status"], "succeeded", "{rerun}");
     let unchanged_writes =
         count(&rerun, "items_created") + count(&rerun, "items_updated") + count(&rerun, "items_deleted");
+    let mut r = env.report(&format!("software ingest, nothing changed ({n} agents)")).await;
+    r.lambda("sync-software", unchanged_run, 1);
+    count::keep(r, n, "agent");
     let fetch3 = fetch_software(&base).await;
     let fastest = [fetch1, fetch2, fetch3].into_iter().min_by_key(SoftwareFetch::total).unwrap();
 
@@ -934,7 +1129,7 @@ pub async fn rss_worker(job: &Value) -> Value {
 /// (in a child process, so the simulator's memory is not counted).
 pub async fn rss_setup(agents: usize, clients: usize) -> (DeviceEnv, String) {
     let env = device_env("bench-rss", agents, clients).await;
-    let (s, v) = env.p.call(Function::SyncDevices, "POST", "/sync", &env.tok, None).await;
+    let (s, v) = env.p.call(Function::SyncDevices, "POST", "/sync", &env.tok(), None).await;
     assert_eq!(s, 202, "{v}");
     let run_id = v["run_id"].as_str().unwrap().to_owned();
     (env, run_id)
@@ -986,7 +1181,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_benchmark_runs_at_a_small_size() {
         let env = device_env("bench-ci", 300, 3).await;
-        let d = devices(&env, 50).await;
+        let d = devices(&env, 50, true).await;
         assert_eq!(d.agents, 300);
         assert!(d.pages >= 3, "{d:?}");
         assert!(d.full_sync > Duration::ZERO && d.fetch_only > Duration::ZERO && d.write_floor > Duration::ZERO);
@@ -997,6 +1192,9 @@ mod tests {
         let j = d.json();
         assert!(j["full_sync_vs_floor"].as_f64().unwrap() > 0.0, "{j}");
 
+        let wc = webhooks_concurrent(&env, 20, 5).await;
+        assert!(wc.handler.p50 > Duration::ZERO && wc.floor.p50 > Duration::ZERO, "{wc:?}");
+        assert!(wc.json()["wall_vs_floor"].as_f64().unwrap() > 0.0);
         let w = webhooks(&env, 20).await;
         assert!(w.handler.p50 > Duration::ZERO && w.handler.p99 >= w.handler.p50, "{w:?}");
         assert!(w.floor.p50 > Duration::ZERO, "{w:?}");
@@ -1010,7 +1208,7 @@ mod tests {
         // follow-ups are not part of it.
         let alerts_queue = &env.p.stack.queue_urls["SyncAlertsQueue"];
         env.p.sqs.purge_queue().queue_url(alerts_queue).send().await.expect("purge");
-        let (s, v) = env.p.call(Function::SyncDevices, "POST", "/sync", &env.tok, None).await;
+        let (s, v) = env.p.call(Function::SyncDevices, "POST", "/sync", &env.tok(), None).await;
         assert_eq!(s, 202, "{v}");
         let run = rss_worker(&rss_job(&env, v["run_id"].as_str().unwrap())).await;
         assert_eq!(run["status"], "succeeded", "{run}");

@@ -5,7 +5,7 @@
 
 use super::*;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use integration_tests::aws_faults::{AwsFaults, faulty_pipeline};
+use integration_tests::aws_faults::AwsFaults;
 use std::sync::Arc;
 
 /// Mappings refreshed at once and transitions written at once, as `status_refresh` does.
@@ -32,13 +32,15 @@ pub struct LiveEnv {
 }
 
 pub async fn live_env(agents: usize, clients: usize) -> LiveEnv {
-    let (p, faults) = faulty_pipeline("bench-live", bench_env).await;
-    let env = device_env_in(p, "bench-live", agents, clients, 0).await;
-    let (_, run) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+    let faults = Arc::new(AwsFaults::default());
+    let (p, counter) = count::counted_pipeline("bench-live", Some(faults.clone()), bench_env).await;
+    let env = device_env_in(p, counter, "bench-live", agents, clients, 0).await;
+    let (_, run) = run_sync(&env.p, Function::SyncDevices, &env.t).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["items_created"].as_u64(), Some(agents as u64), "{run}");
     let events_queue = integration_tests::event_queue(&env.p, env.t.as_str(), "Asset Status Changed", "bench").await;
-    refresh(&env.p, &env.tok).await;
+    refresh(&env.p, &env.tok()).await;
+    env.report("live setup").await;
     LiveEnv { env, faults, events_queue }
 }
 
@@ -173,6 +175,7 @@ pub async fn status_refresh(live: &LiveEnv) -> RefreshFigures {
     let asset_writes = live.faults.watch("UpdateItem", &[&format!("{}#assets", env.t)]);
     fetch_listings(&base, &env.clients[..1]).await;
     let mut runs = Vec::with_capacity(RUNS);
+    let mut counted = count::Report::default();
     for run in 0..RUNS {
         let changed = &online[run * k..(run + 1) * k];
         for a in changed {
@@ -186,14 +189,19 @@ pub async fn status_refresh(live: &LiveEnv) -> RefreshFigures {
             let item = dynamo_item(&ddb, &table, format!("{}#assets", env.t), id).await;
             copies.push(with_key(&item, &floor_pk, format!("s{i}")));
         }
-        batch_write(&ddb, &table, copies).await;
+        batch_write(&ddb, &table, copies, REFRESH_WRITES_IN_FLIGHT).await;
 
         let (fetch1, listed) = fetch_listings(&base, &env.clients).await;
         assert_eq!(listed, agents.len());
         let before = live.faults.watched(asset_writes);
-        let refresh_took = refresh(&env.p, &env.tok).await;
+        let refresh_took = refresh(&env.p, &env.tok()).await;
         let writes = live.faults.watched(asset_writes) - before;
+        let mut r = env.report("").await;
+        r.lambda("sync-devices", refresh_took, 1);
+        counted.add(&r);
         let events_seen = take_events(&env.p, &live.events_queue, k).await;
+        // The harness's reads of the events queue are no cost of ours.
+        env.report("").await;
         let (fetch2, _) = fetch_listings(&base, &env.clients).await;
 
         let observed = now_rfc3339();
@@ -265,6 +273,8 @@ pub async fn status_refresh(live: &LiveEnv) -> RefreshFigures {
             events: events_seen,
         });
     }
+    counted.label = format!("status refresh, {} agents, {k} transitions per run ({RUNS} runs)", agents.len());
+    count::keep(counted, RUNS as u64, "run");
     RefreshFigures { agents: agents.len(), clients: env.clients.len(), runs }
 }
 
@@ -336,6 +346,7 @@ pub async fn hourly_resync(live: &LiveEnv) -> HourlyFigures {
     assert!(agents.len() >= RUNS * k);
     fetch_pages(&base, &env.clients[..1]).await;
     let mut runs = Vec::with_capacity(RUNS);
+    let mut counted = count::Report::default();
     for run in 0..RUNS {
         let checked_in = st.advance_clock(time::Duration::hours(1));
         // The tail of the fleet, away from the refresh's slices at its head.
@@ -345,8 +356,11 @@ pub async fn hourly_resync(live: &LiveEnv) -> HourlyFigures {
             st.set_total_ram(a, 256 + run as i64).expect("set ram");
         }
         let (fetch1, _) = fetch_pages(&base, &env.clients).await;
-        let (resync, r) = run_sync(&env.p, Function::SyncDevices, &env.tok).await;
+        let (resync, r) = run_sync(&env.p, Function::SyncDevices, &env.t).await;
         assert_eq!(r["status"], "succeeded", "{r}");
+        let mut c = env.report("").await;
+        c.lambda("sync-devices", resync, 1);
+        counted.add(&c);
         let (fetch2, _) = fetch_pages(&base, &env.clients).await;
         runs.push(HourlyRun {
             resync,
@@ -357,6 +371,8 @@ pub async fn hourly_resync(live: &LiveEnv) -> HourlyFigures {
             unchanged: r["items_unchanged"].as_i64().unwrap_or(0),
         });
     }
+    counted.label = format!("hourly device re-sync, {} agents, {k} changed per run ({RUNS} runs)", agents.len());
+    count::keep(counted, RUNS as u64, "run");
     HourlyFigures { agents: agents.len(), runs }
 }
 
