@@ -51,8 +51,13 @@ pub async fn handle_message(deps: &Deps, msg: SyncMessage, receive_count: u32) -
                     return Outcome::Done;
                 }
             };
-            crate::domain::webhook_settings::backfill_digests(deps.store.as_ref(), deps.secrets.as_ref(), &tenant, &integ)
-                .await;
+            crate::domain::webhook_settings::backfill_digests(
+                deps.store.as_ref(),
+                deps.secrets.as_ref(),
+                &tenant,
+                &integ,
+            )
+            .await;
             let result = with_renewal(deps, &tenant, &integ, || async {
                 match sync_type {
                     SyncType::Clients => run_clients(deps, &tenant, &integ, &run_id).await,
