@@ -22,6 +22,11 @@ table, that made every Query of the bridge (and of its benchmark floors) tens of
 milliseconds. ``_partition_queries`` hands moto only the queried partition for
 base-table queries; index queries and every other operation are unchanged.
 
+moto's ``transact_write_items`` deep-copies every table before it starts, to roll back on a
+failure: on a shared table of a few hundred MB that is seconds per transaction, during which the
+lock above holds every other DynamoDB call. ``_lean_transactions`` keeps moto's semantics (all
+conditions, unicity, all-or-nothing) but backs up only the items the transaction touches.
+
 Select with ``PROVIDER_OVERRIDE_DYNAMODB=moto`` (and, if the service is enabled,
 ``PROVIDER_OVERRIDE_DYNAMODBSTREAMS=moto``).
 """
@@ -87,9 +92,109 @@ def _partition_queries():
     Table.query = query
 
 
+def _lean_transactions():
+    import copy
+
+    import moto.dynamodb.models as models
+
+    backend = models.DynamoDBBackend
+    if getattr(backend.transact_write_items, "_tb_lean", False):
+        return
+
+    def transact_write_items(self, transact_items):
+        if len(transact_items) > 100:
+            raise models.TooManyTransactionsException()
+        # (table, key, the item before the transaction or None): restored in reverse on a failure.
+        backups = []
+        seen = set()
+        errors = []
+
+        def rollback():
+            for table_name, key, before in reversed(backups):
+                if before is None:
+                    self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, before)
+
+        for item in transact_items:
+            original_item = None
+            if len(list(item.keys())) > 1:
+                raise models.TransactWriteSingleOpException
+            try:
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                condition_expression = op.get("ConditionExpression")
+                names = op.get("ExpressionAttributeNames")
+                values = op.get("ExpressionAttributeValues")
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    table = self.get_table(table_name)
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+                marker = (str(table_name), str(key))
+                if marker in seen:
+                    raise models.MultipleTransactionsException()
+                seen.add(marker)
+                current = self.get_item(table_name, key)
+                if condition_expression is not None:
+                    condition = models.get_filter_expression(condition_expression, names, values)
+                    if not condition.expr(current):
+                        if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise models.ConditionalCheckFailed(item=original_item)
+                if op_type != "ConditionCheck":
+                    before = copy.deepcopy(current.to_json()["Attributes"]) if current else None
+                    backups.append((table_name, key, before))
+                if op_type == "Put":
+                    self.put_item(
+                        table_name,
+                        op["Item"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                elif op_type == "Delete":
+                    self.delete_item(
+                        table_name,
+                        key,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                elif op_type == "Update":
+                    self.update_item(
+                        table_name,
+                        key,
+                        update_expression=op["UpdateExpression"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                errors.append((None, None, None))
+            except (models.MultipleTransactionsException, models.MockValidationException):
+                rollback()
+                raise
+            except models.ConditionalCheckFailed as e:
+                errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+            except Exception as e:  # noqa: BLE001 - moto reports every other failure per item too
+                errors.append((type(e).__name__, str(e), original_item))
+        if any(code is not None for code, _, _ in errors):
+            rollback()
+            raise models.TransactionCanceledException(errors)
+
+    transact_write_items._tb_lean = True
+    backend.transact_write_items = transact_write_items
+
+
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto():
     _partition_queries()
+    _lean_transactions()
     provider = MotoDynamoDBProvider()
     return Service.for_provider(provider, dispatch_table_factory=_serialized_moto_dispatcher)
 
