@@ -19,27 +19,7 @@ macro_rules! store_contracts {
 
 mod store {
     use super::*;
-    store_contracts!(
-        integrations_patch_only_what_they_name,
-        webhook_digests_backfill_only_where_none,
-        one_run_per_tenant_and_type,
-        run_progress_counts_once,
-        run_locks_expire,
-        named_locks,
-        seen_records,
-        org_mappings_keep_person_fields,
-        assets_and_their_mappings,
-        asset_pages_cover_every_asset,
-        batches_refuse_duplicate_keys,
-        status_snapshots_and_transitions,
-        alerts_are_versioned,
-        alert_lists_filter_and_page,
-        alert_pointers_and_ticket_links,
-        software_inventories_compare_and_set,
-        software_catalog_counts,
-        audit_records_write_once,
-        audit_lists_page_newest_first,
-    );
+    shared::for_each_store_contract!(store_contracts);
 
     #[tokio::test]
     async fn active_integrations_are_listed() {

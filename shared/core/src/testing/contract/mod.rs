@@ -24,29 +24,47 @@ pub use status::*;
 use crate::domain::asset::{Asset, OrgContext, asset_from_agent};
 use crate::tenant::TenantId;
 
+/// Calls `$m!` with the name of every store contract that takes one tenant: the one list each
+/// runner (memory, DynamoDB, [`store_contract`]) expands into its own tests. A contract added
+/// here runs everywhere. (`active_integrations_are_listed` takes two tenants: runners call it
+/// themselves.)
+#[macro_export]
+macro_rules! for_each_store_contract {
+    ($m:ident) => {
+        $m!(
+            integrations_patch_only_what_they_name,
+            webhook_digests_backfill_only_where_none,
+            one_run_per_tenant_and_type,
+            run_progress_counts_once,
+            run_locks_expire,
+            named_locks,
+            seen_records,
+            org_mappings_keep_person_fields,
+            assets_and_their_mappings,
+            asset_pages_cover_every_asset,
+            batches_refuse_duplicate_keys,
+            status_snapshots_and_transitions,
+            alerts_are_versioned,
+            alert_lists_filter_and_page,
+            alert_pointers_and_ticket_links,
+            software_inventories_compare_and_set,
+            software_catalog_counts,
+            audit_records_write_once,
+            audit_lists_page_newest_first,
+        );
+    };
+}
+
 /// Every store contract, in turn, on fresh tenants made by `tenant` (one per contract, so a
 /// shared table never mixes them).
 pub async fn store_contract(store: &dyn crate::ports::Store, tenant: impl Fn(&str) -> TenantId) {
-    integrations_patch_only_what_they_name(store, &tenant("integ")).await;
-    webhook_digests_backfill_only_where_none(store, &tenant("digests")).await;
+    macro_rules! run_each {
+        ($($name:ident),* $(,)?) => {
+            $( $name(store, &tenant(stringify!($name))).await; )*
+        };
+    }
+    crate::for_each_store_contract!(run_each);
     active_integrations_are_listed(store, &tenant("active"), &tenant("inactive")).await;
-    one_run_per_tenant_and_type(store, &tenant("runs")).await;
-    run_progress_counts_once(store, &tenant("progress")).await;
-    run_locks_expire(store, &tenant("expiry")).await;
-    named_locks(store, &tenant("locks")).await;
-    seen_records(store, &tenant("seen")).await;
-    org_mappings_keep_person_fields(store, &tenant("orgs")).await;
-    assets_and_their_mappings(store, &tenant("assets")).await;
-    asset_pages_cover_every_asset(store, &tenant("pages")).await;
-    batches_refuse_duplicate_keys(store, &tenant("dupes")).await;
-    status_snapshots_and_transitions(store, &tenant("status")).await;
-    alerts_are_versioned(store, &tenant("alerts")).await;
-    alert_lists_filter_and_page(store, &tenant("alist")).await;
-    alert_pointers_and_ticket_links(store, &tenant("alinks")).await;
-    software_inventories_compare_and_set(store, &tenant("swinv")).await;
-    software_catalog_counts(store, &tenant("swcat")).await;
-    audit_records_write_once(store, &tenant("audit")).await;
-    audit_lists_page_newest_first(store, &tenant("apage")).await;
 }
 
 /// An asset as a device sync builds it, for agent `n` of Tactical client `client`.
