@@ -10,6 +10,7 @@ counted by `bench`), fits per-run figures linearly in the fleet size between the
 """
 
 import json
+import re
 import sys
 
 # us-east-1 list prices (arm64 Lambda, DynamoDB on demand, standard SQS), as docs/cost.md names
@@ -112,9 +113,8 @@ KEYS = [
 ]
 
 
-# What-if (docs/cost.md, what would halve it): the status snapshot written compactly (its
-# BatchWriteItem units gone), transitions onto a small status item (half the UpdateItem units),
-# the Tactical secret cached in the warm worker (no per-message GetSecretValue).
+# What-if (docs/cost.md, what would halve it): transitions written onto a small status item of
+# their own (1 WRU) instead of the 1-2 KB asset (2 WRU): half the refresh's UpdateItem units.
 WHAT_IF = {"on": False}
 
 
@@ -123,11 +123,8 @@ def totals(unit):
     per message at most (at low traffic a poller takes each message alone); the harness's own
     polls (empty receives, queue depth) are the per-stack fixed cost instead."""
     t = dict(unit["totals"])
-    if WHAT_IF["on"]:
-        t["secrets_manager_calls"] = 0
-        if unit.get("_refresh"):
-            t["dynamodb_write_units"] -= unit["ops"].get("DynamoDB.BatchWriteItem", {}).get("units", 0)
-            t["dynamodb_write_units"] -= unit["ops"].get("DynamoDB.UpdateItem", {}).get("units", 0) / 2
+    if WHAT_IF["on"] and unit.get("_refresh"):
+        t["dynamodb_write_units"] -= unit["ops"].get("DynamoDB.UpdateItem", {}).get("units", 0) / 2
     rec = unit["ops"].get("SQS.ReceiveMessage")
     if rec:
         t["sqs_requests"] = t.get("sqs_requests", 0) - rec["units"] + min(rec["units"], rec["items"])
@@ -308,7 +305,7 @@ def top_ops(ops, n):
 def what_if(paths):
     WHAT_IF["on"] = True
     ops = load(paths)
-    print("## What if: compact status snapshot, small status item, secret cached\n")
+    print("## What if: transitions on a small status item (1 WRU instead of 2)\n")
     print("| agents per tenant | usage per tenant | + 1 secret | per 1,000 agents |\n|---|---|---|---|")
     for n in [1_000, 10_000, 50_000]:
         lines, _ = tenant_month(ops, n)
@@ -323,9 +320,50 @@ def what_if(paths):
     WHAT_IF["on"] = False
 
 
+def transitions_of(e):
+    m = re.search(r"(\d+) transitions per run", e["operation"])
+    return int(m.group(1)) if m else None
+
+
+def sensitivity(paths):
+    """The status refresh split into what each transition costs (its asset write and its event,
+    fixed by how often agents really change) and what a run costs whatever changed (listings,
+    snapshot, Lambda), then the total bill per 1,000 agents for other fleets and intervals.
+    Computed from the measured entries; only the mix changes."""
+    ops = load(paths)
+    ref = [e for e in ops.get("refresh", []) if transitions_of(e)]
+    if not ref:
+        return
+    e = max(ref, key=agents_of)
+    n, tr = agents_of(e), transitions_of(e)
+    unit = e["per_unit"]
+    t = totals(unit)
+    upd = unit["ops"].get("DynamoDB.UpdateItem", {}).get("units", 0)
+    ev = unit["ops"].get("EventBridge.PutEvents", {}).get("units", 0)
+    per_tr = (upd * PRICE["ddb_wru"] + ev * PRICE["event"]) / tr
+    per_run = sum(dollars(t).values()) - per_tr * tr
+    lines, _ = tenant_month(ops, n)
+    rest = sum(sum(dollars(v).values()) for k, v in lines.items() if not k.startswith("status refresh"))
+    rest += PRICE["secret_month"]
+    print(f"## Sensitivity at {n:,} agents (computed from the measured run)\n")
+    print(
+        f"A transition costs ${per_tr * 1e6:,.2f} per million ({upd / tr:.2f} WRU + {ev / tr:.2f} event); "
+        f"a refresh run costs ${per_run:,.4f} whatever changed; everything else ${rest:,.2f} a month.\n"
+    )
+    print("| transitions per agent a day | refresh every | refresh $ a month | total per 1,000 agents |")
+    print("|---|---|---|---|")
+    for per_day in (0.3, 1.0, tr * 288 / n):
+        for minutes in (5, 15):
+            runs = MONTH_H * 60 / minutes
+            refresh = per_run * runs + per_tr * per_day * n * MONTH_H / 24
+            print(f"| {per_day:.2f} | {minutes} min | {fmt(refresh)} | {fmt((refresh + rest) / n * 1000)} |")
+    print()
+
+
 if __name__ == "__main__":
     main(sys.argv[1:])
     what_if(sys.argv[1:])
+    sensitivity(sys.argv[1:])
     measured = load(sys.argv[1:])
     for n in sorted({agents_of(e) for e in measured.get("refresh", []) if agents_of(e)}):
         top_ops(measured, n)
