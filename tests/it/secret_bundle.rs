@@ -166,14 +166,21 @@ async fn tenants_connected_before_the_bundle_are_moved_into_it_without_loss() {
     let reader = tenant("bundle-mig-r");
     // A write (a Knox renewal) migrates, keeping every other value.
     let writer = tenant("bundle-mig-w");
-    for t in [&reader, &writer] {
+    // A read of the whole bundle (settings, a worker) answers every old value and migrates.
+    let whole = tenant("bundle-mig-b");
+    for t in [&reader, &writer, &whole] {
         for (name, value) in &legacy {
             client.create_secret().name(old(t, *name)).secret_string(*value).send().await.unwrap();
         }
     }
     assert_eq!(get(&p, &reader, SecretName::WebhookSecret).await.as_deref(), Some(legacy[3].1));
     p.deps.secrets.put(&writer, SecretName::KnoxToken, &SecretString::from("knox-new")).await.unwrap();
-    for t in [&reader, &writer] {
+    let read = p.deps.secrets.bundle(&whole).await.unwrap();
+    for (name, value) in &legacy {
+        assert_eq!(read.get(*name).map(|s| s.expose_secret()), Some(*value), "{name:?} from the old secrets");
+    }
+    assert_eq!(read.get(SecretName::ApiKey).map(|s| s.expose_secret()), None);
+    for t in [&reader, &writer, &whole] {
         let bundle = raw_bundle(&p, t).await.expect("the bundle was created");
         for (name, value) in &legacy {
             let want = if *t == writer && *name == SecretName::KnoxToken { "knox-new" } else { value };
@@ -186,6 +193,7 @@ async fn tenants_connected_before_the_bundle_are_moved_into_it_without_loss() {
     // A tenant without any secret: nothing is created by a read.
     let none = tenant("bundle-mig-none");
     assert_eq!(get(&p, &none, SecretName::ApiKey).await, None);
+    assert!(p.deps.secrets.bundle(&none).await.unwrap().is_empty());
     assert!(raw_bundle(&p, &none).await.is_none());
 }
 

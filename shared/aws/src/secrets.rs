@@ -17,7 +17,7 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
-use shared::ports::{PortError, SecretName, SecretStore};
+use shared::ports::{PortError, SecretBundle, SecretName, SecretStore};
 use shared::tenant::TenantId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -288,6 +288,10 @@ impl SecretsManagerStore {
     }
 }
 
+fn all_entries(entries: &Map<String, Value>) -> SecretBundle {
+    SecretName::ALL.into_iter().filter_map(|n| entry(entries, n).map(|v| (n, v))).collect()
+}
+
 fn entry(entries: &Map<String, Value>, name: SecretName) -> Option<SecretString> {
     entries.get(name.as_str()).and_then(Value::as_str).map(|s| SecretString::from(s.to_owned()))
 }
@@ -306,6 +310,37 @@ impl SecretStore for SecretsManagerStore {
             Some(bundle) => Ok(entry(&bundle.entries, name)),
             None => self.get_legacy(tenant, name).await,
         }
+    }
+
+    /// One GetSecretValue for a tenant with a bundle. A tenant connected before it: its old
+    /// per-name secrets, moved into a bundle when this function may (as [`Self::get`] does).
+    async fn bundle(&self, tenant: &TenantId) -> Result<SecretBundle, PortError> {
+        if let Some(bundle) = self.load(tenant).await? {
+            return Ok(all_entries(&bundle.entries));
+        }
+        let mut old = SecretBundle::default();
+        for name in SecretName::ALL {
+            match self.get_raw(&self.legacy_secret_id(tenant, name)).await {
+                Ok(Some(v)) => old.insert(name, v),
+                Ok(None) => {}
+                Err(PortError::Other(m)) if m.starts_with("AccessDeniedException") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if old.is_empty() {
+            // Nothing here, or a concurrent migration moved it between the reads.
+            return Ok(self.load(tenant).await?.map(|b| all_entries(&b.entries)).unwrap_or_default());
+        }
+        if !self.migration_denied.load(Ordering::Relaxed) {
+            match self.update(tenant, |_| {}).await {
+                Ok(()) => {}
+                Err(PortError::Other(m)) if m.starts_with("AccessDeniedException") => {
+                    self.migration_denied.store(true, Ordering::Relaxed);
+                }
+                Err(e) => tracing::warn!(tenant = %tenant, error = %e, "secrets not moved into the bundle yet"),
+            }
+        }
+        Ok(old)
     }
 
     async fn put(&self, tenant: &TenantId, name: SecretName, value: &SecretString) -> Result<(), PortError> {

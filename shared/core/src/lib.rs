@@ -15,6 +15,7 @@ pub mod error;
 pub mod json;
 pub mod messages;
 pub mod ports;
+pub mod secret_cache;
 pub mod tactical;
 pub mod tenant;
 /// In-memory adapters and the port contract suite (tests only).

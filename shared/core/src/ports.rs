@@ -54,9 +54,68 @@ impl SecretName {
     }
 }
 
+/// Every secret a tenant has, read at once ([`SecretStore::bundle`]).
+#[derive(Debug, Clone, Default)]
+pub struct SecretBundle {
+    values: std::collections::HashMap<SecretName, SecretString>,
+}
+
+impl SecretBundle {
+    pub fn get(&self, name: SecretName) -> Option<&SecretString> {
+        self.values.get(&name)
+    }
+
+    /// An owned copy of one value (what [`SecretStore::get`] answers).
+    pub fn value(&self, name: SecretName) -> Option<SecretString> {
+        self.values.get(&name).cloned()
+    }
+
+    pub fn insert(&mut self, name: SecretName, value: SecretString) {
+        self.values.insert(name, value);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Whether `self` and `other` hold the same value under `name` (both absent counts as same).
+    pub fn same(&self, other: &SecretBundle, name: SecretName) -> bool {
+        use secrecy::ExposeSecret;
+        self.get(name).map(|s| s.expose_secret()) == other.get(name).map(|s| s.expose_secret())
+    }
+}
+
+impl FromIterator<(SecretName, SecretString)> for SecretBundle {
+    fn from_iter<I: IntoIterator<Item = (SecretName, SecretString)>>(iter: I) -> Self {
+        Self { values: iter.into_iter().collect() }
+    }
+}
+
 #[async_trait]
 pub trait SecretStore: Send + Sync {
     async fn get(&self, tenant: &TenantId, name: SecretName) -> Result<Option<SecretString>, PortError>;
+    /// Every secret of the tenant in one read. Use cases that need more than one name read this:
+    /// the Secrets Manager adapter keeps them in one secret, so a read per name would fetch the
+    /// whole bundle each time. The default reads name by name (adapters that keep them apart).
+    async fn bundle(&self, tenant: &TenantId) -> Result<SecretBundle, PortError> {
+        let mut bundle = SecretBundle::default();
+        for name in SecretName::ALL {
+            if let Some(v) = self.get(tenant, name).await? {
+                bundle.insert(name, v);
+            }
+        }
+        Ok(bundle)
+    }
+    /// True for a store that keeps copies of what it read (a cache in front of the real one): a
+    /// credential it hands out may have been replaced by another process since.
+    fn caches(&self) -> bool {
+        false
+    }
+    /// Drops the copy of the tenant's secrets held in front of the store, so the next read is
+    /// fresh. Returns the copy it held (a store that keeps none: `None`).
+    fn forget(&self, _tenant: &TenantId) -> Option<SecretBundle> {
+        None
+    }
     async fn put(&self, tenant: &TenantId, name: SecretName, value: &SecretString) -> Result<(), PortError>;
     /// Deleting a secret that does not exist is not an error.
     async fn delete(&self, tenant: &TenantId, name: SecretName) -> Result<(), PortError>;
@@ -83,6 +142,9 @@ impl NoSecrets {
 #[async_trait]
 impl SecretStore for NoSecrets {
     async fn get(&self, _: &TenantId, _: SecretName) -> Result<Option<SecretString>, PortError> {
+        Err(Self::refused())
+    }
+    async fn bundle(&self, _: &TenantId) -> Result<SecretBundle, PortError> {
         Err(Self::refused())
     }
     async fn put(&self, _: &TenantId, _: SecretName, _: &SecretString) -> Result<(), PortError> {

@@ -8,10 +8,17 @@ use crate::jwt::JwtVerifier;
 use secrecy::ExposeSecret;
 use shared::config::{Config, ConfigError};
 use shared::ports::{EventPublisher, NoEvents, NoSecrets, SecretStore};
+use shared::secret_cache::CachedSecrets;
 use shared::tactical::TacticalConnector;
 use shared_aws::{DynamoStore, EventBridgePublisher, SecretsManagerStore, SqsQueue, load_sdk_config};
 use std::sync::Arc;
 use tactical_client::{HttpConnector, NoTactical};
+
+/// How long a worker keeps a tenant's secrets (writes through it and a refused credential drop
+/// the copy sooner).
+pub const SECRET_CACHE_TTL: std::time::Duration = shared::secret_cache::DEFAULT_TTL;
+/// Tenants whose secrets a worker keeps at once.
+pub const SECRET_CACHE_TENANTS: usize = shared::secret_cache::DEFAULT_MAX_TENANTS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootError {
@@ -46,8 +53,13 @@ impl std::ops::DerefMut for Deps {
 /// What a function serves, which decides what its cold start loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edge {
-    /// A function URL for the PSA (JWT key) that calls Tactical.
+    /// A function URL for the PSA (JWT key) that calls Tactical; every secret read goes to
+    /// Secrets Manager (connection settings must show what is stored now).
     PsaUrl,
+    /// [`Edge::PsaUrl`] for queue workers and remote actions: each tenant's secret bundle is kept
+    /// [`SECRET_CACHE_TTL`] in the warm process ([`CachedSecrets`]), so a burst of one tenant's
+    /// messages costs one Secrets Manager read.
+    Worker,
     /// No PSA callers, no Tactical calls and no secrets (webhook, scheduler).
     Internal,
 }
@@ -69,6 +81,13 @@ impl Deps {
         Self::build_for(config, &sdk, Edge::Internal).await
     }
 
+    /// [`Self::from_env`] with the secret cache of [`Edge::Worker`] (sync workers, remote actions).
+    pub async fn from_env_for_worker() -> Result<Self, BootError> {
+        let config = Config::from_env()?;
+        let sdk = load_sdk_config().await;
+        Self::build_for(config, &sdk, Edge::Worker).await
+    }
+
     pub async fn build(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self, BootError> {
         Self::build_for(config, sdk, Edge::PsaUrl).await
     }
@@ -80,7 +99,7 @@ impl Deps {
             || SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk), config.secret_prefix.clone());
         let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), config.queues.clone());
         let (jwt, tactical, secrets): (JwtVerifier, Arc<dyn TacticalConnector>, Arc<dyn SecretStore>) = match edge {
-            Edge::PsaUrl => {
+            Edge::PsaUrl | Edge::Worker => {
                 let secrets = secrets();
                 let key = match (&config.jwt.key_inline, &config.jwt.key_secret_id) {
                     (Some(k), _) => k.clone(),
@@ -94,7 +113,13 @@ impl Deps {
                     (None, None) => return Err(BootError::JwtKey("no key configured".into())),
                 };
                 let jwt = JwtVerifier::new(&config.jwt, &key, config.local_development).map_err(BootError::JwtKey)?;
-                (jwt, Arc::new(HttpConnector::from_config(&config)), Arc::new(secrets))
+                let secrets: Arc<dyn SecretStore> = match edge {
+                    Edge::Worker => {
+                        Arc::new(CachedSecrets::new(Arc::new(secrets), SECRET_CACHE_TTL, SECRET_CACHE_TENANTS))
+                    }
+                    _ => Arc::new(secrets),
+                };
+                (jwt, Arc::new(HttpConnector::from_config(&config)), secrets)
             }
             Edge::Internal => (JwtVerifier::disabled(), Arc::new(NoTactical), Arc::new(NoSecrets)),
         };

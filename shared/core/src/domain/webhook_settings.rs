@@ -10,7 +10,7 @@
 use super::integration::{IntegrationPatch, RmmIntegration, WebhookDigests};
 use super::time::{now, parse_rfc3339, to_rfc3339};
 use crate::error::ApiError;
-use crate::ports::{PortError, SecretName, SecretStore, Store};
+use crate::ports::{PortError, SecretBundle, SecretName, SecretStore, Store};
 use crate::tenant::TenantId;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -108,7 +108,23 @@ pub async fn backfill_digests(store: &dyn Store, secrets: &dyn SecretStore, tena
     if integ.webhook_digests.is_some() {
         return;
     }
-    match record_digests(store, secrets, tenant, integ).await {
+    match secrets.bundle(tenant).await {
+        Ok(bundle) => backfill_digests_from(store, &bundle, tenant, integ).await,
+        Err(e) => tracing::warn!(tenant = %tenant, error = %e, "webhook secret digests not recorded (retried later)"),
+    }
+}
+
+/// [`backfill_digests`] from a bundle the caller has read already.
+pub async fn backfill_digests_from(
+    store: &dyn Store,
+    bundle: &SecretBundle,
+    tenant: &TenantId,
+    integ: &RmmIntegration,
+) {
+    if integ.webhook_digests.is_some() {
+        return;
+    }
+    match record_digests(store, bundle, tenant, integ).await {
         Ok(true) => tracing::info!(tenant = %tenant, "webhook secret digests recorded"),
         Ok(false) => {}
         Err(e) => tracing::warn!(tenant = %tenant, error = %e, "webhook secret digests not recorded (retried later)"),
@@ -117,18 +133,15 @@ pub async fn backfill_digests(store: &dyn Store, secrets: &dyn SecretStore, tena
 
 async fn record_digests(
     store: &dyn Store,
-    secrets: &dyn SecretStore,
+    bundle: &SecretBundle,
     tenant: &TenantId,
     integ: &RmmIntegration,
 ) -> Result<bool, PortError> {
-    let current = secrets.get(tenant, SecretName::WebhookSecret).await?;
+    let current = bundle.get(SecretName::WebhookSecret);
     let in_grace = integ.webhook_previous_valid_until.as_deref().and_then(parse_rfc3339).is_some_and(|t| t > now());
-    let previous = if in_grace { secrets.get(tenant, SecretName::WebhookSecretPrevious).await? } else { None };
+    let previous = if in_grace { bundle.get(SecretName::WebhookSecretPrevious) } else { None };
     let patch = IntegrationPatch {
-        webhook_digests: Some(WebhookDigests {
-            current: current.as_ref().map(digest),
-            previous: previous.as_ref().map(digest),
-        }),
+        webhook_digests: Some(WebhookDigests { current: current.map(digest), previous: previous.map(digest) }),
         only_without_webhook_digests: true,
         ..Default::default()
     };

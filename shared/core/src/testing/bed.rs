@@ -4,6 +4,7 @@
 use super::{FakeConnector, FakeTactical, MemoryEvents, MemoryQueue, MemorySecrets, MemoryStore};
 use crate::app::Deps;
 use crate::config::Config;
+use crate::secret_cache::CachedSecrets;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -61,6 +62,21 @@ impl TestBed {
             tactical: connector.clone(),
         };
         Self { deps, store, secrets, queue, events, tactical, connector }
+    }
+}
+
+impl TestBed {
+    /// Puts the worker's secret cache (kept `ttl` by `clock`) in front of the memory secrets, as
+    /// the sync and remote-action functions run; `self.secrets` still reaches the store behind it.
+    pub fn cache_secrets(&mut self, ttl: std::time::Duration, clock: &super::ManualClock) -> Arc<CachedSecrets> {
+        let cache = Arc::new(CachedSecrets::with_clock(
+            self.secrets.clone(),
+            ttl,
+            crate::secret_cache::DEFAULT_MAX_TENANTS,
+            clock.clock(),
+        ));
+        self.deps.secrets = cache.clone();
+        cache
     }
 }
 

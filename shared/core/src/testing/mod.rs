@@ -20,7 +20,7 @@ mod tactical_api;
 
 pub use bed::{TestBed, config};
 pub use queue::{MemoryEvents, MemoryQueue, QueueProbe};
-pub use secrets::MemorySecrets;
+pub use secrets::{ManualClock, MemorySecrets};
 pub use store::MemoryStore;
 pub use tactical::{FakeAgent, FakeTactical, Route, TacticalAction};
 pub use tactical_api::FakeConnector;

@@ -1,18 +1,20 @@
 //! [`MemorySecrets`]: per-tenant secrets in memory, with the Secrets Manager adapter's semantics
-//! (put creates or overwrites, deleting a missing secret is not an error).
+//! (put creates or overwrites, deleting a missing secret is not an error). Counts reads the way
+//! Secrets Manager bills them: a `get` or a `bundle` is one read.
 
-use crate::ports::{PortError, SecretName, SecretStore};
+use crate::ports::{PortError, SecretBundle, SecretName, SecretStore};
 use crate::tenant::TenantId;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 #[derive(Debug, Default)]
 pub struct MemorySecrets {
     values: Mutex<HashMap<(TenantId, SecretName), String>>,
     failing: AtomicBool,
+    reads: AtomicUsize,
 }
 
 impl MemorySecrets {
@@ -23,6 +25,11 @@ impl MemorySecrets {
     /// While set, every call fails as an unreachable Secrets Manager would.
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// Reads so far (each `get` and each `bundle`: one Secrets Manager read each).
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
     }
 
     /// Every secret name a tenant has (hygiene checks: what a disconnect left behind).
@@ -48,7 +55,19 @@ impl MemorySecrets {
 impl SecretStore for MemorySecrets {
     async fn get(&self, tenant: &TenantId, name: SecretName) -> Result<Option<SecretString>, PortError> {
         self.check()?;
+        self.reads.fetch_add(1, Ordering::SeqCst);
         Ok(self.values().get(&(tenant.clone(), name)).map(|v| SecretString::from(v.clone())))
+    }
+
+    async fn bundle(&self, tenant: &TenantId) -> Result<SecretBundle, PortError> {
+        self.check()?;
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        Ok(self
+            .values()
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|((_, n), v)| (*n, SecretString::from(v.clone())))
+            .collect())
     }
 
     async fn put(&self, tenant: &TenantId, name: SecretName, value: &SecretString) -> Result<(), PortError> {
@@ -61,5 +80,29 @@ impl SecretStore for MemorySecrets {
         self.check()?;
         self.values().remove(&(tenant.clone(), name));
         Ok(())
+    }
+}
+
+/// A clock the test turns by hand, for [`crate::secret_cache::CachedSecrets`] (no sleeps).
+#[derive(Clone)]
+pub struct ManualClock {
+    start: std::time::Instant,
+    offset: std::sync::Arc<Mutex<std::time::Duration>>,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self { start: std::time::Instant::now(), offset: Default::default() }
+    }
+}
+
+impl ManualClock {
+    pub fn advance(&self, by: std::time::Duration) {
+        *self.offset.lock().unwrap_or_else(|e| e.into_inner()) += by;
+    }
+
+    pub fn clock(&self) -> crate::secret_cache::Clock {
+        let me = self.clone();
+        std::sync::Arc::new(move || me.start + *me.offset.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }

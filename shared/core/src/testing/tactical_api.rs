@@ -376,6 +376,8 @@ pub struct FakeConnector {
     pub tactical: Arc<FakeTactical>,
     blocked: std::sync::Mutex<Vec<String>>,
     connections: std::sync::Mutex<Vec<(String, &'static str)>>,
+    /// The API key or Knox token of each connection (tests: which copy of a credential was used).
+    credentials: std::sync::Mutex<Vec<String>>,
 }
 
 impl FakeConnector {
@@ -386,6 +388,11 @@ impl FakeConnector {
     /// `check_address` refuses this host from now on (as the address guard refuses a private one).
     pub fn block(&self, host: &str) {
         lock(&self.blocked).push(host.to_owned());
+    }
+
+    /// The API key or Knox token of each connection handed out with one, in order.
+    pub fn credentials_used(&self) -> Vec<String> {
+        lock(&self.credentials).clone()
     }
 
     /// Every connection handed out: the instance URL and the kind of credentials.
@@ -411,11 +418,14 @@ impl TacticalConnector for FakeConnector {
         _retry: Option<RetryPolicy>,
         _timeout: Option<Duration>,
     ) -> Result<Box<dyn TacticalApi>, TacticalError> {
-        let kind = match creds {
+        let kind = match &creds {
             Credentials::ApiKey(_) => "api_key",
             Credentials::KnoxToken(_) => "knox_token",
             Credentials::None => "none",
         };
+        if let Credentials::ApiKey(s) | Credentials::KnoxToken(s) = &creds {
+            lock(&self.credentials).push(s.expose_secret().to_owned());
+        }
         lock(&self.connections).push((url.to_string(), kind));
         Ok(Box::new(self.tactical.clone()))
     }

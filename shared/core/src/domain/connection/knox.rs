@@ -33,7 +33,9 @@ impl ConnectionService<'_> {
         let mut integ = integ;
         loop {
             if integ.knox_token_expires_at.as_deref() != seen_expiry {
-                // Renewed since the work read its token (by another worker, or a connection test).
+                // Renewed since the work read its token (by another worker, or a connection test):
+                // a cached copy of the old one must not be used again.
+                self.secrets.forget(tenant);
                 return Ok(Renewal::Renewed);
             }
             if integ.reauth_required {
@@ -76,10 +78,11 @@ impl ConnectionService<'_> {
     }
 
     pub(super) async fn relogin_locked(&self, tenant: &TenantId, url: InstanceUrl) -> Result<Renewal, ApiError> {
-        let (Some(user), Some(pass)) = (
-            self.secrets.get(tenant, SecretName::Username).await?,
-            self.secrets.get(tenant, SecretName::Password).await?,
-        ) else {
+        // Fresh, whatever a cache in front of the store holds: the login must use what a person
+        // saved last.
+        self.secrets.forget(tenant);
+        let stored = self.secrets.bundle(tenant).await?;
+        let (Some(user), Some(pass)) = (stored.value(SecretName::Username), stored.value(SecretName::Password)) else {
             self.flag_reauth(tenant).await?;
             return Ok(Renewal::NeedsPerson);
         };
@@ -128,6 +131,19 @@ impl ConnectionService<'_> {
         if !matches!(&first, Err(e) if is_unauthorized(e)) {
             return first;
         }
+        let first = if self.secrets.caches() {
+            // The credential came from a copy another process may have replaced since (a Knox
+            // token it renewed, a new API key): once more with a fresh read before renewing, or
+            // that worker's token would look refused and cost a login of its own.
+            self.secrets.forget(tenant);
+            let again = call().await;
+            if !matches!(&again, Err(e) if is_unauthorized(e)) {
+                return again;
+            }
+            again
+        } else {
+            first
+        };
         match self.renew_token(tenant, seen_expiry).await {
             Ok(Renewal::Renewed) => {
                 let again = call().await;

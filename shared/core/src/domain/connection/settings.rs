@@ -18,13 +18,15 @@ impl ConnectionService<'_> {
 
     pub async fn settings(&self, tenant: &TenantId) -> Result<SettingsView, ApiError> {
         let integ = self.store.get_integration(tenant).await?;
+        // One read of the tenant's secrets serves the view and the digest backfill.
+        let secrets = self.secrets.bundle(tenant).await?;
         if let Some(i) = &integ {
-            crate::domain::webhook_settings::backfill_digests(self.store, self.secrets, tenant, i).await;
+            crate::domain::webhook_settings::backfill_digests_from(self.store, &secrets, tenant, i).await;
         }
-        let api_key = self.secrets.get(tenant, SecretName::ApiKey).await?;
-        let username = self.secrets.get(tenant, SecretName::Username).await?;
-        let password = self.secrets.get(tenant, SecretName::Password).await?;
-        let knox = self.secrets.get(tenant, SecretName::KnoxToken).await?;
+        let api_key = secrets.get(SecretName::ApiKey);
+        let username = secrets.get(SecretName::Username);
+        let password = secrets.get(SecretName::Password);
+        let knox = secrets.get(SecretName::KnoxToken);
         let schedules = ScheduleKind::ALL
             .iter()
             .map(|k| (*k, integ.as_ref().map(|i| i.schedule(*k)).unwrap_or_else(|| k.default_schedule())))
@@ -39,12 +41,12 @@ impl ConnectionService<'_> {
             reauth_required: integ.as_ref().is_some_and(|i| i.reauth_required),
             credentials: CredentialsView {
                 has_api_key: api_key.is_some(),
-                api_key_masked: api_key.as_ref().map(mask),
+                api_key_masked: api_key.map(mask),
                 // The user name identifies the account; it is shown, like the original does.
                 username: username.map(|u| u.expose_secret().to_owned()),
                 has_password: password.is_some(),
                 has_knox_token: knox.is_some(),
-                knox_token_masked: knox.as_ref().map(mask),
+                knox_token_masked: knox.map(mask),
             },
             schedules,
         })
@@ -116,11 +118,18 @@ impl ConnectionService<'_> {
                 ),
             )
         };
+        // What is stored already, read once and only when the body leaves a credential out.
+        let needs_stored = !url_changed
+            && match mode {
+                Some(AuthMode::ApiKey) => body.api_key.is_none(),
+                Some(AuthMode::Knox) => body.username.is_none() || body.password.is_none(),
+                None => false,
+            };
+        let stored = if needs_stored { self.secrets.bundle(tenant).await? } else { Default::default() };
+        let missing = |n: SecretName| stored.get(n).is_none();
         match mode {
             Some(AuthMode::ApiKey) if url_changed && body.api_key.is_none() => return Err(again("api_key")),
-            Some(AuthMode::ApiKey)
-                if body.api_key.is_none() && self.secrets.get(tenant, SecretName::ApiKey).await?.is_none() =>
-            {
+            Some(AuthMode::ApiKey) if body.api_key.is_none() && missing(SecretName::ApiKey) => {
                 return Err(ApiError::validation("api_key", "api_key is required for auth_mode api_key"));
             }
             Some(AuthMode::Knox) if url_changed => {
@@ -132,10 +141,10 @@ impl ConnectionService<'_> {
                 }
             }
             Some(AuthMode::Knox) => {
-                if body.username.is_none() && self.secrets.get(tenant, SecretName::Username).await?.is_none() {
+                if body.username.is_none() && missing(SecretName::Username) {
                     return Err(ApiError::validation("username", "username is required for auth_mode knox"));
                 }
-                if body.password.is_none() && self.secrets.get(tenant, SecretName::Password).await?.is_none() {
+                if body.password.is_none() && missing(SecretName::Password) {
                     return Err(ApiError::validation("password", "password is required for auth_mode knox"));
                 }
             }

@@ -91,9 +91,9 @@ impl ConnectionService<'_> {
                 None => return Err(ApiError::validation("api_key", "no API key saved")),
             },
             AuthMode::Knox => {
-                let user = self.secrets.get(tenant, SecretName::Username).await?;
-                let pass = self.secrets.get(tenant, SecretName::Password).await?;
-                let (Some(user), Some(pass)) = (user, pass) else {
+                let stored = self.secrets.bundle(tenant).await?;
+                let (Some(user), Some(pass)) = (stored.value(SecretName::Username), stored.value(SecretName::Password))
+                else {
                     return Err(ApiError::validation("username", "no username and password saved"));
                 };
                 // checkcreds first: it hands out the token itself for accounts without TOTP.

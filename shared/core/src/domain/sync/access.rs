@@ -5,6 +5,7 @@ use super::TacticalErrorOrApi;
 use crate::app::Deps;
 use crate::domain::connection::ConnectionService;
 use crate::domain::integration::RmmIntegration;
+use crate::ports::SecretName;
 use crate::tactical::{TacticalApi, TacticalError};
 use crate::tenant::TenantId;
 
@@ -33,6 +34,14 @@ pub(crate) async fn active_integration(deps: &Deps, tenant: &TenantId) -> Result
 pub(crate) async fn note_auth_failure(deps: &Deps, tenant: &TenantId, e: &TacticalError) -> bool {
     if !matches!(e, TacticalError::Unauthorized { .. }) {
         return false;
+    }
+    // A cached credential another process has replaced since (a renewed Knox token, a new API
+    // key): the retry reads the new one, no login needed.
+    if let Some(held) = deps.secrets.forget(tenant)
+        && let Ok(fresh) = deps.secrets.bundle(tenant).await
+        && !(held.same(&fresh, SecretName::ApiKey) && held.same(&fresh, SecretName::KnoxToken))
+    {
+        return true;
     }
     let seen = deps.store.get_integration(tenant).await.ok().flatten().and_then(|i| i.knox_token_expires_at);
     matches!(

@@ -29,6 +29,13 @@ pub async fn secrets_are_per_tenant(secrets: &dyn SecretStore, a: &TenantId, b: 
         "a deleted secret can be written again"
     );
     assert_eq!(get(a, SecretName::WebhookSecret).await.as_deref(), Some("whsec-a"), "deleting one keeps the others");
+    // The whole bundle in one read: the tenant's values only.
+    let bundle = secrets.bundle(a).await.unwrap();
+    let value = |n: SecretName| bundle.get(n).map(|s| s.expose_secret().to_owned());
+    assert_eq!(value(SecretName::ApiKey).as_deref(), Some("KEY-A-2222222222"));
+    assert_eq!(value(SecretName::WebhookSecret).as_deref(), Some("whsec-a"));
+    assert_eq!(value(SecretName::Password), None);
+    assert!(secrets.bundle(b).await.unwrap().is_empty(), "tenant b's bundle holds nothing of a");
 }
 
 /// Every message sent arrives once, as sent (order is not promised: SQS standard queues).
