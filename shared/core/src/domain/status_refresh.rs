@@ -35,51 +35,102 @@ pub struct Entry {
 }
 
 /// The statuses of one Tactical client's agents as last observed.
+///
+/// Stored in two halves: the member list (the sorted agent ids), rewritten only when agents join
+/// or leave, and the statuses (one character per member, in the member list's order), rewritten
+/// on a transition. The statuses name the member list they align with (`members_version`), so a
+/// half-written snapshot is detected and read as absent.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     /// When it was written: part of every event id derived from it, so a redelivered refresh
     /// re-publishes the same ids.
     pub observed_at: String,
+    /// Names the member list: a digest of the ids, kept from the prior snapshot when no agent
+    /// joined or left, which tells the store it need not rewrite the list.
+    pub members_version: String,
     pub entries: BTreeMap<String, Entry>,
 }
 
-fn code(s: AgentStatus) -> char {
-    match s {
-        AgentStatus::Online => 'n',
-        AgentStatus::Offline => 'f',
-        AgentStatus::Overdue => 'o',
+fn code(s: AgentStatus, asset: bool) -> char {
+    match (s, asset) {
+        (AgentStatus::Online, false) => 'n',
+        (AgentStatus::Offline, false) => 'f',
+        (AgentStatus::Overdue, false) => 'o',
+        (AgentStatus::Online, true) => 'N',
+        (AgentStatus::Offline, true) => 'F',
+        (AgentStatus::Overdue, true) => 'O',
     }
 }
 
+fn decode_code(c: char) -> Option<Entry> {
+    let status = match c.to_ascii_lowercase() {
+        'n' => AgentStatus::Online,
+        'f' => AgentStatus::Offline,
+        'o' => AgentStatus::Overdue,
+        _ => return None,
+    };
+    Some(Entry { status, asset: c.is_ascii_uppercase() })
+}
+
 impl Snapshot {
-    /// One line per agent: `{agent id} {status code}{asset flag}`.
-    pub fn encode_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Entry)>) -> String {
+    /// A snapshot of `entries` with the member list's own version.
+    pub fn new(observed_at: String, entries: BTreeMap<String, Entry>) -> Self {
+        Self { observed_at, members_version: Self::members_version_of(entries.keys()), entries }
+    }
+
+    /// A digest of the member list: the same ids always give the same version, different ones
+    /// (two refreshes racing with different members) never share one.
+    pub fn members_version_of<'a>(ids: impl Iterator<Item = &'a String>) -> String {
+        const NS: uuid::Uuid = uuid::Uuid::from_u128(0x8f41_0b6e_2d7a_4c19_9e35_71a0_c4d2_5b68);
+        let mut text = String::new();
+        for id in ids {
+            text.push_str(id);
+            text.push('\n');
+        }
+        uuid::Uuid::new_v5(&NS, text.as_bytes()).to_string()
+    }
+
+    /// One member list part: agent ids, one a line.
+    pub fn encode_members<'a>(ids: impl Iterator<Item = &'a String>) -> String {
         let mut out = String::new();
-        for (id, e) in entries {
+        for id in ids {
             if !out.is_empty() {
                 out.push('\n');
             }
             out.push_str(id);
-            out.push(' ');
-            out.push(code(e.status));
-            out.push(if e.asset { '1' } else { '0' });
         }
         out
     }
 
-    /// Lines that do not parse are left out (their agents look new, which costs a read only).
-    pub fn decode_entries(text: &str, into: &mut BTreeMap<String, Entry>) {
-        for line in text.lines() {
-            let Some((id, c)) = line.split_once(' ') else { continue };
-            let mut chars = c.chars();
-            let status = match chars.next() {
-                Some('n') => AgentStatus::Online,
-                Some('f') => AgentStatus::Offline,
-                Some('o') => AgentStatus::Overdue,
-                _ => continue,
-            };
-            into.insert(id.to_owned(), Entry { status, asset: chars.next() == Some('1') });
+    /// The statuses: one character per member in the member list's order (lower case: not an
+    /// asset when last looked at; upper case: an asset), ≈ 1 KB per 1,000 agents.
+    pub fn encode_statuses(&self) -> String {
+        self.entries.values().map(|e| code(e.status, e.asset)).collect()
+    }
+
+    /// The snapshot from its member list parts (in part order) and its statuses; `None` when they
+    /// do not line up (ids out of order or repeated, a count or character that does not match):
+    /// such a snapshot is not trusted.
+    pub fn decode<'a>(
+        observed_at: String,
+        members_version: String,
+        parts: impl Iterator<Item = &'a str>,
+        statuses: &str,
+    ) -> Option<Self> {
+        let mut entries = BTreeMap::new();
+        let mut codes = statuses.chars();
+        let mut last: Option<&str> = None;
+        for id in parts.flat_map(|p| p.split('\n')).filter(|l| !l.is_empty()) {
+            if last.is_some_and(|l| l >= id) {
+                return None;
+            }
+            last = Some(id);
+            entries.insert(id.to_owned(), decode_code(codes.next()?)?);
         }
+        if codes.next().is_some() {
+            return None;
+        }
+        Some(Self { observed_at, members_version, entries })
     }
 }
 
@@ -164,6 +215,8 @@ pub struct Plan {
     pub transitions: Vec<(usize, AgentStatus)>,
     /// Whether the snapshot must be rewritten (transitions, agents added or gone).
     pub changed: bool,
+    /// Whether agents joined or left (or there was no snapshot): the member list is rewritten.
+    pub members_changed: bool,
     pub ignored: u64,
 }
 
@@ -196,9 +249,12 @@ pub fn plan(
         }
         p.next.insert(r.agent_id.clone(), Entry { status: now, asset });
     }
-    if let Some(m) = prior
-        && m.keys().any(|k| !p.next.contains_key(k))
-    {
+    p.members_changed = match prior {
+        None => true,
+        Some(m) => m.len() != p.next.len() || m.keys().any(|k| !p.next.contains_key(k)),
+    };
+    // Without a prior, `changed` already says whether there is anything to record.
+    if prior.is_some() && p.members_changed {
         p.changed = true;
     }
     p
@@ -296,8 +352,14 @@ async fn refresh_client(
         .try_collect()
         .await?;
     counts.asset_writes = applied.iter().filter(|a| **a).count() as u64;
-    let snapshot = Snapshot { observed_at: observed_at.clone(), entries: plan.next };
-    deps.store.put_status_snapshot(tenant, client_id, &snapshot).await?;
+    // The same members keep their version: the store then writes the statuses alone.
+    let snapshot = match &prior {
+        Some(p) if !plan.members_changed => {
+            Snapshot { observed_at, members_version: p.members_version.clone(), entries: plan.next }
+        }
+        _ => Snapshot::new(observed_at, plan.next),
+    };
+    deps.store.put_status_snapshot(tenant, client_id, &snapshot, prior.as_ref()).await?;
     counts.snapshot_writes = 1;
     Ok(counts)
 }
@@ -453,12 +515,52 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_round_trip_and_tolerate_garbage() {
-        let entries = snap(&[("a", AgentStatus::Online, true), ("b", AgentStatus::Overdue, false)]);
-        let text = Snapshot::encode_entries(entries.iter());
-        let mut back = BTreeMap::new();
-        Snapshot::decode_entries(&format!("{text}\nnonsense\nx q1"), &mut back);
-        assert_eq!(back, entries);
+    fn snapshots_round_trip_and_refuse_what_does_not_line_up() {
+        let entries = snap(&[
+            ("a", AgentStatus::Online, true),
+            ("b", AgentStatus::Overdue, false),
+            ("c", AgentStatus::Offline, true),
+        ]);
+        let s = Snapshot::new("t".into(), entries.clone());
+        let statuses = s.encode_statuses();
+        assert_eq!(statuses, "NoF", "one character per agent");
+        let (p1, p2) =
+            (Snapshot::encode_members(entries.keys().take(2)), Snapshot::encode_members(entries.keys().skip(2)));
+        let back =
+            Snapshot::decode("t".into(), s.members_version.clone(), [p1.as_str(), p2.as_str()].into_iter(), &statuses);
+        assert_eq!(back.as_ref(), Some(&s));
+        let decode = |parts: &[&str], st: &str| Snapshot::decode("t".into(), "v".into(), parts.iter().copied(), st);
+        assert!(decode(&[&p1], &statuses).is_none(), "a part missing");
+        assert!(decode(&[&p1, &p2], "No").is_none(), "fewer statuses than members");
+        assert!(decode(&[&p1, &p2], "NoFN").is_none(), "more statuses than members");
+        assert!(decode(&[&p1, &p2], "NoX").is_none(), "an unknown status");
+        assert!(decode(&[&p2, &p1], &statuses).is_none(), "parts out of order");
+        assert_eq!(decode(&[""], "").map(|s| s.entries.len()), Some(0), "an empty client");
+    }
+
+    #[test]
+    fn the_members_version_follows_the_ids_only() {
+        let a = snap(&[("a", AgentStatus::Online, true), ("b", AgentStatus::Online, true)]);
+        let b = snap(&[("a", AgentStatus::Offline, false), ("b", AgentStatus::Overdue, true)]);
+        let c = snap(&[("a", AgentStatus::Online, true), ("c", AgentStatus::Online, true)]);
+        assert_eq!(Snapshot::new("1".into(), a.clone()).members_version, Snapshot::new("2".into(), b).members_version);
+        assert_ne!(Snapshot::new("1".into(), a).members_version, Snapshot::new("1".into(), c).members_version);
+    }
+
+    #[test]
+    fn only_joins_and_leaves_change_the_members() {
+        let prior = snap(&[("a", AgentStatus::Online, true), ("b", AgentStatus::Online, false)]);
+        let known = BTreeMap::from([("b".to_owned(), AgentStatus::Online)]);
+        let p = plan(&[row("a", "offline"), row("b", "online")], Some(&prior), &known);
+        assert!(p.changed && !p.members_changed, "a transition and an asset flag: statuses only: {p:?}");
+        let p = plan(&[row("a", "online")], Some(&prior), &BTreeMap::new());
+        assert!(p.changed && p.members_changed, "b left");
+        let p = plan(&[row("a", "online"), row("b", "online"), row("c", "online")], Some(&prior), &BTreeMap::new());
+        assert!(p.changed && p.members_changed, "c joined");
+        let p = plan(&[row("a", "online"), row("c", "online")], Some(&prior), &BTreeMap::new());
+        assert!(p.members_changed, "as many agents, not the same ones");
+        let p = plan(&[row("a", "online")], None, &BTreeMap::new());
+        assert!(p.changed && p.members_changed, "no snapshot yet");
     }
 
     #[test]
