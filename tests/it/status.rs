@@ -253,6 +253,36 @@ async fn an_unchanged_fleet_writes_nothing_but_its_observation_time() {
 }
 
 #[tokio::test]
+async fn a_transition_rewrites_its_clients_statuses_and_not_the_member_list() {
+    let (p, faults) = faulty_pipeline("status-vector", |_| {}).await;
+    let sim = simulator(small_fleet()).await;
+    all_online(&sim);
+    let st = sim.state();
+    let t = tenant("vector");
+    let tok = admin_token(&t);
+    setup(&p, &sim, &t).await;
+    let lists = faults.watch("BatchWriteItem", &["snapshot#", "#members#"]);
+    refresh(&p, &tok).await;
+    assert_eq!(faults.watched(lists), 2, "the first refresh records both clients' member lists");
+
+    let victim = st.agents()[0].agent_id.clone();
+    st.stop_checkins(&victim).unwrap();
+    st.advance_clock(Duration::minutes(10));
+    let statuses = faults.watch("PutItem", &["#statuses"]);
+    let asset_writes = faults.watch("UpdateItem", &[&format!("{t}#assets")]);
+    let (puts, batch_writes, deletes) =
+        (faults.calls("PutItem"), faults.calls("BatchWriteItem"), faults.calls("DeleteItem"));
+    refresh(&p, &tok).await;
+    assert_eq!(faults.watched(asset_writes), 1, "the asset's transition");
+    assert_eq!(faults.watched(statuses), 1, "the changed client's statuses");
+    assert_eq!(faults.calls("PutItem") - puts, 2, "its statuses and the observation time");
+    assert_eq!(faults.calls("BatchWriteItem") - batch_writes, 0, "no member list rewritten");
+    assert_eq!(faults.calls("DeleteItem") - deletes, 0);
+    assert_eq!(assets_by_agent(&p, &tok).await[&victim]["agent_status"], "offline");
+    drop_stack(&p.stack).await;
+}
+
+#[tokio::test]
 async fn a_transition_is_recorded_only_once_its_event_is_published() {
     let (p, faults): (Pipeline, std::sync::Arc<AwsFaults>) = faulty_pipeline("status-fail", |_| {}).await;
     let sim = simulator(small_fleet()).await;
@@ -367,4 +397,52 @@ async fn the_scheduler_queues_a_refresh_at_the_tenant_interval_and_not_when_off(
     let integ = p.deps.store.get_integration(&t).await.unwrap().unwrap();
     assert!(!shared::domain::sync::keep_status(&integ), "off: the device sync writes the status again");
     drop_stack(&p.stack).await;
+}
+
+#[tokio::test]
+async fn a_snapshot_of_the_older_line_layout_reads_as_absent_and_the_next_write_removes_it() {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    use shared::domain::status::AgentStatus as S;
+    use shared::domain::status_refresh::{Entry, Snapshot};
+    let stack = shared_stack().await;
+    let deps = deps(&stack).await;
+    let t = tenant("status-legacy");
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let sk_of = |sk: &str| (A::S(format!("{t}#status")), A::S(sk.to_owned()));
+    // Two parts of the line layout written before the member list and statuses were split.
+    for (part, lines) in [("0000", "agent-a n1\nagent-b f1"), ("0001", "agent-c o0")] {
+        let (pk, sk) = sk_of(&format!("snapshot#5#{part}"));
+        ddb.put_item()
+            .table_name(&stack.table_name)
+            .item("pk", pk)
+            .item("sk", sk)
+            .item("entity", A::S("status_snapshot".into()))
+            .item("observed_at", A::S("2026-01-01T00:00:00Z".into()))
+            .item("parts", A::N("2".into()))
+            .item("entries", A::S(lines.into()))
+            .send()
+            .await
+            .expect("put");
+    }
+    assert_eq!(deps.store.status_snapshot(&t, 5).await.unwrap(), None, "read as absent, never misread");
+
+    // The refresh then writes without a prior: the old items go, the new snapshot reads back.
+    let entries = [("agent-a", S::Online), ("agent-b", S::Offline)]
+        .into_iter()
+        .map(|(id, status)| (id.to_owned(), Entry { status, asset: true }))
+        .collect();
+    let snap = Snapshot::new("2026-01-01T00:05:00Z".into(), entries);
+    deps.store.put_status_snapshot(&t, 5, &snap, None).await.unwrap();
+    assert_eq!(deps.store.status_snapshot(&t, 5).await.unwrap().as_ref(), Some(&snap));
+    let out = ddb
+        .query()
+        .table_name(&stack.table_name)
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", A::S(format!("{t}#status")))
+        .send()
+        .await
+        .expect("query");
+    let sks: Vec<String> =
+        out.items().iter().filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).cloned()).collect();
+    assert_eq!(sks, vec!["snapshot#5#members#0000".to_owned(), "snapshot#5#statuses".to_owned()]);
 }

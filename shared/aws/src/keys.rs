@@ -95,11 +95,15 @@ pub const INVENTORY_SK: &str = "inventory";
 pub fn status(t: &TenantId) -> String {
     format!("{t}#status")
 }
+/// Everything of one client's snapshot (and the `{part}` items of the older line layout).
 pub fn snapshot_prefix(client_id: i64) -> String {
     format!("snapshot#{client_id}#")
 }
-pub fn snapshot_sk(client_id: i64, part: usize) -> String {
-    format!("{}{part:04}", snapshot_prefix(client_id))
+pub fn snapshot_members_sk(client_id: i64, part: usize) -> String {
+    format!("{}members#{part:04}", snapshot_prefix(client_id))
+}
+pub fn snapshot_statuses_sk(client_id: i64) -> String {
+    format!("{}statuses", snapshot_prefix(client_id))
 }
 pub const OBSERVED: &str = "observed";
 
@@ -166,7 +170,8 @@ mod tests {
         assert_eq!(seen_sk(SyncType::Devices, "r1", "3-1"), format!("seen#{}#r1#3-1", SyncType::Devices.as_str()));
         assert_eq!(asset_software(&t, "a1"), "t1#asset_software#a1");
         assert!(!INVENTORY_SK.contains('#'));
-        assert_eq!(snapshot_sk(12, 3), "snapshot#12#0003");
+        assert_eq!(snapshot_members_sk(12, 3), "snapshot#12#members#0003");
+        assert_eq!(snapshot_statuses_sk(12), "snapshot#12#statuses");
         assert_eq!(alert_sk("id#5"), "tacticalrmm#alert#id#5");
         assert_eq!(open_pointer_sk("ag#check#1"), "tacticalrmm#open#ag#check#1");
         assert_eq!(ticket_link_sk("T9", "id#5"), "tacticalrmm#ticket#T9#id#5");

@@ -1,4 +1,5 @@
-//! DynamoDB side of live status: per-client snapshots (`{tenant}#status`, `snapshot#{client}#{part}`),
+//! DynamoDB side of live status: per-client snapshots (`{tenant}#status`: the member list in
+//! `snapshot#{client}#members#{part}`, the statuses in `snapshot#{client}#statuses`),
 //! when each client was last observed (`observed`), and transitions written onto assets.
 
 use super::dynamo::{DynamoStore, query_all};
@@ -9,19 +10,24 @@ use super::port_error;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::domain::status::AgentStatus;
-use shared::domain::status_refresh::{Entry, Snapshot, StatusChange};
+use shared::domain::status_refresh::{Snapshot, StatusChange};
 use shared::ports::{PortError, StatusStore};
 use shared::tenant::TenantId;
 use std::collections::BTreeMap;
 
-/// Agents per snapshot item: 4,000 lines of ≈ 43 bytes stay far below DynamoDB's 400 KB.
-const PART_SIZE: usize = 4000;
+/// Agent ids per member list item: 2,000 ids of up to 128 characters stay below DynamoDB's 400 KB.
+const PART_SIZE: usize = 2000;
 
 fn attr_s(item: &Item, name: &str) -> Option<String> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Some(v.clone()),
         _ => None,
     }
+}
+
+/// Member list items of a client with this many agents (an empty client has one, empty).
+fn parts_for(agents: usize) -> usize {
+    agents.div_ceil(PART_SIZE).max(1)
 }
 
 impl DynamoStore {
@@ -39,66 +45,108 @@ impl DynamoStore {
         }
         query_all(query).await
     }
+
+    async fn delete_snapshot_items(&self, tenant: &TenantId, sks: Vec<String>) -> Result<(), PortError> {
+        for sk in sks {
+            self.client()
+                .delete_item()
+                .table_name(self.table())
+                .set_key(Some(key(keys::status(tenant), sk)))
+                .send()
+                .await
+                .map_err(port_error)?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl StatusStore for DynamoStore {
     async fn status_snapshot(&self, tenant: &TenantId, client_id: i64) -> Result<Option<Snapshot>, PortError> {
         let items = self.snapshot_items(tenant, client_id, false).await?;
-        let Some(first) = items.first() else { return Ok(None) };
-        let observed_at = attr_s(first, "observed_at").unwrap_or_default();
-        let parts = match first.get("parts") {
+        let statuses_sk = keys::snapshot_statuses_sk(client_id);
+        let is_head = |i: &Item| attr_s(i, "sk").as_deref() == Some(statuses_sk.as_str());
+        let Some(head) = items.iter().find(|i| is_head(i)) else { return Ok(None) };
+        let version = attr_s(head, "members_version").unwrap_or_default();
+        let parts = match head.get("parts") {
             Some(AttributeValue::N(v)) => v.parse::<usize>().unwrap_or(0),
             _ => 0,
         };
-        // A snapshot half replaced (a crash between part writes) is not trusted: the refresh then
-        // reads the assets' own statuses instead.
-        if parts != items.len() || items.iter().any(|i| attr_s(i, "observed_at").as_deref() != Some(&observed_at)) {
+        let members: Vec<&Item> = items.iter().filter(|i| !is_head(i)).collect();
+        // Exactly the parts the statuses name, all of their version: anything else (a write that
+        // stopped half-way, two writers racing, an item of the older line layout) is not trusted,
+        // and the refresh reads the assets' own statuses instead.
+        let whole = members.len() == parts
+            && members.iter().enumerate().all(|(n, i)| {
+                attr_s(i, "sk") == Some(keys::snapshot_members_sk(client_id, n))
+                    && attr_s(i, "members_version").as_deref() == Some(version.as_str())
+            });
+        if !whole {
             return Ok(None);
         }
-        let mut entries = BTreeMap::new();
-        for i in &items {
-            Snapshot::decode_entries(&attr_s(i, "entries").unwrap_or_default(), &mut entries);
-        }
-        Ok(Some(Snapshot { observed_at, entries }))
+        let texts: Vec<String> = members.iter().map(|i| attr_s(i, "members").unwrap_or_default()).collect();
+        Ok(Snapshot::decode(
+            attr_s(head, "observed_at").unwrap_or_default(),
+            version,
+            texts.iter().map(String::as_str),
+            &attr_s(head, "statuses").unwrap_or_default(),
+        ))
     }
 
-    async fn put_status_snapshot(&self, tenant: &TenantId, client_id: i64, snap: &Snapshot) -> Result<(), PortError> {
-        let all: Vec<(&String, &Entry)> = snap.entries.iter().collect();
-        let chunks: Vec<&[(&String, &Entry)]> =
-            if all.is_empty() { vec![&[][..]] } else { all.chunks(PART_SIZE).collect() };
-        let parts = chunks.len();
-        let items: Vec<Item> = chunks
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mut item = key(keys::status(tenant), keys::snapshot_sk(client_id, i));
-                item.insert("entity".into(), s("status_snapshot"));
-                item.insert("observed_at".into(), s(snap.observed_at.clone()));
-                item.insert("parts".into(), n(parts));
-                item.insert("entries".into(), s(Snapshot::encode_entries(c.iter().map(|(k, v)| (*k, *v)))));
-                item
-            })
-            .collect();
-        let existing = self.snapshot_items(tenant, client_id, true).await?;
-        self.batch_write(items).await?;
-        for old in existing {
-            let sk = attr_s(&old, "sk").unwrap_or_default();
-            let stale = sk
-                .strip_prefix(&keys::snapshot_prefix(client_id))
-                .and_then(|p| p.parse::<usize>().ok())
-                .is_some_and(|p| p >= parts);
-            if stale {
-                self.client()
-                    .delete_item()
-                    .table_name(self.table())
-                    .set_key(Some(key(keys::status(tenant), sk)))
-                    .send()
-                    .await
-                    .map_err(port_error)?;
-            }
+    async fn put_status_snapshot(
+        &self,
+        tenant: &TenantId,
+        client_id: i64,
+        snap: &Snapshot,
+        prior: Option<&Snapshot>,
+    ) -> Result<(), PortError> {
+        let same_members = prior.is_some_and(|p| p.members_version == snap.members_version);
+        let parts = parts_for(snap.entries.len());
+        if !same_members {
+            // The list first, the statuses naming it last: a crash in between leaves statuses
+            // naming another version, read as no snapshot.
+            let ids: Vec<&String> = snap.entries.keys().collect();
+            let items: Vec<Item> = (0..parts)
+                .map(|n| {
+                    let chunk = ids.iter().skip(n * PART_SIZE).take(PART_SIZE).copied();
+                    let mut item = key(keys::status(tenant), keys::snapshot_members_sk(client_id, n));
+                    item.insert("entity".into(), s("status_members"));
+                    item.insert("members_version".into(), s(snap.members_version.clone()));
+                    item.insert("members".into(), s(Snapshot::encode_members(chunk)));
+                    item
+                })
+                .collect();
+            self.batch_write(items).await?;
         }
-        Ok(())
+        let mut item = key(keys::status(tenant), keys::snapshot_statuses_sk(client_id));
+        item.insert("entity".into(), s("status_snapshot"));
+        item.insert("observed_at".into(), s(snap.observed_at.clone()));
+        item.insert("members_version".into(), s(snap.members_version.clone()));
+        item.insert("parts".into(), n(parts));
+        item.insert("statuses".into(), s(snap.encode_statuses()));
+        self.client().put_item().table_name(self.table()).set_item(Some(item)).send().await.map_err(port_error)?;
+        if same_members {
+            return Ok(());
+        }
+        // Parts the list no longer needs. A whole prior held exactly its own parts, so nothing
+        // need be read; without one (none yet, torn, or the older layout) the client's items are
+        // listed and everything that is not the new snapshot goes.
+        let stale: Vec<String> = match prior {
+            Some(p) => (parts..parts_for(p.entries.len())).map(|n| keys::snapshot_members_sk(client_id, n)).collect(),
+            None => {
+                let keep: Vec<String> = (0..parts)
+                    .map(|n| keys::snapshot_members_sk(client_id, n))
+                    .chain([keys::snapshot_statuses_sk(client_id)])
+                    .collect();
+                self.snapshot_items(tenant, client_id, true)
+                    .await?
+                    .iter()
+                    .filter_map(|i| attr_s(i, "sk"))
+                    .filter(|sk| !keep.contains(sk))
+                    .collect()
+            }
+        };
+        self.delete_snapshot_items(tenant, stale).await
     }
 
     async fn asset_statuses(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<(String, AgentStatus)>, PortError> {

@@ -492,17 +492,25 @@ impl EventPublisher for NoEvents {
 /// assets. Keys under `{tenant}#status`.
 #[async_trait]
 pub trait StatusStore: Send + Sync {
-    /// The snapshot of one Tactical client, if one was recorded.
+    /// The snapshot of one Tactical client, if one was recorded whole: a snapshot whose statuses
+    /// do not line up with its member list (a write interrupted half-way, two writers racing, an
+    /// item of an older layout) is `None`.
     async fn status_snapshot(
         &self,
         tenant: &TenantId,
         client_id: i64,
     ) -> Result<Option<crate::domain::status_refresh::Snapshot>, PortError>;
+    /// Replaces a client's snapshot. `prior` is the snapshot the caller read (`None`: absent).
+    /// When `snapshot.members_version` is the prior's, the member list is taken as stored and
+    /// only the statuses are written (if the stored list is not that version after all, the
+    /// snapshot then reads as absent); otherwise the member list is written too, and whatever
+    /// else the client's snapshot held is removed.
     async fn put_status_snapshot(
         &self,
         tenant: &TenantId,
         client_id: i64,
         snapshot: &crate::domain::status_refresh::Snapshot,
+        prior: Option<&crate::domain::status_refresh::Snapshot>,
     ) -> Result<(), PortError>;
     /// The stored status of these assets (absent: no such asset).
     async fn asset_statuses(

@@ -80,3 +80,50 @@ async fn a_second_tenant_on_the_same_bed_sees_nothing_of_the_first() {
     sees_nothing(&bed, &b).await;
     assert_eq!(status_of(&bed, &a, "agent-acme-1").await, AgentStatus::Online, "A's asset untouched");
 }
+
+/// The sort keys written under the tenant's status partition since the last call.
+fn status_writes(bed: &TestBed, t: &TenantId) -> Vec<String> {
+    let pk = format!("{t}#status");
+    bed.store.take_writes().into_iter().filter(|(p, _)| *p == pk).map(|(_, sk)| sk).collect()
+}
+
+#[tokio::test]
+async fn a_transition_rewrites_its_clients_statuses_not_the_member_list() {
+    let (bed, t) = (TestBed::new(), tenant("status-writes"));
+    synced(&bed, &t).await;
+    bed.store.take_writes();
+    refresh(&bed, &t).await;
+    let first = status_writes(&bed, &t);
+    for client in [1, 2] {
+        assert!(
+            first.contains(&format!("snapshot#{client}#members#0000")),
+            "the first refresh records the lists: {first:?}"
+        );
+    }
+
+    // One transition in client 1: its statuses and the observation record, nothing else.
+    bed.tactical.set_status("agent-acme-1", AgentStatus::Offline);
+    refresh(&bed, &t).await;
+    assert_eq!(bed.events.take().len(), 1);
+    assert_eq!(status_writes(&bed, &t), vec!["snapshot#1#statuses".to_owned(), "observed".to_owned()]);
+    assert_eq!(status_of(&bed, &t, "agent-acme-1").await, AgentStatus::Offline);
+
+    // The kept list still lines up: the next transition is seen against it, once.
+    bed.tactical.set_status("agent-acme-1", AgentStatus::Online);
+    refresh(&bed, &t).await;
+    let events = bed.events.take();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!((events[0].detail["from"].as_str(), events[0].detail["to"].as_str()), (Some("offline"), Some("online")));
+    assert_eq!(status_writes(&bed, &t), vec!["snapshot#1#statuses".to_owned(), "observed".to_owned()]);
+
+    // An agent joins client 2: its list is written again, with the statuses; client 1 untouched.
+    bed.tactical.add_agent(shared::testing::FakeAgent::new(203, "agent-globex-3", "GLOBEX-WS-3", 2, 20));
+    refresh(&bed, &t).await;
+    assert!(bed.events.take().is_empty(), "not an asset yet: no transition");
+    assert_eq!(
+        status_writes(&bed, &t),
+        vec!["snapshot#2#members#0000".to_owned(), "snapshot#2#statuses".to_owned(), "observed".to_owned()]
+    );
+    refresh(&bed, &t).await;
+    assert_eq!(status_writes(&bed, &t), vec!["observed".to_owned()], "unchanged: only the observation time");
+}

@@ -14,6 +14,8 @@ pub(crate) type Item = Map<String, Value>;
 #[derive(Debug, Default)]
 pub(crate) struct Table {
     parts: BTreeMap<String, BTreeMap<String, Item>>,
+    /// (pk, sk) of every put, upsert and delete, in order: what tests count writes by.
+    writes: Vec<(String, String)>,
 }
 
 /// The items DynamoDB accepts in one BatchGetItem / BatchWriteItem.
@@ -33,11 +35,13 @@ impl Table {
     pub fn put(&mut self, pk: &str, sk: &str, mut item: Item) {
         item.insert("pk".into(), Value::String(pk.to_owned()));
         item.insert("sk".into(), Value::String(sk.to_owned()));
+        self.writes.push((pk.to_owned(), sk.to_owned()));
         self.parts.entry(pk.to_owned()).or_default().insert(sk.to_owned(), item);
     }
 
     /// The item to update in place, created with only its keys if absent (UpdateItem).
     pub fn upsert(&mut self, pk: &str, sk: &str) -> &mut Item {
+        self.writes.push((pk.to_owned(), sk.to_owned()));
         self.parts.entry(pk.to_owned()).or_default().entry(sk.to_owned()).or_insert_with(|| {
             let mut item = Item::new();
             item.insert("pk".into(), Value::String(pk.to_owned()));
@@ -47,12 +51,18 @@ impl Table {
     }
 
     pub fn delete(&mut self, pk: &str, sk: &str) -> Option<Item> {
+        self.writes.push((pk.to_owned(), sk.to_owned()));
         let part = self.parts.get_mut(pk)?;
         let old = part.remove(sk);
         if part.is_empty() {
             self.parts.remove(pk);
         }
         old
+    }
+
+    /// The write log since the last call (updates in place through `get_mut` are not in it).
+    pub fn take_writes(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.writes)
     }
 
     /// A partition's items with sort keys starting with `prefix`, in sort-key order.

@@ -82,6 +82,13 @@ impl MemoryStore {
         self.tables.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The (pk, sk) of every item of the main table put whole, upserted or deleted since the last
+    /// call, in order (assertions on what a use case wrote; conditional updates of an existing
+    /// item in place, such as a status transition onto its asset, are not listed).
+    pub fn take_writes(&self) -> Vec<(String, String)> {
+        self.tables().main.take_writes()
+    }
+
     /// How many items the main table holds under a tenant (assertions on what a use case wrote).
     pub fn item_count(&self, tenant: &TenantId) -> usize {
         let prefix = format!("{tenant}#");

@@ -9,15 +9,15 @@ use super::store::MemoryStore;
 use crate::domain::asset::{Asset, AssetState, ExternalEntityMapping};
 use crate::domain::mapping::{MappingPatch, OrgMapping, TacticalOrg};
 use crate::domain::status::AgentStatus;
-use crate::domain::status_refresh::{Entry, Snapshot, StatusChange};
+use crate::domain::status_refresh::{Snapshot, StatusChange};
 use crate::ports::{AssetWrite, InventoryStore, MappingWrite, PortError, StatusStore};
 use crate::tenant::TenantId;
 use async_trait::async_trait;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Agents per snapshot item, as the DynamoDB adapter splits them.
-const PART_SIZE: usize = 4000;
+/// Agents per member list item, as the DynamoDB adapter splits them.
+const PART_SIZE: usize = 2000;
 
 mod keys {
     use crate::tenant::TenantId;
@@ -41,6 +41,12 @@ mod keys {
     }
     pub fn snapshot_prefix(client_id: i64) -> String {
         format!("snapshot#{client_id}#")
+    }
+    pub fn snapshot_members_sk(client_id: i64, part: usize) -> String {
+        format!("snapshot#{client_id}#members#{part:04}")
+    }
+    pub fn snapshot_statuses_sk(client_id: i64) -> String {
+        format!("snapshot#{client_id}#statuses")
     }
     pub const OBSERVED: &str = "observed";
 }
@@ -232,42 +238,72 @@ impl InventoryStore for MemoryStore {
 #[async_trait]
 impl StatusStore for MemoryStore {
     async fn status_snapshot(&self, tenant: &TenantId, client_id: i64) -> Result<Option<Snapshot>, PortError> {
-        let prefix = keys::snapshot_prefix(client_id);
+        let statuses_sk = keys::snapshot_statuses_sk(client_id);
         let t = self.tables();
-        let items: Vec<&Item> = t.main.query(&keys::status(tenant), &prefix).map(|(_, i)| i).collect();
-        let Some(first) = items.first() else { return Ok(None) };
-        let observed_at = str_attr(first, "observed_at").unwrap_or_default().to_owned();
-        let parts = first.get("parts").and_then(Value::as_u64).unwrap_or(0);
-        // A snapshot half replaced is not trusted (the adapter writes its parts one by one).
-        if usize::try_from(parts).ok() != Some(items.len())
-            || items.iter().any(|i| str_attr(i, "observed_at") != Some(&observed_at))
-        {
+        let items: Vec<(&String, &Item)> =
+            t.main.query(&keys::status(tenant), &keys::snapshot_prefix(client_id)).collect();
+        let Some((_, head)) = items.iter().find(|(sk, _)| **sk == statuses_sk) else { return Ok(None) };
+        let version = str_attr(head, "members_version").unwrap_or_default();
+        let parts = head.get("parts").and_then(Value::as_u64).and_then(|p| usize::try_from(p).ok()).unwrap_or(0);
+        let members: Vec<&Item> = items.iter().filter(|(sk, _)| **sk != statuses_sk).map(|(_, i)| *i).collect();
+        // Exactly the parts the statuses name, all of their version: anything else (a write that
+        // stopped half-way, an item of the older line layout) is not trusted.
+        let whole = members.len() == parts
+            && members.iter().enumerate().all(|(n, i)| {
+                str_attr(i, "sk") == Some(keys::snapshot_members_sk(client_id, n).as_str())
+                    && str_attr(i, "members_version") == Some(version)
+            });
+        if !whole {
             return Ok(None);
         }
-        let mut entries = BTreeMap::new();
-        for i in &items {
-            Snapshot::decode_entries(str_attr(i, "entries").unwrap_or_default(), &mut entries);
-        }
-        Ok(Some(Snapshot { observed_at, entries }))
+        Ok(Snapshot::decode(
+            str_attr(head, "observed_at").unwrap_or_default().to_owned(),
+            version.to_owned(),
+            members.iter().map(|i| str_attr(i, "members").unwrap_or_default()),
+            str_attr(head, "statuses").unwrap_or_default(),
+        ))
     }
 
-    async fn put_status_snapshot(&self, tenant: &TenantId, client_id: i64, snap: &Snapshot) -> Result<(), PortError> {
-        let all: Vec<(&String, &Entry)> = snap.entries.iter().collect();
-        let chunks: Vec<&[(&String, &Entry)]> =
-            if all.is_empty() { vec![&[][..]] } else { all.chunks(PART_SIZE).collect() };
-        let (pk, prefix) = (keys::status(tenant), keys::snapshot_prefix(client_id));
+    async fn put_status_snapshot(
+        &self,
+        tenant: &TenantId,
+        client_id: i64,
+        snap: &Snapshot,
+        prior: Option<&Snapshot>,
+    ) -> Result<(), PortError> {
+        let pk = keys::status(tenant);
+        let statuses_sk = keys::snapshot_statuses_sk(client_id);
+        let same_members = prior.is_some_and(|p| p.members_version == snap.members_version);
+        let ids: Vec<&String> = snap.entries.keys().collect();
+        let chunks: Vec<&[&String]> = if ids.is_empty() { vec![&[][..]] } else { ids.chunks(PART_SIZE).collect() };
         let mut t = self.tables();
-        let old: Vec<String> = t.main.query(&pk, &prefix).map(|(sk, _)| sk.clone()).collect();
-        for sk in old {
-            t.main.delete(&pk, &sk);
+        if !same_members {
+            for (n, c) in chunks.iter().enumerate() {
+                let mut item = Item::new();
+                set(&mut item, "entity", "status_members");
+                set(&mut item, "members_version", snap.members_version.clone());
+                set(&mut item, "members", Snapshot::encode_members(c.iter().copied()));
+                t.main.put(&pk, &keys::snapshot_members_sk(client_id, n), item);
+            }
         }
-        for (i, c) in chunks.iter().enumerate() {
-            let mut item = Item::new();
-            set(&mut item, "entity", "status_snapshot");
-            set(&mut item, "observed_at", snap.observed_at.clone());
-            set(&mut item, "parts", chunks.len());
-            set(&mut item, "entries", Snapshot::encode_entries(c.iter().map(|(k, v)| (*k, *v))));
-            t.main.put(&pk, &format!("{prefix}{i:04}"), item);
+        let mut item = Item::new();
+        set(&mut item, "entity", "status_snapshot");
+        set(&mut item, "observed_at", snap.observed_at.clone());
+        set(&mut item, "members_version", snap.members_version.clone());
+        set(&mut item, "parts", chunks.len());
+        set(&mut item, "statuses", snap.encode_statuses());
+        t.main.put(&pk, &statuses_sk, item);
+        if !same_members {
+            let keep: Vec<String> = (0..chunks.len()).map(|n| keys::snapshot_members_sk(client_id, n)).collect();
+            let stale: Vec<String> = t
+                .main
+                .query(&pk, &keys::snapshot_prefix(client_id))
+                .map(|(sk, _)| sk.clone())
+                .filter(|sk| *sk != statuses_sk && !keep.contains(sk))
+                .collect();
+            for sk in stale {
+                t.main.delete(&pk, &sk);
+            }
         }
         Ok(())
     }

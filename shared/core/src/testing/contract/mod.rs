@@ -44,6 +44,7 @@ macro_rules! for_each_store_contract {
             asset_pages_cover_every_asset,
             batches_refuse_duplicate_keys,
             status_snapshots_and_transitions,
+            status_snapshot_members_and_statuses,
             alerts_are_versioned,
             alert_lists_filter_and_page,
             alert_pointers_and_ticket_links,
