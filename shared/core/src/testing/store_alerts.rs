@@ -310,10 +310,13 @@ impl MemoryStore {
     }
 
     /// Makes the tenant's alerts look as written before the open set existed: no alert carries
-    /// the index key and the tenant is not marked indexed.
-    pub fn drop_open_index(&self, tenant: &TenantId) {
+    /// the index key, and (unless `keep_marker`: alerts a writer unaware of the set wrote after
+    /// the tenant was indexed) the tenant is not marked indexed.
+    pub fn drop_open_index(&self, tenant: &TenantId, keep_marker: bool) {
         let mut t = self.tables();
-        t.main.delete(&pk(tenant), OPEN_INDEX_SK);
+        if !keep_marker {
+            t.main.delete(&pk(tenant), OPEN_INDEX_SK);
+        }
         let keys: Vec<String> = t.main.query(&pk(tenant), ALERT_PREFIX).map(|(sk, _)| sk.clone()).collect();
         for sk in keys {
             if let Some(i) = t.main.get_mut(&pk(tenant), &sk) {
