@@ -17,6 +17,7 @@ mod fleet;
 mod hostile;
 mod hygiene;
 mod isolation;
+mod open_alerts;
 mod openapi;
 mod relogin;
 mod remote_actions;

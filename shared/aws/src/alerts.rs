@@ -1,10 +1,16 @@
 //! DynamoDB side of rmm_alerts. Items: pk `{tenant}#rmm_alerts`, sk `tacticalrmm#alert#{key}`;
 //! open-alert pointers sk `tacticalrmm#open#{agent}#{type}#{check}`; ticket links
-//! sk `tacticalrmm#ticket#{ticket_id}#{alert key}` (ticket ids never contain `#`).
+//! sk `tacticalrmm#ticket#{ticket_id}#{alert key}` (ticket ids never contain `#`). The open set:
+//! alerts that are open or have pending events carry `gsi1pk = {tenant}#rmm_alerts#open` (the
+//! sparse index `gsi1`, `gsi1sk` = their sk), so a run reads them without the resolved history.
 
+use super::dynamo::for_each_page;
 use super::dynamo::{DynamoStore, Update};
 use super::item::{Item, from_item, s, to_attr, to_item};
-use super::keys::{self, ALERT_PREFIX, alert_sk, key, open_pointer_sk as pointer_sk, ticket_link_sk, ticket_prefix};
+use super::keys::{
+    self, ALERT_PREFIX, GSI1, GSI1_PK, GSI1_SK, OPEN_INDEX_SK, alert_sk, key, open_alerts_gsi1pk,
+    open_pointer_sk as pointer_sk, ticket_link_sk, ticket_prefix,
+};
 use super::{applied, port_error};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -33,6 +39,15 @@ fn alert_of(item: &Item) -> Result<Option<RmmAlert>, PortError> {
         return Ok(None);
     }
     from_item(item).map(Some)
+}
+
+fn in_open_set(a: &RmmAlert) -> bool {
+    a.is_open() || !a.pending_events.is_empty()
+}
+
+/// The open-set index attributes of an alert in it.
+fn open_index_attrs(a: &RmmAlert) -> [(&'static str, AttributeValue); 2] {
+    [(GSI1_PK, s(open_alerts_gsi1pk(&a.tenant))), (GSI1_SK, s(alert_sk(&a.alert_key)))]
 }
 
 fn encode_cursor(k: &Item) -> Option<String> {
@@ -75,6 +90,9 @@ impl AlertStore for DynamoStore {
         item.insert("entity".into(), s("rmm_alert"));
         item.insert("version".into(), super::item::n(a.version));
         item.insert(DELIVERIES.into(), AttributeValue::L(deliveries.iter().map(|d| s(d.clone())).collect()));
+        if in_open_set(a) {
+            item.extend(open_index_attrs(a).map(|(k, v)| (k.to_owned(), v)));
+        }
         let (condition, prev) = version_condition(a.version);
         let r = self
             .client()
@@ -114,6 +132,14 @@ impl AlertStore for DynamoStore {
         }
         u.set("entity", s("rmm_alert"));
         u.set("version", super::item::n(a.version));
+        if in_open_set(a) {
+            for (k, v) in open_index_attrs(a) {
+                u.set(k, v);
+            }
+        } else {
+            u.remove(GSI1_PK);
+            u.remove(GSI1_SK);
+        }
         let mut values = u.values.clone();
         let (condition, prev) = version_condition(a.version);
         values.extend(prev.map(|p| (":prev".to_owned(), p)));
@@ -133,19 +159,34 @@ impl AlertStore for DynamoStore {
         applied(r.map_err(port_error))
     }
 
-    async fn clear_pending_events(&self, tenant: &TenantId, alert_key: &str, version: i64) -> Result<bool, PortError> {
-        let r = self
+    async fn clear_pending_events(&self, a: &RmmAlert) -> Result<bool, PortError> {
+        // At this version the alert is `a`: a closed one has nothing left to keep it in the set.
+        let expression = if a.is_open() { "REMOVE pending_events" } else { "REMOVE pending_events, #gpk, #gsk" };
+        let mut req = self
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(key(keys::alerts(tenant), alert_sk(alert_key))))
-            .update_expression("REMOVE pending_events")
+            .set_key(Some(key(keys::alerts(&a.tenant), alert_sk(&a.alert_key))))
+            .update_expression(expression)
             .condition_expression("#ver = :v")
             .expression_attribute_names("#ver", "version")
-            .expression_attribute_values(":v", super::item::n(version))
-            .send()
-            .await;
-        applied(r.map_err(port_error))
+            .expression_attribute_values(":v", super::item::n(a.version));
+        if !a.is_open() {
+            req = req.expression_attribute_names("#gpk", GSI1_PK).expression_attribute_names("#gsk", GSI1_SK);
+        }
+        applied(req.send().await.map_err(port_error))
+    }
+
+    async fn get_alerts(&self, tenant: &TenantId, alert_keys: &[String]) -> Result<Vec<RmmAlert>, PortError> {
+        let keys: Vec<Item> = alert_keys.iter().map(|k| key(keys::alerts(tenant), alert_sk(k))).collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for item in self.batch_get(keys).await? {
+            out.extend(alert_of(&item)?);
+        }
+        Ok(out)
     }
 
     async fn open_alert_pointer(&self, tenant: &TenantId, pointer: &str) -> Result<Option<String>, PortError> {
@@ -259,17 +300,72 @@ impl AlertStore for DynamoStore {
         Ok(out.items().iter().filter_map(|i| i.get("alert_key").and_then(|v| v.as_s().ok()).cloned()).collect())
     }
 
-    async fn open_alerts(&self, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page =
-                self.list_alerts(tenant, &AlertQuery { status: None, asset_id: None, limit: 500, cursor }).await?;
-            out.extend(page.alerts.into_iter().filter(RmmAlert::is_open));
-            match page.next {
-                Some(n) => cursor = Some(n),
-                None => return Ok(out),
+    async fn open_or_pending_alerts(&self, tenant: &TenantId) -> Result<Option<Vec<RmmAlert>>, PortError> {
+        // A GSI Query reads only the set (eventually consistent: callers write conditionally).
+        let query = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI1)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", GSI1_PK)
+            .expression_attribute_values(":p", s(open_alerts_gsi1pk(tenant)));
+        let (mut out, mut indexed) = (Vec::new(), false);
+        for_each_page(query, |items| {
+            for item in &items {
+                if item.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(OPEN_INDEX_SK) {
+                    indexed = true;
+                } else if let Some(a) = alert_of(item)? {
+                    out.push(a);
+                }
             }
+            Ok(())
+        })
+        .await?;
+        Ok(indexed.then_some(out))
+    }
+
+    async fn index_open_alerts(&self, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError> {
+        let query = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":p", s(keys::alerts(tenant)))
+            .expression_attribute_values(":prefix", s(ALERT_PREFIX))
+            .consistent_read(true);
+        let mut found: Vec<(RmmAlert, bool)> = Vec::new();
+        for_each_page(query, |items| {
+            for item in &items {
+                if let Some(a) = alert_of(item)?.filter(in_open_set) {
+                    found.push((a, item.contains_key(GSI1_PK)));
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        for (a, _) in found.iter().filter(|(_, indexed)| !indexed) {
+            // On the version read: a newer write has put the alert in the set (or out) itself.
+            let mut req = self
+                .client()
+                .update_item()
+                .table_name(self.table())
+                .set_key(Some(key(keys::alerts(tenant), alert_sk(&a.alert_key))))
+                .update_expression("SET #gpk = :gpk, #gsk = :gsk")
+                .expression_attribute_names("#gpk", GSI1_PK)
+                .expression_attribute_names("#gsk", GSI1_SK)
+                .expression_attribute_names("#ver", "version");
+            for (name, (_, v)) in [":gpk", ":gsk"].into_iter().zip(open_index_attrs(a)) {
+                req = req.expression_attribute_values(name, v);
+            }
+            req = req.condition_expression("#ver = :v").expression_attribute_values(":v", super::item::n(a.version));
+            applied(req.send().await.map_err(port_error))?;
         }
+        let mut marker = key(keys::alerts(tenant), OPEN_INDEX_SK.to_owned());
+        marker.insert("tenant".into(), s(tenant.as_str()));
+        marker.insert(GSI1_PK.into(), s(open_alerts_gsi1pk(tenant)));
+        marker.insert(GSI1_SK.into(), s(OPEN_INDEX_SK));
+        self.client().put_item().table_name(self.table()).set_item(Some(marker)).send().await.map_err(port_error)?;
+        Ok(found.into_iter().map(|(a, _)| a).collect())
     }
 }

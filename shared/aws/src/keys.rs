@@ -128,6 +128,14 @@ pub fn ticket_prefix(ticket_id: &str) -> String {
 pub fn ticket_link_sk(ticket_id: &str, alert_key: &str) -> String {
     format!("{}{alert_key}", ticket_prefix(ticket_id))
 }
+/// `gsi1pk` of the open set: the tenant's alerts that are open or have changes to publish
+/// (`gsi1sk` = the alert's sk). Every alert write sets or removes it.
+pub fn open_alerts_gsi1pk(t: &TenantId) -> String {
+    format!("{t}#rmm_alerts#open")
+}
+/// The marker saying the tenant's alerts from before the open set were indexed (in the alerts
+/// partition, and in the open set itself so reading the set reads it too).
+pub const OPEN_INDEX_SK: &str = "tacticalrmm#open_index";
 
 // Remote-action audit log (its own table; sk = the audit id).
 
@@ -175,5 +183,7 @@ mod tests {
         assert_eq!(alert_sk("id#5"), "tacticalrmm#alert#id#5");
         assert_eq!(open_pointer_sk("ag#check#1"), "tacticalrmm#open#ag#check#1");
         assert_eq!(ticket_link_sk("T9", "id#5"), "tacticalrmm#ticket#T9#id#5");
+        assert_eq!(open_alerts_gsi1pk(&t), "t1#rmm_alerts#open");
+        assert!(!OPEN_INDEX_SK.starts_with(ALERT_PREFIX), "the marker is never listed as an alert");
     }
 }

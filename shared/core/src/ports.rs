@@ -373,9 +373,12 @@ pub trait AlertStore: Send + Sync {
     async fn get_alert(&self, tenant: &TenantId, alert_key: &str) -> Result<Option<RmmAlert>, PortError>;
     /// Writes the alert if its stored version is still `alert.version - 1` (optimistic lock).
     async fn put_alert(&self, alert: &RmmAlert) -> Result<bool, PortError>;
-    /// Clears the alert's pending events if it is still at `version` (they were published);
-    /// `false` when it moved on (its newer state holds them, maybe with more).
-    async fn clear_pending_events(&self, tenant: &TenantId, alert_key: &str, version: i64) -> Result<bool, PortError>;
+    /// Clears the pending events of `alert` (they were published) if it is still at
+    /// `alert.version`; `false` when it moved on (its newer state holds them, maybe with more).
+    /// An alert that is not open leaves the open set with them.
+    async fn clear_pending_events(&self, alert: &RmmAlert) -> Result<bool, PortError>;
+    /// The stored state of these alerts, read consistently in bulk (missing keys are left out).
+    async fn get_alerts(&self, tenant: &TenantId, alert_keys: &[String]) -> Result<Vec<RmmAlert>, PortError>;
     /// The open alert of an agent and alert type (for resolves that carry no alert id).
     async fn open_alert_pointer(&self, tenant: &TenantId, pointer: &str) -> Result<Option<String>, PortError>;
     async fn set_open_alert_pointer(
@@ -385,8 +388,34 @@ pub trait AlertStore: Send + Sync {
         alert_key: Option<&str>,
     ) -> Result<(), PortError>;
     async fn list_alerts(&self, tenant: &TenantId, q: &AlertQuery) -> Result<AlertPage, PortError>;
-    /// Every open (active or suppressed) alert of the tenant.
-    async fn open_alerts(&self, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError>;
+    /// The open set: every alert of the tenant that is open (active or suppressed) or has changes
+    /// still to publish, read without touching resolved history. Every alert write keeps an alert
+    /// in it or out of it. The read may lag the writes by a moment (DynamoDB: a sparse GSI,
+    /// eventually consistent), so a state listed here may be older than the stored one: writes
+    /// based on it are conditional on its version. `None` until [`Self::index_open_alerts`]
+    /// indexed the tenant's alerts written before the open set existed.
+    async fn open_or_pending_alerts(&self, tenant: &TenantId) -> Result<Option<Vec<RmmAlert>>, PortError>;
+    /// Once per tenant: one pass over all its alerts that adds the open or pending ones written
+    /// before the open set existed, then records that the tenant is indexed. Idempotent. Returns
+    /// the open-or-pending alerts it read (consistently).
+    async fn index_open_alerts(&self, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError>;
+    /// Every open (active or suppressed) alert of the tenant: the open set, or one pass over all
+    /// its alerts while it is not indexed yet (no write: a read never migrates).
+    async fn open_alerts(&self, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError> {
+        if let Some(set) = self.open_or_pending_alerts(tenant).await? {
+            return Ok(set.into_iter().filter(RmmAlert::is_open).collect());
+        }
+        let (mut out, mut cursor) = (Vec::new(), None);
+        loop {
+            let page =
+                self.list_alerts(tenant, &AlertQuery { status: None, asset_id: None, limit: 500, cursor }).await?;
+            out.extend(page.alerts.into_iter().filter(RmmAlert::is_open));
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
     /// Adds (or removes) the small index item linking a PSA ticket to an alert.
     async fn set_ticket_link(
         &self,

@@ -57,6 +57,8 @@ pub struct MemoryStore {
     tables: Mutex<Tables>,
     /// Seconds added to the wall clock: lets a test expire locks without sleeping.
     clock_offset: AtomicI64,
+    /// Alert items the alert store's reads returned or examined (what DynamoDB would bill).
+    pub(crate) alert_items_read: std::sync::atomic::AtomicU64,
 }
 
 impl MemoryStore {

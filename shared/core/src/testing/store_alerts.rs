@@ -1,7 +1,7 @@
 //! [`MemoryStore`] as the alert store (versioned alerts, delivery fingerprints, open pointers,
 //! ticket links, cursor paging) and the audit log (its own table, newest first).
 
-use super::items::{Item, from_item, json, set, str_attr, to_item};
+use super::items::{BATCH_GET, Item, check_batch_duplicates, from_item, json, set, str_attr, to_item};
 use super::store::MemoryStore;
 use crate::domain::alerts::RmmAlert;
 use crate::domain::audit::{AuditFinish, AuditPage, AuditQuery, AuditRecord, audit_id_floor};
@@ -26,6 +26,30 @@ fn pointer_sk(p: &str) -> String {
 fn ticket_prefix(ticket_id: &str) -> String {
     format!("tacticalrmm#ticket#{ticket_id}#")
 }
+/// The open set, as the DynamoDB adapter keeps it: a sparse index (`gsi1`) holding the alerts
+/// that are open or have pending events, and a marker item once the tenant's older alerts are in.
+fn open_set_pk(t: &TenantId) -> String {
+    format!("{t}#rmm_alerts#open")
+}
+const OPEN_INDEX_SK: &str = "tacticalrmm#open_index";
+const GSI_PK: &str = "gsi1pk";
+const GSI_SK: &str = "gsi1sk";
+
+fn in_open_set(a: &RmmAlert) -> bool {
+    a.is_open() || !a.pending_events.is_empty()
+}
+
+/// Puts the alert item in the open set or takes it out, by the state written.
+fn set_open_index(item: &mut Item, a: &RmmAlert) {
+    if in_open_set(a) {
+        set(item, GSI_PK, open_set_pk(&a.tenant));
+        set(item, GSI_SK, alert_sk(&a.alert_key));
+    } else {
+        item.remove(GSI_PK);
+        item.remove(GSI_SK);
+    }
+}
+
 fn audit_pk(t: &TenantId) -> String {
     format!("{t}#rmm_audit_log")
 }
@@ -68,6 +92,7 @@ impl AlertStore for MemoryStore {
     ) -> Result<(Option<RmmAlert>, Vec<String>), PortError> {
         let t = self.tables();
         let Some(item) = t.main.get(&pk(tenant), &alert_sk(key)) else { return Ok((None, Vec::new())) };
+        self.count_alert_reads(1);
         let deliveries = item
             .get(DELIVERIES)
             .and_then(Value::as_array)
@@ -81,6 +106,7 @@ impl AlertStore for MemoryStore {
         set(&mut item, "entity", "rmm_alert");
         set(&mut item, "version", a.version);
         set(&mut item, DELIVERIES, json(&deliveries));
+        set_open_index(&mut item, a);
         let (pk, sk) = (pk(&a.tenant), alert_sk(&a.alert_key));
         let mut t = self.tables();
         if !version_ok(t.main.get(&pk, &sk), a.version) {
@@ -92,7 +118,18 @@ impl AlertStore for MemoryStore {
 
     async fn get_alert(&self, tenant: &TenantId, key: &str) -> Result<Option<RmmAlert>, PortError> {
         let t = self.tables();
-        t.main.get(&pk(tenant), &alert_sk(key)).map(alert_of).transpose().map(Option::flatten)
+        let item = t.main.get(&pk(tenant), &alert_sk(key));
+        self.count_alert_reads(usize::from(item.is_some()));
+        item.map(alert_of).transpose().map(Option::flatten)
+    }
+
+    async fn get_alerts(&self, tenant: &TenantId, keys: &[String]) -> Result<Vec<RmmAlert>, PortError> {
+        let sks: Vec<String> = keys.iter().map(|k| alert_sk(k)).collect();
+        check_batch_duplicates(sks.iter().map(String::as_str), BATCH_GET)?;
+        let t = self.tables();
+        let items: Vec<&Item> = sks.iter().filter_map(|sk| t.main.get(&pk(tenant), sk)).collect();
+        self.count_alert_reads(items.len());
+        Ok(items.into_iter().map(alert_of).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
     }
 
     async fn put_alert(&self, a: &RmmAlert) -> Result<bool, PortError> {
@@ -116,14 +153,19 @@ impl AlertStore for MemoryStore {
         }
         set(item, "entity", "rmm_alert");
         set(item, "version", a.version);
+        set_open_index(item, a);
         Ok(true)
     }
 
-    async fn clear_pending_events(&self, tenant: &TenantId, key: &str, version: i64) -> Result<bool, PortError> {
+    async fn clear_pending_events(&self, a: &RmmAlert) -> Result<bool, PortError> {
         let mut t = self.tables();
-        match t.main.get_mut(&pk(tenant), &alert_sk(key)) {
-            Some(i) if i.get("version").and_then(Value::as_i64) == Some(version) => {
+        match t.main.get_mut(&pk(&a.tenant), &alert_sk(&a.alert_key)) {
+            Some(i) if i.get("version").and_then(Value::as_i64) == Some(a.version) => {
                 i.remove("pending_events");
+                if !a.is_open() {
+                    i.remove(GSI_PK);
+                    i.remove(GSI_SK);
+                }
                 Ok(true)
             }
             _ => Ok(false),
@@ -167,6 +209,7 @@ impl AlertStore for MemoryStore {
             .filter(|(sk, _)| after.as_ref().is_none_or(|a| *sk > a))
             .take(limit)
             .collect();
+        self.count_alert_reads(read.len());
         let mut alerts = Vec::new();
         for (_, item) in &read {
             let status = str_attr(item, "status");
@@ -183,18 +226,39 @@ impl AlertStore for MemoryStore {
         Ok(AlertPage { alerts, next })
     }
 
-    async fn open_alerts(&self, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError> {
+    async fn open_or_pending_alerts(&self, tenant: &TenantId) -> Result<Option<Vec<RmmAlert>>, PortError> {
+        let set_pk = open_set_pk(tenant);
+        let t = self.tables();
+        // The index: only the items that carry its key, whatever else the partition holds.
+        let mut items: Vec<&Item> = t.main.scan().filter(|i| str_attr(i, GSI_PK) == Some(set_pk.as_str())).collect();
+        items.sort_by_key(|i| str_attr(i, GSI_SK).unwrap_or_default().to_owned());
+        self.count_alert_reads(items.len());
+        let indexed = items.iter().any(|i| str_attr(i, "sk") == Some(OPEN_INDEX_SK));
+        if !indexed {
+            return Ok(None);
+        }
+        Ok(Some(items.into_iter().map(alert_of).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect()))
+    }
+
+    async fn index_open_alerts(&self, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError> {
+        let mut t = self.tables();
+        let keys: Vec<String> = t.main.query(&pk(tenant), ALERT_PREFIX).map(|(sk, _)| sk.clone()).collect();
+        self.count_alert_reads(keys.len());
         let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page =
-                self.list_alerts(tenant, &AlertQuery { status: None, asset_id: None, limit: 500, cursor }).await?;
-            out.extend(page.alerts.into_iter().filter(RmmAlert::is_open));
-            match page.next {
-                Some(n) => cursor = Some(n),
-                None => return Ok(out),
+        for sk in keys {
+            let Some(item) = t.main.get_mut(&pk(tenant), &sk) else { continue };
+            let Some(a) = alert_of(item)? else { continue };
+            if in_open_set(&a) {
+                set_open_index(item, &a);
+                out.push(a);
             }
         }
+        let mut marker = Item::new();
+        set(&mut marker, "tenant", tenant.as_str());
+        set(&mut marker, GSI_PK, open_set_pk(tenant));
+        set(&mut marker, GSI_SK, OPEN_INDEX_SK);
+        t.main.put(&pk(tenant), OPEN_INDEX_SK, marker);
+        Ok(out)
     }
 
     async fn set_ticket_link(
@@ -231,6 +295,35 @@ impl AlertStore for MemoryStore {
             .take(clamp(limit, 500))
             .filter_map(|(_, i)| str_attr(i, "alert_key").map(str::to_owned))
             .collect())
+    }
+}
+
+/// Test aids for the open set.
+impl MemoryStore {
+    /// Alert items read so far by the alert store (every tenant): what a DynamoDB read would bill.
+    pub fn alert_items_read(&self) -> u64 {
+        self.alert_items_read.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn count_alert_reads(&self, n: usize) {
+        self.alert_items_read.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Makes the tenant's alerts look as written before the open set existed: no alert carries
+    /// the index key, and (unless `keep_marker`: alerts a writer unaware of the set wrote after
+    /// the tenant was indexed) the tenant is not marked indexed.
+    pub fn drop_open_index(&self, tenant: &TenantId, keep_marker: bool) {
+        let mut t = self.tables();
+        if !keep_marker {
+            t.main.delete(&pk(tenant), OPEN_INDEX_SK);
+        }
+        let keys: Vec<String> = t.main.query(&pk(tenant), ALERT_PREFIX).map(|(sk, _)| sk.clone()).collect();
+        for sk in keys {
+            if let Some(i) = t.main.get_mut(&pk(tenant), &sk) {
+                i.remove(GSI_PK);
+                i.remove(GSI_SK);
+            }
+        }
     }
 }
 

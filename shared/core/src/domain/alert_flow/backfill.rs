@@ -1,15 +1,15 @@
 //! Backfill and reconciliation with Tactical, and linking alerts to the assets of their agents.
 
-use super::{BACKFILL_DAYS, changed, record};
+use super::{BACKFILL_DAYS, changed, record_known};
 use crate::domain::alerts::{AlertEvent, RmmAlert};
 use crate::domain::asset::asset_id_for;
 use crate::domain::time::now_rfc3339;
-use crate::ports::{AlertQuery, PortError, Store};
+use crate::ports::{PortError, Store};
 use crate::tactical::types::AlertFilter;
 use crate::tactical::{TacticalApi, TacticalError};
 use crate::tenant::TenantId;
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct BackfillCounts {
@@ -24,24 +24,27 @@ pub struct BackfillCounts {
     pub to_publish: Vec<RmmAlert>,
 }
 
-/// Every alert of the tenant that is open or has changes still to publish (one pass over the
-/// tenant's alerts, as reading the open ones costs anyway).
-pub(super) async fn open_or_pending_alerts(store: &dyn Store, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store.list_alerts(tenant, &AlertQuery { status: None, asset_id: None, limit: 500, cursor }).await?;
-        out.extend(page.alerts.into_iter().filter(|a| a.is_open() || !a.pending_events.is_empty()));
-        match page.next {
-            Some(n) => cursor = Some(n),
-            None => return Ok(out),
-        }
+/// The tenant's open set: its open alerts and those with changes still to publish, read without
+/// the resolved history. The first run on a tenant whose alerts predate the set indexes them
+/// (one pass over all its alerts, once).
+pub(super) async fn open_set(store: &dyn Store, tenant: &TenantId) -> Result<Vec<RmmAlert>, PortError> {
+    match store.open_or_pending_alerts(tenant).await? {
+        Some(set) => Ok(set),
+        None => store.index_open_alerts(tenant).await,
     }
 }
 
 /// Sync Alerts: upserts Tactical's open alerts and resolves local open alerts Tactical no longer
 /// has open (`auto_resolved`). Snoozed alerts are asked for too and recorded `suppressed`, so a
 /// snooze in Tactical is not mistaken for a resolve.
+///
+/// Reads are bounded by what is open, not by history: one read of the open set, and one batched
+/// read of the alerts Tactical lists that the set lacks (new ones, ones closed here). The set may
+/// lag the latest writes by a moment, which is safe: every write is conditional on the version
+/// it was computed from, so a state read from the set that is no longer current only loses its
+/// write and is re-read; a state the set shows as matching Tactical costs no write, which is
+/// what a run at the moment of that state would have done; an alert the set does not show yet
+/// is read by the batched read when Tactical lists it, and otherwise waits for the next run.
 ///
 /// Generic over the error so the caller keeps Tactical's errors as they are: a sync worker must
 /// know a timeout or an unreadable body is transient (SQS retries it).
@@ -58,11 +61,42 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
     let mut events: Vec<AlertEvent> =
         open.iter().filter(|a| !a.resolved).filter_map(|a| AlertEvent::from_tactical(a, "backfill")).collect();
     link_assets(store, tenant, &mut events).await?;
+    let local = open_set(store, tenant).await?;
+    let mut known: HashMap<String, RmmAlert> = local.iter().map(|a| (a.alert_key.clone(), a.clone())).collect();
+    let missing: Vec<String> = events
+        .iter()
+        .map(AlertEvent::key)
+        .filter(|k| !known.contains_key(k))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    // Open but outside the set: written before the set existed by a writer that did not know it
+    // (or a moment ago, not in the set yet). Written back, it is in the set for the next runs.
+    let mut outside = HashSet::new();
+    for a in store.get_alerts(tenant, &missing).await? {
+        if a.is_open() || !a.pending_events.is_empty() {
+            outside.insert(a.alert_key.clone());
+        }
+        known.insert(a.alert_key.clone(), a);
+    }
     // Latest known state of every alert with pending changes, by key.
-    let mut pending: std::collections::HashMap<String, RmmAlert> = std::collections::HashMap::new();
+    let mut pending: HashMap<String, RmmAlert> = HashMap::new();
     for ev in &events {
-        let existed = store.get_alert(tenant, &ev.key()).await?.is_some();
-        let r = record(store, tenant, ev).await?;
+        let key = ev.key();
+        let existing = known.get(&key).cloned();
+        let existed = existing.is_some();
+        let r = record_known(store, tenant, ev, key.clone(), existing.clone()).await?;
+        if !r.written
+            && outside.contains(&key)
+            && let Some(mut a) = existing
+        {
+            // The same state one version up: no change to publish, and the write indexes it. A
+            // concurrent write that wins the version has indexed it itself.
+            a.version += 1;
+            if store.put_alert(&a).await? && !a.pending_events.is_empty() {
+                pending.insert(a.alert_key.clone(), a);
+            }
+        }
         seen.insert(r.alert_key.clone());
         if let Some(a) = r.alert {
             pending.insert(a.alert_key.clone(), *a);
@@ -75,7 +109,7 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
     }
     let cutoff =
         crate::domain::time::to_rfc3339(crate::domain::time::now() - time::Duration::days(i64::from(BACKFILL_DAYS)));
-    for local in open_or_pending_alerts(store, tenant).await? {
+    for local in local {
         let recent = local.triggered_at.as_deref().is_none_or(|t| t >= cutoff.as_str());
         if seen.contains(&local.alert_key) || !recent || !local.is_open() {
             // The listing may predate this run's own write of it: that state wins.

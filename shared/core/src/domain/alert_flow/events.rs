@@ -75,7 +75,7 @@ pub async fn publish_pending(
     events.publish(&batch).await?;
     let mut published = batch.len();
     for a in with {
-        if !store.clear_pending_events(&a.tenant, &a.alert_key, a.version).await? {
+        if !store.clear_pending_events(a).await? {
             published += publish_alert(store, events, &a.tenant, &a.alert_key).await?;
         }
     }
@@ -98,7 +98,7 @@ pub async fn publish_alert(
         let batch = pending_bus_events(&a);
         events.publish(&batch).await?;
         published += batch.len();
-        if store.clear_pending_events(tenant, alert_key, a.version).await? {
+        if store.clear_pending_events(&a).await? {
             return Ok(published);
         }
         tokio::task::yield_now().await;

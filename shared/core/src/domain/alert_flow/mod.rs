@@ -8,7 +8,7 @@ mod tickets;
 pub use backfill::{BackfillCounts, backfill, link_assets, link_open_alerts};
 pub use events::{AlertChangedDetail, alert_event_id, pending_bus_events, publish_alert, publish_pending};
 pub use record::{PointerUpdate, Recorded, apply_pointer, change_kind, record, record_delivery};
-use record::{changed, same_state};
+use record::{changed, record_known, same_state};
 pub use tickets::{alerts_of_ticket, record_psa_change, set_ticket};
 
 /// Optimistic-lock attempts before giving up (concurrent deliveries of different events).

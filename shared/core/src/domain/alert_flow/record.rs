@@ -74,6 +74,19 @@ pub(super) async fn key_of(store: &dyn Store, tenant: &TenantId, ev: &AlertEvent
 pub async fn record(store: &dyn Store, tenant: &TenantId, ev: &AlertEvent) -> Result<Recorded, PortError> {
     let key = key_of(store, tenant, ev).await?;
     let existing = store.get_alert(tenant, &key).await?;
+    record_known(store, tenant, ev, key, existing).await
+}
+
+/// [`record`] with the stored state already read (backfill reads them in bulk). A state older
+/// than the stored one costs a retry, never a lost update: the write is conditional on its
+/// version, and the retry reads the item itself.
+pub(super) async fn record_known(
+    store: &dyn Store,
+    tenant: &TenantId,
+    ev: &AlertEvent,
+    key: String,
+    existing: Option<RmmAlert>,
+) -> Result<Recorded, PortError> {
     let (recorded, p) = write(store, tenant, ev, key, existing).await?;
     apply_pointer(store, tenant, p).await?;
     Ok(recorded)

@@ -33,10 +33,10 @@ pub async fn alerts_are_versioned(store: &dyn Store, t: &TenantId) {
     let (got, deliveries) = store.get_alert_with_deliveries(t, "id#1").await.unwrap();
     assert_eq!(got.as_ref(), Some(&v2), "cleared fields are gone, the outbox kept");
     assert_eq!(deliveries, vec!["d1".to_owned()], "put_alert keeps the deliveries");
-    assert!(!store.clear_pending_events(t, "id#1", 1).await.unwrap(), "an old version does not clear");
-    assert!(store.clear_pending_events(t, "id#1", 2).await.unwrap());
+    assert!(!store.clear_pending_events(&v1).await.unwrap(), "an old version does not clear");
+    assert!(store.clear_pending_events(&v2).await.unwrap());
     assert!(store.get_alert(t, "id#1").await.unwrap().unwrap().pending_events.is_empty());
-    assert!(!store.clear_pending_events(t, "id#404", 1).await.unwrap());
+    assert!(!store.clear_pending_events(&sample_alert(t, "id#404", "active", "as-1", 1)).await.unwrap());
     let mut v3 = v2.clone();
     v3.version = 3;
     v3.pending_events.clear();
@@ -118,4 +118,84 @@ pub async fn alert_pointers_and_ticket_links(store: &dyn Store, t: &TenantId) {
     assert_eq!(keys, ["id#1", "id#2"], "links by ticket, not by ticket-id prefix");
     assert_eq!(store.ticket_alert_keys(t, "T1", 1).await.unwrap().len(), 1, "at most `limit`");
     assert!(store.ticket_alert_keys(t, "T404", 50).await.unwrap().is_empty());
+}
+
+fn pending(version: i64, kind: &str, to: &str) -> crate::domain::alerts::PendingEvent {
+    serde_json::from_value(serde_json::json!({"version": version, "kind": kind, "to": to, "severity": "high",
+        "source": "backfill", "observed_at": "2026-01-01T00:00:00Z"}))
+    .expect("a valid pending event")
+}
+
+/// Keys of the open set, sorted (`None`: the tenant is not indexed yet).
+async fn open_set_keys(store: &dyn Store, t: &TenantId) -> Option<Vec<String>> {
+    let set = store.open_or_pending_alerts(t).await.unwrap()?;
+    let mut keys: Vec<String> = set.into_iter().map(|a| a.alert_key).collect();
+    keys.sort();
+    Some(keys)
+}
+
+/// The open set lists exactly the open alerts and those with changes to publish, whatever the
+/// resolved history holds; a resolved alert leaves it with its write, a published one with the
+/// clear; reopening brings it back. `get_alerts` reads any alerts by key in one call.
+pub async fn open_alerts_are_exactly_the_open_and_pending(store: &dyn Store, t: &TenantId) {
+    let put = |key: &str, status: &str, version: i64, events: Vec<crate::domain::alerts::PendingEvent>| {
+        let mut a = sample_alert(t, key, status, "as-1", version);
+        a.pending_events = events;
+        a
+    };
+    for i in 0..30 {
+        assert!(store.put_alert(&put(&format!("id#h{i:02}"), "resolved", 1, vec![])).await.unwrap(), "history");
+    }
+    let active = put("id#a", "active", 1, vec![pending(1, "opened", "active")]);
+    let snoozed = put("id#s", "suppressed", 1, vec![]);
+    let resolved_pending = put("id#r", "resolved", 1, vec![pending(1, "resolved", "resolved")]);
+    assert!(store.put_alert(&active).await.unwrap());
+    assert!(store.put_alert_with_deliveries(&snoozed, &["d1".into()]).await.unwrap());
+    assert!(store.put_alert(&resolved_pending).await.unwrap());
+    store.set_open_alert_pointer(t, "agent-1#check#1", Some("id#a")).await.unwrap();
+    store.set_ticket_link(t, "T1", "id#a", true).await.unwrap();
+
+    assert_eq!(open_set_keys(store, t).await, None, "not indexed until the tenant's first pass");
+    let mut first: Vec<String> = store.index_open_alerts(t).await.unwrap().into_iter().map(|a| a.alert_key).collect();
+    first.sort();
+    assert_eq!(first, ["id#a", "id#r", "id#s"]);
+    let want = Some(vec!["id#a".to_owned(), "id#r".to_owned(), "id#s".to_owned()]);
+    assert_eq!(open_set_keys(store, t).await, want, "open, snoozed and pending; no history, no index item");
+    assert_eq!(store.index_open_alerts(t).await.unwrap().len(), 3, "indexing again changes nothing");
+    assert_eq!(open_set_keys(store, t).await, want);
+    let set = store.open_or_pending_alerts(t).await.unwrap().unwrap();
+    assert!(set.contains(&snoozed) && set.contains(&active), "whole alerts: {set:?}");
+
+    // An open alert whose changes are published stays; a resolved one leaves.
+    assert!(store.clear_pending_events(&active).await.unwrap());
+    assert!(store.clear_pending_events(&resolved_pending).await.unwrap());
+    let mut resolved = put("id#s", "resolved", 2, vec![]);
+    resolved.resolved_at = Some("2026-01-02T00:00:00Z".into());
+    assert!(store.put_alert(&resolved).await.unwrap());
+    let mut reopened = put("id#h07", "active", 2, vec![]);
+    reopened.message = Some("again".into());
+    assert!(store.put_alert_with_deliveries(&reopened, &["d2".into()]).await.unwrap());
+    let fresh = put("id#n", "active", 1, vec![]);
+    assert!(store.put_alert_with_deliveries(&fresh, &["d3".into()]).await.unwrap());
+    assert_eq!(open_set_keys(store, t).await, Some(vec!["id#a".to_owned(), "id#h07".to_owned(), "id#n".to_owned()]));
+    let mut open: Vec<String> = store.open_alerts(t).await.unwrap().into_iter().map(|a| a.alert_key).collect();
+    open.sort();
+    assert_eq!(open, ["id#a", "id#h07", "id#n"]);
+    // Closed with changes pending: in the set until they are published.
+    let mut auto = put("id#n", "auto_resolved", 2, vec![pending(2, "auto_resolved", "auto_resolved")]);
+    auto.resolved_at = Some("2026-01-03T00:00:00Z".into());
+    assert!(store.put_alert(&auto).await.unwrap());
+    assert!(open_set_keys(store, t).await.unwrap().contains(&"id#n".to_owned()));
+    assert!(!store.open_alerts(t).await.unwrap().iter().any(|a| a.alert_key == "id#n"), "not open");
+    assert!(store.clear_pending_events(&auto).await.unwrap());
+    assert_eq!(open_set_keys(store, t).await, Some(vec!["id#a".to_owned(), "id#h07".to_owned()]));
+
+    let keys: Vec<String> = ["id#a", "id#h00", "id#404", "id#s"].map(str::to_owned).to_vec();
+    let mut got = store.get_alerts(t, &keys).await.unwrap();
+    got.sort_by(|a, b| a.alert_key.cmp(&b.alert_key));
+    assert_eq!(got.iter().map(|a| a.alert_key.as_str()).collect::<Vec<_>>(), ["id#a", "id#h00", "id#s"]);
+    assert_eq!(got[2], resolved, "the stored state");
+    let many: Vec<String> = (0..30).map(|i| format!("id#h{i:02}")).chain(["id#a".to_owned()]).collect();
+    assert_eq!(store.get_alerts(t, &many).await.unwrap().len(), 31);
+    assert!(store.get_alerts(t, &[]).await.unwrap().is_empty());
 }

@@ -48,6 +48,7 @@ macro_rules! for_each_store_contract {
             alerts_are_versioned,
             alert_lists_filter_and_page,
             alert_pointers_and_ticket_links,
+            open_alerts_are_exactly_the_open_and_pending,
             software_inventories_compare_and_set,
             software_catalog_counts,
             audit_records_write_once,
