@@ -23,6 +23,7 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
 use integration_tests::Pipeline;
 use lambda_glue::Deps;
+use lambda_glue::app::Edge;
 use serde_json::{Value, json};
 use shared::config::Config;
 use std::collections::{BTreeMap, HashMap};
@@ -157,7 +158,10 @@ pub async fn counted_pipeline(
     env.insert("LOCAL_DEVELOPMENT".into(), "true".into());
     tweak(&mut env);
     let config = Config::from_map(&env).expect("template environment is a valid config");
-    let deps = Deps::build(config, &sdk).await.expect("deps build");
+    // The workers' edge: their 60 s secret cache is what production's sync and remote-action
+    // functions build (one warm process here; production has one cache per warm instance).
+    // Connection writes go through the same cache, which drops the tenant's copy.
+    let deps = Deps::build_for(config, &sdk, Edge::Worker).await.expect("deps build");
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     if let Ok(mut q) = counter.queues.lock() {
         q.extend(stack.queue_urls.iter().map(|(id, url)| (url.clone(), id.clone())));
@@ -384,6 +388,45 @@ fn key_of(table: &str, item: &Value) -> Option<ItemKey> {
     Some((table.to_owned(), s("pk")?, s("sk")?))
 }
 
+/// Where the counter keeps what the sparse index `gsi1` holds (projection ALL): beside the item
+/// sizes, under the table name with `#gsi1` appended.
+fn index_key(k: &ItemKey) -> ItemKey {
+    (format!("{}#gsi1", k.0), k.1.clone(), k.2.clone())
+}
+
+/// The index write a successful table write causes: the whole item when it is in the index
+/// after the write (a put into it, or an update of an item it holds), 1 unit when it leaves it.
+/// `indexed_after`: `Some(true/false)` when the write says, `None` when it leaves the index
+/// attributes as they were.
+fn bill_index(key: &ItemKey, indexed_after: Option<bool>, size: u64, sizes: &mut HashMap<ItemKey, u64>) -> f64 {
+    let ik = index_key(key);
+    let was = sizes.contains_key(&ik);
+    match indexed_after.unwrap_or(was) {
+        true => {
+            sizes.insert(ik, size);
+            write_units(size)
+        }
+        false if was => {
+            sizes.remove(&ik);
+            1.0
+        }
+        false => 0.0,
+    }
+}
+
+fn table_of(w: &Value, kind: &str) -> String {
+    w[kind]["TableName"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Whether an UpdateItem sets (`Some(true)`) or removes (`Some(false)`) the index key.
+fn update_touches_index(req: &Value) -> Option<bool> {
+    let names = req["ExpressionAttributeNames"].as_object()?;
+    let alias = names.iter().find(|(_, v)| v.as_str() == Some("gsi1pk")).map(|(k, _)| k.clone())?;
+    let expr = req["UpdateExpression"].as_str().unwrap_or_default();
+    let removed = expr.find("REMOVE").is_some_and(|r| expr[r..].contains(alias.as_str()));
+    Some(!removed)
+}
+
 fn write_units(size: u64) -> f64 {
     size.div_ceil(1024).max(1) as f64
 }
@@ -543,6 +586,7 @@ fn bill_dynamo(
             // A failed condition pays for the item it checked; a put pays for the larger item.
             line.units += if ok { write_units(size.max(before)) } else { write_units(before) };
             if ok && let Some(k) = key {
+                line.units += bill_index(&k, Some(item.get("gsi1pk").is_some()), size, sizes);
                 sizes.insert(k, size);
             }
         }
@@ -556,14 +600,18 @@ fn bill_dynamo(
                 let old = if rv == "ALL_OLD" { item_size(&resp["Attributes"]) } else { before };
                 line.units += write_units(old);
                 if ok {
+                    line.units += bill_index(&key, Some(false), 0, sizes);
                     sizes.remove(&key);
                 }
             } else if rv == "ALL_NEW" {
                 let after = item_size(&resp["Attributes"]);
                 line.units += write_units(after.max(before));
+                line.units += bill_index(&key, update_touches_index(req), after, sizes);
                 sizes.insert(key, after);
             } else {
                 let known = if rv == "ALL_OLD" { item_size(&resp["Attributes"]) } else { before };
+                // The index copy at the size known before (the final size comes later).
+                line.units += bill_index(&key, update_touches_index(req), known.max(before), sizes);
                 pending.push(Pending { op: name.to_owned(), key, known, kind: PendingKind::Write });
             }
         }
@@ -579,21 +627,41 @@ fn bill_dynamo(
                         let before = key.as_ref().and_then(|k| sizes.get(k).copied()).unwrap_or(0);
                         line.units += write_units(size.max(before));
                         if let Some(k) = key {
+                            line.units += bill_index(&k, Some(item.get("gsi1pk").is_some()), size, sizes);
                             sizes.insert(k, size);
                         }
                     } else if let Some(k) = w.get("DeleteRequest").and_then(|d| key_of(t, &d["Key"])) {
+                        line.units += bill_index(&k, Some(false), 0, sizes);
                         line.units += write_units(sizes.remove(&k).unwrap_or(0));
                     }
                 }
             }
         }
         "TransactWriteItems" => {
-            // Twice the standard units; not used by the adapters today.
+            // Twice the standard units per item (the run lock and the run record go together).
+            // An Update, Delete or ConditionCheck is billed at the size last seen of its item.
             line.unit = "WRU";
             for w in req["TransactItems"].as_array().into_iter().flatten() {
                 line.items += 1;
-                let size = w.get("Put").map_or(0, |p| item_size(&p["Item"]));
-                line.units += 2.0 * write_units(size);
+                if let Some(item) = w.get("Put").map(|p| &p["Item"]) {
+                    let size = item_size(item);
+                    let key = key_of(&table_of(w, "Put"), item);
+                    let before = key.as_ref().and_then(|k| sizes.get(k).copied()).unwrap_or(0);
+                    line.units += 2.0 * write_units(size.max(before));
+                    if ok && let Some(k) = key {
+                        sizes.insert(k, size);
+                    }
+                } else if let Some((kind, body)) = ["Update", "Delete", "ConditionCheck"]
+                    .iter()
+                    .find_map(|k| w.get(*k).map(|b| (*k, b)))
+                {
+                    let key = key_of(&table_of(w, kind), &body["Key"]);
+                    let before = key.as_ref().and_then(|k| sizes.get(k).copied()).unwrap_or(0);
+                    line.units += 2.0 * write_units(before);
+                    if ok && kind == "Delete" && let Some(k) = key {
+                        sizes.remove(&k);
+                    }
+                }
             }
         }
         "GetItem" => {
