@@ -11,7 +11,7 @@ use shared::domain::connection::{ConnectionService, SaveSettings, SchedulesPatch
 use shared::domain::sync;
 use shared::domain::{IntegrationPatch, Schedule, SyncRunStatus};
 use shared::messages::{SyncType, Trigger};
-use shared::ports::{SecretName, SecretStore, Store};
+use shared::ports::{SecretName, SecretStore, StatusStore, Store};
 use shared::tactical::TacticalError;
 use shared::testing::{ManualClock, Route, TestBed};
 use std::time::Duration;
@@ -146,4 +146,27 @@ async fn a_knox_token_refused_fresh_is_renewed_once_and_the_new_one_is_used() {
     run_counting(&bed, &t, SyncType::Clients).await;
     assert_eq!(bed.tactical.calls(Route::CheckCreds), logins + 1, "one login");
     assert!(!bed.store.get_integration(&t).await.unwrap().unwrap().reauth_required);
+}
+
+#[tokio::test]
+async fn a_status_refresh_with_a_stale_cached_token_completes_in_one_delivery_without_a_login() {
+    let (mut bed, t) = (TestBed::new(), tenant("cache-knox-status"));
+    let clock = ManualClock::default();
+    bed.cache_secrets(TTL, &clock);
+    connect_knox(&bed, &t).await;
+    run_counting(&bed, &t, SyncType::Clients).await;
+    map_all(&bed, &t).await;
+    run_counting(&bed, &t, SyncType::Devices).await;
+    let logins = bed.tactical.calls(Route::CheckCreds);
+
+    bed.secrets.put(&t, SecretName::KnoxToken, &SecretString::from("token-of-another-worker")).await.unwrap();
+    bed.tactical.fail_next(Route::AgentStatuses, TacticalError::Unauthorized { detail: "Invalid token.".into() });
+    shared::domain::status_refresh::request(&bed.deps, &t).await.unwrap();
+    let outcomes = pump(&bed, SyncType::Devices).await;
+    // The refresh re-reads the credential and runs again at once: no redelivery, no login.
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    assert!(matches!(outcomes[0], sync::Outcome::Done), "{outcomes:?}");
+    assert_eq!(bed.tactical.calls(Route::CheckCreds), logins, "the other worker's token, no login of our own");
+    assert_eq!(bed.connector.credentials_used().last().map(String::as_str), Some("token-of-another-worker"));
+    assert!(!bed.store.status_observed(&t).await.unwrap().is_empty(), "the refresh finished");
 }

@@ -7,7 +7,7 @@
 use super::asset::asset_id_for;
 use super::integration::RmmIntegration;
 use super::status::AgentStatus;
-use super::sync::{TacticalErrorOrApi, active_integration, client_for, note_auth_failure};
+use super::sync::{TacticalErrorOrApi, active_integration, client_for, with_renewal};
 use super::time::{now_rfc3339, parse_rfc3339, to_rfc3339};
 use crate::app::Deps;
 use crate::ports::BusEvent;
@@ -454,15 +454,11 @@ pub async fn handle(deps: &Deps, tenant: &TenantId, last_attempt: bool) -> super
             return Outcome::Done;
         }
     };
-    match refresh_tenant(deps, tenant, &integ).await {
+    // Like every sync work item: a refused credential is re-read fresh (a worker's cached copy
+    // may be stale) and, if still refused, renewed, then the refresh runs again at once.
+    match with_renewal(deps, tenant, &integ, || refresh_tenant(deps, tenant, &integ)).await {
         Ok(_) => Outcome::Done,
         Err(e) => {
-            if let TacticalErrorOrApi::Tactical(t) = &e
-                && note_auth_failure(deps, tenant, t).await
-                && !last_attempt
-            {
-                return Outcome::Retry("knox token renewed; retrying".into());
-            }
             if e.transient() && !last_attempt {
                 return Outcome::Retry(e.message());
             }

@@ -15,7 +15,7 @@ pub(super) const RETRY_INTEGRATION: &str = "reading the integration failed";
 
 /// Runs one work item; when Tactical refuses the Knox token, a new one is taken (or waited
 /// for) and the item runs again at once, not after an SQS redelivery (12 to 30 minutes later).
-pub(super) async fn with_renewal<T, F, Fut>(
+pub(crate) async fn with_renewal<T, F, Fut>(
     deps: &Deps,
     tenant: &TenantId,
     integ: &RmmIntegration,

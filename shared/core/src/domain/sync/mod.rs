@@ -19,6 +19,7 @@ use devices::{DRIFT_PART, FRESH_PART, PageAt, device_page, fan_out_devices};
 pub use devices::{Prior, keep_status, refresh_agent, upsert_agents};
 pub use error::TacticalErrorOrApi;
 pub use messages::handle_message;
+pub(crate) use messages::with_renewal;
 use missing::flag_missing_assets;
 pub use run::{Started, start};
 use run::{fail_run, finish_work_item};
