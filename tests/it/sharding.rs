@@ -5,8 +5,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::*;
 use shared::domain::asset::{Asset, ExternalEntityMapping};
 use shared::domain::integration::IntegrationPatch;
-use shared::testing::contract::sample_asset;
 use shared::tenant::TenantId;
+use shared::testing::contract::sample_asset;
 use shared_aws::item::{Item, s, to_item};
 use shared_aws::keys;
 

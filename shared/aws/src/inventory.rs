@@ -320,8 +320,7 @@ impl InventoryStore for DynamoStore {
 
     async fn list_asset_states(&self, tenant: &TenantId) -> Result<Vec<AssetState>, PortError> {
         self.ensure_sharded(tenant).await?;
-        let items =
-            self.query_shards(|s| keys::assets_shard(tenant, s), Some(&asset_state_projection())).await?;
+        let items = self.query_shards(|s| keys::assets_shard(tenant, s), Some(&asset_state_projection())).await?;
         items.iter().map(from_item).collect()
     }
 
