@@ -373,11 +373,13 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize, keep_counts: bool)
     let (asset, mapping) = written_items(&ddb, env).await;
     let floor_pk = format!("bench-floor-{}", env.t);
     let mut items: Vec<Item> = Vec::with_capacity(2 * created as usize);
-    let shards: [(fn(&TenantId, u8) -> String, &str); 2] =
-        [(shared_aws::keys::external_mappings_shard, "mappings"), (shared_aws::keys::assets_shard, "assets")];
-    for (shard_pk, floor_part) in shards {
+    for floor_part in ["mappings", "assets"] {
         for shard in 0..shared_aws::keys::SHARDS {
-            for it in query_all(&ddb, &table, &shard_pk(&env.t, shard)).await {
+            let pk = match floor_part {
+                "mappings" => shared_aws::keys::external_mappings_shard(&env.t, shard),
+                _ => shared_aws::keys::assets_shard(&env.t, shard),
+            };
+            for it in query_all(&ddb, &table, &pk).await {
                 let sk = it.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
                 items.push(with_key(&it, &format!("{floor_pk}#{floor_part}"), sk));
             }
