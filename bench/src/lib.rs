@@ -373,10 +373,16 @@ pub async fn devices(env: &DeviceEnv, original_sample: usize, keep_counts: bool)
     let (asset, mapping) = written_items(&ddb, env).await;
     let floor_pk = format!("bench-floor-{}", env.t);
     let mut items: Vec<Item> = Vec::with_capacity(2 * created as usize);
-    for (part, floor_part) in [("tenant_external_entity_mappings", "mappings"), ("assets", "assets")] {
-        for it in query_all(&ddb, &table, &format!("{}#{part}", env.t)).await {
-            let sk = it.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-            items.push(with_key(&it, &format!("{floor_pk}#{floor_part}"), sk));
+    for floor_part in ["mappings", "assets"] {
+        for shard in 0..shared_aws::keys::SHARDS {
+            let pk = match floor_part {
+                "mappings" => shared_aws::keys::external_mappings_shard(&env.t, shard),
+                _ => shared_aws::keys::assets_shard(&env.t, shard),
+            };
+            for it in query_all(&ddb, &table, &pk).await {
+                let sk = it.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                items.push(with_key(&it, &format!("{floor_pk}#{floor_part}"), sk));
+            }
         }
     }
     assert_eq!(items.len(), 2 * created as usize, "an asset and a mapping per agent");
@@ -457,9 +463,10 @@ async fn written_items(ddb: &aws_sdk_dynamodb::Client, env: &DeviceEnv) -> (Item
     let table = &env.p.stack.table_name;
     let agent = env.sim.state().agents()[0].clone();
     let asset_id = shared::domain::asset::asset_id_for(&env.t, &agent.agent_id);
-    let asset = dynamo_item(ddb, table, format!("{}#assets", env.t), asset_id).await;
-    let mapping_sk = format!("tacticalrmm#asset#{}", agent.agent_id);
-    let mapping = dynamo_item(ddb, table, format!("{}#tenant_external_entity_mappings", env.t), mapping_sk).await;
+    let asset = dynamo_item(ddb, table, shared_aws::keys::asset_pk(&env.t, &asset_id), asset_id).await;
+    let mapping_sk = shared_aws::keys::external_mapping_sk(&agent.agent_id);
+    let mapping_pk = shared_aws::keys::external_mapping_pk(&env.t, &agent.agent_id);
+    let mapping = dynamo_item(ddb, table, mapping_pk, mapping_sk).await;
     (asset, mapping)
 }
 
@@ -1039,7 +1046,7 @@ async fn software_on(env: &DeviceEnv, items: usize) -> SoftwareFigures {
     for a in &agents {
         let id = shared::domain::asset::asset_id_for(&env.t, &a.agent_id);
         keys.push(key(shared_aws::software::keys::asset_software(&env.t, &id), inv_sk.to_owned()));
-        keys.push(key(format!("{}#assets", env.t), id));
+        keys.push(key(shared_aws::keys::asset_pk(&env.t, &id), id));
     }
     let read_floor = batch_get(&ddb, &table, keys).await;
 

@@ -186,7 +186,7 @@ pub async fn status_refresh(live: &LiveEnv) -> RefreshFigures {
         let mut copies = Vec::with_capacity(k);
         for (i, a) in changed.iter().enumerate() {
             let id = shared::domain::asset::asset_id_for(&env.t, a);
-            let item = dynamo_item(&ddb, &table, format!("{}#assets", env.t), id).await;
+            let item = dynamo_item(&ddb, &table, shared_aws::keys::asset_pk(&env.t, &id), id).await;
             copies.push(with_key(&item, &floor_pk, format!("s{i}")));
         }
         batch_write(&ddb, &table, copies, REFRESH_WRITES_IN_FLIGHT).await;

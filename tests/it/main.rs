@@ -23,6 +23,7 @@ mod relogin;
 mod remote_actions;
 mod secret_bundle;
 mod security;
+mod sharding;
 mod software;
 mod spans;
 mod status;

@@ -41,7 +41,7 @@ pub(super) const MAX_UNPROCESSED_ROUNDS: u32 = 8;
 
 fn asset_item(a: &Asset) -> Result<Item, PortError> {
     let mut item = to_item(a)?;
-    item.insert("pk".into(), s(keys::assets(&a.tenant)));
+    item.insert("pk".into(), s(keys::asset_pk(&a.tenant, &a.asset_id)));
     item.insert("sk".into(), s(a.asset_id.clone()));
     item.insert("entity".into(), s("asset"));
     Ok(item)
@@ -49,10 +49,19 @@ fn asset_item(a: &Asset) -> Result<Item, PortError> {
 
 fn mapping_item(m: &ExternalEntityMapping) -> Result<Item, PortError> {
     let mut item = to_item(m)?;
-    item.insert("pk".into(), s(keys::external_mappings(&m.tenant)));
+    item.insert("pk".into(), s(keys::external_mapping_pk(&m.tenant, &m.external_entity_id)));
     item.insert("sk".into(), s(keys::external_mapping_sk(&m.external_entity_id)));
     item.insert("entity".into(), s("external_entity_mapping"));
     Ok(item)
+}
+
+/// The keys of assets by id, each in its shard.
+pub(super) fn asset_keys(tenant: &TenantId, ids: &[String]) -> Vec<Item> {
+    ids.iter().map(|id| key(keys::asset_pk(tenant, id), id.clone())).collect()
+}
+
+fn sort_key(item: &Item) -> &str {
+    item.get(keys::SK).and_then(|v| v.as_s().ok()).map_or("", String::as_str)
 }
 
 pub(super) async fn backoff(round: u32) {
@@ -285,8 +294,8 @@ impl InventoryStore for DynamoStore {
     }
 
     async fn get_assets(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<Asset>, PortError> {
-        let pk = keys::assets(tenant);
-        let items = self.batch_get(ids.iter().map(|id| key(pk.clone(), id.clone())).collect()).await?;
+        self.ensure_sharded(tenant).await?;
+        let items = self.batch_get(asset_keys(tenant, ids)).await?;
         items.iter().map(from_item).collect()
     }
 
@@ -294,7 +303,8 @@ impl InventoryStore for DynamoStore {
     /// written (and confirmed) before any asset of the batch. So an asset never exists without
     /// its mapping; if the worker dies in between, the retried page finds the asset missing and
     /// writes both again. Half the write cost of a transaction, and no cross-item locking.
-    async fn write_assets(&self, _tenant: &TenantId, writes: &[AssetWrite]) -> Result<(), PortError> {
+    async fn write_assets(&self, tenant: &TenantId, writes: &[AssetWrite]) -> Result<(), PortError> {
+        self.ensure_sharded(tenant).await?;
         let mappings =
             writes.iter().filter_map(|w| w.mapping.as_ref()).map(mapping_item).collect::<Result<Vec<_>, _>>()?;
         self.batch_write(mappings).await?;
@@ -303,34 +313,44 @@ impl InventoryStore for DynamoStore {
     }
 
     async fn asset_states(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<AssetState>, PortError> {
-        let pk = keys::assets(tenant);
-        let keys = ids.iter().map(|id| key(pk.clone(), id.clone())).collect();
+        self.ensure_sharded(tenant).await?;
+        let keys = asset_keys(tenant, ids);
         self.batch_get_projected(keys, Some(&asset_state_projection())).await?.iter().map(from_item).collect()
     }
 
     async fn list_asset_states(&self, tenant: &TenantId) -> Result<Vec<AssetState>, PortError> {
-        let items = self.query_projected(keys::assets(tenant), Some(&asset_state_projection())).await?;
+        self.ensure_sharded(tenant).await?;
+        let items = self.query_shards(|s| keys::assets_shard(tenant, s), Some(&asset_state_projection())).await?;
         items.iter().map(from_item).collect()
     }
 
     async fn has_assets(&self, tenant: &TenantId) -> Result<bool, PortError> {
-        let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :p")
-            .expression_attribute_values(":p", s(keys::assets(tenant)))
-            .projection_expression("sk")
-            .limit(1)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(port_error)?;
-        Ok(out.count > 0)
+        self.ensure_sharded(tenant).await?;
+        let found: Vec<bool> = stream::iter(0..keys::SHARDS)
+            .map(|shard| async move {
+                let out = self
+                    .client()
+                    .query()
+                    .table_name(self.table())
+                    .key_condition_expression("pk = :p")
+                    .expression_attribute_values(":p", s(keys::assets_shard(tenant, shard)))
+                    .projection_expression("sk")
+                    .limit(1)
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(port_error)?;
+                Ok::<bool, PortError>(out.count > 0)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(found.contains(&true))
     }
 
     async fn list_assets(&self, tenant: &TenantId) -> Result<Vec<Asset>, PortError> {
-        self.query_partition(keys::assets(tenant)).await?.iter().map(from_item).collect()
+        self.ensure_sharded(tenant).await?;
+        self.query_shards(|s| keys::assets_shard(tenant, s), None).await?.iter().map(from_item).collect()
     }
 
     async fn assets_page(
@@ -339,21 +359,45 @@ impl InventoryStore for DynamoStore {
         after: Option<&str>,
         limit: i32,
     ) -> Result<(Vec<Asset>, Option<String>), PortError> {
-        let pk = keys::assets(tenant);
-        let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :p")
-            .expression_attribute_values(":p", s(pk.clone()))
-            .set_exclusive_start_key(after.map(|a| key(pk, a.to_owned())))
-            .limit(limit.clamp(1, 1000))
-            .send()
-            .await
-            .map_err(port_error)?;
-        let assets = out.items().iter().map(from_item).collect::<Result<Vec<Asset>, _>>()?;
-        let next = out.last_evaluated_key.and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned());
-        Ok((assets, next))
+        self.ensure_sharded(tenant).await?;
+        // The shard is the asset id's first hex digit, so shards read in order 0..f are the
+        // assets in id order, and the cursor (the last asset id) names both the shard to go on
+        // in and where in it.
+        let limit = usize::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        let first = after.map_or(0, keys::shard);
+        let mut assets: Vec<Asset> = Vec::new();
+        for shard in first..keys::SHARDS {
+            let pk = keys::assets_shard(tenant, shard);
+            let mut start = if shard == first { after.map(|a| key(pk.clone(), a.to_owned())) } else { None };
+            loop {
+                let want = limit - assets.len();
+                let out = self
+                    .client()
+                    .query()
+                    .table_name(self.table())
+                    .key_condition_expression("pk = :p")
+                    .expression_attribute_values(":p", s(pk.clone()))
+                    .set_exclusive_start_key(start.take())
+                    .limit(i32::try_from(want).unwrap_or(1000))
+                    .send()
+                    .await
+                    .map_err(port_error)?;
+                for item in out.items() {
+                    assets.push(from_item(item)?);
+                }
+                let more_here = out.last_evaluated_key.filter(|k| !k.is_empty());
+                if assets.len() >= limit {
+                    let more = more_here.is_some() || shard + 1 < keys::SHARDS;
+                    let next = if more { assets.last().map(|a| a.asset_id.clone()) } else { None };
+                    return Ok((assets, next));
+                }
+                match more_here {
+                    Some(k) => start = Some(k),
+                    None => break,
+                }
+            }
+        }
+        Ok((assets, None))
     }
 
     async fn get_external_mapping(
@@ -361,19 +405,24 @@ impl InventoryStore for DynamoStore {
         tenant: &TenantId,
         agent_id: &str,
     ) -> Result<Option<ExternalEntityMapping>, PortError> {
-        let item = self.get(keys::external_mappings(tenant), keys::external_mapping_sk(agent_id)).await?;
+        self.ensure_sharded(tenant).await?;
+        let item = self.get(keys::external_mapping_pk(tenant, agent_id), keys::external_mapping_sk(agent_id)).await?;
         item.map(|i| from_item(&i)).transpose()
     }
 
     async fn list_external_mappings(&self, tenant: &TenantId) -> Result<Vec<ExternalEntityMapping>, PortError> {
-        self.query_partition(keys::external_mappings(tenant)).await?.iter().map(from_item).collect()
+        self.ensure_sharded(tenant).await?;
+        let mut items = self.query_shards(|s| keys::external_mappings_shard(tenant, s), None).await?;
+        // One partition listed them by agent id; the merged shards keep that order.
+        items.sort_by(|a, b| sort_key(a).cmp(sort_key(b)));
+        items.iter().map(from_item).collect()
     }
 
     async fn flag_assets_missing(&self, tenant: &TenantId, ids: &[String], now: &str) -> Result<(), PortError> {
-        let pk = keys::assets(tenant);
+        self.ensure_sharded(tenant).await?;
         stream::iter(ids.to_vec())
             .map(|id| {
-                let pk = pk.clone();
+                let pk = keys::asset_pk(tenant, &id);
                 async move {
                     let r = self
                         .client()

@@ -43,16 +43,50 @@ pub fn org_mappings(t: &TenantId) -> String {
 pub fn org_mapping_sk(client_id: &str) -> String {
     format!("tacticalrmm#{client_id}")
 }
-/// sk = the asset id (UUIDv5 of tenant and agent id).
-pub fn assets(t: &TenantId) -> String {
-    format!("{t}#assets")
+/// Assets and external entity mappings are spread over this many partition keys: a first sync
+/// of a large tenant writes faster than one partition accepts (1,000 WRU/s).
+pub const SHARDS: u8 = 16;
+
+/// The shard of an asset id: its first hex digit. Asset ids are UUIDv5s (uniform), so the shards
+/// fill evenly; and as the digit sorts like the id, shards read in order 0..f list the assets in
+/// asset-id order. An id that does not start with a hex digit (never written by a sync) still has
+/// one place: shard 0.
+pub fn shard(asset_id: &str) -> u8 {
+    asset_id.chars().next().and_then(|c| c.to_digit(16)).and_then(|d| u8::try_from(d).ok()).unwrap_or(0)
 }
-pub fn external_mappings(t: &TenantId) -> String {
-    format!("{t}#tenant_external_entity_mappings")
+
+/// One shard of the assets; sk = the asset id (UUIDv5 of tenant and agent id).
+pub fn assets_shard(t: &TenantId, s: u8) -> String {
+    format!("{t}#assets#{s:x}")
+}
+/// The partition of one asset.
+pub fn asset_pk(t: &TenantId, asset_id: &str) -> String {
+    assets_shard(t, shard(asset_id))
+}
+/// One shard of the external entity mappings; sk = [`external_mapping_sk`].
+pub fn external_mappings_shard(t: &TenantId, s: u8) -> String {
+    format!("{t}#tenant_external_entity_mappings#{s:x}")
+}
+/// The partition of an agent's mapping: the shard of the asset it points to. Readers look a
+/// mapping up by agent id, and the asset id is computed from tenant and agent id alone, so each
+/// of them finds the shard; a mapping and its asset sit in shards of the same number.
+pub fn external_mapping_pk(t: &TenantId, agent_id: &str) -> String {
+    external_mappings_shard(t, shard(&shared::domain::asset::asset_id_for(t, agent_id)))
 }
 pub fn external_mapping_sk(agent_id: &str) -> String {
-    format!("tacticalrmm#asset#{agent_id}")
+    format!("{EXTERNAL_MAPPING_PREFIX}{agent_id}")
 }
+pub const EXTERNAL_MAPPING_PREFIX: &str = "tacticalrmm#asset#";
+/// The unsharded partitions of deployments before sharding; read only to move their items into
+/// the shards ([`ASSETS_SHARDED`]).
+pub fn legacy_assets(t: &TenantId) -> String {
+    format!("{t}#assets")
+}
+pub fn legacy_external_mappings(t: &TenantId) -> String {
+    format!("{t}#tenant_external_entity_mappings")
+}
+/// Attribute of the integration item: set once the tenant's legacy assets and mappings are moved.
+pub const ASSETS_SHARDED: &str = "assets_sharded";
 
 // Sync runs, their lock and the agents each run saw.
 
@@ -153,8 +187,10 @@ mod tests {
         for pk in [
             integrations(&t),
             org_mappings(&t),
-            assets(&t),
-            external_mappings(&t),
+            assets_shard(&t, 0),
+            external_mappings_shard(&t, 15),
+            legacy_assets(&t),
+            legacy_external_mappings(&t),
             sync_runs(&t),
             software_catalog(&t),
             asset_software(&t, "a1"),
@@ -185,5 +221,51 @@ mod tests {
         assert_eq!(ticket_link_sk("T9", "id#5"), "tacticalrmm#ticket#T9#id#5");
         assert_eq!(open_alerts_gsi1pk(&t), "t1#rmm_alerts#open");
         assert!(!OPEN_INDEX_SK.starts_with(ALERT_PREFIX), "the marker is never listed as an alert");
+    }
+
+    #[test]
+    fn the_shard_is_the_first_hex_digit_of_the_asset_id() {
+        assert_eq!(shard("0a1b"), 0);
+        assert_eq!(shard("9f00"), 9);
+        assert_eq!(shard("a000"), 10);
+        assert_eq!(shard("f3c2"), 15);
+        assert_eq!(shard("ghost"), 0, "a non-hex id still has one place");
+        assert_eq!(shard(""), 0);
+        let t = TenantId::parse("t1").unwrap();
+        assert_eq!(assets_shard(&t, 10), "t1#assets#a");
+        assert_eq!(asset_pk(&t, "c0ffee00-0000-5000-8000-000000000000"), "t1#assets#c");
+        assert_eq!(external_mappings_shard(&t, 3), "t1#tenant_external_entity_mappings#3");
+    }
+
+    #[test]
+    fn a_mapping_sits_in_the_shard_of_its_asset() {
+        let t = TenantId::parse("t1").unwrap();
+        for agent in ["ag", "gdINOUXzJUGNddnBSRPsWGqLrrlIIrEJEkXGBvcL", "agent-0001"] {
+            let asset_id = shared::domain::asset::asset_id_for(&t, agent);
+            let s = format!("{:x}", shard(&asset_id));
+            assert_eq!(external_mapping_pk(&t, agent), format!("t1#tenant_external_entity_mappings#{s}"));
+            assert_eq!(asset_pk(&t, &asset_id), format!("t1#assets#{s}"));
+        }
+    }
+
+    #[test]
+    fn asset_ids_spread_over_every_shard_and_shard_order_is_id_order() {
+        let t = TenantId::parse("t1").unwrap();
+        let mut ids: Vec<String> =
+            (0..1600).map(|n| shared::domain::asset::asset_id_for(&t, &format!("agent-{n}"))).collect();
+        let mut per_shard = [0usize; SHARDS as usize];
+        for id in &ids {
+            per_shard[usize::from(shard(id))] += 1;
+        }
+        // 100 expected per shard; a uniform id leaves none nearly empty or twice as full.
+        assert!(per_shard.iter().all(|n| (50..200).contains(n)), "{per_shard:?}");
+        let mut by_shard = Vec::new();
+        for s in 0..SHARDS {
+            let mut part: Vec<String> = ids.iter().filter(|id| shard(id) == s).cloned().collect();
+            part.sort();
+            by_shard.extend(part);
+        }
+        ids.sort();
+        assert_eq!(by_shard, ids, "shards 0..f, each in id order, are all ids in id order");
     }
 }

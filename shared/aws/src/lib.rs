@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod item;
 pub mod keys;
 pub mod secrets;
+pub mod sharding;
 pub mod software;
 pub mod sqs;
 pub mod status;

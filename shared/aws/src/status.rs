@@ -150,8 +150,8 @@ impl StatusStore for DynamoStore {
     }
 
     async fn asset_statuses(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<(String, AgentStatus)>, PortError> {
-        let pk = keys::assets(tenant);
-        let keys = ids.iter().map(|id| key(pk.clone(), id.clone())).collect();
+        self.ensure_sharded(tenant).await?;
+        let keys = super::inventory::asset_keys(tenant, ids);
         let items = self.batch_get_projected(keys, Some(&Projection::of(&["asset_id", "agent_status"]))).await?;
         Ok(items
             .iter()
@@ -164,11 +164,12 @@ impl StatusStore for DynamoStore {
     }
 
     async fn apply_status(&self, tenant: &TenantId, c: &StatusChange) -> Result<bool, PortError> {
+        self.ensure_sharded(tenant).await?;
         let mut u = self
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(key(keys::assets(tenant), c.asset_id.clone())))
+            .set_key(Some(key(keys::asset_pk(tenant, &c.asset_id), c.asset_id.clone())))
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#st", "agent_status")
             .expression_attribute_names("#ch", "status_changed_at")

@@ -22,6 +22,7 @@ use shared::messages::SyncType;
 use shared::ports::{PortError, RunProgress, StartOutcome, Store};
 use shared::tenant::TenantId;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -29,6 +30,8 @@ pub struct DynamoStore {
     table: String,
     /// The remote-action audit log's own table (only remote-actions may write it).
     audit_table: String,
+    /// Tenants whose assets are known to be sharded, shared by the clones of this store.
+    sharded: Arc<crate::sharding::ShardedTenants>,
 }
 
 /// Errors kept on one run record (each at most 300 characters): far below DynamoDB's 400 KB.
@@ -37,7 +40,11 @@ pub const MAX_RUN_ERRORS: i64 = 20;
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         let table = table.into();
-        Self { client, audit_table: table.clone(), table }
+        Self { client, audit_table: table.clone(), table, sharded: Arc::default() }
+    }
+
+    pub(crate) fn sharded_tenants(&self) -> &crate::sharding::ShardedTenants {
+        &self.sharded
     }
 
     pub fn client(&self) -> &Client {

@@ -42,6 +42,7 @@ macro_rules! for_each_store_contract {
             org_mappings_keep_person_fields,
             assets_and_their_mappings,
             asset_pages_cover_every_asset,
+            asset_pages_resume_after_any_id,
             batches_refuse_duplicate_keys,
             status_snapshots_and_transitions,
             status_snapshot_members_and_statuses,
