@@ -651,14 +651,16 @@ fn bill_dynamo(
                     if ok && let Some(k) = key {
                         sizes.insert(k, size);
                     }
-                } else if let Some((kind, body)) = ["Update", "Delete", "ConditionCheck"]
-                    .iter()
-                    .find_map(|k| w.get(*k).map(|b| (*k, b)))
+                } else if let Some((kind, body)) =
+                    ["Update", "Delete", "ConditionCheck"].iter().find_map(|k| w.get(*k).map(|b| (*k, b)))
                 {
                     let key = key_of(&table_of(w, kind), &body["Key"]);
                     let before = key.as_ref().and_then(|k| sizes.get(k).copied()).unwrap_or(0);
                     line.units += 2.0 * write_units(before);
-                    if ok && kind == "Delete" && let Some(k) = key {
+                    if ok
+                        && kind == "Delete"
+                        && let Some(k) = key
+                    {
                         sizes.remove(&k);
                     }
                 }
