@@ -30,9 +30,11 @@ async fn a_backfill_records_open_alerts_linked_to_their_assets() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].detail_type, "RMM Alert Changed");
 
+    let assets_read = bed.store.asset_states_read();
     let r = run(&bed, &t, SyncType::Alerts).await;
     assert_eq!((r.counts.items_unchanged, r.counts.items_created, r.counts.items_updated), (1, 0, 0));
     assert!(bed.events.take().is_empty(), "an unchanged backfill publishes nothing");
+    assert_eq!(bed.store.asset_states_read(), assets_read, "a linked open alert reads no asset again");
 }
 
 #[tokio::test]

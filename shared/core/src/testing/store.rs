@@ -59,6 +59,8 @@ pub struct MemoryStore {
     clock_offset: AtomicI64,
     /// Alert items the alert store's reads returned or examined (what DynamoDB would bill).
     pub(crate) alert_items_read: std::sync::atomic::AtomicU64,
+    /// Asset ids looked up by `asset_states` (link and change-detection reads).
+    pub(crate) asset_states_read: std::sync::atomic::AtomicU64,
 }
 
 impl MemoryStore {

@@ -305,6 +305,11 @@ impl MemoryStore {
         self.alert_items_read.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Asset ids looked up by `asset_states` so far (every tenant).
+    pub fn asset_states_read(&self) -> u64 {
+        self.asset_states_read.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     fn count_alert_reads(&self, n: usize) {
         self.alert_items_read.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), std::sync::atomic::Ordering::SeqCst);
     }

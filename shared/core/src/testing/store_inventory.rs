@@ -183,6 +183,8 @@ impl InventoryStore for MemoryStore {
     }
 
     async fn asset_states(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<AssetState>, PortError> {
+        self.asset_states_read
+            .fetch_add(u64::try_from(ids.len()).unwrap_or(u64::MAX), std::sync::atomic::Ordering::SeqCst);
         self.batch_get(&keys::assets(tenant), ids, Some(&AssetState::ATTRIBUTES))?.iter().map(from_item).collect()
     }
 

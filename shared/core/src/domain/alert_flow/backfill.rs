@@ -60,9 +60,16 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
     let mut seen = HashSet::new();
     let mut events: Vec<AlertEvent> =
         open.iter().filter(|a| !a.resolved).filter_map(|a| AlertEvent::from_tactical(a, "backfill")).collect();
-    link_assets(store, tenant, &mut events).await?;
     let local = open_set(store, tenant).await?;
     let mut known: HashMap<String, RmmAlert> = local.iter().map(|a| (a.alert_key.clone(), a.clone())).collect();
+    // An alert already linked keeps its asset (the id derives from tenant and agent), so a run
+    // over open alerts it knows reads no asset: only the others are looked up.
+    for ev in events.iter_mut() {
+        if let Some(id) = known.get(&ev.key()).and_then(|a| a.asset_id.clone()) {
+            ev.asset_id = Some(id);
+        }
+    }
+    link_assets(store, tenant, &mut events).await?;
     let missing: Vec<String> = events
         .iter()
         .map(AlertEvent::key)
@@ -136,10 +143,16 @@ pub async fn backfill<E: From<TacticalError> + From<PortError>>(
 }
 
 /// Links events to their agents' assets (asset ids derive from tenant and agent id): one
-/// batched read for all of them. An agent that is not an asset leaves its event unlinked.
+/// batched read for all those not linked yet. An agent that is not an asset leaves its event
+/// unlinked.
 pub async fn link_assets(store: &dyn Store, tenant: &TenantId, events: &mut [AlertEvent]) -> Result<(), PortError> {
-    let ids: Vec<String> =
-        events.iter().map(|ev| asset_id_for(tenant, &ev.agent_id)).collect::<HashSet<_>>().into_iter().collect();
+    let ids: Vec<String> = events
+        .iter()
+        .filter(|ev| ev.asset_id.is_none())
+        .map(|ev| asset_id_for(tenant, &ev.agent_id))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
     if ids.is_empty() {
         return Ok(());
     }
