@@ -348,7 +348,8 @@ def sensitivity(paths):
     print(f"## Sensitivity at {n:,} agents (computed from the measured run)\n")
     print(
         f"A transition costs ${per_tr * 1e6:,.2f} per million ({upd / tr:.2f} WRU + {ev / tr:.2f} event); "
-        f"a refresh run costs ${per_run:,.4f} whatever changed; everything else ${rest:,.2f} a month.\n"
+        f"a refresh run costs ${per_run * 1e6:,.0f} per million runs whatever changed; everything else "
+        f"${rest:,.2f} a month.\n"
     )
     print("| transitions per agent a day | refresh every | refresh $ a month | total per 1,000 agents |")
     print("|---|---|---|---|")
