@@ -106,6 +106,14 @@ pub trait SecretStore: Send + Sync {
         }
         Ok(bundle)
     }
+    /// [`Self::bundle`] for credentials about to be sent to `host` (the integration's instance
+    /// URL as read now). A store that keeps copies hands one out only to the host it was first
+    /// read for: credentials are bound to their host, and another process may have moved the
+    /// integration to a new host (deleting the old credentials first) since the copy was made.
+    async fn bundle_for(&self, tenant: &TenantId, host: &str) -> Result<SecretBundle, PortError> {
+        let _ = host;
+        self.bundle(tenant).await
+    }
     /// True for a store that keeps copies of what it read (a cache in front of the real one): a
     /// credential it hands out may have been replaced by another process since.
     fn caches(&self) -> bool {

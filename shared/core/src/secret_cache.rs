@@ -26,6 +26,10 @@ pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 struct Entry {
     bundle: SecretBundle,
     loaded: Instant,
+    /// The host the credentials were read to be sent to (`None`: read for no host). A copy is
+    /// never handed out for another host: the settings of another process may have moved the
+    /// integration since, and the old credentials must not follow it.
+    host: Option<String>,
 }
 
 pub struct CachedSecrets {
@@ -70,7 +74,7 @@ impl CachedSecrets {
         entries.remove(tenant).map(|e| e.bundle)
     }
 
-    fn store(&self, tenant: &TenantId, bundle: &SecretBundle, read_at: u64, loaded: Instant) {
+    fn store(&self, tenant: &TenantId, bundle: &SecretBundle, read_at: u64, loaded: Instant, host: Option<&str>) {
         let mut entries = self.entries();
         if self.generation.load(Ordering::SeqCst) != read_at {
             return;
@@ -84,7 +88,7 @@ impl CachedSecrets {
                 entries.remove(&oldest);
             }
         }
-        entries.insert(tenant.clone(), Entry { bundle: bundle.clone(), loaded });
+        entries.insert(tenant.clone(), Entry { bundle: bundle.clone(), loaded, host: host.map(str::to_owned) });
     }
 
     /// Tenants held right now (tests: the bound holds).
@@ -110,7 +114,19 @@ impl SecretStore for CachedSecrets {
         }
         let read_at = self.generation.load(Ordering::SeqCst);
         let bundle = self.inner.bundle(tenant).await?;
-        self.store(tenant, &bundle, read_at, now);
+        self.store(tenant, &bundle, read_at, now, None);
+        Ok(bundle)
+    }
+
+    async fn bundle_for(&self, tenant: &TenantId, host: &str) -> Result<SecretBundle, PortError> {
+        let now = (self.clock)();
+        // Only a copy read for this very host (a copy read for no host is not vouched for either).
+        if let Some(e) = self.entries().get(tenant).filter(|e| self.fresh(e, now) && e.host.as_deref() == Some(host)) {
+            return Ok(e.bundle.clone());
+        }
+        let read_at = self.generation.load(Ordering::SeqCst);
+        let bundle = self.inner.bundle(tenant).await?;
+        self.store(tenant, &bundle, read_at, now, Some(host));
         Ok(bundle)
     }
 
@@ -213,7 +229,7 @@ mod tests {
         let read_at = cache.generation.load(Ordering::SeqCst);
         let stale = inner.bundle(&a).await.unwrap();
         cache.put(&a, SecretName::ApiKey, &SecretString::from("new")).await.unwrap();
-        cache.store(&a, &stale, read_at, Instant::now());
+        cache.store(&a, &stale, read_at, Instant::now(), None);
         assert_eq!(val(&cache.bundle(&a).await.unwrap(), SecretName::ApiKey).as_deref(), Some("new"));
     }
 }

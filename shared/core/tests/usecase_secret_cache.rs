@@ -170,3 +170,27 @@ async fn a_status_refresh_with_a_stale_cached_token_completes_in_one_delivery_wi
     assert_eq!(bed.connector.credentials_used().last().map(String::as_str), Some("token-of-another-worker"));
     assert!(!bed.store.status_observed(&t).await.unwrap().is_empty(), "the refresh finished");
 }
+
+#[tokio::test]
+async fn a_cached_key_never_follows_the_integration_to_a_new_host() {
+    let (mut bed, t) = (TestBed::new(), tenant("cache-new-host"));
+    let clock = ManualClock::default();
+    bed.cache_secrets(TTL, &clock);
+    connect(&bed, &t).await;
+    run_counting(&bed, &t, SyncType::Clients).await;
+    let old_key = "K".repeat(32);
+    assert_eq!(bed.connector.credentials_used().last(), Some(&old_key), "the worker holds the key now");
+
+    // The connection function (another process, no cache) moves the integration to a new host:
+    // old credentials deleted first, then the URL, then the new key; it is active again once tested.
+    bed.secrets.delete(&t, SecretName::ApiKey).await.unwrap();
+    let url = shared::tactical::InstanceUrl::parse("https://other-host.example.net").unwrap();
+    let patch = IntegrationPatch { instance_url: Some(url), ..Default::default() };
+    bed.store.patch_integration(&t, &patch).await.unwrap();
+    bed.secrets.put(&t, SecretName::ApiKey, &SecretString::from("NEW-HOST-KEY-0000000000")).await.unwrap();
+
+    // Within the minute the old copy is still fresh, but it was read for the old host.
+    run_counting(&bed, &t, SyncType::Clients).await;
+    let used = bed.connector.credentials_used();
+    assert_eq!(used.last().map(String::as_str), Some("NEW-HOST-KEY-0000000000"), "{used:?}");
+}

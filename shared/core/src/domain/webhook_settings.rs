@@ -108,7 +108,12 @@ pub async fn backfill_digests(store: &dyn Store, secrets: &dyn SecretStore, tena
     if integ.webhook_digests.is_some() {
         return;
     }
-    match secrets.bundle(tenant).await {
+    // Read for the integration's host: the worker's client then reuses this copy.
+    let read = match &integ.instance_url {
+        Some(url) => secrets.bundle_for(tenant, url.as_str()).await,
+        None => secrets.bundle(tenant).await,
+    };
+    match read {
         Ok(bundle) => backfill_digests_from(store, &bundle, tenant, integ).await,
         Err(e) => tracing::warn!(tenant = %tenant, error = %e, "webhook secret digests not recorded (retried later)"),
     }

@@ -17,20 +17,18 @@ impl ConnectionService<'_> {
             ApiError::new(ErrorCode::IntegrationNotConfigured, "no instance URL saved for Tactical RMM")
         })?;
         self.check_transport(&url)?;
+        // Read for this URL: a worker's cached copy read for another host is not used.
+        let stored = self.secrets.bundle_for(tenant, url.as_str()).await?;
         let creds = match integ.auth_mode {
-            Some(AuthMode::ApiKey) => {
-                Credentials::ApiKey(self.secrets.get(tenant, SecretName::ApiKey).await?.ok_or_else(|| {
-                    ApiError::new(ErrorCode::IntegrationNotConfigured, "no API key saved for Tactical RMM")
-                })?)
-            }
-            Some(AuthMode::Knox) => {
-                Credentials::KnoxToken(self.secrets.get(tenant, SecretName::KnoxToken).await?.ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::TacticalTotpRequired,
-                        "no Knox token yet: test the connection (with the TOTP code if the account has one)",
-                    )
-                })?)
-            }
+            Some(AuthMode::ApiKey) => Credentials::ApiKey(stored.value(SecretName::ApiKey).ok_or_else(|| {
+                ApiError::new(ErrorCode::IntegrationNotConfigured, "no API key saved for Tactical RMM")
+            })?),
+            Some(AuthMode::Knox) => Credentials::KnoxToken(stored.value(SecretName::KnoxToken).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::TacticalTotpRequired,
+                    "no Knox token yet: test the connection (with the TOTP code if the account has one)",
+                )
+            })?),
             None => {
                 return Err(ApiError::new(ErrorCode::IntegrationNotConfigured, "no auth mode saved for Tactical RMM"));
             }
