@@ -131,3 +131,44 @@ async fn a_tenant_without_an_integration_item_gets_none_from_the_move() {
     assert_eq!(store.list_assets(&t).await.unwrap(), vec![a], "moved all the same");
     assert!(store.get_integration(&t).await.unwrap().is_none(), "the marker never creates an integration");
 }
+
+#[tokio::test]
+async fn the_webhooks_store_moves_nothing_and_finds_an_unmoved_tenants_assets_by_id() {
+    let stack = shared_stack().await;
+    let table = stack.table_name.clone();
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let t = tenant("shard-webhook");
+    deps(&stack).await.store.patch_integration(&t, &IntegrationPatch::default()).await.unwrap();
+    let assets: Vec<Asset> = (0..5).map(|n| sample_asset(&t, n, 1)).collect();
+    for a in &assets[..4] {
+        put(&ddb, &table, legacy_asset(a)).await;
+    }
+    // A move in progress elsewhere: the fifth is copied into its shard already, not yet deleted.
+    put(&ddb, &table, legacy_asset(&assets[4])).await;
+    let mut copied = legacy_asset(&assets[4]);
+    copied.insert("pk".into(), s(keys::asset_pk(&t, &assets[4].asset_id)));
+    put(&ddb, &table, copied).await;
+
+    // The webhook's store (never moves: its 10 s are for the delivery) reads both layouts by id.
+    let webhook = shared_aws::DynamoStore::new(ddb.clone(), table.clone()).without_moves();
+    let ids: Vec<String> = assets.iter().map(|a| a.asset_id.clone()).collect();
+    let mut found: Vec<String> = shared::ports::InventoryStore::asset_states(&webhook, &t, &ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.asset_id)
+        .collect();
+    found.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(found, want, "each asset once, wherever it is");
+    assert_eq!(partition_len(&ddb, &table, keys::legacy_assets(&t)).await, 5, "nothing moved");
+    assert!(marker(&ddb, &table, &t).await.is_none());
+
+    // Once a worker moved the tenant, the webhook's store reads the shards only.
+    let worker = deps(&stack).await.store.clone();
+    assert_eq!(worker.list_assets(&t).await.unwrap().len(), 5);
+    assert_eq!(partition_len(&ddb, &table, keys::legacy_assets(&t)).await, 0);
+    let found = shared::ports::InventoryStore::asset_states(&webhook, &t, &ids).await.unwrap();
+    assert_eq!(found.len(), 5);
+}

@@ -313,9 +313,22 @@ impl InventoryStore for DynamoStore {
     }
 
     async fn asset_states(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<AssetState>, PortError> {
-        self.ensure_sharded(tenant).await?;
-        let keys = asset_keys(tenant, ids);
-        self.batch_get_projected(keys, Some(&asset_state_projection())).await?.iter().map(from_item).collect()
+        let sharded = self.ensure_sharded(tenant).await?;
+        let mut keys = asset_keys(tenant, ids);
+        if !sharded {
+            // Not moved yet (a store that never moves): a move in progress copies before it
+            // deletes, so each asset is in one layout or both.
+            keys.extend(ids.iter().map(|id| key(keys::legacy_assets(tenant), id.clone())));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for item in self.batch_get_projected(keys, Some(&asset_state_projection())).await? {
+            let state: AssetState = from_item(&item)?;
+            if seen.insert(state.asset_id.clone()) {
+                out.push(state);
+            }
+        }
+        Ok(out)
     }
 
     async fn list_asset_states(&self, tenant: &TenantId) -> Result<Vec<AssetState>, PortError> {

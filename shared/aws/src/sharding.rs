@@ -18,21 +18,37 @@ use crate::{applied, port_error};
 use futures::{StreamExt, TryStreamExt, stream};
 use shared::ports::PortError;
 use shared::tenant::TenantId;
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 /// Items moved at once: conditional PutItems and DeleteItems spread over 16 partitions.
 const MOVE_CONCURRENCY: usize = 16;
 
-/// The tenants this process has seen sharded, and one move at a time (a batch of messages of the
-/// same tenant would otherwise move the same items side by side, paying for failed conditions).
+/// The tenants this process has seen sharded, and one move at a time per tenant (a batch of
+/// messages of the same tenant would otherwise move the same items side by side, paying for failed
+/// conditions). Per tenant: a large tenant's move never holds up another tenant's reads.
 #[derive(Default)]
 pub struct ShardedTenants {
     done: Mutex<HashSet<String>>,
-    moving: tokio::sync::Mutex<()>,
+    moving: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Never move (the webhook: a 10 s function on the hot path): an unmoved tenant's reads by id
+    /// look in the legacy partition too instead.
+    no_moves: bool,
 }
 
 impl ShardedTenants {
+    pub(crate) fn without_moves() -> Self {
+        Self { no_moves: true, ..Default::default() }
+    }
+
+    fn lock_of(&self, t: &TenantId) -> Arc<tokio::sync::Mutex<()>> {
+        match self.moving.lock() {
+            Ok(mut m) => m.entry(t.as_str().to_owned()).or_default().clone(),
+            // A poisoned map only loses the spacing of moves, which are safe side by side.
+            Err(_) => Arc::default(),
+        }
+    }
+
     fn is_done(&self, t: &TenantId) -> bool {
         self.done.lock().map(|d| d.contains(t.as_str())).unwrap_or(false)
     }
@@ -61,21 +77,31 @@ impl DynamoStore {
 
     /// Moves the tenant's legacy (unsharded) assets and mappings into their shards unless this
     /// process or the integration item's marker says it is done. Every reader and writer of
-    /// assets and mappings calls it first.
-    pub async fn ensure_sharded(&self, tenant: &TenantId) -> Result<(), PortError> {
+    /// assets and mappings calls it first. `false` only for a store that never moves
+    /// ([`DynamoStore::without_moves`]) and a tenant not moved yet: its reads by id must look in
+    /// the legacy partition too.
+    pub async fn ensure_sharded(&self, tenant: &TenantId) -> Result<bool, PortError> {
         let tenants = self.sharded_tenants();
         if tenants.is_done(tenant) {
-            return Ok(());
+            return Ok(true);
         }
-        let _one = tenants.moving.lock().await;
+        if tenants.no_moves {
+            let marked = self.marked_sharded(tenant).await?;
+            if marked {
+                tenants.set_done(tenant);
+            }
+            return Ok(marked);
+        }
+        let lock = tenants.lock_of(tenant);
+        let _one = lock.lock().await;
         if tenants.is_done(tenant) {
-            return Ok(());
+            return Ok(true);
         }
         if !self.marked_sharded(tenant).await? {
             self.move_legacy_items(tenant).await?;
         }
         tenants.set_done(tenant);
-        Ok(())
+        Ok(true)
     }
 
     async fn marked_sharded(&self, tenant: &TenantId) -> Result<bool, PortError> {

@@ -95,6 +95,9 @@ impl Deps {
     pub async fn build_for(config: Config, sdk: &aws_config::SdkConfig, edge: Edge) -> Result<Self, BootError> {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone())
             .with_audit_table(config.audit_table_name.clone());
+        // The webhook and the scheduler never move a tenant's assets into their shards: that is
+        // the work of the functions with minutes to spend, not of a 10 s delivery.
+        let store = if matches!(edge, Edge::Internal) { store.without_moves() } else { store };
         let secrets =
             || SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk), config.secret_prefix.clone());
         let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), config.queues.clone());
