@@ -562,10 +562,17 @@ impl WebhookFigures {
     }
 }
 
-/// Benchmark 4: `n` deliveries (distinct alerts, bodies rendered by the simulator from our URL
-/// action) through `webhook::handle_with` with the production secret cache, each followed by one
-/// PutItem + one SendMessage of the same size (the floor), interleaved so both see the same load.
-pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
+/// A new webhook secret, `n + 1` distinct new alerts raised in the simulator (on agent
+/// `agent_of(i)`, modulo the fleet) with their deliveries rendered from our URL action, and the
+/// first one delivered uncounted: the cold secret read, which production's warm cache does not pay.
+/// Returns the warm cache and the `n` deliveries left.
+async fn warm_deliveries(
+    env: &DeviceEnv,
+    n: usize,
+    agent_of: impl Fn(usize) -> usize,
+    severity: Severity,
+    text: impl Fn(usize) -> String,
+) -> (webhook::SecretCache, Vec<lambda_http::Request>) {
     let (s, info) = env.p.call(Function::Connection, "POST", "/webhook/secret", &env.tok(), None).await;
     assert_eq!(s, 200, "{info}");
     let a = &info["url_actions"]["failure"];
@@ -578,22 +585,23 @@ pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
     let agents = st.agents();
     let mut requests = Vec::with_capacity(n + 1);
     for i in 0..=n {
-        let agent = &agents[i % agents.len()];
-        let id = st
-            .raise_alert(NewAlert::check(
-                agent.agent_id.clone(),
-                Severity::Warning,
-                format!("Disk Space Drive C: {i}% used"),
-            ))
-            .unwrap();
+        let agent = &agents[agent_of(i) % agents.len()];
+        let id = st.raise_alert(NewAlert::check(agent.agent_id.clone(), severity, text(i))).unwrap();
         requests.push(webhook_request(&st.prepare_webhook(&action, id, false).unwrap()));
     }
     let cache = webhook::SecretCache::new(Duration::from_secs(60), Duration::from_secs(2));
-    // Warm-up delivery (the cold secret read), not counted: production keeps the cache warm.
     let mut requests = requests.into_iter();
     let (s, v) = integration_tests::read(webhook::handle_with(&env.p.deps, &cache, requests.next().unwrap()).await);
     assert_eq!(s, 202, "{v}");
+    (cache, requests.collect())
+}
 
+/// Benchmark 4: `n` deliveries (distinct alerts, bodies rendered by the simulator from our URL
+/// action) through `webhook::handle_with` with the production secret cache, each followed by one
+/// PutItem + one SendMessage of the same size (the floor), interleaved so both see the same load.
+pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
+    let (cache, requests) =
+        warm_deliveries(env, n, |i| i, Severity::Warning, |i| format!("Disk Space Drive C: {i}% used")).await;
     let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
     let table = env.p.stack.table_name.clone();
     let alerts = ddb
@@ -609,12 +617,12 @@ pub async fn webhooks(env: &DeviceEnv, n: usize) -> WebhookFigures {
     let queue = env.p.stack.queue_urls["SyncAlertsQueue"].clone();
     // The floor's own SQS client: the pipeline's is counted as ours.
     let floor_sqs = aws_sdk_sqs::Client::new(&integration_tests::sdk().await);
-    let body = json!({"type": "alert_follow_up", "tenant": env.t.as_str(), "alert_key": "id#123456", "alert_id": 123456, "agent_id": agents[0].agent_id, "refetch": false}).to_string();
+    let body = json!({"type": "alert_follow_up", "tenant": env.t.as_str(), "alert_key": "id#123456", "alert_id": 123456, "agent_id": env.sim.state().agents()[0].agent_id, "refetch": false}).to_string();
     let floor_pk = format!("bench-floor-{}#alerts", env.t);
 
     env.report("webhook setup").await;
     let (mut handler, mut floor) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for (i, req) in requests.enumerate() {
+    for (i, req) in requests.into_iter().enumerate() {
         let t0 = Instant::now();
         let resp = webhook::handle_with(&env.p.deps, &cache, req).await;
         handler.push(t0.elapsed());
@@ -688,33 +696,8 @@ impl ConcurrentWebhookFigures {
 }
 
 pub async fn webhooks_concurrent(env: &DeviceEnv, n: usize, concurrency: usize) -> ConcurrentWebhookFigures {
-    let (s, info) = env.p.call(Function::Connection, "POST", "/webhook/secret", &env.tok(), None).await;
-    assert_eq!(s, 200, "{info}");
-    let a = &info["url_actions"]["failure"];
-    let action = UrlAction::post(
-        a["pattern"].as_str().unwrap(),
-        a["rest_body"].as_str().unwrap(),
-        a["rest_headers"].as_str().unwrap(),
-    );
-    let st = env.sim.state();
-    let agents = st.agents();
-    let mut requests = Vec::with_capacity(n + 1);
-    for i in 0..=n {
-        let agent = &agents[(i * 7 + 3) % agents.len()];
-        let id = st
-            .raise_alert(NewAlert::check(
-                agent.agent_id.clone(),
-                Severity::Error,
-                format!("CPU load {i}% (concurrent)"),
-            ))
-            .unwrap();
-        requests.push(webhook_request(&st.prepare_webhook(&action, id, false).unwrap()));
-    }
-    let cache = webhook::SecretCache::new(Duration::from_secs(60), Duration::from_secs(2));
-    let mut requests = requests.into_iter();
-    let (s, v) = integration_tests::read(webhook::handle_with(&env.p.deps, &cache, requests.next().unwrap()).await);
-    assert_eq!(s, 202, "{v}");
-    let requests: Vec<_> = requests.collect();
+    let (cache, requests) =
+        warm_deliveries(env, n, |i| i * 7 + 3, Severity::Error, |i| format!("CPU load {i}% (concurrent)")).await;
 
     let ddb = aws_sdk_dynamodb::Client::new(&integration_tests::sdk().await);
     let floor_sqs = aws_sdk_sqs::Client::new(&integration_tests::sdk().await);
@@ -725,7 +708,7 @@ pub async fn webhooks_concurrent(env: &DeviceEnv, n: usize, concurrency: usize) 
         .find(|i| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("tacticalrmm#alert#")))
         .expect("a recorded alert");
     let queue = env.p.stack.queue_urls["SyncAlertsQueue"].clone();
-    let body = json!({"type": "alert_follow_up", "tenant": env.t.as_str(), "alert_key": "id#123456", "alert_id": 123456, "agent_id": agents[0].agent_id, "refetch": false}).to_string();
+    let body = json!({"type": "alert_follow_up", "tenant": env.t.as_str(), "alert_key": "id#123456", "alert_id": 123456, "agent_id": env.sim.state().agents()[0].agent_id, "refetch": false}).to_string();
     let floor_pk = format!("bench-floor-{}#alerts-concurrent", env.t);
 
     const BLOCKS: usize = 5;

@@ -265,26 +265,37 @@ impl SecretsManagerStore {
     /// A read that finds no bundle: the old per-name secret, moved into a bundle when this
     /// function may (the others read it where it is).
     async fn get_legacy(&self, tenant: &TenantId, name: SecretName) -> Result<Option<SecretString>, PortError> {
-        let old = match self.get_raw(&self.legacy_secret_id(tenant, name)).await {
-            Ok(v) => v,
-            Err(PortError::Other(m)) if m.starts_with("AccessDeniedException") => None,
-            Err(e) => return Err(e),
-        };
-        let Some(old) = old else {
+        let Some(old) = self.legacy_value(tenant, name).await? else {
             // A concurrent migration may have moved it between the two reads.
             return Ok(self.load(tenant).await?.and_then(|b| entry(&b.entries, name)));
         };
-        if !self.migration_denied.load(Ordering::Relaxed) {
-            // An empty change: creates the bundle from the old secrets, then deletes them.
-            match self.update(tenant, |_| {}).await {
-                Ok(()) => {}
-                Err(PortError::Other(m)) if m.starts_with("AccessDeniedException") => {
-                    self.migration_denied.store(true, Ordering::Relaxed);
-                }
-                Err(e) => tracing::warn!(tenant = %tenant, error = %e, "secrets not moved into the bundle yet"),
-            }
-        }
+        self.migrate(tenant).await;
         Ok(Some(old))
+    }
+
+    /// One old per-name secret; one this function may not read counts as absent.
+    async fn legacy_value(&self, tenant: &TenantId, name: SecretName) -> Result<Option<SecretString>, PortError> {
+        match self.get_raw(&self.legacy_secret_id(tenant, name)).await {
+            Ok(v) => Ok(v),
+            Err(PortError::Other(m)) if m.starts_with("AccessDeniedException") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves the old per-name secrets into a bundle (an empty change creates the bundle from them,
+    /// then deletes them), unless this function was refused that once already. A failure only
+    /// leaves them where they are for the next read.
+    async fn migrate(&self, tenant: &TenantId) {
+        if self.migration_denied.load(Ordering::Relaxed) {
+            return;
+        }
+        match self.update(tenant, |_| {}).await {
+            Ok(()) => {}
+            Err(PortError::Other(m)) if m.starts_with("AccessDeniedException") => {
+                self.migration_denied.store(true, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(tenant = %tenant, error = %e, "secrets not moved into the bundle yet"),
+        }
     }
 }
 
@@ -320,26 +331,15 @@ impl SecretStore for SecretsManagerStore {
         }
         let mut old = SecretBundle::default();
         for name in SecretName::ALL {
-            match self.get_raw(&self.legacy_secret_id(tenant, name)).await {
-                Ok(Some(v)) => old.insert(name, v),
-                Ok(None) => {}
-                Err(PortError::Other(m)) if m.starts_with("AccessDeniedException") => {}
-                Err(e) => return Err(e),
+            if let Some(v) = self.legacy_value(tenant, name).await? {
+                old.insert(name, v);
             }
         }
         if old.is_empty() {
             // Nothing here, or a concurrent migration moved it between the reads.
             return Ok(self.load(tenant).await?.map(|b| all_entries(&b.entries)).unwrap_or_default());
         }
-        if !self.migration_denied.load(Ordering::Relaxed) {
-            match self.update(tenant, |_| {}).await {
-                Ok(()) => {}
-                Err(PortError::Other(m)) if m.starts_with("AccessDeniedException") => {
-                    self.migration_denied.store(true, Ordering::Relaxed);
-                }
-                Err(e) => tracing::warn!(tenant = %tenant, error = %e, "secrets not moved into the bundle yet"),
-            }
-        }
+        self.migrate(tenant).await;
         Ok(old)
     }
 
